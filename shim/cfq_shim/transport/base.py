@@ -1,0 +1,222 @@
+"""The transport seam: what the producer and the worker need from a queue service.
+
+The contract is Cloudflare Queues' own (docs/limits.md, and cloudflare-queues.md in the steering repo):
+named queues; send and batch send with ``delay_seconds``; pull of up to ``max_pull_batch_size``
+messages under a visibility timeout (a lease with a lease id and an attempts count); ack and
+retry-with-delay in one call; and, per queue, ``max_retries`` and a dead-letter queue that receives a
+message after :func:`cfq_shim.limits.deliveries_allowed` deliveries.
+
+Every implementation (``memory://``, ``sqlite:///``, ``cloudflare://``) passes the same contract suite in
+tests/contract. Bodies are text (the JSON envelope); a transport never looks inside them.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+from ..limits import DEFAULT_LIMITS, Limits
+
+__all__ = [
+    "OutgoingMessage",
+    "LeasedMessage",
+    "RetryRequest",
+    "AckResult",
+    "QueueSettings",
+    "QueueStats",
+    "Transport",
+    "TransportError",
+    "QueueNotFound",
+    "InvalidDelay",
+    "MessageTooLarge",
+    "BatchTooLarge",
+    "TooManyMessages",
+    "InvalidArgument",
+    "QueuePaused",
+    "Overloaded",
+    "AuthenticationFailed",
+    "UnsupportedBrokerURL",
+]
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One message to send: a text body and an optional delay."""
+
+    body: str
+    delay_seconds: int = 0
+
+
+@dataclass(frozen=True)
+class LeasedMessage:
+    """One message handed out by :meth:`Transport.pull`.
+
+    ``attempts`` starts at 1 and counts the current delivery; an expired lease counts as a try.
+    ``lease_id`` settles the message through :meth:`Transport.ack`. After the lease expires the
+    message is delivered again with a new lease id (a late ack of the old one is still accepted).
+    """
+
+    id: str
+    body: str
+    attempts: int
+    timestamp_ms: int
+    lease_id: str
+    queue: str
+
+
+@dataclass(frozen=True)
+class RetryRequest:
+    """Hand a leased message back, to be delivered again after ``delay_seconds``."""
+
+    lease_id: str
+    delay_seconds: int = 0
+
+
+@dataclass(frozen=True)
+class AckResult:
+    ack_count: int
+    retry_count: int
+    #: lease_id -> why that lease was not settled (unknown, already settled, ...).
+    warnings: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """A queue's consumer settings (Cloudflare keeps them on the ``http_pull`` consumer)."""
+
+    max_retries: int = DEFAULT_LIMITS.default_max_retries
+    #: Name of the dead-letter queue, or None: then an exhausted message is deleted, as on Cloudflare.
+    dead_letter_queue: str | None = None
+    retry_delay_seconds: int = DEFAULT_LIMITS.default_retry_delay_seconds
+    visibility_timeout_ms: int = DEFAULT_LIMITS.default_visibility_timeout_ms
+    batch_size: int = DEFAULT_LIMITS.default_pull_batch_size
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """Read-only figures for ``cfq-shim inspect``."""
+
+    queue: str
+    #: Messages waiting to be delivered now.
+    ready: int
+    #: Messages waiting for their delay to pass.
+    delayed: int
+    #: Messages leased and not yet settled.
+    in_flight: int
+    #: Messages in this queue's dead-letter queue (0 when it has none).
+    dead_letters: int
+
+
+class TransportError(Exception):
+    """Base of every error a transport raises. ``code`` is Cloudflare's error code where one exists."""
+
+    code: int | None = None
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class QueueNotFound(TransportError):
+    code = 10104
+
+
+class AuthenticationFailed(TransportError):
+    code = 10106
+
+
+class InvalidDelay(TransportError):
+    code = 10202
+
+
+class InvalidArgument(TransportError):
+    code = 10203
+
+
+class MessageTooLarge(TransportError):
+    code = 10204
+
+
+class BatchTooLarge(TransportError):
+    code = 10205
+
+
+class TooManyMessages(TransportError):
+    code = 10206
+
+
+class Overloaded(TransportError):
+    code = 10250
+
+
+class QueuePaused(TransportError):
+    code = 10252
+
+
+class UnsupportedBrokerURL(TransportError, ValueError):
+    """A broker URL this project cannot use (``redis://``, ``amqp://``, ...): says what to use instead."""
+
+
+class Transport(abc.ABC):
+    """A queue service with Cloudflare Queues' semantics. Implementations are thread-safe."""
+
+    #: URL scheme this transport serves (``memory``, ``sqlite``, ``cloudflare``).
+    scheme: str = ""
+
+    def __init__(self, *, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+
+    # -- queues ---------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def declare_queue(self, name: str, settings: QueueSettings | None = None) -> None:
+        """Create ``name`` if missing (idempotent) and set its consumer settings when given."""
+
+    @abc.abstractmethod
+    def queue_settings(self, name: str) -> QueueSettings:
+        """The consumer settings of ``name``. Raises :class:`QueueNotFound`."""
+
+    @abc.abstractmethod
+    def stats(self, name: str) -> QueueStats:
+        """Depth, in flight and dead letters of ``name``. Raises :class:`QueueNotFound`."""
+
+    @abc.abstractmethod
+    def purge(self, name: str) -> int:
+        """Delete every message of ``name`` (leased ones too); return how many were deleted."""
+
+    # -- producing --------------------------------------------------------------------------------
+    def send(self, queue: str, body: str, *, delay_seconds: int = 0) -> None:
+        """Send one message. Raises :class:`MessageTooLarge`, :class:`InvalidDelay`, ...; stores nothing then."""
+        self.send_batch(queue, [OutgoingMessage(body, delay_seconds)])
+
+    @abc.abstractmethod
+    def send_batch(self, queue: str, messages: Sequence[OutgoingMessage]) -> None:
+        """Send up to ``max_batch_messages`` messages and ``max_batch_bytes`` in one call, all or none."""
+
+    # -- consuming --------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def pull(self, queue: str, *, batch_size: int, visibility_timeout_ms: int) -> list[LeasedMessage]:
+        """Lease up to ``batch_size`` visible messages. Answers at once, possibly with none.
+
+        Delivering a message whose attempts have reached ``deliveries_allowed(max_retries)`` instead
+        moves it to the queue's dead-letter queue (or deletes it when there is none).
+        """
+
+    @abc.abstractmethod
+    def ack(
+        self,
+        queue: str,
+        *,
+        acks: Sequence[str] = (),
+        retries: Sequence[RetryRequest] = (),
+    ) -> AckResult:
+        """Settle leases in one call: delete the acked messages, make the retried ones visible again
+        after their delay. Unknown or stale lease ids give a warning, never an exception."""
+
+    def peek(self, queue: str, *, batch_size: int = 10) -> list[LeasedMessage]:
+        """Look at up to ``batch_size`` messages without leasing them (lease_id is empty)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot peek")
+
+    def close(self) -> None:
+        """Release connections. The transport is unusable afterwards."""
