@@ -1,11 +1,50 @@
-"""``cfq-shim``: the runtime CLI (placeholder until the worker lands)."""
+"""``cfq-shim``: the runtime CLI, shaped like Celery's (``cfq-shim -A proj worker -l info``).
+
+Each sub-command lives in the module that owns its concept and is imported only when it runs, so
+``cfq-shim --help`` stays fast and ``cfq-shim worker`` never loads the HTTP stand-in.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 import click
 
 from . import __version__
 
+#: command name -> "module:attribute" of a click command.
+_COMMANDS: dict[str, str] = {
+    "worker": "cfq_shim.worker.command:worker",
+    "inspect": "cfq_shim.admin:inspect_command",
+    "purge": "cfq_shim.admin:purge_command",
+    "provision": "cfq_shim.provision:provision_command",
+    "emulator": "cfq_shim.emulator.command:emulator_command",
+}
 
-@click.group()
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = _COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-A",
+    "--app",
+    "app_spec",
+    metavar="APP",
+    envvar="CFQ_SHIM_APP",
+    help="The application: a module, 'module:attribute', or a package with a 'celery' module.",
+)
 @click.version_option(__version__, prog_name="cfq-shim")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context, app_spec: str | None) -> None:
     """Run and inspect cfq_shim workers."""
+    ctx.obj = {"app_spec": app_spec}

@@ -1,0 +1,16 @@
+"""Queue names: the one place that says how a Celery queue name maps to a transport queue name."""
+
+from __future__ import annotations
+
+__all__ = ["DEFAULT_QUEUE", "dead_letter_queue_name"]
+
+#: Celery's default queue name (``task_default_queue``).
+DEFAULT_QUEUE = "celery"
+
+#: Suffix of a queue's dead-letter queue.
+DEAD_LETTER_SUFFIX = "-dlq"
+
+
+def dead_letter_queue_name(queue: str) -> str:
+    """The dead-letter queue of ``queue``: ``celery`` -> ``celery-dlq``."""
+    return f"{queue}{DEAD_LETTER_SUFFIX}"
