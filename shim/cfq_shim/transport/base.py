@@ -164,6 +164,9 @@ class Transport(abc.ABC):
 
     #: URL scheme this transport serves (``memory``, ``sqlite``, ``cloudflare``).
     scheme: str = ""
+    #: True where queues are created on first use (embedded, memory: zero configuration). On Cloudflare
+    #: queues are created by ``cfq-shim provision``, and a missing queue is an error that says so.
+    auto_declare_queues: bool = False
 
     def __init__(self, *, limits: Limits = DEFAULT_LIMITS) -> None:
         self.limits = limits
