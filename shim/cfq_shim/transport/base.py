@@ -35,6 +35,8 @@ __all__ = [
     "InvalidArgument",
     "QueuePaused",
     "Overloaded",
+    "BacklogFull",
+    "QueueAlreadyExists",
     "AuthenticationFailed",
     "UnsupportedBrokerURL",
 ]
@@ -106,6 +108,8 @@ class QueueStats:
     in_flight: int
     #: Messages in this queue's dead-letter queue (0 when it has none).
     dead_letters: int
+    #: Bytes held by this queue's messages, counted as the backlog limit counts them (0 where unknown).
+    backlog_bytes: int = 0
 
 
 class TransportError(Exception):
@@ -151,8 +155,22 @@ class Overloaded(TransportError):
     code = 10250
 
 
+class BacklogFull(TransportError):
+    """The queue holds ``Limits.max_backlog_bytes`` already (HTTP 429 on Cloudflare)."""
+
+    code = 10251
+
+
 class QueuePaused(TransportError):
+    """Delivery is paused: pull answers HTTP 409 on Cloudflare."""
+
     code = 10252
+
+
+class QueueAlreadyExists(TransportError):
+    """Creating a queue whose name is taken (HTTP 409 on Cloudflare; the code is as wrangler reports it)."""
+
+    code = 11009
 
 
 class UnsupportedBrokerURL(TransportError, ValueError):

@@ -1,0 +1,136 @@
+"""SQLite connections for the embedded store: one per thread on a file, one shared under a lock in memory.
+
+Every write is a short ``BEGIN IMMEDIATE`` transaction: it takes the file's write lock at once, so two
+processes never both read a message as free and both lease it. ``busy_timeout`` makes a writer wait
+for the lock instead of failing.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+from . import schema
+
+__all__ = ["Connections", "SchemaTooNew"]
+
+MEMORY = ":memory:"
+
+
+class SchemaTooNew(RuntimeError):
+    """The file was written by a newer cfq_shim."""
+
+
+class Connections:
+    def __init__(self, path: str, *, busy_timeout_ms: int) -> None:
+        self.path = path
+        self.in_memory = path == MEMORY
+        self._busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._closed = False
+        # In memory there is one database per connection, so every thread shares this one; the lock
+        # serialises them (SQLite's own locking only works between connections).
+        self._shared_lock = threading.RLock()
+        self._shared: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+        with self.write() as conn:
+            self._create_schema(conn)
+
+    # -- opening ------------------------------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        if self._closed:
+            raise RuntimeError("the embedded store is closed")
+        conn = sqlite3.connect(
+            self.path,
+            isolation_level=None,  # we issue BEGIN IMMEDIATE / COMMIT ourselves
+            check_same_thread=False,
+            timeout=self._busy_timeout_ms / 1000,
+            cached_statements=256,
+        )
+        if not self.in_memory:
+            # Persistent in the file; asking again is cheap and makes an old file WAL too.
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+        for pragma in schema.CONNECTION_PRAGMAS:
+            conn.execute(pragma)
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    def _create_schema(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > schema.SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"{self.path} holds embedded-store schema {version}; this cfq_shim reads up to "
+                f"{schema.SCHEMA_VERSION}. Upgrade cfq_shim or use another file."
+            )
+        for statement in schema.TABLES:
+            conn.execute(statement)
+        if version < schema.SCHEMA_VERSION:
+            conn.execute(f"PRAGMA user_version={schema.SCHEMA_VERSION}")
+
+    def _connection(self) -> sqlite3.Connection:
+        if os.getpid() != self._pid:
+            # A connection must never cross fork(): forget the parent's without closing them.
+            self._local = threading.local()
+            self._all = []
+            self._shared = None
+            self._pid = os.getpid()
+        if self.in_memory:
+            if self._shared is None:
+                self._shared = self._open()
+            return self._shared
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._open()
+        return conn
+
+    # -- transactions --------------------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction holding the database's write lock from its first statement."""
+        with self._maybe_locked():
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent read (one snapshot in WAL mode)."""
+        with self._maybe_locked():
+            conn = self._connection()
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
+
+    @contextmanager
+    def _maybe_locked(self) -> Iterator[None]:
+        if self.in_memory:
+            with self._shared_lock:
+                yield
+        else:
+            yield
+
+    def close(self) -> None:
+        self._closed = True
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.ProgrammingError:  # closed from another thread already
+                pass
+        self._shared = None
+        self._local = threading.local()

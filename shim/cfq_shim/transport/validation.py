@@ -1,0 +1,144 @@
+"""The checks Cloudflare Queues makes on every request, shared by every transport and the REST stand-in.
+
+Each check raises the :mod:`cfq_shim.transport.base` error that carries Cloudflare's code, with a
+message that names the value and the bound. The bounds come only from :class:`cfq_shim.limits.Limits`.
+
+How sizes are counted (docs/limits.md): a message costs its body in UTF-8 bytes plus
+``limits.message_metadata_bytes`` (Cloudflare's own metadata). That cost must not exceed
+``max_message_bytes``; a bulk push must not exceed ``max_batch_messages`` messages nor
+``max_batch_bytes`` of summed costs. The producer chunks with the same :func:`message_cost`.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from ..limits import Limits
+from .base import (
+    BatchTooLarge,
+    InvalidArgument,
+    InvalidDelay,
+    MessageTooLarge,
+    TooManyMessages,
+)
+
+__all__ = [
+    "CONTENT_TYPES",
+    "body_bytes",
+    "message_cost",
+    "check_delay",
+    "check_message",
+    "check_batch",
+    "check_content_type",
+    "check_pull_batch_size",
+    "check_visibility_timeout",
+    "check_max_retries",
+    "check_retention",
+]
+
+#: Content types Cloudflare accepts on push (pull consumers cannot read ``v8``, but it is accepted).
+CONTENT_TYPES = frozenset({"text", "json", "bytes", "v8"})
+
+
+def body_bytes(body: str | bytes) -> int:
+    """The size of a body in bytes (UTF-8 for text)."""
+    if isinstance(body, bytes):
+        return len(body)
+    # ASCII bodies (the usual JSON envelope) are as long in bytes as in characters: skip the encode.
+    return len(body) if body.isascii() else len(body.encode("utf-8"))
+
+
+def message_cost(body: str | bytes, limits: Limits) -> int:
+    """What one message counts against the message and batch size limits: body plus metadata."""
+    return body_bytes(body) + limits.message_metadata_bytes
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_delay(delay_seconds: object, limits: Limits, *, what: str = "delay_seconds") -> int:
+    """A push, bulk push or retry delay: an integer in 0 .. ``max_delay_seconds`` (error 10202)."""
+    if not _is_int(delay_seconds) or not 0 <= delay_seconds <= limits.max_delay_seconds:  # type: ignore[operator]
+        raise InvalidDelay(
+            f"{what} must be an integer from 0 to {limits.max_delay_seconds} seconds, got {delay_seconds!r}"
+        )
+    return delay_seconds  # type: ignore[return-value]
+
+
+def check_message(body: object, limits: Limits) -> int:
+    """One message body: text or bytes, at most ``max_message_bytes`` with metadata (error 10204).
+
+    Returns the message's cost (see :func:`message_cost`)."""
+    if not isinstance(body, (str, bytes)):
+        raise InvalidArgument(f"a message body must be text or bytes, got {type(body).__name__}")
+    cost = message_cost(body, limits)
+    if cost > limits.max_message_bytes:
+        raise MessageTooLarge(
+            f"message of {cost} bytes (body {cost - limits.message_metadata_bytes} + "
+            f"{limits.message_metadata_bytes} metadata) exceeds the limit of {limits.max_message_bytes} bytes"
+        )
+    return cost
+
+
+def check_batch(costs: Iterable[int], limits: Limits) -> int:
+    """A bulk push, given each message's cost: at most ``max_batch_messages`` messages (error 10206)
+    and ``max_batch_bytes`` in total (error 10205). Returns the total cost."""
+    costs = list(costs)
+    if len(costs) > limits.max_batch_messages:
+        raise TooManyMessages(
+            f"a batch holds at most {limits.max_batch_messages} messages, got {len(costs)}"
+        )
+    total = sum(costs)
+    if total > limits.max_batch_bytes:
+        raise BatchTooLarge(
+            f"a batch holds at most {limits.max_batch_bytes} bytes, got {total} bytes in {len(costs)} messages"
+        )
+    return total
+
+
+def check_content_type(content_type: object) -> str:
+    """One of :data:`CONTENT_TYPES` (error 10203)."""
+    if content_type not in CONTENT_TYPES:
+        raise InvalidArgument(
+            f"content_type must be one of {', '.join(sorted(CONTENT_TYPES))}, got {content_type!r}"
+        )
+    return content_type  # type: ignore[return-value]
+
+
+def check_pull_batch_size(batch_size: object, limits: Limits) -> int:
+    """A pull ``batch_size``: an integer in 1 .. ``max_pull_batch_size``."""
+    if not _is_int(batch_size) or not 1 <= batch_size <= limits.max_pull_batch_size:  # type: ignore[operator]
+        raise InvalidArgument(
+            f"batch_size must be an integer from 1 to {limits.max_pull_batch_size}, got {batch_size!r}"
+        )
+    return batch_size  # type: ignore[return-value]
+
+
+def check_visibility_timeout(visibility_timeout_ms: object, limits: Limits) -> int:
+    """A lease length: an integer in 1 .. ``max_visibility_timeout_ms`` milliseconds."""
+    if not _is_int(visibility_timeout_ms) or not 1 <= visibility_timeout_ms <= limits.max_visibility_timeout_ms:  # type: ignore[operator]
+        raise InvalidArgument(
+            "visibility_timeout_ms must be an integer from 1 to "
+            f"{limits.max_visibility_timeout_ms} milliseconds, got {visibility_timeout_ms!r}"
+        )
+    return visibility_timeout_ms  # type: ignore[return-value]
+
+
+def check_max_retries(max_retries: object, limits: Limits) -> int:
+    """A consumer's ``max_retries``: an integer in 0 .. ``max_max_retries``."""
+    if not _is_int(max_retries) or not 0 <= max_retries <= limits.max_max_retries:  # type: ignore[operator]
+        raise InvalidArgument(
+            f"max_retries must be an integer from 0 to {limits.max_max_retries}, got {max_retries!r}"
+        )
+    return max_retries  # type: ignore[return-value]
+
+
+def check_retention(retention_seconds: object, limits: Limits) -> int:
+    """A queue's message retention: ``min_retention_seconds`` .. ``max_retention_seconds``."""
+    low, high = limits.min_retention_seconds, limits.max_retention_seconds
+    if not _is_int(retention_seconds) or not low <= retention_seconds <= high:  # type: ignore[operator]
+        raise InvalidArgument(
+            f"message retention must be an integer from {low} to {high} seconds, got {retention_seconds!r}"
+        )
+    return retention_seconds  # type: ignore[return-value]
