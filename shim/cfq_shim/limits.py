@@ -46,6 +46,8 @@ class Limits:
     max_messages_per_second: int = 5_000
     #: Queues per account.
     max_queues: int = 10_000
+    #: Longest queue name Cloudflare accepts (lowercase letters, digits and dashes).
+    max_queue_name_length: int = 63
     #: Backlog per queue (error 10251 when full).
     max_backlog_bytes: int = 25_000_000_000
     #: Push-consumer (Worker) batching.
