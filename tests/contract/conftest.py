@@ -67,10 +67,30 @@ def sqlite_transport(tmp_path: Path, clock: ContractClock) -> Iterator[Transport
         transport.close()
 
 
+@contextmanager
+def cloudflare_emulator_transport(tmp_path: Path, clock: ContractClock) -> Iterator[Transport]:
+    """The Cloudflare transport (official SDK over HTTP) against the local stand-in, in-process."""
+    from cfq_shim.embedded import EmbeddedStore
+    from cfq_shim.emulator import EmulatorServer, QueueService
+    from cfq_shim.transport.cloudflare import CloudflareTransport
+
+    store = EmbeddedStore(str(tmp_path / "stand-in.sqlite3"), now_ms=clock.now_ms)
+    with EmulatorServer(QueueService(store)) as server:
+        transport = CloudflareTransport(
+            account_id="0" * 32, api_token="contract-token", base_url=server.base_url, max_retries=0
+        )
+        try:
+            yield transport
+        finally:
+            transport.close()
+    store.close()
+
+
 #: name -> factory. The cloudflare engineer adds "cloudflare-emulator" (and "cloudflare-live").
 TRANSPORT_FACTORIES: dict[str, TransportFactory] = {
     "memory": memory_transport,
     "sqlite": sqlite_transport,
+    "cloudflare-emulator": cloudflare_emulator_transport,
 }
 
 

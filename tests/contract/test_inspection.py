@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contract_support import LEASE_MS, assert_empty, fresh_queue, pull_one, pull_until
+import pytest
+from contract_support import LEASE_MS, assert_empty, counts_by_state, fresh_queue, pull_one, pull_until
 
 from cfq_shim.transport.base import OutgoingMessage, RetryRequest
 
@@ -39,6 +40,8 @@ def test_purge_deletes_ready_delayed_and_leased_messages(transport, clock):
 
 
 def test_stats_count_ready_delayed_and_in_flight(transport, clock):
+    if not counts_by_state(transport):
+        pytest.skip("this service reports one backlog figure, not ready/delayed/in flight apart")
     queue = fresh_queue(transport)
     transport.send_batch(queue, [OutgoingMessage(f"r{i}") for i in range(3)])
     transport.send(queue, "d", delay_seconds=30)
@@ -57,6 +60,8 @@ def test_stats_count_ready_delayed_and_in_flight(transport, clock):
 
 
 def test_an_expired_lease_counts_as_ready_again(transport, clock):
+    if not counts_by_state(transport):
+        pytest.skip("this service reports one backlog figure, not ready/delayed/in flight apart")
     queue = fresh_queue(transport)
     transport.send(queue, "x")
     pull_one(transport, queue)

@@ -5,7 +5,7 @@ Time passes through ``clock.advance`` (instant on the embedded store, real sleep
 
 from __future__ import annotations
 
-from contract_support import LEASE_MS, assert_empty, fresh_queue, pull_one, pull_until
+from contract_support import LEASE_MS, assert_empty, counts_by_state, fresh_queue, pull_one, pull_until
 
 from cfq_shim.limits import deliveries_allowed
 from cfq_shim.transport.base import QueueSettings, RetryRequest
@@ -15,7 +15,8 @@ def test_a_delayed_message_waits_for_its_delay(transport, clock):
     queue = fresh_queue(transport)
     transport.send(queue, "later", delay_seconds=2)
     assert_empty(transport, queue)
-    assert transport.stats(queue).delayed == 1
+    if counts_by_state(transport):
+        assert transport.stats(queue).delayed == 1
 
     clock.advance(2_000)
     message = pull_one(transport, queue)
@@ -67,7 +68,8 @@ def test_a_retry_with_delay_is_delivered_again_after_the_delay(transport, clock)
 
     result = transport.ack(queue, retries=[RetryRequest(first.lease_id, delay_seconds=2)])
     assert (result.ack_count, result.retry_count) == (0, 1)
-    assert transport.stats(queue).delayed == 1
+    if counts_by_state(transport):
+        assert transport.stats(queue).delayed == 1
     assert_empty(transport, queue)
 
     clock.advance(2_000)

@@ -6,7 +6,7 @@ The bounds are read from ``transport.limits``; a rejected request stores nothing
 from __future__ import annotations
 
 import pytest
-from contract_support import assert_empty, fresh_queue, pull_until
+from contract_support import assert_empty, counts_by_state, fresh_queue, pull_until
 
 from cfq_shim.transport.base import (
     BatchTooLarge,
@@ -136,7 +136,8 @@ def test_a_retry_delay_past_the_bound_is_rejected_and_settles_nothing(transport)
     (message,) = pull_until(transport, queue, 1)
     with pytest.raises(InvalidDelay):
         transport.ack(queue, retries=[RetryRequest(message.lease_id, transport.limits.max_delay_seconds + 1)])
-    assert transport.stats(queue).in_flight == 1
+    if counts_by_state(transport):
+        assert transport.stats(queue).in_flight == 1
     assert transport.ack(queue, acks=[message.lease_id]).ack_count == 1
 
 

@@ -74,7 +74,8 @@ class EmulatorServer:
     def start(self) -> int:
         """Bind and serve in a daemon thread; return the bound port."""
         self._httpd = self._bind()
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="cfq-stand-in", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="cfq-stand-in", daemon=True)
         self._thread.start()
         return self.port
 

@@ -120,6 +120,8 @@ class CloudflareTransport(Transport):
 
     scheme = "cloudflare"
     auto_declare_queues = False
+    #: Cloudflare's metrics give one backlog figure; :meth:`stats` cannot split ready/delayed/in flight.
+    stats_by_state = False
 
     def __init__(
         self,
