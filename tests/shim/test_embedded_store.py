@@ -301,3 +301,31 @@ def test_in_memory_stores_are_private(clock):
     with EmbeddedStore(":memory:", now_ms=clock) as one, EmbeddedStore(":memory:", now_ms=clock) as two:
         one.create_queue("q")
         assert two.list_queues() == []
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork()")
+def test_after_fork_a_file_store_reconnects_and_a_memory_store_refuses(tmp_path):
+    import os
+
+    file_store = EmbeddedStore(str(tmp_path / "forked.sqlite3"))
+    memory_store = EmbeddedStore(":memory:")
+    queue_id = file_store.create_queue("q").queue_id
+    memory_store.create_queue("q")
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit status only
+        status = 0
+        try:
+            file_store.push(queue_id, "from the child")
+        except BaseException:
+            status |= 1
+        try:
+            memory_store.list_queues()
+            status |= 2
+        except RuntimeError:
+            pass
+        os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert [m.body for m in file_store.pull(queue_id, batch_size=10).messages] == ["from the child"]
+    file_store.close()
+    memory_store.close()

@@ -76,6 +76,11 @@ class Connections:
 
     def _connection(self) -> sqlite3.Connection:
         if os.getpid() != self._pid:
+            if self.in_memory:
+                raise RuntimeError(
+                    "an in-memory store (memory://) lives in one process and cannot be used after fork(); "
+                    "use sqlite:///path to share queues between processes"
+                )
             # A connection must never cross fork(): forget the parent's without closing them.
             self._local = threading.local()
             self._all = []

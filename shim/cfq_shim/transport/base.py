@@ -192,7 +192,11 @@ class Transport(abc.ABC):
     # -- queues ---------------------------------------------------------------------------------
     @abc.abstractmethod
     def declare_queue(self, name: str, settings: QueueSettings | None = None) -> None:
-        """Create ``name`` if missing (idempotent) and set its consumer settings when given."""
+        """Create ``name`` if missing (idempotent) and set its consumer settings when given.
+
+        Settings replace the queue's current ones; a named dead-letter queue is declared too.
+        Messages already in the queue are kept. Bad settings raise :class:`InvalidArgument` or
+        :class:`InvalidDelay` and change nothing."""
 
     @abc.abstractmethod
     def queue_settings(self, name: str) -> QueueSettings:
@@ -200,7 +204,11 @@ class Transport(abc.ABC):
 
     @abc.abstractmethod
     def stats(self, name: str) -> QueueStats:
-        """Depth, in flight and dead letters of ``name``. Raises :class:`QueueNotFound`."""
+        """Depth, in flight and dead letters of ``name``. Raises :class:`QueueNotFound`.
+
+        A message whose lease has lapsed counts as ready; a retried message waiting for its delay
+        counts as delayed. Transports whose service reports one backlog figure only (Cloudflare's
+        metrics) say so with ``stats_by_state = False`` and report the backlog as ``ready``."""
 
     @abc.abstractmethod
     def purge(self, name: str) -> int:
@@ -213,12 +221,21 @@ class Transport(abc.ABC):
 
     @abc.abstractmethod
     def send_batch(self, queue: str, messages: Sequence[OutgoingMessage]) -> None:
-        """Send up to ``max_batch_messages`` messages and ``max_batch_bytes`` in one call, all or none."""
+        """Send up to ``max_batch_messages`` messages and ``max_batch_bytes`` in one call, all or none.
+
+        Sizes count as :func:`cfq_shim.transport.validation.message_cost` counts them (UTF-8 bytes plus
+        Cloudflare's metadata). Raises :class:`TooManyMessages` (10206), :class:`BatchTooLarge` (10205),
+        :class:`MessageTooLarge` (10204), :class:`InvalidDelay` (10202), :class:`QueueNotFound` (10104)
+        or :class:`BacklogFull` (10251), and then stores nothing. An empty batch sends nothing."""
 
     # -- consuming --------------------------------------------------------------------------------
     @abc.abstractmethod
     def pull(self, queue: str, *, batch_size: int, visibility_timeout_ms: int) -> list[LeasedMessage]:
         """Lease up to ``batch_size`` visible messages. Answers at once, possibly with none.
+
+        ``batch_size`` is 1 .. ``max_pull_batch_size`` and ``visibility_timeout_ms`` 1 ..
+        ``max_visibility_timeout_ms`` (else :class:`InvalidArgument`); a paused queue raises
+        :class:`QueuePaused`. No order is promised. There is no call to extend a lease.
 
         Delivering a message whose attempts have reached ``deliveries_allowed(max_retries)`` instead
         moves it to the queue's dead-letter queue (or deletes it when there is none).
@@ -233,10 +250,16 @@ class Transport(abc.ABC):
         retries: Sequence[RetryRequest] = (),
     ) -> AckResult:
         """Settle leases in one call: delete the acked messages, make the retried ones visible again
-        after their delay. Unknown or stale lease ids give a warning, never an exception."""
+        after their delay. Unknown or stale lease ids give a warning, never an exception.
+
+        A lease that has lapsed but whose message has not been delivered again still settles (a late
+        ack is accepted, as on Cloudflare). A retried message that has used every delivery goes to the
+        dead-letter queue. A retry delay out of bounds raises :class:`InvalidDelay` and settles nothing."""
 
     def peek(self, queue: str, *, batch_size: int = 10) -> list[LeasedMessage]:
-        """Look at up to ``batch_size`` messages without leasing them (lease_id is empty)."""
+        """Look at up to ``batch_size`` messages without leasing them (lease_id is empty).
+
+        Attempts are not counted and leases are not changed; the messages stay deliverable."""
         raise NotImplementedError(f"{type(self).__name__} cannot peek")
 
     def close(self) -> None:
