@@ -22,9 +22,26 @@ _COMMANDS: dict[str, str] = {
 }
 
 
+#: command name -> one-line help, shown by ``cfq-shim --help`` without importing the command.
+_SHORT_HELP: dict[str, str] = {
+    "worker": "Start a worker that runs the app's tasks.",
+    "inspect": "Show ready, delayed, in-flight and dead-lettered messages per queue.",
+    "purge": "Delete every message of the app's queues.",
+    "provision": "Create the app's queues on Cloudflare.",
+    "emulator": "Serve Cloudflare's Queues REST API locally.",
+}
+
+
 class _LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_COMMANDS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Listing commands must not import them (fast --help, and one broken command cannot hide the rest).
+        rows = [(name, _SHORT_HELP.get(name, "")) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         target = _COMMANDS.get(name)

@@ -1,0 +1,120 @@
+"""``cfq-shim -A proj worker``: start a worker, with Celery's flags where they make sense."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from ..loading import AppNotFound, load_app
+from ..transport.base import TransportError
+from .consumer import POOLS
+
+__all__ = ["worker", "DEFAULT_POOL", "default_concurrency"]
+
+#: Celery's default, kept so that code written for Celery keeps its process model: one task per process,
+#: ``worker_process_init`` per child, and hard time limits that really end the task.
+DEFAULT_POOL = "prefork"
+
+
+def default_concurrency() -> int:
+    """Celery's default: one slot per CPU."""
+    return os.cpu_count() or 1
+
+
+def app_from_context(ctx: click.Context) -> object:
+    """Load the ``-A`` app of the group, or fail with a one-line error (no traceback)."""
+    spec = (ctx.find_root().obj or {}).get("app_spec")
+    if not spec:
+        raise click.UsageError("No application given: pass -A/--app (for example: cfq-shim -A proj worker).")
+    try:
+        return load_app(spec)
+    except AppNotFound as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command("worker")
+@click.option("-l", "--loglevel", default="WARNING", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], case_sensitive=False),
+              help="Logging level.")
+@click.option("-f", "--logfile", default=None, help="Log to this file instead of stderr.")
+@click.option("-c", "--concurrency", type=click.IntRange(min=1), default=None,
+              help="Tasks run at once: threads or child processes. [default: the number of CPUs]")
+@click.option("-Q", "--queues", default=None, metavar="A,B",
+              help="Comma-separated queues to consume. [default: every queue the app knows]")
+@click.option("-P", "--pool", type=click.Choice(POOLS), default=DEFAULT_POOL, show_default=True,
+              help="Where tasks run: prefork (child processes), threads, or solo (the worker's own thread).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Most messages leased by one pull. [default: the transport's maximum, 100]")
+@click.option("--visibility-timeout", "visibility_timeout_seconds", type=click.FloatRange(min=0.001), default=None,
+              help="Lease of a pulled message, in seconds, before it is delivered again; the worker leases "
+                   "longer when the tasks' time limits need it. [default: broker_visibility_timeout, else 30]")
+@click.option("--max-tasks-per-child", type=click.IntRange(min=1), default=None,
+              help="prefork: replace a child process after it has run this many tasks.")
+@click.option("--start-method", "start_method", type=click.Choice(["fork", "spawn"]), default=None,
+              help="prefork: how child processes start. [default: fork where available]")
+@click.option("-n", "--hostname", default=None, help="Name of this worker. [default: celery@HOSTNAME]")
+@click.pass_context
+def worker(
+    ctx: click.Context,
+    loglevel: str,
+    logfile: str | None,
+    concurrency: int | None,
+    queues: str | None,
+    pool: str,
+    batch_size: int | None,
+    visibility_timeout_seconds: float | None,
+    max_tasks_per_child: int | None,
+    start_method: str | None,
+    hostname: str | None,
+) -> None:
+    """Start a worker that runs the app's tasks."""
+    from .banner import banner, configure_logging
+    from .consumer import Worker
+
+    app = app_from_context(ctx)
+    configure_logging(loglevel, logfile=logfile)
+    queue_names = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
+    if concurrency is None:
+        configured = _conf_get(app, "worker_concurrency")
+        concurrency = int(configured) if configured else default_concurrency()
+    if max_tasks_per_child is None:
+        configured = _conf_get(app, "worker_max_tasks_per_child")
+        max_tasks_per_child = int(configured) if configured else None
+    try:
+        instance = Worker(
+            app,
+            queues=queue_names,
+            concurrency=concurrency,
+            pool=pool,
+            batch_size=batch_size,
+            visibility_timeout_ms=int(visibility_timeout_seconds * 1000) if visibility_timeout_seconds else None,
+            max_tasks_per_child=max_tasks_per_child,
+            hostname=hostname,
+            app_spec=(ctx.find_root().obj or {}).get("app_spec"),
+            pool_start_method=start_method,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    instance.on_ready = lambda: click.echo(banner(instance, broker_url=_broker_url(app)), err=True)
+    try:
+        code = instance.run()
+    except (TransportError, ValueError) as exc:
+        # Start-up problems the user can fix: an unsupported broker URL, a missing queue, a bad flag.
+        raise click.ClickException(str(exc)) from None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    ctx.exit(code)
+
+
+def _conf_get(app: object, name: str) -> object:
+    conf = getattr(app, "conf", None)
+    getter = getattr(conf, "get", None)
+    return getter(name) if callable(getter) else getattr(conf, name, None)
+
+
+def _broker_url(app: object) -> str:
+    transport = getattr(app, "transport", None)
+    url = getattr(transport, "url", None)
+    return str(url or _conf_get(app, "broker_url") or "")

@@ -1,0 +1,511 @@
+"""The worker: pull batches, run their tasks in a pool, settle each batch with one ack call.
+
+Threads of a running worker:
+
+- the **consumer loop** (the caller of :meth:`Worker.run`, or a background thread after
+  :meth:`Worker.start`): takes each pulled batch from the hand-off, decodes the messages, settles at once
+  the ones that must not run (undecodable, unknown task, ETA still far), acks early the tasks that ask for
+  it, submits the rest to the pool, and acts on shutdown requests;
+- the **puller** (puller.py): leases the next batch while the current one runs;
+- the **pool** (pools.py, prefork.py): runs the tasks and reports each outcome, which becomes a
+  settlement (outcomes.py) of its batch; the last settlement of a batch flushes it (settlement.py).
+
+Shutdown (shutdown.py): the first SIGTERM/SIGINT asks for a warm shutdown, the second for a cold one. The
+signal handlers only set flags; this loop acts on them.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue as queue_module
+import socket
+import threading
+import time
+from datetime import datetime, timezone
+from reprlib import Repr
+from typing import Any, Callable, Sequence
+
+from .. import signals
+from ..envelope import EnvelopeError, decode
+from ..execution import Delivery, Failed, Outcome, Rejected, RetryLater, Succeeded, execute
+from ..exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from ..naming import dead_letter_queue_name
+from ..transport.base import LeasedMessage, QueueNotFound
+from .jobs import Job
+from .leases import Prefetch, lease_ms_for
+from .outcomes import dead_letter, hop, settlement_for
+from .pools import Pool, SoloPool, ThreadPool
+from .puller import IDLE_BACKOFF_MAX_SECONDS, Puller
+from .settlement import ACK, NOTHING, Batch, Settlement
+from .shutdown import Shutdown
+from .timelimits import TimeKeeper, effective_limits
+
+__all__ = ["Worker", "POOLS", "ETA_TOLERANCE_SECONDS"]
+
+logger = logging.getLogger("cfq_shim.worker")
+
+POOLS = ("solo", "threads", "prefork")
+
+#: A message that arrives this close to its ETA runs now instead of hopping again (delays are whole seconds).
+ETA_TOLERANCE_SECONDS = 1.0
+
+_result_repr = Repr()
+_result_repr.maxstring = 200
+_result_repr.maxother = 200
+
+
+class _LeaseLost:
+    """The job's lease ran out before a slot could start it: leave it to be delivered again."""
+
+
+LEASE_LOST = _LeaseLost()
+
+
+def default_hostname() -> str:
+    return f"celery@{socket.gethostname()}"
+
+
+class Worker:
+    """Consumes the app's queues (or ``queues``) and runs their tasks.
+
+    ``run()`` blocks until shutdown and returns the exit code (0 after a warm shutdown, 1 after a cold
+    one); it installs the SIGTERM/SIGINT handlers when called from the main thread. ``start()`` runs the
+    same loop in a background thread (tests, embedding); ``drain()`` waits until the queues are empty and
+    nothing is in flight; ``stop()`` shuts down and waits.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        queues: Sequence[str] | None = None,
+        concurrency: int = 1,
+        pool: str = "threads",
+        batch_size: int | None = None,
+        visibility_timeout_ms: int | None = None,
+        max_tasks_per_child: int | None = None,
+        hostname: str | None = None,
+        app_spec: str | None = None,
+        pool_start_method: str | None = None,
+        max_idle_backoff_seconds: float = IDLE_BACKOFF_MAX_SECONDS,
+    ) -> None:
+        if pool not in POOLS:
+            raise ValueError(f"unknown pool {pool!r}: use one of {', '.join(POOLS)}")
+        self.app = app
+        self.queues = list(dict.fromkeys(queues)) if queues else list(app.queues())
+        if not self.queues:
+            raise ValueError("the worker has no queue to consume")
+        self.pool_name = pool
+        self.concurrency = 1 if pool == "solo" else max(1, int(concurrency))
+        self.hostname = hostname or default_hostname()
+        self.app_spec = app_spec
+        self.max_tasks_per_child = max_tasks_per_child
+        self._pool_start_method = pool_start_method
+        self._max_idle_backoff_seconds = max_idle_backoff_seconds
+        self._requested_batch_size = batch_size
+        self._requested_visibility_timeout_ms = visibility_timeout_ms
+        self.shutdown = Shutdown()
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._finished = threading.Event()
+        self._error: BaseException | None = None
+        self.exit_code: int | None = None
+        self.tasks_done = 0
+        self._open_batches: set[Batch] = set()
+        self._batches_lock = threading.Lock()
+        self._pool: Pool | None = None
+        self._puller: Puller | None = None
+        #: Called once set-up is done, just before the first pull (the CLI prints its banner here).
+        self.on_ready: Callable[[], None] | None = None
+
+    # -- public API -------------------------------------------------------------------------------
+    def run(self) -> int:
+        """Run until shut down; return the exit code. Installs signal handlers in the main thread."""
+        in_main = threading.current_thread() is threading.main_thread()
+        restore = self.shutdown.install_handlers(self) if in_main else None
+        try:
+            self._setup()
+            self._started.set()
+            self.exit_code = self._loop()
+            return self.exit_code
+        except BaseException as exc:
+            self._error = exc
+            raise
+        finally:
+            self._started.set()
+            self._finished.set()
+            if restore is not None:
+                restore()
+
+    def start(self, *, timeout_seconds: float = 30.0) -> "Worker":
+        """Run the worker in a background thread; return once it consumes (or raise what stopped it)."""
+        self._thread = threading.Thread(target=self._run_quietly, name="cfq-shim-worker", daemon=True)
+        self._thread.start()
+        if not self._started.wait(timeout_seconds):
+            raise TimeoutError(f"the worker did not start within {timeout_seconds}s")
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self, warm: bool = True, *, timeout_seconds: float = 60.0) -> None:
+        """Shut down (warm: finish running tasks and hand back the rest) and wait for the loop to end."""
+        self.shutdown.request(cold=not warm)
+        if self._thread is not None and threading.current_thread() is not self._thread:
+            self._thread.join(timeout_seconds)
+            if self._thread.is_alive():
+                raise TimeoutError(f"the worker did not stop within {timeout_seconds}s")
+
+    def drain(self, timeout_seconds: float) -> None:
+        """Wait until every queue this worker consumes is empty and nothing is in flight.
+
+        Raises TimeoutError when that does not happen within ``timeout_seconds``, and re-raises what
+        stopped the worker if it died.
+        """
+        deadline = time.monotonic() + timeout_seconds
+        transport = self.app.transport
+        while True:
+            if self._error is not None:
+                raise RuntimeError("the worker stopped with an error") from self._error
+            if self._idle_locally():
+                stats = [transport.stats(name) for name in self.queues]
+                if all(s.ready == 0 and s.delayed == 0 and s.in_flight == 0 for s in stats) and self._idle_locally():
+                    return
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"the queues {self.queues} were not drained within {timeout_seconds}s")
+            time.sleep(0.01)
+
+    # -- set-up -----------------------------------------------------------------------------------
+    def _run_quietly(self) -> None:
+        try:
+            self.run()
+        except BaseException:  # noqa: BLE001 - kept in self._error for start()/drain()
+            logger.exception("The worker stopped with an error")
+
+    def _setup(self) -> None:
+        app = self.app
+        signals.worker_init.send(sender=self)
+        self.transport = app.transport
+        self.limits = self.transport.limits
+        self._declare_queues()
+        self._max_retries = {name: self._settings_of(name).max_retries for name in self.queues}
+        max_pull = self.limits.max_pull_batch_size
+        batch_size = self._requested_batch_size or max_pull
+        if not 1 <= batch_size <= max_pull:
+            raise ValueError(f"--batch-size must be between 1 and {max_pull} (got {batch_size})")
+        self.batch_size = batch_size
+        self.base_visibility_timeout_ms = self._base_lease_ms()
+        self._per_task_seconds = {name: self._longest_limit_for(name) for name in self.queues}
+        self.prefetch = Prefetch(slots=self.concurrency, max_batch=batch_size)
+        self._timekeeper = TimeKeeper(soft_exception=SoftTimeLimitExceeded, hard_exception=TimeLimitExceeded)
+        self._pool = self._make_pool()
+        self._pool.start()
+        if self.pool_name != "prefork":
+            # Celery sends it from each pool process; here the worker process is the pool's process.
+            signals.worker_process_init.send(sender=None)
+        if self.on_ready is not None:
+            self.on_ready()
+        self._puller = Puller(
+            self.transport, self.queues, prefetch=self.prefetch, lease_ms_for=self._lease_ms_for,
+            max_idle_backoff_seconds=self._max_idle_backoff_seconds,
+        )
+        self._puller.start()
+        signals.worker_ready.send(sender=self)
+        logger.info("%s ready.", self.hostname)
+
+    def _declare_queues(self) -> None:
+        transport = self.transport
+        if not transport.auto_declare_queues:
+            return
+        for name in self.queues:
+            dlq = dead_letter_queue_name(name)
+            transport.declare_queue(dlq)
+            try:
+                settings = transport.queue_settings(name)
+            except QueueNotFound:
+                settings = None
+            if settings is None or settings.dead_letter_queue is None:
+                from dataclasses import replace
+
+                from ..transport.base import QueueSettings
+
+                base = settings or QueueSettings()
+                transport.declare_queue(name, replace(base, dead_letter_queue=dlq))
+
+    def _settings_of(self, name: str) -> Any:
+        try:
+            return self.transport.queue_settings(name)
+        except QueueNotFound:
+            if self.transport.auto_declare_queues:
+                raise
+            raise QueueNotFound(
+                f"queue {name!r} does not exist; create it with `cfq-shim -A APP provision`"
+            ) from None
+
+    def _base_lease_ms(self) -> int:
+        if self._requested_visibility_timeout_ms:
+            return min(self._requested_visibility_timeout_ms, self.limits.max_visibility_timeout_ms)
+        configured = _conf_get(self.app.conf, "broker_visibility_timeout")
+        if configured:
+            return min(int(float(configured) * 1000), self.limits.max_visibility_timeout_ms)
+        return self.limits.default_visibility_timeout_ms
+
+    def _longest_limit_for(self, queue: str) -> float | None:
+        longest: float | None = None
+        for name, task in list(self.app.tasks.items()):
+            try:
+                task_queue = self.app.queue_for(name)
+            except Exception:  # noqa: BLE001 - a broken route must not stop the worker starting
+                continue
+            if task_queue != queue:
+                continue
+            soft, hard = effective_limits(task, self.app.conf)
+            limit = hard or soft
+            if limit and (longest is None or limit > longest):
+                longest = limit
+        return longest
+
+    def _lease_ms_for(self, queue: str, n: int) -> int:
+        per_task = self._per_task_seconds.get(queue)
+        return lease_ms_for(
+            n, slots=self.concurrency, base_ms=self.base_visibility_timeout_ms,
+            per_task_seconds=per_task, max_ms=self.limits.max_visibility_timeout_ms,
+        )
+
+    def _make_pool(self) -> Pool:
+        if self.pool_name == "solo":
+            return SoloPool(concurrency=1, runner=self._run_job, on_done=self._on_done)
+        if self.pool_name == "threads":
+            return ThreadPool(concurrency=self.concurrency, runner=self._run_job, on_done=self._on_done)
+        from .prefork import PreforkPool
+
+        return PreforkPool(
+            concurrency=self.concurrency, runner=self._run_job, on_done=self._on_done, app=self.app,
+            app_spec=self.app_spec, start_method=self._pool_start_method,
+            max_tasks_per_child=self.max_tasks_per_child,
+        )
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def _loop(self) -> int:
+        assert self._puller is not None
+        handoff = self._puller.handoff
+        while True:
+            if self.shutdown.cold:
+                return self._cold()
+            if self.shutdown.warm:
+                return self._warm()
+            try:
+                queue_name, messages, lease_ms = handoff.get(timeout=0.05)
+            except queue_module.Empty:
+                self._flush_aging_batches()
+                continue
+            self._dispatch(queue_name, messages, lease_ms)
+            self._flush_aging_batches()
+
+    def _new_batch(self, queue_name: str, messages: list[LeasedMessage], lease_ms: int) -> Batch:
+        batch = Batch(
+            queue_name, messages, lease_ms=lease_ms, transport=self.transport,
+            send_many=self._send_many, on_flushed=self._forget_batch,
+        )
+        with self._batches_lock:
+            self._open_batches.add(batch)
+        return batch
+
+    def _dispatch(self, queue_name: str, messages: list[LeasedMessage], lease_ms: int) -> None:
+        batch = self._new_batch(queue_name, messages, lease_ms)
+        jobs: list[Job] = []
+        for message in messages:
+            job = self._prepare(message, batch)
+            if job is not None:
+                jobs.append(job)
+        early = [job for job in jobs if _acks_early(job.task)]
+        if early:
+            self._ack_early(queue_name, early)
+        pool = self._pool
+        assert pool is not None
+        for index, job in enumerate(jobs):
+            if self.shutdown.requested:
+                self._hand_back(jobs[index:])
+                return
+            pool.submit(job)
+
+    def _prepare(self, message: LeasedMessage, batch: Batch) -> Job | None:
+        """Decode ``message``; settle it at once when it must not run, else return its job."""
+        job = Job(message=message, batch=batch, hostname=self.hostname)
+        try:
+            envelope = decode(message.body)
+        except EnvelopeError as exc:
+            logger.error("Message %s on %r cannot be decoded (%s): dead-lettered.", message.id, message.queue, exc)
+            self._settle(job, dead_letter(job, reason="undecodable", limits=self.limits,
+                                          exc_type=type(exc).__name__, message=str(exc)))
+            return None
+        job.envelope = envelope
+        task = self.app.tasks.get(envelope.task)
+        if task is None:
+            logger.error(
+                "Received unregistered task of type %r: dead-lettered (message %s).", envelope.task, message.id
+            )
+            self._settle(job, dead_letter(
+                job, reason="unknown-task", limits=self.limits, exc_type="NotRegistered",
+                message=f"Received unregistered task of type {envelope.task!r}",
+            ))
+            return None
+        job.task = task
+        if logger.isEnabledFor(logging.INFO):
+            logger.info("Task %s received", job.label)
+        if envelope.eta is not None:
+            remaining = (envelope.eta - datetime.now(timezone.utc)).total_seconds()
+            if remaining > ETA_TOLERANCE_SECONDS:
+                self._settle(job, hop(job, remaining, self.limits))
+                return None
+        soft, hard = effective_limits(task, self.app.conf)
+        job.soft_time_limit_seconds = envelope.soft_time_limit or soft
+        job.time_limit_seconds = envelope.time_limit or hard
+        job.delivery = Delivery(
+            message_id=message.id, queue=message.queue, attempts=message.attempts,
+            hostname=self.hostname, lease_id=message.lease_id,
+        )
+        return job
+
+    def _ack_early(self, queue_name: str, jobs: list[Job]) -> None:
+        try:
+            self.transport.ack(queue_name, acks=[job.message.lease_id for job in jobs])
+        except Exception as exc:  # noqa: BLE001 - then they are acked after running, as usual
+            logger.warning("Early ack on %r failed (%s); acking after the tasks run.", queue_name, exc)
+            return
+        for job in jobs:
+            job.acked_early = True
+
+    def _settle(self, job: Job, settlement: Settlement, *, runtime_seconds: float | None = None) -> None:
+        job.batch.settle(job.message, settlement)
+        self.prefetch.release(1, runtime_seconds=runtime_seconds)
+
+    def _hand_back(self, jobs: Sequence[Job]) -> None:
+        """Give messages that have not started back to the queue at once (retry with delay 0)."""
+        for job in jobs:
+            if job.acked_early:
+                settlement = Settlement("none", send=(job.message.queue, job.message.body, 0))
+            else:
+                settlement = Settlement("retry", delay_seconds=0)
+            self._settle(job, settlement)
+
+    # -- running a job (in a pool thread) ----------------------------------------------------------
+    def _run_job(self, job: Job) -> Outcome | _LeaseLost:
+        if time.monotonic() >= job.batch.lease_deadline:
+            return LEASE_LOST
+        assert job.envelope is not None and job.delivery is not None
+        envelope, delivery = job.envelope, job.delivery
+        return self._timekeeper.call(
+            lambda: execute(self.app, envelope, delivery),
+            soft_seconds=job.soft_time_limit_seconds, hard_seconds=job.time_limit_seconds,
+        )
+
+    def _on_done(self, job: Job, outcome: Outcome | _LeaseLost) -> None:
+        runtime = time.monotonic() - job.started_at if job.started_at is not None else None
+        if isinstance(outcome, _LeaseLost):
+            logger.warning("Task %s not started: its lease ran out while it waited; it will be delivered again.",
+                           job.label)
+            self._settle(job, NOTHING)
+            return
+        try:
+            self._log_outcome(job, outcome)
+            settlement = settlement_for(outcome, job, limits=self.limits, max_retries_of=self._max_retries_of)
+        except Exception:  # noqa: BLE001 - never lose the message over a logging or encoding bug
+            logger.exception("Could not settle %s; it will be delivered again after its lease.", job.label)
+            settlement = NOTHING
+        self.tasks_done += 1
+        self._settle(job, settlement, runtime_seconds=runtime)
+
+    def _max_retries_of(self, queue_name: str) -> int:
+        return self._max_retries.get(queue_name, self.limits.default_max_retries)
+
+    def _log_outcome(self, job: Job, outcome: Outcome) -> None:
+        if isinstance(outcome, Succeeded):
+            if logger.isEnabledFor(logging.INFO):
+                logger.info("Task %s succeeded in %.6fs: %s", job.label, outcome.runtime_seconds,
+                            _result_repr.repr(outcome.result))
+        elif isinstance(outcome, RetryLater):
+            logger.info("Task %s retry: Retry in %ss: %s", job.label, round(outcome.delay_seconds, 3), outcome.reason)
+        elif isinstance(outcome, Failed):
+            logger.error("Task %s raised unexpected: %s: %s\n%s", job.label, outcome.exc_type, outcome.message,
+                         outcome.traceback.rstrip())
+        elif isinstance(outcome, Rejected):
+            logger.warning("Task %s rejected (requeue=%s): %s", job.label, outcome.requeue, outcome.reason)
+
+    # -- batches ----------------------------------------------------------------------------------
+    def _send_many(self, items: Sequence[tuple[str, str, int]]) -> None:
+        self.app.producer.send_many(items)
+
+    def _forget_batch(self, batch: Batch) -> None:
+        with self._batches_lock:
+            self._open_batches.discard(batch)
+
+    def _flush_aging_batches(self) -> None:
+        """Flush what is settled in batches that have used two thirds of their lease."""
+        now = time.monotonic()
+        with self._batches_lock:
+            aging = [b for b in self._open_batches if now >= b.leased_at + (b.lease_deadline - b.leased_at) * 2 / 3]
+        for batch in aging:
+            batch.flush_settled()
+
+    def _idle_locally(self) -> bool:
+        assert self._puller is not None or not self._started.is_set()
+        if self._puller is None:
+            return False
+        return self.prefetch.outstanding == 0 and self._puller.handoff.empty()
+
+    # -- shutdown ---------------------------------------------------------------------------------
+    def _warm(self) -> int:
+        logger.warning("worker: Warm shutdown (%s)", self.hostname)
+        puller, pool = self._puller, self._pool
+        assert puller is not None and pool is not None
+        puller.request_stop()
+        while not puller.stopped or not puller.handoff.empty():
+            if self.shutdown.cold:
+                return self._cold()
+            try:
+                queue_name, messages, lease_ms = puller.handoff.get(timeout=0.05)
+            except queue_module.Empty:
+                continue
+            batch = self._new_batch(queue_name, messages, lease_ms)
+            self._hand_back([Job(message=m, batch=batch, hostname=self.hostname) for m in messages])
+        self._hand_back(pool.take_unstarted())
+        while pool.busy:
+            if self.shutdown.cold:
+                return self._cold()
+            pool.join(timeout_seconds=0.05)
+            self._flush_aging_batches()
+        pool.stop(cold=False)
+        self._finish()
+        return 0
+
+    def _cold(self) -> int:
+        logger.warning("worker: Cold shutdown (%s)", self.hostname)
+        if self._puller is not None:
+            self._puller.request_stop()
+        if self._pool is not None:
+            self._pool.stop(cold=True)
+        self._finish()
+        return 1
+
+    def _finish(self) -> None:
+        self._timekeeper.close()
+        signals.worker_shutdown.send(sender=self)
+
+
+def _conf_get(conf: Any, name: str) -> Any:
+    try:
+        return conf.get(name)
+    except AttributeError:
+        return getattr(conf, name, None)
+
+
+def _acks_early(task: Any) -> bool:
+    """True when the task asked for Celery's early ack by setting ``acks_late=False`` itself.
+
+    The project's default is to ack after running (at-least-once); only an explicit ``acks_late=False``
+    on the task (decorator option or class attribute) acks before running.
+    """
+    explicit = getattr(task, "_explicit_acks_late", None)
+    if explicit is not None:
+        return explicit is False
+    return False

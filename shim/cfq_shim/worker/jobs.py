@@ -1,0 +1,40 @@
+"""A job: one leased message on its way through the worker (decoded, run by a pool, settled)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..transport.base import LeasedMessage
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..envelope import Envelope
+    from ..execution import Delivery
+    from .settlement import Batch
+
+__all__ = ["Job"]
+
+
+@dataclass(eq=False)
+class Job:
+    message: LeasedMessage
+    batch: "Batch"
+    hostname: str
+    #: None when the body could not be decoded (the job is then dead-lettered without running).
+    envelope: "Envelope | None" = None
+    delivery: "Delivery | None" = None
+    task: Any = None
+    soft_time_limit_seconds: float | None = None
+    time_limit_seconds: float | None = None
+    #: The message was acked before running (``acks_late=False`` set on the task).
+    acked_early: bool = False
+    queued_at: float = field(default_factory=time.monotonic)
+    started_at: float | None = None
+
+    @property
+    def label(self) -> str:
+        """``proj.add[6f1c...]``, as Celery writes a task in its logs."""
+        if self.envelope is None:
+            return f"<undecodable message {self.message.id}>"
+        return f"{self.envelope.task}[{self.envelope.id}]"

@@ -1,0 +1,172 @@
+"""Execution pools: where a job's task runs.
+
+- ``solo``: in the consumer loop's own thread, one task at a time (``-c`` is ignored).
+- ``threads``: ``-c`` threads of the worker process sharing one local queue, so a message waits only
+  when every thread is busy.
+- ``prefork``: ``-c`` child processes (see prefork.py).
+
+Every pool takes jobs with :meth:`Pool.submit`, reports each one's outcome to ``on_done`` (from whatever
+thread ran it) and hands back the jobs that have not started with :meth:`Pool.take_unstarted` (warm
+shutdown, or jobs that waited too long behind busy slots).
+"""
+
+from __future__ import annotations
+
+import abc
+import collections
+import threading
+import time
+from typing import TYPE_CHECKING, Callable
+
+from .jobs import Job
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..execution import Outcome
+
+__all__ = ["Pool", "QueuedPool", "SoloPool", "ThreadPool", "Runner", "OnDone"]
+
+#: Runs one job's task in the calling thread and says how it ended.
+Runner = Callable[[Job], "Outcome"]
+#: Receives each job with its outcome.
+OnDone = Callable[[Job, "Outcome"], None]
+
+
+class Pool(abc.ABC):
+    name: str = ""
+
+    def __init__(self, *, concurrency: int, runner: Runner, on_done: OnDone) -> None:
+        self.concurrency = max(1, concurrency)
+        self._runner = runner
+        self._on_done = on_done
+
+    def start(self) -> None:
+        """Start threads or processes."""
+
+    @abc.abstractmethod
+    def submit(self, job: Job) -> None:
+        """Run ``job`` as soon as a slot is free (solo: now, in the calling thread)."""
+
+    def take_unstarted(self) -> list[Job]:
+        """Remove and return the jobs that have not started yet."""
+        return []
+
+    @property
+    @abc.abstractmethod
+    def busy(self) -> int:
+        """Jobs submitted and not finished (waiting ones included)."""
+
+    def join(self, timeout_seconds: float) -> bool:
+        """Wait until no job is running or waiting; False on timeout."""
+        deadline = time.monotonic() + timeout_seconds
+        while self.busy:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def stop(self, *, cold: bool = False) -> None:
+        """Release threads or processes. ``cold``: do not wait for running tasks."""
+
+    def _run(self, job: Job) -> None:
+        job.started_at = time.monotonic()
+        outcome = self._runner(job)
+        self._on_done(job, outcome)
+
+
+class SoloPool(Pool):
+    """Runs each job at once, in the thread that submits it (the consumer loop)."""
+
+    name = "solo"
+
+    def __init__(self, *, concurrency: int, runner: Runner, on_done: OnDone) -> None:
+        super().__init__(concurrency=1, runner=runner, on_done=on_done)
+        self._running = 0
+
+    def submit(self, job: Job) -> None:
+        self._running += 1
+        try:
+            self._run(job)
+        finally:
+            self._running -= 1
+
+    @property
+    def busy(self) -> int:
+        return self._running
+
+
+class QueuedPool(Pool):
+    """A pool whose slots take jobs from one local queue (threads, and the prefork pool's slot threads)."""
+
+    def __init__(self, *, concurrency: int, runner: Runner, on_done: OnDone) -> None:
+        super().__init__(concurrency=concurrency, runner=runner, on_done=on_done)
+        self._waiting: collections.deque[Job] = collections.deque()
+        self._cond = threading.Condition()
+        self._running = 0
+        self._closing = False
+
+    def submit(self, job: Job) -> None:
+        with self._cond:
+            self._waiting.append(job)
+            self._cond.notify()
+
+    def take_unstarted(self) -> list[Job]:
+        with self._cond:
+            jobs = list(self._waiting)
+            self._waiting.clear()
+            return jobs
+
+    @property
+    def busy(self) -> int:
+        with self._cond:
+            return self._running + len(self._waiting)
+
+    def _next_job(self) -> Job | None:
+        """The next job for a slot (counted as running), or None once the pool is closing."""
+        with self._cond:
+            while not self._waiting and not self._closing:
+                self._cond.wait()
+            if not self._waiting:
+                return None
+            self._running += 1
+            return self._waiting.popleft()
+
+    def _slot_done(self) -> None:
+        with self._cond:
+            self._running -= 1
+
+    def _close(self) -> None:
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+
+
+class ThreadPool(QueuedPool):
+    """``concurrency`` daemon threads taking jobs from one local queue."""
+
+    name = "threads"
+
+    def __init__(self, *, concurrency: int, runner: Runner, on_done: OnDone) -> None:
+        super().__init__(concurrency=concurrency, runner=runner, on_done=on_done)
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for index in range(self.concurrency):
+            thread = threading.Thread(target=self._loop, name=f"cfq-shim-task-{index + 1}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _loop(self) -> None:
+        while True:
+            job = self._next_job()
+            if job is None:
+                return
+            try:
+                self._run(job)
+            finally:
+                self._slot_done()
+
+    def stop(self, *, cold: bool = False) -> None:
+        self._close()
+        if not cold:
+            for thread in self._threads:
+                thread.join()

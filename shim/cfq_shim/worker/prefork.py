@@ -1,0 +1,265 @@
+"""The prefork pool: ``-c`` child processes, each fed by one thread of the worker over a pipe.
+
+Each slot is a thread of the worker that owns one child process. It takes the next job from the pool's
+local queue, sends ``(envelope, delivery, soft_limit)`` down the pipe, and waits for the outcome. That
+keeps the hard time limit simple and exact: the slot waits at most ``time_limit`` seconds, then ends the
+child (SIGKILL), reports ``Failed(TimeLimitExceeded)`` and starts a new child. A child that dies on its
+own (a crash, ``os._exit``) is reported as ``Failed(WorkerLostError)``.
+
+Inside a child the task runs in the main thread, so ``soft_time_limit`` is a SIGALRM whose handler raises
+:class:`SoftTimeLimitExceeded` in the task. Children ignore SIGINT and SIGTERM (a Ctrl-C or a
+``systemctl stop`` reaches the whole process group): the worker decides when they stop, and a child
+whose worker died sees the pipe close and exits after its current task.
+
+Start method: ``fork`` (default on Linux: children share the imported app, start-up is fast) or
+``spawn`` (each child imports the app again from its ``-A`` spec). ``--max-tasks-per-child`` retires a
+child after that many tasks; its slot starts a fresh one.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import reprlib
+import signal
+import threading
+import time
+from typing import Any
+
+from .jobs import Job
+from .pools import OnDone, QueuedPool, Runner
+
+__all__ = ["PreforkPool"]
+
+logger = logging.getLogger("cfq_shim.worker")
+
+#: How often a slot waiting on a child without a hard limit checks that the child is still alive.
+_LIVENESS_POLL_SECONDS = 0.5
+
+
+class _ReprResult:
+    """Stands in for a task result that does not cross the pipe: the worker only logs it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _after_fork_in_child(app: Any) -> None:
+    """Drop connections inherited from the worker: a task that sends messages opens its own."""
+    reset = getattr(app, "_reset_after_fork", None)
+    if callable(reset):
+        reset()
+
+
+def _child_main(conn: Any, app_source: Any, max_tasks: int | None, forked: bool) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    from .. import signals
+    from ..exceptions import SoftTimeLimitExceeded
+    from ..execution import Succeeded, execute
+
+    if isinstance(app_source, str):
+        from ..loading import load_app
+
+        app = load_app(app_source)
+    else:
+        app = app_source
+    if forked:
+        _after_fork_in_child(app)
+    in_task = [False]
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        if in_task[0]:
+            raise SoftTimeLimitExceeded("soft time limit exceeded")
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signals.worker_process_init.send(sender=None)
+    done = 0
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            break
+        if request is None:
+            break
+        envelope, delivery, soft_seconds = request
+        results: list[Any] = []
+        for _ in range(3):
+            try:
+                if not results:
+                    if soft_seconds:
+                        signal.setitimer(signal.ITIMER_REAL, soft_seconds)
+                    in_task[0] = True
+                    results.append(execute(app, envelope, delivery))
+                in_task[0] = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                break
+            except SoftTimeLimitExceeded:
+                # The alarm landed just after the task returned: its outcome stands.
+                if not results:
+                    raise
+        outcome = results[0]
+        if isinstance(outcome, Succeeded):
+            outcome = Succeeded(result=_ReprResult(reprlib.repr(outcome.result)),
+                                runtime_seconds=outcome.runtime_seconds)
+        done += 1
+        retiring = bool(max_tasks) and done >= max_tasks  # type: ignore[operator]
+        try:
+            conn.send((outcome, retiring))
+        except (EOFError, OSError):
+            break
+        if retiring:
+            break
+    signals.worker_process_shutdown.send(sender=None, pid=os.getpid(), exitcode=0)
+
+
+class _Slot:
+    """One thread of the worker and the child process it drives."""
+
+    def __init__(self, pool: "PreforkPool", index: int) -> None:
+        self.pool = pool
+        self.index = index
+        self.process: Any = None
+        self.conn: Any = None
+        self.thread = threading.Thread(target=self._loop, name=f"cfq-shim-slot-{index + 1}", daemon=True)
+
+    def start_child(self) -> None:
+        ctx = self.pool.context
+        parent_conn, child_conn = ctx.Pipe(duplex=True)
+        forked = ctx.get_start_method() == "fork"
+        source = self.pool.app if forked else self.pool.app_spec
+        self.process = ctx.Process(
+            target=_child_main,
+            args=(child_conn, source, self.pool.max_tasks_per_child, forked),
+            name=f"cfq-shim-child-{self.index + 1}",
+            # Not daemonic: a task may start processes of its own, which daemonic processes cannot.
+            daemon=False,
+        )
+        self.process.start()
+        child_conn.close()
+        self.conn = parent_conn
+
+    def end_child(self, *, kill: bool) -> None:
+        process, conn = self.process, self.conn
+        self.process = self.conn = None
+        if process is None:
+            return
+        if kill and process.is_alive():
+            try:
+                os.kill(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        elif not kill:
+            try:
+                conn.send(None)
+            except (OSError, ValueError):
+                pass
+        process.join(timeout=None if not kill else 5)
+        conn.close()
+
+    def _loop(self) -> None:
+        while True:
+            job = self.pool._next_job()
+            if job is None:
+                self.end_child(kill=False)
+                return
+            outcome = self._run(job)
+            self.pool._finished(job, outcome)
+
+    def _run(self, job: Job) -> Any:
+        from ..execution import Failed
+
+        job.started_at = time.monotonic()
+        if self.process is None or not self.process.is_alive():
+            self.end_child(kill=True)
+            self.start_child()
+        try:
+            self.conn.send((job.envelope, job.delivery, job.soft_time_limit_seconds))
+        except (OSError, ValueError) as exc:
+            self.end_child(kill=True)
+            return Failed("WorkerLostError", f"could not hand the task to its process: {exc}", "")
+        hard = job.time_limit_seconds
+        deadline = job.started_at + hard if hard else None
+        while True:
+            wait = _LIVENESS_POLL_SECONDS if deadline is None else max(0.0, min(_LIVENESS_POLL_SECONDS, deadline - time.monotonic()))
+            if self.conn.poll(wait):
+                try:
+                    outcome, retiring = self.conn.recv()
+                except (EOFError, OSError):
+                    break
+                if retiring:
+                    self.end_child(kill=False)
+                return outcome
+            if deadline is not None and time.monotonic() >= deadline:
+                pid = self.process.pid
+                self.end_child(kill=True)
+                logger.error("Hard time limit (%ss) exceeded for %s: child %s ended", hard, job.label, pid)
+                return Failed(
+                    "TimeLimitExceeded", f"TimeLimitExceeded({hard})",
+                    f"The task ran past its time_limit of {hard}s; its process (pid {pid}) was ended.\n",
+                )
+            if not self.process.is_alive() and not self.conn.poll(0):
+                break
+        exitcode = self.process.exitcode if self.process is not None else None
+        self.end_child(kill=True)
+        return Failed(
+            "WorkerLostError",
+            f"Worker exited prematurely: exitcode {exitcode}.",
+            "",
+        )
+
+
+class PreforkPool(QueuedPool):
+    name = "prefork"
+
+    def __init__(
+        self,
+        *,
+        concurrency: int,
+        runner: Runner,
+        on_done: OnDone,
+        app: Any,
+        app_spec: str | None = None,
+        start_method: str | None = None,
+        max_tasks_per_child: int | None = None,
+    ) -> None:
+        super().__init__(concurrency=concurrency, runner=runner, on_done=on_done)
+        method = start_method or ("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        if method != "fork" and not app_spec:
+            raise ValueError(
+                f"the prefork pool with the {method!r} start method imports the app again in each child: "
+                "give the app's -A spec (Worker(app_spec=...))"
+            )
+        self.context = multiprocessing.get_context(method)
+        self.app = app
+        self.app_spec = app_spec
+        self.max_tasks_per_child = max_tasks_per_child
+        self._slots = [_Slot(self, index) for index in range(self.concurrency)]
+
+    def start(self) -> None:
+        for slot in self._slots:
+            slot.start_child()
+        for slot in self._slots:
+            slot.thread.start()
+
+    def _finished(self, job: Job, outcome: Any) -> None:
+        try:
+            self._on_done(job, outcome)
+        finally:
+            self._slot_done()
+
+    def child_pids(self) -> list[int]:
+        return [slot.process.pid for slot in self._slots if slot.process is not None]
+
+    def stop(self, *, cold: bool = False) -> None:
+        self._close()
+        if cold:
+            for slot in self._slots:
+                slot.end_child(kill=True)
+            return
+        for slot in self._slots:
+            slot.thread.join()

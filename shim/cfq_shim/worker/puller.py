@@ -1,0 +1,115 @@
+"""The puller: a thread that leases the next batch while the current one runs.
+
+It asks :class:`~.leases.Prefetch` how many messages the slots can take, pulls that many from the
+worker's queues in turn, and hands each non-empty batch to the consumer loop through a bounded hand-off
+(one batch: the puller never runs ahead of the loop by more than that).
+
+**Empty pulls back off.** Cloudflare answers an empty pull at once and bills it, so when a full round
+over the queues finds nothing the puller sleeps: 10 ms after the first empty round, doubling each time
+up to 1 s (:data:`IDLE_BACKOFF_INITIAL_SECONDS`, :data:`IDLE_BACKOFF_MAX_SECONDS`), and back to no wait
+as soon as a pull returns messages. A transport error is logged and backed off the same way; it never
+stops the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue as queue_module
+import threading
+import time
+from typing import Callable, Sequence
+
+from ..transport.base import LeasedMessage, Transport
+from .leases import Prefetch
+
+__all__ = ["Puller", "next_backoff", "IDLE_BACKOFF_INITIAL_SECONDS", "IDLE_BACKOFF_MAX_SECONDS"]
+
+logger = logging.getLogger("cfq_shim.worker")
+
+IDLE_BACKOFF_INITIAL_SECONDS = 0.01
+IDLE_BACKOFF_MAX_SECONDS = 1.0
+
+def next_backoff(previous_seconds: float, maximum_seconds: float) -> float:
+    """The wait after another empty round: 10 ms first, then doubling, capped at ``maximum_seconds``."""
+    if previous_seconds <= 0:
+        return min(maximum_seconds, IDLE_BACKOFF_INITIAL_SECONDS)
+    return min(maximum_seconds, previous_seconds * 2)
+
+
+#: (queue, messages, lease_ms) as handed to the consumer loop.
+Pulled = tuple[str, list[LeasedMessage], int]
+
+
+class Puller:
+    def __init__(
+        self,
+        transport: Transport,
+        queues: Sequence[str],
+        *,
+        prefetch: Prefetch,
+        lease_ms_for: Callable[[str, int], int],
+        max_idle_backoff_seconds: float = IDLE_BACKOFF_MAX_SECONDS,
+    ) -> None:
+        self._transport = transport
+        self._queues = list(queues)
+        self._prefetch = prefetch
+        self._lease_ms_for = lease_ms_for
+        self._max_backoff = max_idle_backoff_seconds
+        self.handoff: queue_module.Queue[Pulled] = queue_module.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="cfq-shim-puller", daemon=True)
+        self._next_queue = 0
+        #: Pull calls made so far (for tests and the benchmark).
+        self.pulls = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Stop pulling. A pull in flight finishes and its batch still reaches the hand-off, so the
+        caller keeps taking from :attr:`handoff` until :attr:`stopped`."""
+        self._stop.set()
+        self._prefetch.close()
+
+    @property
+    def stopped(self) -> bool:
+        return not self._thread.is_alive()
+
+    def _loop(self) -> None:
+        backoff = 0.0
+        empty_in_a_row = 0
+        while not self._stop.is_set():
+            want = self._prefetch.wait_for_room(timeout_seconds=0.2)
+            if want <= 0:
+                continue
+            name = self._queues[self._next_queue]
+            self._next_queue = (self._next_queue + 1) % len(self._queues)
+            lease_ms = self._lease_ms_for(name, want)
+            try:
+                messages = self._transport.pull(name, batch_size=want, visibility_timeout_ms=lease_ms)
+            except Exception as exc:  # noqa: BLE001 - the worker keeps going
+                logger.error("Pull from %r failed (%s: %s); retrying.", name, type(exc).__name__, exc)
+                messages = []
+                empty_in_a_row = len(self._queues)
+            self.pulls += 1
+            if messages:
+                empty_in_a_row = 0
+                backoff = 0.0
+                self._prefetch.reserve(len(messages))
+                self._put((name, messages, lease_ms))
+                continue
+            empty_in_a_row += 1
+            if empty_in_a_row >= len(self._queues):
+                empty_in_a_row = 0
+                backoff = next_backoff(backoff, self._max_backoff)
+                self._stop.wait(backoff)
+
+    def _put(self, item: Pulled) -> None:
+        # The loop drains the hand-off even while shutting down, so this cannot block for long; the
+        # messages are never dropped here.
+        while True:
+            try:
+                self.handoff.put(item, timeout=0.2)
+                return
+            except queue_module.Full:
+                continue

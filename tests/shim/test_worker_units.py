@@ -1,0 +1,239 @@
+"""The worker's parts on their own: dead-letter records, lease sizing, prefetch, time limits, batch
+settlement and the puller (with the in-memory transport; no app needed)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from cfq_shim.deadletter import DeadLetter, encode_record, parse
+from cfq_shim.limits import DEFAULT_LIMITS
+from cfq_shim.transport.memory import MemoryTransport
+from cfq_shim.worker.leases import LEASE_MARGIN_MS, Prefetch, lease_ms_for
+from cfq_shim.worker.puller import Puller, next_backoff
+from cfq_shim.worker.settlement import ACK, Batch, Settlement
+from cfq_shim.worker.timelimits import TimeKeeper, effective_limits
+
+
+class Soft(Exception):
+    pass
+
+
+class Hard(Exception):
+    pass
+
+
+def wait_until(predicate, timeout_seconds=10.0):
+    deadline = time.monotonic() + timeout_seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.005)
+
+
+def record(**changes):
+    fields = dict(reason="failed", original_body='{"id": "1"}', queue="celery", attempts=2,
+                  hostname="w@h", task="proj.add", task_id="1", exc_type="ValueError",
+                  message="bad", traceback="Traceback ...")
+    fields.update(changes)
+    return DeadLetter.create(**fields)
+
+
+# -- dead-letter records -----------------------------------------------------------------------------
+def test_dead_letter_record_round_trips_with_every_documented_field():
+    body = encode_record(record(), max_body_bytes=DEFAULT_LIMITS.max_body_bytes)
+    data = json.loads(body)
+    assert {"v", "reason", "exc_type", "message", "traceback", "original_body", "queue", "attempts",
+            "dead_lettered_at"} <= set(data)
+    parsed = parse(body)
+    assert (parsed.reason, parsed.task, parsed.exc_type, parsed.attempts) == ("failed", "proj.add", "ValueError", 2)
+    assert parsed.original_body == '{"id": "1"}'
+
+
+def test_dead_letter_unknown_reason_is_refused():
+    with pytest.raises(ValueError, match="unknown dead-letter reason"):
+        record(reason="oops")
+
+
+def test_oversized_record_shortens_the_traceback_but_keeps_the_body():
+    body = encode_record(record(traceback="x" * 50_000), max_body_bytes=10_000)
+    parsed = parse(body)
+    assert parsed.truncated and len(body.encode()) <= 10_000
+    assert parsed.original_body == '{"id": "1"}'
+
+
+def test_record_that_cannot_carry_the_body_falls_back_to_the_body_itself():
+    original = json.dumps({"id": "9", "task": "proj.big", "args": ["y" * 9_900]})
+    body = encode_record(record(original_body=original), max_body_bytes=10_000)
+    assert body == original
+    parsed = parse(body)
+    assert (parsed.reason, parsed.task, parsed.task_id) == ("delivery-limit", "proj.big", "9")
+
+
+# -- lease sizing and prefetch -----------------------------------------------------------------------
+def test_lease_is_the_base_without_time_limits():
+    assert lease_ms_for(100, slots=4, base_ms=30_000, per_task_seconds=None, max_ms=10**9) == 30_000
+
+
+def test_lease_covers_rounds_of_the_longest_time_limit_and_is_capped():
+    # 10 messages on 4 slots: 3 rounds of 60 s each.
+    assert lease_ms_for(10, slots=4, base_ms=30_000, per_task_seconds=60, max_ms=10**9) == 180_000 + LEASE_MARGIN_MS
+    assert lease_ms_for(10, slots=4, base_ms=30_000, per_task_seconds=60, max_ms=100_000) == 100_000
+
+
+def test_prefetch_leases_only_free_slots_until_tasks_prove_fast():
+    prefetch = Prefetch(slots=4, max_batch=100)
+    assert prefetch.wait_for_room(0) == 4
+    prefetch.reserve(4)
+    assert prefetch.wait_for_room(0) == 0
+    prefetch.release(1, runtime_seconds=2.0)  # a slow task: one free slot -> one message
+    assert prefetch.wait_for_room(0) == 1
+
+
+def test_prefetch_deepens_for_fast_tasks_and_falls_back_at_once_for_a_slow_one():
+    prefetch = Prefetch(slots=2, max_batch=100)
+    prefetch.reserve(1)
+    prefetch.release(1, runtime_seconds=0.0001)
+    assert prefetch.wait_for_room(0) == 100
+    prefetch.reserve(60)
+    assert prefetch.wait_for_room(0) == 0  # less than half of the room is free: wait for a whole batch
+    prefetch.release(1, runtime_seconds=5.0)
+    assert prefetch.depth() == 1
+
+
+# -- time limits in threads ----------------------------------------------------------------------------
+def test_effective_limits_prefer_the_task_then_the_app():
+    class Task:
+        soft_time_limit = None
+        time_limit = 7
+
+    assert effective_limits(Task(), {"task_soft_time_limit": 3, "task_time_limit": 99}) == (3.0, 7.0)
+
+
+def test_soft_limit_raises_inside_the_running_thread():
+    keeper = TimeKeeper(soft_exception=Soft, hard_exception=Hard)
+
+    def busy():
+        try:
+            while True:
+                sum(range(100))
+        except Soft:
+            return "soft"
+
+    try:
+        assert keeper.call(busy, soft_seconds=0.05, hard_seconds=None) == "soft"
+        # A task that finishes in time is not interrupted afterwards.
+        assert keeper.call(lambda: "done", soft_seconds=0.01, hard_seconds=None) == "done"
+        # Its deadline passes later without anything landing in this thread.
+        deadline = time.monotonic() + 0.1
+        while time.monotonic() < deadline:
+            sum(range(100))
+    finally:
+        keeper.close()
+
+
+# -- batch settlement ---------------------------------------------------------------------------------
+@pytest.fixture
+def transport():
+    transport = MemoryTransport()
+    transport.declare_queue("q")
+    transport.declare_queue("q-dlq")
+    yield transport
+    transport.close()
+
+
+def test_one_ack_call_settles_acks_retries_and_sends(transport, monkeypatch):
+    for body in ("a", "b", "c"):
+        transport.send("q", body)
+    messages = transport.pull("q", batch_size=10, visibility_timeout_ms=30_000)
+    calls = []
+    real_ack = transport.ack
+    monkeypatch.setattr(transport, "ack", lambda q, **kw: calls.append(kw) or real_ack(q, **kw))
+    sent = []
+
+    def send_many(items):
+        sent.extend(items)
+        for queue, body, delay in items:
+            transport.send(queue, body, delay_seconds=delay)
+
+    batch = Batch("q", messages, lease_ms=30_000, transport=transport, send_many=send_many)
+    by_body = {m.body: m for m in messages}
+    batch.settle(by_body["a"], ACK)
+    batch.settle(by_body["b"], Settlement("retry", delay_seconds=0))
+    assert calls == []  # nothing is flushed before the last message of the batch
+    batch.settle(by_body["c"], Settlement("ack", send=("q-dlq", "record", 0)))
+    assert len(calls) == 1 and len(calls[0]["acks"]) == 2 and len(calls[0]["retries"]) == 1
+    assert sent == [("q-dlq", "record", 0)] and batch.flushed
+    assert [m.body for m in transport.pull("q", batch_size=10, visibility_timeout_ms=1000)] == ["b"]
+
+
+def test_a_failed_send_leaves_its_message_leased_instead_of_acking_it(transport):
+    transport.send("q", "poison")
+    messages = transport.pull("q", batch_size=1, visibility_timeout_ms=30_000)
+
+    def send_many(items):
+        raise RuntimeError("dead-letter queue unreachable")
+
+    Batch("q", messages, lease_ms=30_000, transport=transport, send_many=send_many).settle(
+        messages[0], Settlement("ack", send=("q-dlq", "record", 0))
+    )
+    assert transport.stats("q").in_flight == 1
+
+
+def test_a_failed_ack_is_logged_and_does_not_raise(transport, monkeypatch, caplog):
+    transport.send("q", "x")
+    messages = transport.pull("q", batch_size=1, visibility_timeout_ms=30_000)
+
+    def broken_ack(queue, **kwargs):
+        raise ConnectionError("network down")
+
+    monkeypatch.setattr(transport, "ack", broken_ack)
+    Batch("q", messages, lease_ms=30_000, transport=transport, send_many=lambda items: None).settle(messages[0], ACK)
+    assert "network down" in caplog.text
+
+
+# -- the puller --------------------------------------------------------------------------------------
+def test_puller_hands_over_batches_sized_to_the_room(transport):
+    for n in range(10):
+        transport.send("q", str(n))
+    prefetch = Prefetch(slots=3, max_batch=100)
+    puller = Puller(transport, ["q"], prefetch=prefetch, lease_ms_for=lambda q, n: 30_000)
+    puller.start()
+    try:
+        queue, messages, lease_ms = puller.handoff.get(timeout=5)
+        assert (queue, len(messages), lease_ms) == ("q", 3, 30_000)
+        assert prefetch.outstanding == 3
+        assert prefetch.wait_for_room(0) == 0  # no room: the puller has nothing to ask for
+        assert puller.handoff.empty()
+        prefetch.release(3, runtime_seconds=1.0)
+        queue, messages, _ = puller.handoff.get(timeout=5)
+        assert len(messages) == 3
+    finally:
+        puller.request_stop()
+        wait_until(lambda: puller.stopped)
+
+
+def test_empty_pull_backoff_doubles_from_10_ms_up_to_the_cap():
+    waits, wait = [], 0.0
+    for _ in range(10):
+        wait = next_backoff(wait, 1.0)
+        waits.append(wait)
+    assert waits[:4] == [0.01, 0.02, 0.04, 0.08] and waits[-1] == 1.0 and max(waits) == 1.0
+
+
+def test_puller_picks_up_a_message_sent_while_it_was_idle(transport):
+    prefetch = Prefetch(slots=1, max_batch=10)
+    puller = Puller(transport, ["q"], prefetch=prefetch, lease_ms_for=lambda q, n: 1000,
+                    max_idle_backoff_seconds=0.05)
+    puller.start()
+    try:
+        wait_until(lambda: puller.pulls >= 3)  # several empty rounds
+        transport.send("q", "late")
+        _, messages, _ = puller.handoff.get(timeout=5)
+        assert [m.body for m in messages] == ["late"]
+    finally:
+        puller.request_stop()
+        wait_until(lambda: puller.stopped)
