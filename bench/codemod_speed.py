@@ -1,0 +1,106 @@
+"""Codemod speed: ``celery2cfq rewrite --diff TREE`` against ``pyupgrade --py38-plus``, same files, same run.
+
+    python bench/codemod_speed.py TREE [--jobs 2] [--chunk 100]
+
+Both tools get the same ``.py`` files (the ones celery2cfq's discovery finds) and the same cores:
+celery2cfq runs with ``--jobs N``; pyupgrade, which handles one process per call, runs over chunks of
+files N at a time (like ``xargs -P N -n CHUNK``). pyupgrade rewrites files in place, so it runs over
+a copy of the tree (the copy is not timed). Prints wall time, lines/s and the ratio; writes the
+figures to ``bench/results/codemod_speed.json``. Build trees with ``bench/make_tree.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from celery2cfq.discover import discover
+
+RESULTS = Path(__file__).parent / "results" / "codemod_speed.json"
+
+
+def time_celery2cfq(tree: Path, *, jobs: int, report_file: Path) -> tuple[float, int]:
+    command = [sys.executable, "-m", "celery2cfq", "rewrite", "--diff", "--jobs", str(jobs),
+               "--report", "json", "--report-file", str(report_file), str(tree)]
+    started = time.perf_counter()
+    proc = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - started
+    if proc.returncode not in (0, 1, 2):
+        raise SystemExit(f"celery2cfq failed ({proc.returncode}):\n{proc.stderr}")
+    return elapsed, proc.returncode
+
+
+def time_pyupgrade(files: list[Path], *, jobs: int, chunk: int) -> float:
+    chunks = [files[i : i + chunk] for i in range(0, len(files), chunk)]
+
+    def one(batch: list[Path]) -> int:
+        return subprocess.run(["pyupgrade", "--py38-plus", *map(str, batch)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(one, chunks))
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("tree", type=Path)
+    parser.add_argument("--jobs", type=int, default=2, help="cores each tool may use (default 2)")
+    parser.add_argument("--chunk", type=int, default=100, help="files per pyupgrade call (default 100)")
+    args = parser.parse_args()
+    if shutil.which("pyupgrade") is None:
+        raise SystemExit("pyupgrade is not installed: pip install -e '.[bench]'")
+
+    tree = args.tree.resolve()
+    keys = [f.key for f in discover([tree]).files]
+    lines = sum((tree / key).read_bytes().count(b"\n") for key in keys)
+    print(f"tree: {tree} ({len(keys):,} .py files, {lines:,} lines); {args.jobs} cores each "
+          f"(celery2cfq --jobs {args.jobs}; pyupgrade in chunks of {args.chunk} files, {args.jobs} at a time)")
+
+    with tempfile.TemporaryDirectory(prefix="codemod-speed-") as scratch:
+        report_file = Path(scratch, "report.json")
+        c2c_seconds, c2c_exit = time_celery2cfq(tree, jobs=args.jobs, report_file=report_file)
+        summary = json.loads(report_file.read_text())["summary"]
+        copy = Path(scratch, "copy")
+        for key in keys:
+            target = copy / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(tree / key, target)
+        pyu_seconds = time_pyupgrade([copy / key for key in keys], jobs=args.jobs, chunk=args.chunk)
+
+    figures = {
+        "tree": str(tree),
+        "files": len(keys),
+        "lines": lines,
+        "cores": args.jobs,
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "celery2cfq": {"seconds": round(c2c_seconds, 3), "lines_per_second": round(lines / c2c_seconds),
+                       "exit_code": c2c_exit, "summary": summary},
+        "pyupgrade": {"seconds": round(pyu_seconds, 3), "lines_per_second": round(lines / pyu_seconds),
+                      "args": ["--py38-plus"], "chunk": args.chunk},
+        "ratio_celery2cfq_over_pyupgrade_time": round(c2c_seconds / pyu_seconds, 3),
+    }
+    print(f"celery2cfq rewrite --diff: {c2c_seconds:8.2f} s  {lines / c2c_seconds:>10,.0f} lines/s  "
+          f"(exit {c2c_exit}; {summary['files_changed']} would change, {summary['files_failed']} failed)")
+    print(f"pyupgrade --py38-plus:     {pyu_seconds:8.2f} s  {lines / pyu_seconds:>10,.0f} lines/s")
+    print(f"time ratio celery2cfq / pyupgrade: {c2c_seconds / pyu_seconds:.2f} (below 1 is faster)")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    runs = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    runs[tree.name] = figures
+    RESULTS.write_text(json.dumps(runs, indent=2) + "\n")
+    print(f"figures written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
