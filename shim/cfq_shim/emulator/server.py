@@ -67,6 +67,7 @@ class EmulatorServer:
         self._token = token
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
+        self._faults: dict[str, list[ApiError]] = {}
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -124,6 +125,21 @@ class EmulatorServer:
         with self._counts_lock:
             self._counts.clear()
 
+    # -- fault injection (tests) ---------------------------------------------------------------------------
+    def fail_next(self, endpoint: str, *, status: int, code: int, count: int = 1,
+                  retry_after_seconds: float | None = None) -> None:
+        """Answer the next ``count`` requests to ``endpoint`` (``messages.batch``, ...) with an error,
+        before touching the store: how tests meet Cloudflare's 429s and 5xx without a real overload."""
+        with self._counts_lock:
+            self._faults.setdefault(endpoint, []).extend(
+                [ApiError(code, "injected failure", status=status, retry_after_seconds=retry_after_seconds)] * count
+            )
+
+    def _injected_fault(self, endpoint: str) -> ApiError | None:
+        with self._counts_lock:
+            pending = self._faults.get(endpoint)
+            return pending.pop(0) if pending else None
+
     def _count(self, name: str) -> None:
         with self._counts_lock:
             self._counts[name] += 1
@@ -159,6 +175,9 @@ class EmulatorServer:
             if not self.authorized(headers.get("Authorization")):
                 raise ApiError(api.UNAUTHORIZED, "Unauthorized: the API token is missing or not valid "
                                                  "for this stand-in")
+            fault = self._injected_fault(route.name)
+            if fault is not None:
+                raise fault
             request = Request(method, params, dict(parse_qsl(parts.query)), _parse_json(body))
             result, result_info = route.handler(self.service, request)
             return 200, api.success_body(result, result_info=result_info), {}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import threading
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
@@ -42,6 +43,9 @@ class QueueService:
     def __init__(self, store: EmbeddedStore) -> None:
         self.store = store
         self.limits = store.limits
+        # queue id -> (second, messages accepted in that second): Cloudflare's per-queue throughput.
+        self._sent: dict[str, tuple[int, int]] = {}
+        self._sent_lock = threading.Lock()
 
     # -- queues ------------------------------------------------------------------------------------
     def list_queues(self) -> list[QueueRecord]:
@@ -196,7 +200,21 @@ class QueueService:
         """Store ``(body text, content type, delay)`` items, all or none (binary bodies arrive base64)."""
         self.get_queue(queue_id)
         items = [(_stored_body(text, content_type), content_type, delay) for text, content_type, delay in messages]
+        self._admit(queue_id, len(items))
         self.store.push_batch(queue_id, items)
+
+    def _admit(self, queue_id: str, count: int) -> None:
+        """Refuse sends above ``max_messages_per_second`` per queue with 429 / 10250, as Cloudflare does."""
+        second = self.store.now_ms() // 1000
+        limit = self.limits.max_messages_per_second
+        with self._sent_lock:
+            window, used = self._sent.get(queue_id, (second, 0))
+            if window != second:
+                used = 0
+            if used + count > limit:
+                raise ApiError(api.OVERLOADED, f"queue {queue_id} accepts {limit} messages per second; "
+                                               "slow down", retry_after_seconds=1)
+            self._sent[queue_id] = (second, used + count)
 
     def pull(self, queue_id: str, *, batch_size: int | None, visibility_timeout_ms: int | None) -> dict[str, Any]:
         record = self.get_queue(queue_id)
