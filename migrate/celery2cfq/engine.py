@@ -143,7 +143,8 @@ def run(
         results.extend(FileResult(path=s.display, error=_internal_error(exc)) for s, _, _ in candidates)
         candidates = []
         index = None
-    work = [(s.display, s.key, decoded) for s, _, decoded in candidates]
+    # Largest files first, so that no worker is left with a big file at the end while others idle.
+    work = [(s.display, s.key, decoded) for s, _, decoded in sorted(candidates, key=lambda c: -len(c[1]))]
     originals = {s.display: (s.path, data) for s, data, _ in candidates}
     for result in _transform_all(work, index=index, options=options, jobs=jobs, codemod=codemod):
         if write and result.changed and result.error is None:

@@ -175,3 +175,14 @@ def test_real_subprocess_with_fake_codemod(project: Path):
     assert f"{project.as_posix()}/bad.py: error:" in proc.stdout
     assert "celery2cfq: done in" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_progress_bar_goes_to_stderr_only_for_many_files_on_a_terminal(tmp_path: Path, monkeypatch):
+    for n in range(cli.PROGRESS_BAR_MIN_FILES):
+        (tmp_path / f"m{n:03}.py").write_text(PLAIN)
+    monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: True)
+    result = invoke(str(tmp_path), "--check")
+    assert "migrating" in result.stderr and "migrating" not in result.stdout
+    assert invoke(str(tmp_path), "--check", "-q").stderr == ""
+    monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: False)
+    assert invoke(str(tmp_path), "--check").stderr == ""
