@@ -329,3 +329,34 @@ def test_after_fork_a_file_store_reconnects_and_a_memory_store_refuses(tmp_path)
     assert [m.body for m in file_store.pull(queue_id, batch_size=10).messages] == ["from the child"]
     file_store.close()
     memory_store.close()
+
+
+def test_stats_leave_out_messages_past_retention_without_pulling(store, clock):
+    record = store.create_queue("q")
+    retention = DEFAULT_LIMITS.min_retention_seconds
+    store.configure(record.queue_id, record.config.with_changes(retention_seconds=retention))
+    store.push(record.queue_id, "old")
+    clock.now += retention * 1000
+    store.push(record.queue_id, "young")
+    stats = store.stats(record.queue_id)
+    assert (stats.ready, stats.backlog_count) == (1, 1)
+
+
+def test_empty_pulls_and_stats_do_not_need_the_write_lock(tmp_path):
+    from cfq_shim.transport.base import Overloaded
+
+    path = str(tmp_path / "locked.sqlite3")
+    with EmbeddedStore(path, busy_timeout_ms=50) as store:
+        queue_id = store.create_queue("q").queue_id
+        blocker = sqlite3.connect(path, isolation_level=None)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+            assert store.pull(queue_id, batch_size=10).messages == []
+            assert store.stats(queue_id).backlog_count == 0
+            with pytest.raises(Overloaded, match="stayed locked"):
+                store.push(queue_id, "x")
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        store.push(queue_id, "x")
+        assert len(store.pull(queue_id, batch_size=10).messages) == 1

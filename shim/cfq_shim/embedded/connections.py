@@ -13,6 +13,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
+from ..transport.base import Overloaded
 from . import schema
 
 __all__ = ["Connections", "SchemaTooNew"]
@@ -101,13 +102,25 @@ class Connections:
         """A write transaction holding the database's write lock from its first statement."""
         with self._maybe_locked():
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise self._locked(exc) from exc
             try:
                 yield conn
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    def _locked(self, exc: sqlite3.OperationalError) -> Exception:
+        """A lock held longer than busy_timeout is the store being overloaded (retry later)."""
+        if "locked" in str(exc) or "busy" in str(exc):
+            return Overloaded(
+                f"the embedded store {self.path} stayed locked by another connection for "
+                f"{self._busy_timeout_ms} ms; try again later"
+            )
+        return exc
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

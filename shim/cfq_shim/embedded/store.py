@@ -213,20 +213,23 @@ class EmbeddedStore:
 
         Answers at once. Raises QueuePaused when delivery is paused, QueueNotFound, InvalidArgument.
         """
+        # Look first without the write lock: idle workers polling an empty queue then never hold up
+        # producers or busy workers.
+        with self._db.read() as conn:
+            record = self._require(conn, queue_id)
+            self._pull_parameters(record, batch_size, visibility_timeout_ms)
+            anything_visible = conn.execute(
+                "SELECT 1 FROM messages WHERE queue_id = ? AND visible_at_ms <= ? LIMIT 1",
+                (queue_id, self.now_ms()),
+            ).fetchone()
+        if anything_visible is None:
+            return PullResult([], record.backlog_count)
         with self._db.write() as conn:
             record = self._require(conn, queue_id)
             config = record.config
-            if config.delivery_paused:
-                raise QueuePaused(f"delivery of queue {record.queue_name!r} is paused")
-            batch_size = validation.check_pull_batch_size(
-                config.batch_size if batch_size is None else batch_size, self.limits
-            )
-            lease_ms = validation.check_visibility_timeout(
-                config.visibility_timeout_ms if visibility_timeout_ms is None else visibility_timeout_ms,
-                self.limits,
-            )
+            batch_size, lease_ms = self._pull_parameters(record, batch_size, visibility_timeout_ms)
             now = self.now_ms()
-            oldest_kept_ms = now - config.retention_seconds * 1000
+            oldest_kept_ms = _oldest_kept_ms(record, now)
             allowed = deliveries_allowed(config.max_retries)
             lease_expires = now + lease_ms
             delivered: list[StoredMessage] = []
@@ -345,7 +348,7 @@ class EmbeddedStore:
         validation.check_pull_batch_size(batch_size, self.limits)
         with self._db.read() as conn:
             record = self._require(conn, queue_id)
-            oldest_kept_ms = self.now_ms() - record.config.retention_seconds * 1000
+            oldest_kept_ms = _oldest_kept_ms(record, self.now_ms())
             rows = conn.execute(
                 "SELECT id, body, content_type, attempts, timestamp_ms, visible_at_ms FROM messages "
                 "WHERE queue_id = ? AND timestamp_ms > ? ORDER BY visible_at_ms, seq LIMIT ?",
@@ -364,27 +367,47 @@ class EmbeddedStore:
         return deleted
 
     def stats(self, queue_id: str) -> StoreStats:
-        """Ready, delayed and in-flight counts, backlog, and the dead-letter queue's depth."""
-        with self._db.write() as conn:
+        """Ready, delayed and in-flight counts, backlog, and the dead-letter queue's depth.
+
+        Read-only: it takes no write lock, and leaves messages past retention to the next pull."""
+        with self._db.read() as conn:
             record = self._require(conn, queue_id)
             now = self.now_ms()
-            self._expire_by_retention(conn, record, now)
-            ready, delayed, in_flight = conn.execute(
+            ready, delayed, in_flight, count, size = conn.execute(
                 "SELECT "
                 " COALESCE(SUM(visible_at_ms <= :now), 0),"
                 " COALESCE(SUM(visible_at_ms > :now AND lease_id IS NULL), 0),"
-                " COALESCE(SUM(visible_at_ms > :now AND lease_id IS NOT NULL), 0) "
-                "FROM messages WHERE queue_id = :queue_id",
-                {"now": now, "queue_id": queue_id},
+                " COALESCE(SUM(visible_at_ms > :now AND lease_id IS NOT NULL), 0),"
+                " COUNT(*), COALESCE(SUM(size_bytes), 0) "
+                "FROM messages WHERE queue_id = :queue_id AND timestamp_ms > :oldest_kept_ms",
+                {"now": now, "queue_id": queue_id, "oldest_kept_ms": _oldest_kept_ms(record, now)},
             ).fetchone()
-            record = self._require(conn, queue_id)
             dead_letters = 0
             if record.config.dead_letter_queue is not None:
                 dlq = self._find_by_name(conn, record.config.dead_letter_queue)
-                dead_letters = dlq.backlog_count if dlq is not None else 0
-        return StoreStats(ready, delayed, in_flight, record.backlog_count, record.backlog_bytes, dead_letters)
+                if dlq is not None:
+                    (dead_letters,) = conn.execute(
+                        "SELECT COUNT(*) FROM messages WHERE queue_id = ? AND timestamp_ms > ?",
+                        (dlq.queue_id, _oldest_kept_ms(dlq, now)),
+                    ).fetchone()
+        return StoreStats(ready, delayed, in_flight, count, size, dead_letters)
 
     # == internals ===================================================================================
+    def _pull_parameters(
+        self, record: QueueRecord, batch_size: int | None, visibility_timeout_ms: int | None
+    ) -> tuple[int, int]:
+        """The pull's batch size and lease (the consumer's settings fill gaps), or the error."""
+        config = record.config
+        if config.delivery_paused:
+            raise QueuePaused(f"delivery of queue {record.queue_name!r} is paused")
+        batch_size = validation.check_pull_batch_size(
+            config.batch_size if batch_size is None else batch_size, self.limits
+        )
+        lease_ms = validation.check_visibility_timeout(
+            config.visibility_timeout_ms if visibility_timeout_ms is None else visibility_timeout_ms, self.limits
+        )
+        return batch_size, lease_ms
+
     def _require(self, conn: sqlite3.Connection, queue_id: str) -> QueueRecord:
         row = conn.execute(f"SELECT {_QUEUE_COLUMNS} FROM queues WHERE queue_id = ?", (queue_id,)).fetchone()
         if row is None:
@@ -455,18 +478,10 @@ class EmbeddedStore:
             [(-len(seqs), -moved_bytes, record.queue_id), (len(seqs), moved_bytes, dlq.queue_id)],
         )
 
-    def _expire_by_retention(self, conn: sqlite3.Connection, record: QueueRecord, now: int) -> None:
-        oldest_kept_ms = now - record.config.retention_seconds * 1000
-        rows = conn.execute(
-            "DELETE FROM messages WHERE queue_id = ? AND timestamp_ms <= ? RETURNING size_bytes",
-            (record.queue_id, oldest_kept_ms),
-        ).fetchall()
-        if rows:
-            conn.execute(
-                "UPDATE queues SET backlog_count = backlog_count - ?, backlog_bytes = backlog_bytes - ? "
-                "WHERE queue_id = ?",
-                (len(rows), sum(r[0] for r in rows), record.queue_id),
-            )
+
+def _oldest_kept_ms(record: QueueRecord, now: int) -> int:
+    """Messages sent at or before this time are past the queue's retention."""
+    return now - record.config.retention_seconds * 1000
 
 
 def _queue_record(row: tuple) -> QueueRecord:
