@@ -1,0 +1,783 @@
+"""``Celery``: the application object, with Celery's public surface.
+
+It holds the settings (:mod:`cfq_shim.conf`), the task registry, the routing of task names to queues,
+and, created on first use, the transport and the producer. Nothing is imported or connected at
+construction: tasks modules named by ``include``/``imports``/``autodiscover_tasks`` are imported when
+the tasks are first needed (``app.tasks``, a worker start), and the broker is opened on the first send.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import re
+import socket
+import sys
+import threading
+import types
+import uuid
+import warnings
+import weakref
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterable, Sequence
+
+from . import signals
+from .conf import Settings, load_object
+from .envelope import Envelope, encode
+from .exceptions import AlwaysEagerIgnored, FeatureNotAvailable, ImproperlyConfigured, NotConfigured, NotRegistered
+from .limits import DEFAULT_LIMITS, Limits
+from .local import get_current_worker_task, set_current_app, set_default_app, _tls
+from .naming import DEAD_LETTER_SUFFIX, dead_letter_queue_name
+from .producer import Producer
+from .result import AsyncResult
+from .signals import Signal
+from .task import Task, add_autoretry_behaviour
+
+__all__ = ["Celery", "shared_task", "DEFAULT_BROKER_URL", "BROKER_URL_ENVVAR"]
+
+logger = logging.getLogger("cfq_shim.app")
+
+#: The broker when none is configured: the embedded store, relative to the working directory.
+DEFAULT_BROKER_URL = "sqlite:///.cfq-shim/queues.sqlite3"
+#: Environment variable that sets the broker when the app's settings do not.
+BROKER_URL_ENVVAR = "CFQ_SHIM_BROKER_URL"
+
+#: ``apply_async``/``send_task`` options that mean nothing on Cloudflare Queues (accepted, debug-logged).
+_IGNORED_SEND_OPTIONS = frozenset({
+    "priority", "exchange", "routing_key", "exchange_type", "serializer", "compression", "delivery_mode",
+    "mandatory", "immediate", "reply_to", "correlation_id", "retry", "retry_policy", "declare", "connection",
+    "publisher", "producer", "result_cls", "router", "add_to_parent", "chord", "chain", "group_index",
+    "route_name", "shadow", "ignore_result", "stamped_headers", "replaced_task_nesting",
+})
+
+#: Task options Celery knows that the shim takes as attributes with no further checks.
+_KNOWN_TASK_OPTIONS = frozenset({
+    "name", "bind", "base", "queue", "ignore_result", "acks_late", "expires", "max_retries",
+    "default_retry_delay", "autoretry_for", "dont_autoretry_for", "retry_kwargs", "retry_backoff",
+    "retry_backoff_max", "retry_jitter", "time_limit", "soft_time_limit", "rate_limit", "serializer",
+    "compression", "typing", "throws", "trail", "track_started", "priority", "reject_on_worker_lost",
+    "acks_on_failure_or_timeout", "store_errors_even_if_ignored", "store_eager_result", "send_events",
+    "resultrepr_maxsize", "shadow_name", "pydantic", "pydantic_strict", "pydantic_context",
+    "pydantic_dump_kwargs", "lazy", "shared", "filter", "request_stack", "abstract", "exchange",
+    "routing_key", "delivery_mode",
+})
+
+_rate_limit_warned = False
+
+#: Tasks made by @shared_task, registered in every app (created before or after them).
+_shared_tasks: list[Task] = []
+_all_apps: "weakref.WeakSet[Celery]" = weakref.WeakSet()
+
+
+def gen_task_name(app: "Celery | None", name: str, module_name: str | None) -> str:
+    """``module.function``; in ``__main__``, the app's ``main`` replaces the module (Celery's rule)."""
+    module_name = module_name or "__main__"
+    module = sys.modules.get(module_name)
+    if module is not None:
+        module_name = module.__name__
+        if module_name == "__main__" and app is not None and app.main:
+            return f"{app.main}.{name}"
+    return ".".join(part for part in (module_name, name) if part)
+
+
+def _check_task_options(name: str, options: dict[str, Any]) -> None:
+    global _rate_limit_warned
+    serializer = options.get("serializer")
+    if serializer not in (None, "json"):
+        raise ImproperlyConfigured(
+            f"Task {name!r}: serializer={serializer!r} is not supported. cfq_shim sends JSON only "
+            "(Cloudflare Queues messages are text); remove the option or use 'json'."
+        )
+    if options.get("rate_limit") and not _rate_limit_warned:
+        _rate_limit_warned = True
+        warnings.warn(
+            f"Task {name!r}: rate_limit={options['rate_limit']!r} is accepted but not enforced by cfq_shim "
+            "yet (see docs/settings.md).",
+            NotConfigured,
+            stacklevel=4,
+        )
+    unknown = sorted(set(options) - _KNOWN_TASK_OPTIONS)
+    if unknown and logger.isEnabledFor(logging.DEBUG):
+        logger.debug("Task %s: custom options %s set as task attributes", name, unknown)
+
+
+def _make_task(app: "Celery", fun: Callable, *, name: str | None, base: Any, bind: bool, options: dict[str, Any]) -> Task:
+    if not callable(fun):
+        raise TypeError(f"@task must decorate a callable, not {fun!r}")
+    name = name or gen_task_name(app, fun.__name__, fun.__module__)
+    _check_task_options(name, options)
+    if isinstance(base, str):
+        base = load_object(base)
+    base = base or app.Task
+    if not (isinstance(base, type) and issubclass(base, Task)):
+        raise ImproperlyConfigured(f"Task {name!r}: base={base!r} is not a subclass of cfq_shim.Task")
+    task = base()
+    if "request_stack" not in task.__dict__:  # a subclass __init__ that skipped super().__init__()
+        Task.__init__(task)
+    task.name = name
+    task.run = types.MethodType(fun, task) if bind else fun  # type: ignore[method-assign]
+    task.__wrapped__ = fun  # type: ignore[attr-defined]
+    task.__doc__ = fun.__doc__
+    task.__module__ = fun.__module__
+    task.__name__ = fun.__name__  # type: ignore[attr-defined]
+    task.__qualname__ = getattr(fun, "__qualname__", fun.__name__)  # type: ignore[attr-defined]
+    for option in ("lazy", "shared", "filter"):
+        options.pop(option, None)
+    for option, value in options.items():
+        setattr(task, option, value)
+    task.bind(app)
+    add_autoretry_behaviour(task)
+    return task
+
+
+class TaskRegistry(dict):
+    """``app.tasks``: task name -> task. A missing name raises :class:`NotRegistered` (a KeyError)."""
+
+    def __missing__(self, name: str) -> Task:
+        raise NotRegistered(name)
+
+    def register(self, task: Task) -> Task:
+        self[task.name] = task
+        return task
+
+    def unregister(self, name: str | Task) -> None:
+        name = name if isinstance(name, str) else name.name
+        try:
+            del self[name]
+        except KeyError:
+            raise NotRegistered(name) from None
+
+    def regular(self) -> dict[str, Task]:
+        return dict(self)
+
+    def periodic(self) -> dict[str, Task]:
+        return {}
+
+
+class _Control:
+    """``app.control``: remote control is not part of the shim (use ``cfq-shim inspect``/``purge``)."""
+
+    def __init__(self, app: "Celery") -> None:
+        self.app = app
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise FeatureNotAvailable(
+            f"app.control.{name} (remote control of workers)",
+            "Use `cfq-shim -A APP inspect` for queue depth, in-flight and dead-letter counts, and "
+            "`cfq-shim -A APP purge` to empty queues.",
+        )
+
+
+class Celery:
+    """The application: settings, tasks and the way to send them. Subclass it freely."""
+
+    #: The base class of the app's tasks; ``app.Task = ContextTask`` replaces it (Flask's pattern).
+    Task: type[Task] = Task
+    SYSTEM = "cfq_shim"
+
+    def __init__(
+        self,
+        main: str | None = None,
+        loader: Any = None,
+        backend: Any = None,
+        *,
+        broker: str | None = None,
+        include: Sequence[str] | None = None,
+        task_cls: type[Task] | str | None = None,
+        set_as_current: bool = True,
+        config_source: Any = None,
+        namespace: str | None = None,
+        autofinalize: bool = True,
+        changes: dict[str, Any] | None = None,
+        **settings: Any,
+    ) -> None:
+        for celery_only in ("amqp", "events", "log", "control", "tasks", "fixups", "strict_typing"):
+            settings.pop(celery_only, None)
+        self.main = main
+        self.namespace = namespace
+        self.autofinalize = autofinalize
+        self.conf = Settings()
+        if task_cls is not None:
+            self.Task = load_object(task_cls) if isinstance(task_cls, str) else task_cls
+        self._tasks = TaskRegistry()
+        self._finalized = False
+        self._finalize_lock = threading.RLock()
+        self._pending_autodiscover: list[tuple[Any, str]] = []
+        self._routes_cache: dict[str, str] = {}
+        self._routes_cache_version = -1
+        self._transport: Any = None
+        self._producer: Producer | None = None
+        self._limits: Limits | None = None
+        self._connect_lock = threading.Lock()
+        self.hostname = socket.gethostname()
+        self.control = _Control(self)
+        self.on_configure = Signal(name="app.on_configure")
+        self.on_after_configure = Signal(name="app.on_after_configure")
+        self.on_after_finalize = Signal(name="app.on_after_finalize")
+        self.on_after_fork = Signal(name="app.on_after_fork")
+        if config_source is not None:
+            self.config_from_object(config_source, namespace=namespace)
+        if changes:
+            self.conf.update(changes)
+        if broker:
+            self.conf.broker_url = broker
+        if backend:
+            # Results are a later release: keep the setting so code reading it works.
+            self.conf.result_backend = backend
+        if include:
+            self.conf.include = tuple(include)
+        if settings:
+            self.conf.update(settings)
+        for task in _shared_tasks:
+            self._tasks.setdefault(task.name, task)
+        _all_apps.add(self)
+        if set_as_current:
+            self.set_current()
+        self.on_init()
+
+    def on_init(self) -> None:
+        """Called at the end of ``__init__`` (override in subclasses, as in Celery)."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.main or '__main__'} at {id(self):#x}>"
+
+    def __reduce__(self) -> Any:
+        return (_unpickle_app, (type(self), self.main, self.conf.changes_only()))
+
+    # -- current app ------------------------------------------------------------------------------
+    def set_current(self) -> None:
+        """Make this the current app (for ``current_app`` and ``@shared_task``) in every thread."""
+        set_current_app(self)
+        set_default_app(self)
+
+    def set_default(self) -> None:
+        set_default_app(self)
+
+    # -- configuration ----------------------------------------------------------------------------
+    def config_from_object(self, obj: Any, silent: bool = False, force: bool = False, namespace: str | None = None) -> None:
+        """Read settings from a module, ``"module"``, ``"module:attr"`` or an object.
+
+        ``namespace='CELERY'`` reads only ``CELERY_*`` names (Django: ``'django.conf:settings'``).
+        """
+        if isinstance(obj, str):
+            try:
+                obj = load_object(obj)
+            except (ImportError, AttributeError, ImproperlyConfigured):
+                if silent:
+                    return
+                raise
+        self.namespace = namespace or self.namespace
+        self.conf.load_from(obj, namespace=namespace)
+
+    def config_from_envvar(self, variable_name: str, silent: bool = False, force: bool = False) -> bool:
+        module_name = os.environ.get(variable_name)
+        if not module_name:
+            if silent:
+                return False
+            raise ImproperlyConfigured(f"The environment variable {variable_name!r} is not set.")
+        self.config_from_object(module_name, silent=silent, force=force)
+        return True
+
+    def add_defaults(self, defaults: Any) -> None:
+        source = defaults() if callable(defaults) else defaults
+        for key, value in dict(source).items():
+            if not self.conf.is_set(key):
+                self.conf[key] = value
+
+    @property
+    def limits(self) -> Limits:
+        """Cloudflare's limits with ``cfq_limits`` overrides, read at first use."""
+        if self._limits is None:
+            overrides = self.conf.cfq_limits or {}
+            self._limits = DEFAULT_LIMITS.with_overrides(**overrides) if overrides else DEFAULT_LIMITS
+        return self._limits
+
+    # -- tasks ------------------------------------------------------------------------------------
+    def task(self, *args: Any, **opts: Any) -> Any:
+        """``@app.task``, ``@app.task(...)`` or ``app.task(func, ...)``."""
+        if args and callable(args[0]):
+            if len(args) > 1:
+                raise TypeError("@task() takes options as keywords only")
+            return self._task_from_fun(args[0], **opts)
+        if args:
+            raise TypeError(f"argument 1 to @task() must be a callable, not {args[0]!r}")
+
+        def decorate(fun: Callable) -> Task:
+            return self._task_from_fun(fun, **opts)
+
+        return decorate
+
+    def _task_from_fun(self, fun: Callable, name: str | None = None, base: Any = None, bind: bool = False, **options: Any) -> Task:
+        name = name or gen_task_name(self, fun.__name__, fun.__module__)
+        existing = self._tasks.get(name)
+        if existing is not None and getattr(existing, "__wrapped__", None) is fun:
+            return existing
+        task = _make_task(self, fun, name=name, base=base, bind=bind, options=options)
+        self._tasks[name] = task
+        return task
+
+    @property
+    def tasks(self) -> TaskRegistry:
+        """The registry; the first access imports the modules named by include/imports/autodiscover."""
+        if not self._finalized and self.autofinalize:
+            self.finalize(auto=True)
+        return self._tasks
+
+    def finalize(self, auto: bool = False) -> None:
+        with self._finalize_lock:
+            if self._finalized:
+                return
+            self._finalized = True
+            self.on_configure.send(sender=self)
+            for module_name in (*tuple(self.conf.imports or ()), *tuple(self.conf.include or ())):
+                __import__(module_name)
+            while self._pending_autodiscover:
+                packages, related_name = self._pending_autodiscover.pop(0)
+                self._import_related(packages, related_name)
+            for task in self._tasks.values():
+                if task._app is self or task._app is None:
+                    task._configure_from(self)
+                    self._annotate(task)
+            self.on_after_configure.send(sender=self, source=self.conf)
+            self.on_after_finalize.send(sender=self)
+
+    def _annotate(self, task: Task) -> None:
+        annotations = self.conf.task_annotations
+        if not annotations:
+            return
+        for annotation in annotations if isinstance(annotations, (list, tuple)) else [annotations]:
+            if isinstance(annotation, str):
+                annotation = load_object(annotation)
+            if isinstance(annotation, dict):
+                for key in ("*", task.name):
+                    for attribute, value in (annotation.get(key) or {}).items():
+                        setattr(task, attribute, value)
+            elif hasattr(annotation, "annotate"):
+                for attribute, value in (annotation.annotate(task) or {}).items():
+                    setattr(task, attribute, value)
+
+    def autodiscover_tasks(self, packages: Iterable[str] | Callable[[], Iterable[str]] | None = None, related_name: str = "tasks", force: bool = False) -> None:
+        """Import ``<package>.tasks`` for each package when the tasks are first needed (``force``: now).
+
+        ``packages`` may be a callable (Django's ``lambda: settings.INSTALLED_APPS``). With no packages,
+        Django's ``INSTALLED_APPS`` are used when Django is configured.
+        """
+        if force or self._finalized:
+            self._import_related(packages, related_name)
+        else:
+            self._pending_autodiscover.append((packages, related_name))
+
+    def _import_related(self, packages: Any, related_name: str) -> None:
+        if callable(packages):
+            packages = packages()
+        if packages is None:
+            packages = _django_installed_apps()
+        for package in packages or ():
+            module_name = f"{package}.{related_name}" if related_name else package
+            try:
+                __import__(module_name)
+            except ModuleNotFoundError as exc:
+                # A package without a tasks module is fine; a tasks module with a broken import is not.
+                if exc.name not in (module_name, package):
+                    raise
+
+    def register_task(self, task: Task | type[Task], **options: Any) -> Task:
+        if isinstance(task, type):
+            task = task()
+        if not task.name:
+            task.name = gen_task_name(self, type(task).__name__, type(task).__module__)
+        task.bind(self)
+        add_autoretry_behaviour(task)
+        self._tasks[task.name] = task
+        return task
+
+    def add_periodic_task(self, schedule: Any, sig: Any, args: tuple = (), kwargs: dict | None = None, name: str | None = None, **opts: Any) -> str:
+        """Record an entry in ``beat_schedule`` (running it needs beat, a later release)."""
+        key = name or repr(sig)
+        entry = {"schedule": schedule, "task": sig.name if hasattr(sig, "name") else sig, "args": args, "kwargs": kwargs or {}, "options": opts}
+        beat_schedule = dict(self.conf.beat_schedule or {})
+        beat_schedule[key] = entry
+        self.conf.beat_schedule = beat_schedule
+        return key
+
+    # -- routing ----------------------------------------------------------------------------------
+    def _routers(self) -> list[Any]:
+        routes = self.conf.task_routes
+        if not routes:
+            return []
+        if isinstance(routes, (dict, str)) or callable(routes):
+            routes = [routes]
+        routers = []
+        for router in routes:
+            if isinstance(router, str):
+                router = load_object(router)
+            routers.append(router)
+        return routers
+
+    def _route(self, name: str, args: Any = None, kwargs: Any = None, options: dict | None = None, task: Task | None = None) -> str:
+        for router in self._routers():
+            if isinstance(router, dict):
+                route = _match_map_route(router, name)
+            else:
+                route_fn = getattr(router, "route_for_task", router)
+                try:
+                    route = route_fn(name, args or (), kwargs or {}, options or {}, task=task)
+                except TypeError:
+                    route = route_fn(name, args or (), kwargs or {})
+            queue = _queue_of(route)
+            if queue:
+                return queue
+        return self.conf.task_default_queue
+
+    def queue_for(self, task_name: str, args: Any = None, kwargs: Any = None) -> str:
+        """The queue a call of ``task_name`` goes to: the task's ``queue=``, else ``task_routes``, else the
+        default queue. Cached per name while the settings do not change and the routes are static."""
+        conf = self.conf
+        if self._routes_cache_version != conf.changes:
+            self._routes_cache.clear()
+            self._routes_cache_version = conf.changes
+            self._routes_static = all(isinstance(r, dict) for r in self._routers())
+        queue = self._routes_cache.get(task_name)
+        if queue is not None:
+            return queue
+        task = self._tasks.get(task_name)
+        if task is not None and task.queue:
+            queue = task.queue
+        else:
+            queue = self._route(task_name, args, kwargs, None, task)
+        if self._routes_static:
+            self._routes_cache[task_name] = queue
+        return queue
+
+    def queues(self) -> list[str]:
+        """Every queue the app knows: the default, each task's ``queue=``, ``task_routes``, ``task_queues``."""
+        names = {self.conf.task_default_queue}
+        for task in self.tasks.values():
+            if task.queue:
+                names.add(task.queue)
+            names.add(self.queue_for(task.name))
+        for router in self._routers():
+            if isinstance(router, dict):
+                for route in router.values():
+                    queue = _queue_of(route)
+                    if queue:
+                        names.add(queue)
+        for queue in self.conf.get("task_queues") or ():
+            queue_name = queue if isinstance(queue, str) else getattr(queue, "name", None) or (queue.get("name") if isinstance(queue, dict) else None)
+            if queue_name:
+                names.add(queue_name)
+        return sorted(names)
+
+    # -- the broker ------------------------------------------------------------------------------
+    @property
+    def broker_url(self) -> str:
+        """The configured broker, else ``$CFQ_SHIM_BROKER_URL``, else the embedded store in ./.cfq-shim/."""
+        return self.conf.broker_url or os.environ.get(BROKER_URL_ENVVAR) or DEFAULT_BROKER_URL
+
+    def visibility_timeout_ms(self) -> int | None:
+        """The lease length asked for by settings (``broker_visibility_timeout`` seconds, or Celery's
+        ``broker_transport_options['visibility_timeout']``), or None when unset."""
+        seconds = self.conf.broker_visibility_timeout
+        if seconds is None:
+            seconds = (self.conf.broker_transport_options or {}).get("visibility_timeout")
+        if seconds is None:
+            return None
+        return min(int(float(seconds) * 1000), self.limits.max_visibility_timeout_ms)
+
+    def queue_settings(self, name: str) -> Any:
+        """The consumer settings a queue gets when it is created on first use: a dead-letter queue
+        (``<name>-dlq``, itself without one) and ``cfq_queue_max_retries``."""
+        from .transport.base import QueueSettings
+
+        max_retries = self.conf.cfq_queue_max_retries
+        if max_retries is None:
+            max_retries = self.limits.default_max_retries
+        max_retries = max(0, min(int(max_retries), self.limits.max_max_retries))
+        timeout_ms = self.visibility_timeout_ms() or self.limits.default_visibility_timeout_ms
+        dead_letter = None if name.endswith(DEAD_LETTER_SUFFIX) else dead_letter_queue_name(name)
+        return QueueSettings(max_retries=max_retries, dead_letter_queue=dead_letter, visibility_timeout_ms=timeout_ms)
+
+    @property
+    def transport(self) -> Any:
+        """The transport for :attr:`broker_url`, opened on first use."""
+        if self._transport is None:
+            with self._connect_lock:
+                if self._transport is None:
+                    from .transport import open_transport
+
+                    url = self.broker_url
+                    if url == DEFAULT_BROKER_URL:
+                        os.makedirs(".cfq-shim", exist_ok=True)
+                    self._transport = open_transport(url, limits=self.limits)
+        return self._transport
+
+    @property
+    def producer(self) -> Producer:
+        if self._producer is None:
+            transport = self.transport
+            with self._connect_lock:
+                if self._producer is None:
+                    self._producer = Producer(transport, limits=self.limits, queue_settings=self.queue_settings)
+        return self._producer
+
+    def connection_for_write(self) -> Any:
+        return self.transport
+
+    connection = connection_for_write
+
+    def close(self) -> None:
+        """Close the transport (it is reopened on the next send)."""
+        with self._connect_lock:
+            transport, self._transport, self._producer = self._transport, None, None
+        if transport is not None:
+            transport.close()
+
+    # -- sending ----------------------------------------------------------------------------------
+    def send_task(
+        self,
+        name: str,
+        args: Iterable | None = None,
+        kwargs: dict | None = None,
+        countdown: float | None = None,
+        eta: datetime | str | None = None,
+        task_id: str | None = None,
+        expires: float | datetime | str | None = None,
+        link: Any = None,
+        link_error: Any = None,
+        group_id: str | None = None,
+        retries: int = 0,
+        time_limit: float | None = None,
+        soft_time_limit: float | None = None,
+        root_id: str | None = None,
+        parent_id: str | None = None,
+        headers: dict | None = None,
+        queue: str | None = None,
+        task_type: Task | None = None,
+        **options: Any,
+    ) -> AsyncResult:
+        """Send a task by name (it need not be registered here). Returns an :class:`AsyncResult`.
+
+        Raises :class:`~cfq_shim.exceptions.EncodeError` (naming the task and the size or reason) before
+        anything is sent when the call cannot be carried.
+        """
+        if options and logger.isEnabledFor(logging.DEBUG):
+            ignored = sorted(set(options) & _IGNORED_SEND_OPTIONS)
+            if ignored:
+                logger.debug("send_task(%s): options %s have no effect on Cloudflare Queues", name, ignored)
+        if task_type is None and self.conf.task_always_eager:
+            warnings.warn("send_task ignores task_always_eager: the task is sent to the broker", AlwaysEagerIgnored, stacklevel=2)
+        task_id = task_id or str(uuid.uuid4())
+        if _tls.task_stack:
+            parent = get_current_worker_task()
+            if parent is not None:
+                request = parent.request
+                if root_id is None:
+                    root_id = request.root_id or request.id
+                if parent_id is None:
+                    parent_id = request.id
+        if root_id is None:
+            root_id = task_id
+        if queue is None:
+            queue = self.queue_for(name, args, kwargs)
+        delay = 0.0
+        now = None
+        if countdown:
+            now = datetime.now(timezone.utc)
+            eta = now + timedelta(seconds=countdown)
+            delay = float(countdown)
+        elif eta is not None:
+            now = datetime.now(timezone.utc)
+            eta = _as_aware(eta)
+            delay = (eta - now).total_seconds()
+        if expires is not None:
+            if isinstance(expires, (int, float)):
+                expires = (now or datetime.now(timezone.utc)) + timedelta(seconds=expires)
+            else:
+                expires = _as_aware(expires)
+        envelope = Envelope(
+            id=task_id,
+            task=name,
+            args=list(args) if args else [],
+            kwargs=dict(kwargs) if kwargs else {},
+            queue=queue,
+            retries=retries or 0,
+            eta=eta,  # type: ignore[arg-type]
+            expires=expires,  # type: ignore[arg-type]
+            root_id=root_id,
+            parent_id=parent_id,
+            group_id=group_id,
+            headers=dict(headers) if headers else {},
+            callbacks=_signatures(link),
+            errbacks=_signatures(link_error),
+            time_limit=time_limit,
+            soft_time_limit=soft_time_limit,
+        )
+        if signals.before_task_publish.receivers:
+            envelope = self._before_publish(envelope)
+        body = encode(envelope, limits=self.limits)
+        self.producer.send(queue, body, delay_seconds=_ceil_seconds(delay))
+        if signals.after_task_publish.receivers:
+            signals.after_task_publish.send(
+                sender=name, body=body, exchange="", routing_key=queue, headers=_protocol_headers(envelope)
+            )
+        return AsyncResult(task_id, task_name=name, app=self)
+
+    def _before_publish(self, envelope: Envelope) -> Envelope:
+        """Fire ``before_task_publish`` with Celery's arguments; header changes the handlers make are kept."""
+        from dataclasses import replace
+
+        headers = _protocol_headers(envelope)
+        protocol_keys = set(headers) - set(envelope.headers)
+        body = (envelope.args, envelope.kwargs, {"callbacks": envelope.callbacks, "errbacks": envelope.errbacks, "chain": None, "chord": None})
+        signals.before_task_publish.send(
+            sender=envelope.task, body=body, exchange="", routing_key=envelope.queue, headers=headers,
+            properties={"correlation_id": envelope.id}, declare=[], retry_policy=None,
+        )
+        custom = {key: value for key, value in headers.items() if key not in protocol_keys}
+        return replace(envelope, headers=custom) if custom != envelope.headers else envelope
+
+    def AsyncResult(self, task_id: str, **kwargs: Any) -> AsyncResult:  # noqa: N802 - Celery's name
+        return AsyncResult(task_id, app=self, **kwargs)
+
+    def signature(self, *args: Any, **kwargs: Any) -> Any:
+        from .canvas import signature
+
+        kwargs["app"] = self
+        return signature(*args, **kwargs)
+
+    @property
+    def current_task(self) -> Task | None:
+        from .local import get_current_task
+
+        return get_current_task()
+
+    @property
+    def current_worker_task(self) -> Task | None:
+        return get_current_worker_task()
+
+    @property
+    def backend(self) -> Any:
+        return None
+
+    def worker_main(self, argv: Sequence[str] | None = None) -> None:
+        from .cli import main
+
+        main.main(args=["-A", f"{self.main}" if self.main else "__main__", *(argv or ["worker"])])
+
+    def start(self, argv: Sequence[str] | None = None) -> None:
+        from .cli import main
+
+        main.main(args=list(argv or []))
+
+
+def _unpickle_app(cls: type[Celery], main: str | None, changes: dict[str, Any]) -> Celery:
+    return cls(main, set_as_current=False, changes=changes)
+
+
+def _ceil_seconds(seconds: float) -> int:
+    if seconds <= 0:
+        return 0
+    whole = int(seconds)
+    return whole if whole == seconds else whole + 1
+
+
+def _as_aware(moment: datetime | str) -> datetime:
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
+def _signatures(value: Any) -> list:
+    if not value:
+        return []
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return [dict(item) for item in items]
+
+
+def _protocol_headers(envelope: Envelope) -> dict[str, Any]:
+    return {
+        **envelope.headers,
+        "lang": "py",
+        "task": envelope.task,
+        "id": envelope.id,
+        "eta": envelope.eta.isoformat() if envelope.eta else None,
+        "expires": envelope.expires.isoformat() if envelope.expires else None,
+        "group": envelope.group_id,
+        "retries": envelope.retries,
+        "timelimit": [envelope.time_limit, envelope.soft_time_limit],
+        "root_id": envelope.root_id,
+        "parent_id": envelope.parent_id,
+    }
+
+
+def _queue_of(route: Any) -> str | None:
+    if route is None:
+        return None
+    if isinstance(route, str):
+        return route
+    if isinstance(route, dict):
+        queue = route.get("queue")
+        if queue is None:
+            return None
+        return queue if isinstance(queue, str) else getattr(queue, "name", None)
+    return getattr(route, "name", None)
+
+
+def _match_map_route(routes: dict, name: str) -> Any:
+    """Celery's MapRoute: an exact name first, then glob and regex keys in order."""
+    if name in routes:
+        return routes[name]
+    for pattern, route in routes.items():
+        if isinstance(pattern, re.Pattern):
+            if pattern.match(name):
+                return route
+        elif isinstance(pattern, str) and any(ch in pattern for ch in "*?[") and fnmatch.fnmatchcase(name, pattern):
+            return route
+    return None
+
+
+def _django_installed_apps() -> list[str]:
+    django_conf = sys.modules.get("django.conf")
+    if django_conf is None:
+        return []
+    settings = getattr(django_conf, "settings", None)
+    try:
+        return [getattr(app, "name", app) for app in settings.INSTALLED_APPS]  # type: ignore[union-attr]
+    except Exception:
+        return []
+
+
+def shared_task(*args: Any, **kwargs: Any) -> Any:
+    """``@shared_task`` / ``@shared_task(...)``: a task for whichever app is current when it runs.
+
+    It is registered in every app, those made before and after it; ``task.app`` is the current app.
+    """
+
+    def create(fun: Callable) -> Task:
+        from .local import get_current_app
+
+        app = get_current_app()
+        name = kwargs.get("name") or gen_task_name(None, fun.__name__, fun.__module__)
+        for existing in _shared_tasks:
+            if existing.name == name and getattr(existing, "__wrapped__", None) is fun:
+                return existing
+        options = dict(kwargs)
+        options.pop("name", None)
+        base, bind = options.pop("base", None), options.pop("bind", False)
+        task = _make_task(app, fun, name=name, base=base, bind=bind, options=options)
+        task._app = None  # resolves to the current app at each use
+        _shared_tasks.append(task)
+        for each in list(_all_apps):
+            each._tasks[name] = task
+        return task
+
+    if len(args) == 1 and callable(args[0]) and not kwargs:
+        return create(args[0])
+    if args:
+        raise TypeError(f"argument 1 to @shared_task() must be a callable, not {args[0]!r}")
+    return create

@@ -1,0 +1,371 @@
+"""Running one task call with Celery's semantics, for the worker and for eager mode.
+
+:func:`execute` is the worker's entry point: it turns an :class:`~cfq_shim.envelope.Envelope` and its
+:class:`Delivery` into an :class:`Outcome` that says what to do with the message (ack, retry later,
+dead-letter, ...). It never settles the message itself; the worker does, one ack call per batch.
+
+:func:`trace` is the part shared with ``Task.apply()``: the request context, the hooks
+(``before_start``, ``on_success``, ``on_failure``, ``on_retry``, ``after_return``, an overridden
+``__call__``) and the signals (``task_prerun``, ``task_success``, ``task_retry``, ``task_failure``,
+``task_postrun``) in the order Celery 5.7's tracer (celery/app/trace.py) uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import traceback as traceback_module
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Union
+
+from . import signals, states
+from .envelope import Envelope
+from .exceptions import Ignore, NotRegistered, Reject, Retry
+from .local import pop_task, push_task
+from .request import Context
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .app import Celery
+    from .task import Task
+
+__all__ = [
+    "Delivery", "Succeeded", "RetryLater", "Failed", "Rejected", "Ignored", "Expired", "Outcome",
+    "ExceptionInfo", "TraceResult", "execute", "trace",
+]
+
+logger = logging.getLogger("cfq_shim.execution")
+
+
+# -- what the worker hands in ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Delivery:
+    """How the message carrying the envelope was delivered."""
+
+    message_id: str
+    queue: str
+    #: Deliveries of this message so far, this one included (starts at 1).
+    attempts: int
+    hostname: str
+    lease_id: str = ""
+
+
+# -- what comes out ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Succeeded:
+    """The task returned: ack the message."""
+
+    result: Any
+    runtime_seconds: float
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    """Run the task again after ``delay_seconds`` (self.retry or autoretry_for).
+
+    ``envelope`` is what to send if re-sending (``retries`` already counts this retry; new args/kwargs
+    from ``retry(args=, kwargs=)`` are in it). When ``body_changed`` is false the worker may instead
+    retry the same message through the transport: ``attempts`` then carries the count.
+    """
+
+    envelope: Envelope
+    delay_seconds: float
+    reason: str
+    body_changed: bool
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The task failed for good: dead-letter the message with these details."""
+
+    exc_type: str
+    message: str
+    traceback: str
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The task raised ``Reject``: requeue it, or dead-letter it with the reason."""
+
+    reason: str
+    requeue: bool
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """The task raised ``Ignore``: ack the message and record nothing."""
+
+
+@dataclass(frozen=True)
+class Expired:
+    """``expires`` had passed before the task ran: ack the message; the task is recorded as revoked."""
+
+
+Outcome = Union[Succeeded, RetryLater, Failed, Rejected, Ignored, Expired]
+
+
+# -- the tracer -----------------------------------------------------------------------------------
+class ExceptionInfo:
+    """Celery's (billiard's) ``einfo``: the exception and its formatted traceback."""
+
+    def __init__(self, exc_info: tuple | None = None) -> None:
+        self.type, self.exception, self.tb = exc_info or sys.exc_info()
+        self.traceback = "".join(traceback_module.format_exception(self.type, self.exception, self.tb))
+        self.internal = False
+
+    @property
+    def exc_info(self) -> tuple:
+        return (self.type, self.exception, self.tb)
+
+    def __str__(self) -> str:
+        return self.traceback
+
+    def __repr__(self) -> str:
+        return f"<ExceptionInfo: {self.exception!r}>"
+
+
+@dataclass
+class TraceResult:
+    """What happened in one :func:`trace`: the final state and value (result or exception)."""
+
+    state: str
+    retval: Any
+    runtime_seconds: float
+    einfo: ExceptionInfo | None = None
+
+
+def _overrides(task: "Task", name: str) -> bool:
+    from .task import Task
+
+    return getattr(type(task), name) is not getattr(Task, name)
+
+
+def trace(task: "Task", request: Context, *, eager: bool, propagate: bool) -> TraceResult:
+    """Run ``task`` under ``request`` (which holds args and kwargs), as Celery's tracer does.
+
+    ``propagate`` (eager mode with ``task_eager_propagates``) lets the task's exception out before
+    ``on_failure``/``on_retry`` run, as in Celery. KeyboardInterrupt/SystemExit always pass through.
+    """
+    args, kwargs, task_id = request.args, request.kwargs, request.id
+    fun = task if _overrides(task, "__call__") else task.run
+    started = time.monotonic()
+    state: str | None = None
+    retval: Any = None
+    einfo: ExceptionInfo | None = None
+    push_task(task)
+    task.request_stack.push(request)
+    try:
+        if signals.task_prerun.receivers:
+            signals.task_prerun.send(sender=task, task_id=task_id, task=task, args=args, kwargs=kwargs)
+        try:
+            if _overrides(task, "before_start"):
+                task.before_start(task_id, args, kwargs)
+            retval = fun(*args, **kwargs)
+            state = states.SUCCESS
+        except Reject as exc:
+            state, retval = states.REJECTED, exc
+            einfo = ExceptionInfo()
+            _log_task_error(task, request, "rejected", einfo, logging.WARNING)
+        except Ignore as exc:
+            state, retval = states.IGNORED, exc
+            einfo = ExceptionInfo()
+            _log_task_error(task, request, "ignored", einfo, logging.INFO)
+        except Retry as exc:
+            if propagate:
+                raise
+            state, retval = states.RETRY, exc
+            einfo = ExceptionInfo()
+            task.on_retry(exc.exc, task_id, args, kwargs, einfo)
+            signals.task_retry.send(sender=task, request=request, reason=exc, einfo=einfo)
+            if logger.isEnabledFor(logging.INFO):
+                logger.info("Task %s[%s] retry: %s", task.name, task_id, exc)
+        except Exception as exc:
+            if propagate:
+                raise
+            state, retval = states.FAILURE, exc
+            einfo = ExceptionInfo()
+            _handle_failure(task, request, exc, einfo)
+        else:
+            runtime = time.monotonic() - started
+            try:
+                _apply_callbacks(task, request, retval)
+            except Exception as exc:  # a link that cannot be sent fails the task, as in Celery
+                if propagate:
+                    raise
+                state, retval = states.FAILURE, exc
+                einfo = ExceptionInfo()
+                _handle_failure(task, request, exc, einfo)
+            else:
+                if _overrides(task, "on_success"):
+                    try:
+                        task.on_success(retval, task_id, args, kwargs)
+                    except Reject:
+                        raise
+                    except Exception as exc:
+                        if eager:
+                            raise
+                        logger.exception("Task %s[%s] on_success handler raised: %r", task.name, task_id, exc)
+                if signals.task_success.receivers:
+                    signals.task_success.send(sender=task, result=retval, runtime=runtime)
+                if logger.isEnabledFor(logging.INFO):
+                    logger.info("Task %s[%s] succeeded in %ss: %r", task.name, task_id, round(runtime, 6), retval)
+        if state not in (states.IGNORED, states.REJECTED) and _overrides(task, "after_return"):
+            try:
+                task.after_return(state, retval, task_id, args, kwargs, None)
+            except Reject:
+                raise
+            except Exception as exc:
+                if eager:
+                    raise
+                logger.exception("Task %s[%s] after_return handler raised: %r", task.name, task_id, exc)
+    finally:
+        try:
+            if signals.task_postrun.receivers:
+                signals.task_postrun.send(
+                    sender=task, task_id=task_id, task=task, args=args, kwargs=kwargs, retval=retval, state=state
+                )
+        finally:
+            task.request_stack.pop()
+            pop_task()
+    return TraceResult(state=state or states.FAILURE, retval=retval, runtime_seconds=time.monotonic() - started, einfo=einfo)
+
+
+def _handle_failure(task: "Task", request: Context, exc: Exception, einfo: ExceptionInfo) -> None:
+    task.on_failure(exc, request.id, request.args, request.kwargs, einfo)
+    signals.task_failure.send(
+        sender=task, task_id=request.id, exception=exc, args=request.args, kwargs=request.kwargs,
+        traceback=einfo.tb, einfo=einfo,
+    )
+    _apply_errbacks(task, request)
+    _log_task_error(task, request, "raised unexpected", einfo, logging.ERROR)
+
+
+def _log_task_error(task: "Task", request: Context, what: str, einfo: ExceptionInfo, level: int) -> None:
+    if logger.isEnabledFor(level):
+        logger.log(
+            level, "Task %s[%s] %s: %r", task.name, request.id, what, einfo.exception,
+            exc_info=einfo.exc_info if level >= logging.ERROR else None,
+        )
+
+
+def _apply_callbacks(task: "Task", request: Context, retval: Any) -> None:
+    if not request.callbacks:
+        return
+    from .canvas import maybe_signature
+
+    root_id = request.root_id or request.id
+    for callback in request.callbacks:
+        maybe_signature(callback, app=task.app).apply_async((retval,), parent_id=request.id, root_id=root_id)
+
+
+def _apply_errbacks(task: "Task", request: Context) -> None:
+    """Errbacks get the failed task's id (Celery's old-style errback call)."""
+    if not request.errbacks:
+        return
+    from .canvas import maybe_signature
+
+    for errback in request.errbacks:
+        try:
+            maybe_signature(errback, app=task.app).apply_async((request.id,), parent_id=request.id)
+        except Exception as exc:
+            logger.error("Task %s[%s]: errback %r could not be sent: %r", task.name, request.id, errback, exc)
+
+
+# -- the worker's entry point -------------------------------------------------------------------------
+def _request_for(envelope: Envelope, delivery: Delivery) -> Context:
+    return Context(
+        id=envelope.id,
+        task=envelope.task,
+        args=envelope.args,
+        kwargs=envelope.kwargs,
+        retries=envelope.retries + delivery.attempts - 1,
+        eta=envelope.eta.isoformat() if envelope.eta else None,
+        expires=envelope.expires.isoformat() if envelope.expires else None,
+        headers=envelope.headers,
+        delivery_info={
+            "exchange": "",
+            "routing_key": delivery.queue,
+            "priority": None,
+            "redelivered": delivery.attempts > 1,
+            "message_id": delivery.message_id,
+            "attempts": delivery.attempts,
+        },
+        called_directly=False,
+        is_eager=False,
+        hostname=delivery.hostname,
+        root_id=envelope.root_id,
+        parent_id=envelope.parent_id,
+        group=envelope.group_id,
+        callbacks=envelope.callbacks or None,
+        errbacks=envelope.errbacks or None,
+        timelimit=(envelope.time_limit, envelope.soft_time_limit),
+        reply_to=None,
+        correlation_id=envelope.id,
+    )
+
+
+def _retry_outcome(envelope: Envelope, request: Context, exc: Retry) -> RetryLater:
+    sig = exc.sig
+    when = exc.when
+    if isinstance(when, datetime):
+        moment = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+        delay = max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
+    else:
+        delay = max(0.0, float(when or 0))
+    args, kwargs, queue = envelope.args, envelope.kwargs, envelope.queue
+    if sig is not None:
+        args = list(sig.args)
+        kwargs = dict(sig.kwargs)
+        queue = sig.options.get("queue") or queue
+    next_envelope = replace(
+        envelope, args=args, kwargs=kwargs, queue=queue, retries=request.retries + 1, eta=None,
+    )
+    body_changed = args != envelope.args or kwargs != envelope.kwargs or queue != envelope.queue
+    return RetryLater(envelope=next_envelope, delay_seconds=delay, reason=str(exc), body_changed=body_changed)
+
+
+def _exc_message(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # a broken __str__ must not lose the record
+        return repr(exc)
+
+
+def execute(app: "Celery", envelope: Envelope, delivery: Delivery) -> Outcome:
+    """Run the task an envelope names and say what should happen to its message.
+
+    Catches everything the task raises (``SoftTimeLimitExceeded`` included); only BaseExceptions that
+    are not Exceptions (KeyboardInterrupt, SystemExit) pass through.
+    """
+    try:
+        task = app.tasks[envelope.task]
+    except KeyError:
+        exc = NotRegistered(envelope.task)
+        signals.task_unknown.send(sender=None, message=envelope, exc=exc, name=envelope.task, id=envelope.id)
+        return Failed(
+            exc_type="NotRegistered",
+            message=f"Received unregistered task of type {envelope.task!r}: the worker's app has no such task.",
+            traceback="",
+        )
+    request = _request_for(envelope, delivery)
+    if envelope.expires is not None and envelope.expires <= datetime.now(timezone.utc):
+        signals.task_revoked.send(sender=task, request=request, terminated=False, signum=None, expired=True)
+        if logger.isEnabledFor(logging.INFO):
+            logger.info("Discarding revoked task: %s[%s] (expired)", task.name, envelope.id)
+        return Expired()
+    result = trace(task, request, eager=False, propagate=False)
+    state, retval = result.state, result.retval
+    if state == states.SUCCESS:
+        return Succeeded(result=retval, runtime_seconds=result.runtime_seconds)
+    if state == states.RETRY:
+        return _retry_outcome(envelope, request, retval)
+    if state == states.REJECTED:
+        return Rejected(reason=_exc_message(retval.reason) if retval.reason is not None else "", requeue=bool(retval.requeue))
+    if state == states.IGNORED:
+        return Ignored()
+    return Failed(
+        exc_type=type(retval).__name__,
+        message=_exc_message(retval),
+        traceback=result.einfo.traceback if result.einfo else "",
+    )

@@ -1,0 +1,93 @@
+"""Sending encoded envelopes to queues, within Cloudflare's batch limits.
+
+The producer is the only part of the app that talks to the transport. It declares a queue the first
+time it sends to it when the transport creates queues on use (embedded, memory), and it never half-sends
+a batch: :meth:`Producer.send_many` checks every message against the limits before sending any.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable, Sequence
+
+from .exceptions import EncodeError
+from .limits import DEFAULT_LIMITS, Limits
+from .transport.base import OutgoingMessage, QueueSettings, Transport
+
+__all__ = ["Producer"]
+
+
+def _size(body: str) -> int:
+    return len(body) if body.isascii() else len(body.encode("utf-8"))
+
+
+class Producer:
+    """Sends message bodies (already-encoded envelopes) through a transport."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        queue_settings: Callable[[str], QueueSettings | None] | None = None,
+    ) -> None:
+        self.transport = transport
+        self.limits = limits
+        self._queue_settings = queue_settings
+        self._declared: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _ensure_queue(self, queue: str) -> None:
+        if queue in self._declared or not self.transport.auto_declare_queues:
+            return
+        with self._lock:
+            if queue not in self._declared:
+                settings = self._queue_settings(queue) if self._queue_settings else None
+                self.transport.declare_queue(queue, settings)
+                self._declared.add(queue)
+
+    def _delay(self, delay_seconds: int) -> int:
+        # An ETA further out than the transport allows is sent at the maximum; the worker re-delays it
+        # in hops from the envelope's eta.
+        if delay_seconds <= 0:
+            return 0
+        return min(int(delay_seconds), self.limits.max_delay_seconds)
+
+    def _check(self, queue: str, body: str) -> int:
+        size = _size(body)
+        if size > self.limits.max_body_bytes:
+            raise EncodeError(
+                f"Cannot send a {size}-byte message to queue {queue!r}: the limit is "
+                f"{self.limits.max_body_bytes} bytes."
+            )
+        return size
+
+    def send(self, queue: str, body: str, *, delay_seconds: int = 0) -> None:
+        """Send one body to ``queue`` (created on first use where the transport allows it)."""
+        if queue not in self._declared:
+            self._ensure_queue(queue)
+        self.transport.send(queue, body, delay_seconds=self._delay(delay_seconds))
+
+    def send_many(self, items: Sequence[tuple[str, str, int]]) -> None:
+        """Send ``(queue, body, delay_seconds)`` items, batched per queue within the batch limits.
+
+        Every body is checked before anything is sent, so a bad item sends nothing. Each transport call
+        is all-or-nothing; a transport error part-way leaves the earlier chunks sent and raises.
+        """
+        by_queue: dict[str, list[tuple[str, int, int]]] = {}
+        for queue, body, delay_seconds in items:
+            size = self._check(queue, body)
+            by_queue.setdefault(queue, []).append((body, self._delay(delay_seconds), size))
+        max_count, max_bytes = self.limits.max_batch_messages, self.limits.max_batch_bytes
+        for queue, messages in by_queue.items():
+            self._ensure_queue(queue)
+            chunk: list[OutgoingMessage] = []
+            chunk_bytes = 0
+            for body, delay, size in messages:
+                if chunk and (len(chunk) >= max_count or chunk_bytes + size > max_bytes):
+                    self.transport.send_batch(queue, chunk)
+                    chunk, chunk_bytes = [], 0
+                chunk.append(OutgoingMessage(body, delay))
+                chunk_bytes += size
+            if chunk:
+                self.transport.send_batch(queue, chunk)

@@ -1,0 +1,512 @@
+"""``Task``: what ``@app.task`` makes, with Celery's attributes, calling API and hooks.
+
+A task is an instance of ``Task`` (or of the ``base=`` class / ``app.Task``) whose ``run`` is the
+decorated function. Subclass it as in Celery: override ``before_start``, ``on_success``,
+``on_failure``, ``on_retry``, ``after_return`` or ``__call__``; the worker and eager mode call them in
+Celery's order (see :mod:`cfq_shim.execution`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import uuid
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from . import states
+from .canvas import Signature
+from .exceptions import MaxRetriesExceededError, NotRegistered, Reject, Retry
+from .local import get_current_task, pop_task, push_task
+from .request import Context
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .app import Celery
+    from .result import AsyncResult, EagerResult
+
+__all__ = ["Task", "Context"]
+
+
+class RequestStack(threading.local):
+    """The requests a task is executing on this thread (nested when a task calls itself)."""
+
+    def __init__(self) -> None:
+        self.stack: list[Context] = []
+
+    def push(self, request: Context) -> None:
+        self.stack.append(request)
+
+    def pop(self) -> Context:
+        return self.stack.pop()
+
+    @property
+    def top(self) -> Context | None:
+        stack = self.stack
+        return stack[-1] if stack else None
+
+
+def _raise_with_context(exc: BaseException) -> None:
+    """Raise ``exc``; inside an except block, chain it to the exception being handled (Celery's way)."""
+    import sys
+
+    current = sys.exc_info()[1]
+    if current is None:
+        raise exc
+    if current is exc:
+        raise
+    raise exc from current
+
+
+def _backoff_seconds(factor: int, retries: int, maximum: int, full_jitter: bool) -> int:
+    """Celery's exponential backoff: ``min(maximum, factor * 2**retries)``, optionally full jitter."""
+    import random
+
+    countdown = min(maximum, factor * (2 ** retries))
+    if full_jitter:
+        countdown = random.randrange(countdown + 1)
+    return max(0, countdown)
+
+
+class Task:
+    """A task type. Class attributes are the defaults; ``@app.task(...)`` options override them."""
+
+    #: Full name, e.g. ``proj.tasks.add``; set from the function when not given.
+    name: str | None = None
+    #: The app this task belongs to; None for a ``@shared_task`` (then it is the current app).
+    _app: "Celery | None" = None
+    #: Check call arguments against the function's signature when sending (as Celery).
+    typing: bool = True
+    max_retries: int | None = 3
+    default_retry_delay: float = 3 * 60
+    rate_limit: str | None = None
+    ignore_result: bool | None = None
+    store_errors_even_if_ignored: bool | None = None
+    store_eager_result: bool | None = None
+    serializer: str | None = None
+    compression: str | None = None
+    time_limit: float | None = None
+    soft_time_limit: float | None = None
+    track_started: bool | None = None
+    acks_late: bool | None = None
+    acks_on_failure_or_timeout: bool | None = None
+    reject_on_worker_lost: bool | None = None
+    priority: int | None = None
+    queue: str | None = None
+    expires: float | Any = None
+    throws: tuple = ()
+    trail: bool = True
+    send_events: bool = True
+    resultrepr_maxsize: int = 1024
+    autoretry_for: tuple = ()
+    dont_autoretry_for: tuple = ()
+    retry_kwargs: dict = {}
+    retry_backoff: bool | int = False
+    retry_backoff_max: int = 600
+    retry_jitter: bool = True
+    abstract: bool = False
+
+    #: (attribute, setting) pairs taken from ``app.conf`` when the task leaves them unset (Celery's).
+    from_config: tuple[tuple[str, str], ...] = (
+        ("serializer", "task_serializer"),
+        ("rate_limit", "task_default_rate_limit"),
+        ("priority", "task_default_priority"),
+        ("track_started", "task_track_started"),
+        ("acks_late", "task_acks_late"),
+        ("acks_on_failure_or_timeout", "task_acks_on_failure_or_timeout"),
+        ("reject_on_worker_lost", "task_reject_on_worker_lost"),
+        ("ignore_result", "task_ignore_result"),
+        ("store_eager_result", "task_store_eager_result"),
+        ("store_errors_even_if_ignored", "task_store_errors_even_if_ignored"),
+        ("time_limit", "task_time_limit"),
+        ("soft_time_limit", "task_soft_time_limit"),
+    )
+
+    MaxRetriesExceededError = MaxRetriesExceededError
+    Request = Context
+
+    def __init__(self) -> None:
+        self.request_stack = RequestStack()
+        self._default_request: Context | None = None
+        self._call_signature: inspect.Signature | None = None
+
+    # -- binding ----------------------------------------------------------------------------------
+    @property
+    def app(self) -> "Celery":
+        app = self._app
+        if app is None:
+            from .local import get_current_app
+
+            return get_current_app()
+        return app
+
+    def bind(self, app: "Celery") -> "Celery":
+        """Attach to ``app`` and fill unset options from its settings."""
+        self._app = app
+        self._configure_from(app)
+        self.on_bound(app)
+        return app
+
+    def _configure_from(self, app: "Celery") -> None:
+        conf = app.conf
+        unset = self.__dict__.setdefault("_from_config_attrs", set())
+        for attribute, setting in self.from_config:
+            if attribute in unset or getattr(self, attribute, None) is None:
+                setattr(self, attribute, conf.get(setting))
+                unset.add(attribute)
+
+    @classmethod
+    def on_bound(cls, app: "Celery") -> None:
+        """Called when the task is bound to an app (override to configure)."""
+
+    # -- the body ---------------------------------------------------------------------------------
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        """The body of the task (the decorated function)."""
+        raise NotImplementedError("Tasks must define the run method.")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the task in this process, as a plain call (``request.called_directly`` is True)."""
+        push_task(self)
+        self.push_request(args=args, kwargs=kwargs)
+        try:
+            return self.run(*args, **kwargs)
+        finally:
+            self.pop_request()
+            pop_task()
+
+    # -- request ----------------------------------------------------------------------------------
+    @property
+    def request(self) -> Context:
+        request = self.request_stack.top
+        if request is None:
+            if self._default_request is None:
+                self._default_request = Context()
+            return self._default_request
+        return request
+
+    def push_request(self, *args: Any, **kwargs: Any) -> None:
+        self.request_stack.push(Context(*args, **{**self.request.__dict__, **kwargs}))
+
+    def pop_request(self) -> None:
+        self.request_stack.pop()
+
+    # -- calling ----------------------------------------------------------------------------------
+    def delay(self, *args: Any, **kwargs: Any) -> "AsyncResult":
+        """Send the task with these arguments (``apply_async(args, kwargs)``)."""
+        return self.apply_async(args, kwargs)
+
+    def _check_arguments(self, args: Iterable, kwargs: dict) -> None:
+        signature = self._call_signature
+        if signature is None:
+            try:
+                signature = inspect.signature(self.run)
+            except (TypeError, ValueError):
+                return
+            self._call_signature = signature
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{self.name}() {exc}") from None
+
+    def apply_async(
+        self,
+        args: Iterable | None = None,
+        kwargs: dict | None = None,
+        task_id: str | None = None,
+        producer: Any = None,
+        link: Any = None,
+        link_error: Any = None,
+        shadow: str | None = None,
+        **options: Any,
+    ) -> "AsyncResult":
+        """Send the task: ``countdown``/``eta``, ``expires``, ``queue``, ``headers``, ``link``... as Celery.
+
+        With ``task_always_eager`` it runs here instead (``apply``). ``priority``, ``exchange`` and
+        ``routing_key`` are accepted and have no effect (Cloudflare Queues has none of them).
+        """
+        if self.typing:
+            self._check_arguments(args or (), kwargs or {})
+        app = self.app
+        if app.conf.task_always_eager:
+            return self.apply(args, kwargs, task_id=task_id or str(uuid.uuid4()), link=link, link_error=link_error, **options)
+        if self.queue is not None and "queue" not in options:
+            options["queue"] = self.queue
+        if self.expires is not None and "expires" not in options:
+            options["expires"] = self.expires
+        if self.time_limit is not None and "time_limit" not in options:
+            options["time_limit"] = self.time_limit
+        if self.soft_time_limit is not None and "soft_time_limit" not in options:
+            options["soft_time_limit"] = self.soft_time_limit
+        return app.send_task(
+            self.name, args, kwargs, task_id=task_id, link=link, link_error=link_error, task_type=self, **options
+        )
+
+    def apply(
+        self,
+        args: Iterable | None = None,
+        kwargs: dict | None = None,
+        link: Any = None,
+        link_error: Any = None,
+        task_id: str | None = None,
+        retries: int | None = None,
+        throw: bool | None = None,
+        logfile: str | None = None,
+        loglevel: int | None = None,
+        headers: dict | None = None,
+        **options: Any,
+    ) -> "EagerResult":
+        """Run the task here, now, as a worker would (hooks, signals, retries), and return an EagerResult.
+
+        ``throw`` (default: ``task_eager_propagates``) re-raises the task's exception.
+        """
+        from .execution import trace
+        from .result import EagerResult
+        from .local import get_current_worker_task
+
+        app = self.app
+        args = tuple(args or ())
+        kwargs = dict(kwargs or {})
+        task_id = task_id or str(uuid.uuid4())
+        retries = retries or 0
+        if throw is None:
+            throw = app.conf.task_eager_propagates
+        parent = get_current_worker_task()
+        if parent is not None:
+            parent_id = parent.request.id
+            root_id = parent.request.root_id or task_id
+        else:
+            parent_id, root_id = None, task_id
+        task = app.tasks[self.name]
+        request = Context(
+            id=task_id,
+            task=self.name,
+            args=args,
+            kwargs=kwargs,
+            parent_id=parent_id,
+            root_id=root_id,
+            retries=retries,
+            is_eager=True,
+            called_directly=False,
+            logfile=logfile,
+            loglevel=loglevel or 0,
+            hostname=app.hostname,
+            callbacks=_as_list(link),
+            errbacks=_as_list(link_error),
+            headers=headers,
+            timelimit=None if self.time_limit is None and self.soft_time_limit is None else [self.time_limit, self.soft_time_limit],
+            ignore_result=options.get("ignore_result", self.ignore_result),
+            delivery_info={
+                "is_eager": True,
+                "exchange": options.get("exchange"),
+                "routing_key": options.get("routing_key"),
+                "priority": options.get("priority"),
+            },
+        )
+        result = trace(task, request, eager=True, propagate=throw)
+        retval = result.retval
+        if isinstance(retval, Retry) and retval.sig is not None:
+            return retval.sig.apply(retries=retries + 1)
+        return EagerResult(task_id, retval, result.state, traceback=result.einfo.traceback if result.einfo else None, name=self.name)
+
+    # -- retrying ---------------------------------------------------------------------------------
+    def signature_from_request(self, request: Context | None = None, args: Any = None, kwargs: Any = None, queue: str | None = None, **extra_options: Any) -> Signature:
+        request = self.request if request is None else request
+        args = request.args if args is None else args
+        kwargs = request.kwargs if kwargs is None else kwargs
+        options: dict[str, Any] = {
+            "task_id": request.id,
+            "link": request.callbacks,
+            "link_error": request.errbacks,
+            "group_id": request.group,
+            "headers": request.headers,
+            "root_id": request.root_id,
+            "parent_id": request.parent_id,
+            "ignore_result": request.ignore_result,
+        }
+        if request.timelimit and any(limit is not None for limit in request.timelimit):
+            options["time_limit"], options["soft_time_limit"] = request.timelimit
+        if request.expires:
+            options["expires"] = request.expires
+        delivery_info = request.delivery_info or {}
+        if queue:
+            options["queue"] = queue
+        elif delivery_info.get("routing_key"):
+            options["queue"] = delivery_info["routing_key"]
+        options.update(extra_options)
+        return Signature(self.name, args, kwargs, options, type=self)
+
+    subtask_from_request = signature_from_request
+
+    def retry(
+        self,
+        args: Any = None,
+        kwargs: Any = None,
+        exc: BaseException | None = None,
+        throw: bool = True,
+        eta: Any = None,
+        countdown: float | None = None,
+        max_retries: int | None = None,
+        **options: Any,
+    ) -> Retry:
+        """Retry the task later. Raises :class:`Retry` (unless ``throw=False``), as Celery does.
+
+        Past ``max_retries`` it raises ``exc`` (or :class:`MaxRetriesExceededError`) instead. Called
+        outside a worker (a direct call), it raises ``exc`` (or ``Retry``) at once.
+        """
+        request = self.request
+        retries = request.retries + 1
+        if max_retries is not None:
+            self.override_max_retries = max_retries
+        max_retries = self.max_retries if max_retries is None else max_retries
+        if request.called_directly:
+            _raise_with_context(exc or Retry("Task can be retried", None))
+        if not eta and countdown is None:
+            countdown = self.default_retry_delay
+        is_eager = request.is_eager
+        sig = self.signature_from_request(request, args, kwargs, countdown=countdown, eta=eta, retries=retries, **options)
+        if max_retries is not None and retries > max_retries:
+            if exc:
+                _raise_with_context(exc)
+            raise self.MaxRetriesExceededError(
+                f"Can't retry {self.name}[{request.id}] args:{sig.args} kwargs:{sig.kwargs}",
+                task_args=sig.args, task_kwargs=sig.kwargs,
+            )
+        ret = Retry(exc=exc, when=eta or countdown, is_eager=is_eager, sig=sig)
+        if is_eager or throw:
+            # In a worker the Retry carries the next call; execution turns it into RetryLater and the
+            # worker sends it (one ack call per batch). In eager mode apply() runs it.
+            if throw:
+                raise ret
+            return ret
+        try:
+            sig.apply_async()
+        except Exception as send_error:
+            raise Reject(send_error, requeue=False) from send_error
+        return ret
+
+    # -- building signatures ------------------------------------------------------------------------
+    def signature(self, args: Any = None, *starargs: Any, **starkwargs: Any) -> Signature:
+        starkwargs.setdefault("app", self._app)
+        return Signature(self, args, *starargs, **starkwargs)
+
+    subtask = signature
+
+    def s(self, *args: Any, **kwargs: Any) -> Signature:
+        """A signature with these arguments: ``add.s(2, 2)``."""
+        return self.signature(args, kwargs)
+
+    def si(self, *args: Any, **kwargs: Any) -> Signature:
+        """An immutable signature (a parent's result is not prepended)."""
+        return self.signature(args, kwargs, immutable=True)
+
+    def chunks(self, it: Iterable, n: int) -> Any:
+        from .canvas import chunks
+
+        return chunks(self.s(), it, n)
+
+    def map(self, it: Iterable) -> Any:
+        from .canvas import xmap
+
+        return xmap(self.s(), it)
+
+    def starmap(self, it: Iterable) -> Any:
+        from .canvas import xstarmap
+
+        return xstarmap(self.s(), it)
+
+    def AsyncResult(self, task_id: str, **kwargs: Any) -> "AsyncResult":  # noqa: N802 - Celery's name
+        from .result import AsyncResult
+
+        return AsyncResult(task_id, task_name=self.name, app=self._app, **kwargs)
+
+    # -- hooks (Celery's signatures; the defaults do nothing) ------------------------------------------
+    def before_start(self, task_id: str, args: tuple, kwargs: dict) -> None:
+        """Before the task runs (after ``task_prerun``)."""
+
+    def on_success(self, retval: Any, task_id: str, args: tuple, kwargs: dict) -> None:
+        """After the task returned."""
+
+    def on_failure(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
+        """After the task raised (and will not be retried)."""
+
+    def on_retry(self, exc: BaseException | None, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
+        """After the task asked to be retried."""
+
+    def after_return(self, status: str, retval: Any, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
+        """After every run that did not end in Ignore or Reject."""
+
+    def update_state(self, task_id: str | None = None, state: str | None = None, meta: Any = None, **kwargs: Any) -> None:
+        """Celery stores a custom state in the result backend; there is none yet, so this does nothing."""
+
+    def send_event(self, type_: str, retry: bool = True, retry_policy: Any = None, **fields: Any) -> None:
+        """Celery's task events are not sent by cfq_shim (no event stream); accepted and ignored."""
+
+    # -- misc -------------------------------------------------------------------------------------
+    @property
+    def backend(self) -> Any:
+        return None
+
+    def __repr__(self) -> str:
+        return f"<@task: {self.name} of {self._app.main if self._app else 'current app'}>"
+
+    def __reduce__(self) -> Any:
+        return (_unpickle_task, (self.name,))
+
+
+def _as_list(value: Any) -> list | None:
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def _unpickle_task(name: str) -> Task:
+    from .local import get_current_app
+
+    app = get_current_app()
+    try:
+        return app.tasks[name]
+    except KeyError:
+        raise NotRegistered(name) from None
+
+
+def add_autoretry_behaviour(task: Task) -> None:
+    """Wrap ``task.run`` so exceptions in ``autoretry_for`` call ``task.retry`` (Celery's autoretry)."""
+    autoretry_for = tuple(task.autoretry_for or ())
+    if not autoretry_for or "_orig_run" in task.__dict__:
+        return
+    dont_autoretry_for = tuple(task.dont_autoretry_for or ())
+    retry_kwargs = dict(task.retry_kwargs or {})
+    retry_backoff = float(task.retry_backoff or False)
+    retry_backoff_max = int(task.retry_backoff_max)
+    retry_jitter = task.retry_jitter
+    orig_run = task.run
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from .exceptions import Ignore
+
+        try:
+            return orig_run(*args, **kwargs)
+        except (Ignore, Retry):
+            raise
+        except dont_autoretry_for:
+            raise
+        except autoretry_for as exc:
+            retry_kwargs_for_attempt = dict(retry_kwargs)
+            if retry_backoff:
+                retry_kwargs_for_attempt["countdown"] = _backoff_seconds(
+                    int(max(1.0, retry_backoff)), task.request.retries, retry_backoff_max, bool(retry_jitter)
+                )
+            if hasattr(task, "override_max_retries"):
+                retry_kwargs_for_attempt["max_retries"] = getattr(task, "override_max_retries", task.max_retries)
+            ret = task.retry(exc=exc, **retry_kwargs_for_attempt)
+            if hasattr(task, "override_max_retries"):
+                delattr(task, "override_max_retries")
+            raise ret
+
+    run.__wrapped__ = orig_run  # type: ignore[attr-defined]
+    task._orig_run = orig_run  # type: ignore[attr-defined]
+    task.run = run  # type: ignore[method-assign]
+
+
+# States re-exported for ``Task`` subclasses that compare ``status`` in after_return.
+SUCCESS, FAILURE, RETRY = states.SUCCESS, states.FAILURE, states.RETRY
