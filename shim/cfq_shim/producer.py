@@ -77,7 +77,8 @@ class Producer:
         by_queue: dict[str, list[tuple[str, int, int]]] = {}
         for queue, body, delay_seconds in items:
             size = self._check(queue, body)
-            by_queue.setdefault(queue, []).append((body, self._delay(delay_seconds), size))
+            # A batch counts each message as body + Cloudflare's metadata (validation.message_cost).
+            by_queue.setdefault(queue, []).append((body, self._delay(delay_seconds), size + self.limits.message_metadata_bytes))
         max_count, max_bytes = self.limits.max_batch_messages, self.limits.max_batch_bytes
         for queue, messages in by_queue.items():
             self._ensure_queue(queue)

@@ -94,3 +94,17 @@ def test_a_closed_transport_refuses_work():
     transport.close()
     with pytest.raises(RuntimeError, match="closed"):
         transport.send("q", "x")
+
+
+def test_the_producer_chunks_batches_by_the_stores_byte_rule():
+    from cfq_shim.producer import Producer
+
+    transport = MemoryTransport()
+    try:
+        limits = transport.limits
+        # 100 bodies that fit the byte limit on their own, but not once metadata is counted.
+        body = "x" * (limits.max_batch_bytes // limits.max_batch_messages)
+        Producer(transport, limits=limits).send_many([("q", body, 0)] * limits.max_batch_messages)
+        assert transport.stats("q").ready == limits.max_batch_messages
+    finally:
+        transport.close()
