@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+from typing import Any
+
 import click
 
 from ..loading import AppNotFound, load_app
@@ -23,7 +25,7 @@ def default_concurrency() -> int:
     return os.cpu_count() or 1
 
 
-def app_from_context(ctx: click.Context) -> object:
+def app_from_context(ctx: click.Context) -> Any:
     """Load the ``-A`` app of the group, or fail with a one-line error (no traceback)."""
     spec = (ctx.find_root().obj or {}).get("app_spec")
     if not spec:
@@ -77,10 +79,10 @@ def worker(
     configure_logging(loglevel, logfile=logfile)
     queue_names = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
     if concurrency is None:
-        configured = _conf_get(app, "worker_concurrency")
+        configured = app.conf.get("worker_concurrency")
         concurrency = int(configured) if configured else default_concurrency()
     if max_tasks_per_child is None:
-        configured = _conf_get(app, "worker_max_tasks_per_child")
+        configured = app.conf.get("worker_max_tasks_per_child")
         max_tasks_per_child = int(configured) if configured else None
     try:
         instance = Worker(
@@ -97,7 +99,7 @@ def worker(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    instance.on_ready = lambda: click.echo(banner(instance, broker_url=_broker_url(app)), err=True)
+    instance.on_ready = lambda: click.echo(banner(instance, broker_url=app.broker_url), err=True)
     try:
         code = instance.run()
     except (TransportError, ValueError) as exc:
@@ -106,15 +108,3 @@ def worker(
     sys.stdout.flush()
     sys.stderr.flush()
     ctx.exit(code)
-
-
-def _conf_get(app: object, name: str) -> object:
-    conf = getattr(app, "conf", None)
-    getter = getattr(conf, "get", None)
-    return getter(name) if callable(getter) else getattr(conf, name, None)
-
-
-def _broker_url(app: object) -> str:
-    transport = getattr(app, "transport", None)
-    url = getattr(transport, "url", None)
-    return str(url or _conf_get(app, "broker_url") or "")

@@ -22,12 +22,11 @@ import socket
 import threading
 import time
 from datetime import datetime, timezone
-from reprlib import Repr
 from typing import Any, Callable, Sequence
 
 from .. import signals
 from ..envelope import EnvelopeError, decode
-from ..execution import Delivery, Failed, Outcome, Rejected, RetryLater, Succeeded, execute
+from ..execution import Delivery, Failed, Outcome, Rejected, execute
 from ..exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from ..naming import dead_letter_queue_name
 from ..transport.base import LeasedMessage, QueueNotFound
@@ -48,11 +47,6 @@ POOLS = ("solo", "threads", "prefork")
 
 #: A message that arrives this close to its ETA runs now instead of hopping again (delays are whole seconds).
 ETA_TOLERANCE_SECONDS = 1.0
-
-_result_repr = Repr()
-_result_repr.maxstring = 200
-_result_repr.maxother = 200
-
 
 class _LeaseLost:
     """The job's lease ran out before a slot could start it: leave it to be delivered again."""
@@ -213,23 +207,14 @@ class Worker:
         logger.info("%s ready.", self.hostname)
 
     def _declare_queues(self) -> None:
+        """Where queues are created on use, create the worker's queues and their dead-letter queues
+        with the app's consumer settings (``max_retries``, dead-letter queue, lease)."""
         transport = self.transport
         if not transport.auto_declare_queues:
             return
         for name in self.queues:
-            dlq = dead_letter_queue_name(name)
-            transport.declare_queue(dlq)
-            try:
-                settings = transport.queue_settings(name)
-            except QueueNotFound:
-                settings = None
-            if settings is None or settings.dead_letter_queue is None:
-                from dataclasses import replace
-
-                from ..transport.base import QueueSettings
-
-                base = settings or QueueSettings()
-                transport.declare_queue(name, replace(base, dead_letter_queue=dlq))
+            transport.declare_queue(dead_letter_queue_name(name), self.app.queue_settings(dead_letter_queue_name(name)))
+            transport.declare_queue(name, self.app.queue_settings(name))
 
     def _settings_of(self, name: str) -> Any:
         try:
@@ -244,10 +229,7 @@ class Worker:
     def _base_lease_ms(self) -> int:
         if self._requested_visibility_timeout_ms:
             return min(self._requested_visibility_timeout_ms, self.limits.max_visibility_timeout_ms)
-        configured = _conf_get(self.app.conf, "broker_visibility_timeout")
-        if configured:
-            return min(int(float(configured) * 1000), self.limits.max_visibility_timeout_ms)
-        return self.limits.default_visibility_timeout_ms
+        return self.app.visibility_timeout_ms() or self.limits.default_visibility_timeout_ms
 
     def _longest_limit_for(self, queue: str) -> float | None:
         longest: float | None = None
@@ -419,17 +401,15 @@ class Worker:
         return self._max_retries.get(queue_name, self.limits.default_max_retries)
 
     def _log_outcome(self, job: Job, outcome: Outcome) -> None:
-        if isinstance(outcome, Succeeded):
-            if logger.isEnabledFor(logging.INFO):
-                logger.info("Task %s succeeded in %.6fs: %s", job.label, outcome.runtime_seconds,
-                            _result_repr.repr(outcome.result))
-        elif isinstance(outcome, RetryLater):
-            logger.info("Task %s retry: Retry in %ss: %s", job.label, round(outcome.delay_seconds, 3), outcome.reason)
-        elif isinstance(outcome, Failed):
-            logger.error("Task %s raised unexpected: %s: %s\n%s", job.label, outcome.exc_type, outcome.message,
-                         outcome.traceback.rstrip())
-        elif isinstance(outcome, Rejected):
-            logger.warning("Task %s rejected (requeue=%s): %s", job.label, outcome.requeue, outcome.reason)
+        # ``execute`` logs what the task did (succeeded, retry, raised) as Celery's tracer does; the
+        # worker adds what it does with the message.
+        if isinstance(outcome, Failed):
+            if outcome.exc_type == "WorkerLostError":
+                logger.error("Task %s: %s", job.label, outcome.message)
+            logger.info("Task %s dead-lettered to %r (%s)", job.label,
+                        dead_letter_queue_name(job.message.queue), outcome.exc_type)
+        elif isinstance(outcome, Rejected) and not outcome.requeue:
+            logger.info("Task %s rejected: dead-lettered to %r", job.label, dead_letter_queue_name(job.message.queue))
 
     # -- batches ----------------------------------------------------------------------------------
     def _send_many(self, items: Sequence[tuple[str, str, int]]) -> None:
@@ -492,20 +472,13 @@ class Worker:
         signals.worker_shutdown.send(sender=self)
 
 
-def _conf_get(conf: Any, name: str) -> Any:
-    try:
-        return conf.get(name)
-    except AttributeError:
-        return getattr(conf, name, None)
-
-
 def _acks_early(task: Any) -> bool:
     """True when the task asked for Celery's early ack by setting ``acks_late=False`` itself.
 
     The project's default is to ack after running (at-least-once); only an explicit ``acks_late=False``
-    on the task (decorator option or class attribute) acks before running.
+    on the task (decorator option or class attribute) acks before running. A value the task took from
+    ``task_acks_late`` (whose default is False) does not count.
     """
-    explicit = getattr(task, "_explicit_acks_late", None)
-    if explicit is not None:
-        return explicit is False
-    return False
+    if getattr(task, "acks_late", None) is not False:
+        return False
+    return "acks_late" not in task.__dict__.get("_from_config_attrs", ())

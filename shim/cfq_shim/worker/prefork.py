@@ -49,10 +49,17 @@ class _ReprResult:
 
 
 def _after_fork_in_child(app: Any) -> None:
-    """Drop connections inherited from the worker: a task that sends messages opens its own."""
+    """Forget the transport inherited from the worker (a task that sends opens its own; a connection
+    must never cross fork()), then send the app's ``on_after_fork`` as Celery does."""
     reset = getattr(app, "_reset_after_fork", None)
     if callable(reset):
         reset()
+    elif hasattr(app, "_transport"):
+        app._transport = None
+        app._producer = None
+    on_after_fork = getattr(app, "on_after_fork", None)
+    if on_after_fork is not None:
+        on_after_fork.send(sender=app)
 
 
 def _child_main(conn: Any, app_source: Any, max_tasks: int | None, forked: bool) -> None:

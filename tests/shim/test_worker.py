@@ -1,0 +1,310 @@
+"""The worker in-process on the memory transport: outcomes become the right settlements, batches are
+settled with one ack call, time limits, early ack, ETA hops, shutdown and the worker signals."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from cfq_shim import Celery, signals
+from cfq_shim.deadletter import parse
+from cfq_shim.exceptions import Reject, SoftTimeLimitExceeded
+from cfq_shim.worker import Worker
+
+
+def wait_until(predicate, timeout_seconds=10.0):
+    deadline = time.monotonic() + timeout_seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def app():
+    app = Celery("proj", broker="memory://", cfq_queue_max_retries=3)
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def start(app):
+    workers = []
+
+    def start(**options):
+        options.setdefault("pool", "threads")
+        options.setdefault("concurrency", 2)
+        worker = Worker(app, max_idle_backoff_seconds=0.02, **options).start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop(warm=False)
+
+
+def dead_letters(app, queue="celery"):
+    return [parse(m.body) for m in app.transport.peek(f"{queue}-dlq", batch_size=100)]
+
+
+def test_tasks_run_and_their_messages_are_acked(app, start):
+    ran = []
+
+    @app.task
+    def add(x, y):
+        ran.append(x + y)
+        return x + y
+
+    for n in range(20):
+        add.delay(n, 1)
+    start().drain(10)
+    assert sorted(ran) == [n + 1 for n in range(20)]
+    stats = app.transport.stats("celery")
+    assert (stats.ready, stats.in_flight, stats.dead_letters) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("pool", ["solo", "threads"])
+def test_each_pulled_batch_is_settled_with_one_ack_call(app, start, pool, monkeypatch):
+    @app.task
+    def noop(n):
+        return n
+
+    for n in range(30):
+        noop.delay(n)
+    pulls, acks = [], []
+    transport = app.transport
+    real_pull, real_ack = transport.pull, transport.ack
+    monkeypatch.setattr(transport, "pull", lambda q, **kw: pulls.append(r := real_pull(q, **kw)) or r)
+    monkeypatch.setattr(transport, "ack", lambda q, **kw: acks.append(kw) or real_ack(q, **kw))
+    start(pool=pool).drain(10)
+    non_empty = [batch for batch in pulls if batch]
+    assert sum(len(kw["acks"]) for kw in acks) == 30
+    assert len(acks) == len(non_empty)
+
+
+def test_retry_with_the_same_body_is_a_transport_retry_counted_by_attempts(app, start):
+    seen = []
+
+    @app.task(bind=True, max_retries=2, default_retry_delay=0)
+    def flaky(self):
+        seen.append(self.request.retries)
+        if self.request.retries < 2:
+            raise self.retry(countdown=0)
+        return "ok"
+
+    flaky.delay()
+    start().drain(10)
+    assert seen == [0, 1, 2]
+    assert dead_letters(app) == []
+
+
+def test_failure_without_retry_policy_is_dead_lettered_with_reason_and_traceback(app, start):
+    failures = []
+    signals.task_failure.connect(lambda sender=None, **kw: failures.append(kw["exception"]), weak=False,
+                                 dispatch_uid="test-worker-failure")
+    try:
+        @app.task
+        def boom():
+            raise ZeroDivisionError("no")
+
+        result = boom.delay()
+        start().drain(10)
+    finally:
+        signals.task_failure.disconnect(dispatch_uid="test-worker-failure")
+    [record] = dead_letters(app)
+    assert (record.reason, record.exc_type, record.task, record.task_id) == (
+        "failed", "ZeroDivisionError", boom.name, result.id)
+    assert "ZeroDivisionError" in record.traceback and json.loads(record.original_body)["id"] == result.id
+    assert [type(e) for e in failures] == [ZeroDivisionError]
+
+
+def test_exhausted_autoretry_ends_in_the_dead_letter_queue(app, start):
+    calls = []
+
+    @app.task(autoretry_for=(ValueError,), max_retries=2, retry_backoff=False, default_retry_delay=0)
+    def always_fails():
+        calls.append(1)
+        raise ValueError("still broken")
+
+    always_fails.delay()
+    start().drain(10)
+    assert len(calls) == 3
+    [record] = dead_letters(app)
+    assert record.exc_type in ("ValueError", "MaxRetriesExceededError") and record.reason in (
+        "failed", "max-retries-exceeded")
+
+
+def test_poison_messages_are_dead_lettered_and_the_worker_keeps_going(app, start):
+    ran = []
+
+    @app.task
+    def fine(n):
+        ran.append(n)
+
+    app.transport.declare_queue("celery", app.queue_settings("celery"))
+    app.transport.send("celery", "this is not an envelope")
+    app.send_task("proj.nobody_defines_this", args=[1])
+    fine.delay(1)
+    start().drain(10)
+    assert ran == [1]
+    reasons = sorted(r.reason for r in dead_letters(app))
+    assert reasons == ["undecodable", "unknown-task"]
+    assert "this is not an envelope" in [r.original_body for r in dead_letters(app)]
+
+
+def test_expired_message_is_acked_without_running(app, start):
+    ran = []
+
+    @app.task
+    def late():
+        ran.append(1)
+
+    late.apply_async(expires=datetime.now(timezone.utc) - timedelta(seconds=5))
+    start().drain(10)
+    assert ran == [] and dead_letters(app) == []
+
+
+def test_reject_with_requeue_comes_back_and_without_is_dead_lettered(app, start):
+    tries = []
+
+    @app.task(bind=True)
+    def picky(self, requeue):
+        tries.append(requeue)
+        if requeue and len(tries) == 1:
+            raise Reject("not now", requeue=True)
+        if not requeue:
+            raise Reject("never", requeue=False)
+
+    picky.delay(True)
+    start().drain(10)
+    assert tries == [True, True]
+    picky.delay(False)
+    wait_until(lambda: len(dead_letters(app)) == 1)
+    assert dead_letters(app)[0].reason == "rejected"
+
+
+def test_eta_beyond_the_maximum_delay_hops_without_running(start):
+    app = Celery("proj", broker="memory://", cfq_limits={"max_delay_seconds": 60})
+    ran = []
+
+    @app.task
+    def later():
+        ran.append(1)
+
+    later.apply_async(eta=datetime.now(timezone.utc) + timedelta(hours=2))
+    app.transport.declare_queue("celery", app.queue_settings("celery"))
+    # The producer sends it with the longest delay; make it visible now, as if that delay had passed.
+    [message] = app.transport.peek("celery", batch_size=1)
+    app.transport.purge("celery")
+    app.transport.send("celery", message.body)
+    worker = Worker(app, pool="solo", max_idle_backoff_seconds=0.02).start()
+    try:
+        wait_until(lambda: app.transport.stats("celery").delayed == 1)
+        assert ran == [] and app.transport.stats("celery").ready == 0
+    finally:
+        worker.stop()
+        app.close()
+
+
+def test_soft_time_limit_raises_inside_a_thread_pool_task(app, start):
+    caught = []
+
+    @app.task(soft_time_limit=0.2)
+    def slow():
+        try:
+            while True:
+                time.sleep(0.01)
+        except SoftTimeLimitExceeded:
+            caught.append(True)
+            raise
+
+    slow.delay()
+    start().drain(20)
+    assert caught == [True]
+    [record] = dead_letters(app)
+    assert record.exc_type == "SoftTimeLimitExceeded"
+
+
+def test_explicit_early_ack_acks_before_running(app, start):
+    in_flight_while_running = []
+
+    @app.task(acks_late=False)
+    def early():
+        in_flight_while_running.append(app.transport.stats("celery").in_flight)
+
+    @app.task
+    def late():
+        in_flight_while_running.append(app.transport.stats("celery").in_flight)
+
+    early.delay()
+    start(pool="solo").drain(10)
+    late.delay()
+    wait_until(lambda: len(in_flight_while_running) == 2)
+    assert in_flight_while_running == [0, 1]
+
+
+def test_warm_stop_finishes_running_tasks_and_hands_back_the_rest(app):
+    started, release = threading.Event(), threading.Event()
+    finished = []
+
+    @app.task
+    def fast():
+        pass
+
+    @app.task
+    def block(n):
+        started.set()
+        release.wait(10)
+        finished.append(n)
+
+    worker = Worker(app, pool="solo", max_idle_backoff_seconds=0.02).start()
+    for _ in range(20):  # fast tasks let the worker lease several messages per pull
+        fast.delay()
+    worker.drain(10)
+    for n in range(5):
+        block.delay(n)
+    assert started.wait(10)
+    wait_until(lambda: app.transport.stats("celery").in_flight == 5)  # one running, four leased
+    stopper = threading.Thread(target=worker.stop)
+    stopper.start()
+    wait_until(lambda: worker.shutdown.warm)
+    release.set()
+    stopper.join(10)
+    assert worker.exit_code == 0 and len(finished) == 1
+    stats = app.transport.stats("celery")
+    assert stats.in_flight == 0 and stats.ready == 4  # handed back at once, not after a lease timeout
+
+
+def test_worker_signals_fire_in_order(app):
+    fired = []
+    names = ("worker_init", "worker_process_init", "worker_ready", "worker_shutdown")
+    for name in names:
+        getattr(signals, name).connect(lambda sender=None, _n=name, **kw: fired.append(_n), weak=False,
+                                       dispatch_uid=f"test-{name}")
+    try:
+        worker = Worker(app, pool="threads", concurrency=1).start()
+        worker.stop()
+    finally:
+        for name in names:
+            getattr(signals, name).disconnect(dispatch_uid=f"test-{name}")
+    assert fired == list(names)
+
+
+def test_drain_raises_timeout_when_the_queue_does_not_empty(app, start):
+    @app.task
+    def stuck():
+        time.sleep(1)
+
+    stuck.delay()
+    worker = start(pool="threads", concurrency=1)
+    with pytest.raises(TimeoutError):
+        worker.drain(0.1)
+
+
+def test_unknown_pool_is_refused(app):
+    with pytest.raises(ValueError, match="unknown pool"):
+        Worker(app, pool="gevent")
