@@ -1,0 +1,70 @@
+"""Task options: keep what the shim honours, drop what Cloudflare Queues has no use for.
+
+``priority``, ``exchange``, ``routing_key`` and ``delivery_mode`` describe AMQP/Redis routing; a
+Cloudflare queue has none of it, so they are removed with a finding (CFQ301). Options the shim does
+not honour but whose removal would change behaviour (``serializer='pickle'``, ``reject_on_worker_lost``,
+…) are kept with a finding (CFQ302). Applies to ``@app.task(...)``, ``@shared_task(...)``, decorator
+aliases (``retrying = shared_task(acks_late=True)``) and the call form ``app.task(func, ...)``.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from ..index import TASK_DECORATOR
+from ._base import Example, Fixer, Rule
+from ._options import filter_options, serializer_check
+
+__all__ = ["TaskOptionsFixer", "HONOURED", "REMOVED", "RULES"]
+
+RULES = (
+    Rule(
+        code="CFQ301",
+        name="task-option-removed",
+        title="A task option with no meaning on Cloudflare Queues is removed",
+        description="`priority`, `exchange`, `routing_key`, `delivery_mode`: removed from the task's options, with this finding.",
+        rewrites=True,
+        examples=(
+            Example(
+                before="from celery import shared_task\n\n@shared_task(bind=True, priority=5, routing_key='hi')\ndef add(self, x, y):\n    return x + y\n",
+                after="from cfq_shim import shared_task\n\n@shared_task(bind=True)\ndef add(self, x, y):\n    return x + y\n",
+            ),
+        ),
+    ),
+    Rule(
+        code="CFQ302",
+        name="task-option-kept",
+        title="A task option the shim does not honour is kept",
+        description=(
+            "Removing it could change behaviour, so it stays for a human to decide: for example "
+            "`serializer='pickle'` (the shim sends JSON only) or `reject_on_worker_lost`."
+        ),
+        examples=(
+            Example(
+                before="from celery import shared_task\n\n@shared_task(serializer='pickle')\ndef resize(image):\n    ...\n",
+                after="from cfq_shim import shared_task\n\n@shared_task(serializer='pickle')\ndef resize(image):\n    ...\n",
+            ),
+        ),
+    ),
+)
+
+HONOURED = frozenset({
+    "name", "bind", "base", "queue", "ignore_result", "acks_late", "expires", "max_retries",
+    "default_retry_delay", "autoretry_for", "dont_autoretry_for", "retry_kwargs", "retry_backoff",
+    "retry_backoff_max", "retry_jitter", "time_limit", "soft_time_limit", "rate_limit", "serializer",
+    "compression", "track_started", "throws", "typing", "shared", "lazy",
+})
+REMOVED = frozenset({"priority", "exchange", "routing_key", "delivery_mode"})
+
+
+class TaskOptionsFixer(Fixer):
+    rules = RULES
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
+        if self.ctx.kind(original_node.func) != TASK_DECORATOR:
+            return updated_node
+        return filter_options(
+            self.ctx, original_node, updated_node,
+            honoured=HONOURED, removed=REMOVED, removed_code="CFQ301", kept_code="CFQ302",
+            what="task option", extra_check=serializer_check,
+        )

@@ -1,0 +1,514 @@
+"""The project index: which names are Celery apps, tasks and task decorators, across modules.
+
+Qualified names alone cannot say that ``app.task`` or ``x.delay()`` belong to Celery: an ``app``
+imported from ``proj.celery`` is only known through the project. So every candidate module is read
+once with the stdlib ``ast`` (about ten times faster than LibCST) into :class:`ModuleFacts`, a
+symbolic summary (bindings, definitions, configuration calls). The facts of all modules are then
+resolved together, to a fixed point, into a small frozen :class:`ProjectIndex`.
+
+``ast`` of the running Python may not know newer syntax (PEP 695 on 3.11). Only then the file is
+parsed with LibCST, the constructs ``ast`` cannot read are lowered to older equivalents that bind
+the same names, and ``ast`` reads the result.
+
+Names under ``cfq_shim`` count as their Celery equivalents, so migrated code indexes the same.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from dataclasses import dataclass, field
+from collections import ChainMap
+from typing import Iterable, Mapping, MutableMapping
+
+from .names import celery_equivalent
+
+__all__ = ["ProjectIndex", "ModuleFacts", "build_index", "analyze_module", "module_name_for_path", "Resolver"]
+
+#: Kinds of names the index knows.
+APP = "app"
+APP_CLASS = "app_class"
+APP_FACTORY = "app_factory"
+TASK = "task"
+TASK_DECORATOR = "task_decorator"
+TASK_CLASS = "task_class"
+
+_LIBRARY_KINDS: Mapping[str, str] = {
+    "celery.Celery": APP_CLASS,
+    "celery.app.Celery": APP_CLASS,
+    "celery.app.base.Celery": APP_CLASS,
+    "celery.shared_task": TASK_DECORATOR,
+    "celery.app.shared_task": TASK_DECORATOR,
+    "celery.current_app": APP,
+    "celery.app.current_app": APP,
+    "celery.Task": TASK_CLASS,
+    "celery.app.task.Task": TASK_CLASS,
+}
+
+_NEVER_PROJECT_MODULES = frozenset({"celery", "cfq_shim", "kombu", "django", "flask"}) | frozenset(
+    getattr(sys, "stdlib_module_names", ())
+)
+
+_BACKEND_NAMES = frozenset({"result_backend", "CELERY_RESULT_BACKEND", "RESULT_BACKEND"})
+
+
+def module_name_for_path(path: str) -> tuple[str, bool]:
+    """``src/proj/tasks.py`` -> (``proj.tasks``, False); ``proj/__init__.py`` -> (``proj``, True)."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if parts and parts[-1].endswith((".py", ".pyi")):
+        parts[-1] = parts[-1].rsplit(".", 1)[0]
+    if len(parts) > 1 and parts[0] == "src":
+        parts = parts[1:]
+    is_package = bool(parts) and parts[-1] == "__init__"
+    if is_package:
+        parts = parts[:-1]
+    return ".".join(parts), is_package
+
+
+def is_celery_library(qualified: str) -> bool:
+    qualified = celery_equivalent(qualified)
+    return qualified == "celery" or qualified.startswith("celery.")
+
+
+@dataclass
+class ModuleFacts:
+    """What one module says about Celery, before cross-module resolution. Refs are dotted names
+    already qualified through the module's own top-level bindings (None when not resolvable)."""
+
+    module: str
+    #: local top-level name -> qualified target (imports and ``x = y.z`` aliases).
+    bindings: dict[str, str] = field(default_factory=dict)
+    #: local names bound by ``import x`` / ``import x.y as z`` (the name is a module).
+    module_bindings: set[str] = field(default_factory=set)
+    #: (local name, rule, ref, flag): rule is "call" (flag: has a positional argument),
+    #: "call2" (``ref(...)(func)``), "decorated", "class", "factory".
+    defs: list[tuple[str, str, str, bool]] = field(default_factory=list)
+    #: (module spelling, namespace or "") for config_from_object; "django:" spelling for Django.
+    config_sources: list[tuple[str, str]] = field(default_factory=list)
+    django_settings: list[str] = field(default_factory=list)
+    #: refs of calls that pass ``backend=``; only app classes count.
+    backend_call_refs: list[str] = field(default_factory=list)
+    sets_backend_setting: bool = False
+    #: For module bindings: attribute names used on them; "" marks a bare use.
+    module_attr_uses: dict[str, set[str]] = field(default_factory=dict)
+    mentions_celery: bool = False
+    #: Names assigned or defined at module level.
+    assigned: set[str] = field(default_factory=set)
+
+
+def _dotted(node: ast.AST) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _str_value(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def _relative_base(module: str, is_package: bool, level: int) -> str:
+    parts = module.split(".") if module else []
+    if not is_package:
+        parts = parts[:-1]
+    if level > 1:
+        parts = parts[: max(0, len(parts) - (level - 1))]
+    return ".".join(parts)
+
+
+def analyze_module(tree: ast.Module, module: str, *, is_package: bool) -> ModuleFacts:
+    """Summarise one parsed module (see :class:`ModuleFacts`)."""
+    facts = ModuleFacts(module=module)
+    local_defs: set[str] = set()
+
+    # Pass 1: top-level bindings (flow-insensitive: the last binding of a name wins).
+    for stmt in _top_level_statements(tree.body):
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.asname:
+                    facts.bindings[alias.asname] = alias.name
+                    facts.module_bindings.add(alias.asname)
+                else:
+                    top = alias.name.split(".")[0]
+                    facts.bindings[top] = top
+                    facts.module_bindings.add(top)
+        elif isinstance(stmt, ast.ImportFrom):
+            base = stmt.module or ""
+            if stmt.level:
+                rel = _relative_base(module, is_package, stmt.level)
+                base = ".".join(p for p in (rel, base) if p)
+            for alias in stmt.names:
+                if alias.name == "*":
+                    continue
+                facts.bindings[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            local_defs.add(stmt.name)
+            facts.bindings.pop(stmt.name, None)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    local_defs.add(target.id)
+                    facts.bindings.pop(target.id, None)
+
+    def qualify(node: ast.AST) -> str | None:
+        dotted = _dotted(node)
+        if dotted is None:
+            return None
+        head, _, rest = dotted.partition(".")
+        if head in facts.bindings:
+            target = facts.bindings[head]
+        elif head in local_defs:
+            target = f"{module}.{head}" if module else head
+        else:
+            return None
+        return f"{target}.{rest}" if rest else target
+
+    # Pass 2: definitions at top level.
+    for stmt in _top_level_statements(tree.body):
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for deco in stmt.decorator_list:
+                callee = deco.func if isinstance(deco, ast.Call) else deco
+                ref = qualify(callee)
+                if ref:
+                    facts.defs.append((stmt.name, "decorated", ref, isinstance(deco, ast.Call)))
+            for ref in _constructed_and_returned(stmt, qualify):
+                facts.defs.append((stmt.name, "factory", ref, False))
+        elif isinstance(stmt, ast.ClassDef):
+            for base in stmt.bases:
+                ref = qualify(base)
+                if ref:
+                    facts.defs.append((stmt.name, "class", ref, False))
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+            value = stmt.value
+            for name in names:
+                if isinstance(value, ast.Call):
+                    if isinstance(value.func, ast.Call):
+                        ref = qualify(value.func.func)
+                        if ref:
+                            facts.defs.append((name, "call2", ref, True))
+                    else:
+                        ref = qualify(value.func)
+                        if ref:
+                            facts.defs.append((name, "call", ref, bool(value.args)))
+                else:
+                    ref = qualify(value)
+                    if ref:
+                        facts.bindings[name] = ref
+
+    # Pass 3: configuration calls and module attribute uses, anywhere in the file.
+    attr_owned: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if node.value.id in facts.module_bindings:
+                facts.module_attr_uses.setdefault(node.value.id, set()).add(node.attr)
+                attr_owned.add(id(node.value))
+            if node.attr in _BACKEND_NAMES and isinstance(node.ctx, ast.Store):
+                facts.sets_backend_setting = True
+        elif isinstance(node, ast.Name):
+            if node.id in facts.module_bindings and id(node) not in attr_owned:
+                # ast.walk is breadth-first: the Attribute parent is seen first.
+                facts.module_attr_uses.setdefault(node.id, set()).add("")
+            elif node.id in _BACKEND_NAMES and isinstance(node.ctx, ast.Store):
+                facts.sets_backend_setting = True
+        elif isinstance(node, ast.Call):
+            _call_facts(node, facts, qualify)
+        elif isinstance(node, ast.Dict):
+            if any(_str_value(k) in _BACKEND_NAMES for k in node.keys):
+                facts.sets_backend_setting = True
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
+            if _str_value(node.slice) in _BACKEND_NAMES:
+                facts.sets_backend_setting = True
+    facts.mentions_celery = any(is_celery_library(t) for t in facts.bindings.values())
+    facts.assigned = local_defs
+    return facts
+
+
+def _top_level_statements(body: list[ast.stmt]) -> Iterable[ast.stmt]:
+    """Module statements, looking into ``if``/``try`` blocks (``if TYPE_CHECKING``, import guards)."""
+    for stmt in body:
+        if isinstance(stmt, ast.If):
+            yield from _top_level_statements(stmt.body)
+            yield from _top_level_statements(stmt.orelse)
+        elif isinstance(stmt, ast.Try):
+            yield from _top_level_statements(stmt.body)
+            for handler in stmt.handlers:
+                yield from _top_level_statements(handler.body)
+            yield from _top_level_statements(stmt.orelse)
+        else:
+            yield stmt
+
+
+def _constructed_and_returned(func: ast.FunctionDef | ast.AsyncFunctionDef, qualify) -> list[str]:
+    """Refs of calls whose result the function returns (``x = Celery(...); ...; return x``)."""
+    assigned: dict[str, str] = {}
+    refs: list[str] = []
+    for node in ast.walk(func):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            ref = qualify(node.value.func)
+            if ref:
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        assigned[target.id] = ref
+        elif isinstance(node, ast.Return) and node.value is not None:
+            if isinstance(node.value, ast.Name) and node.value.id in assigned:
+                refs.append(assigned[node.value.id])
+            elif isinstance(node.value, ast.Call):
+                ref = qualify(node.value.func)
+                if ref:
+                    refs.append(ref)
+    return refs
+
+
+def _call_facts(node: ast.Call, facts: ModuleFacts, qualify) -> None:
+    func = node.func
+    if isinstance(func, ast.Attribute) and func.attr == "config_from_object" and node.args:
+        namespace = ""
+        for kw in node.keywords:
+            if kw.arg == "namespace":
+                namespace = _str_value(kw.value) or ""
+        arg = node.args[0]
+        spelling = _str_value(arg)
+        if spelling is not None:
+            module_part = spelling.split(":")[0]
+            if module_part in ("django.conf", "django.conf.settings"):
+                facts.config_sources.append(("django:", namespace))
+            elif ":" not in spelling:
+                facts.config_sources.append((module_part, namespace))
+        else:
+            ref = qualify(arg)
+            if ref:
+                facts.config_sources.append((ref, namespace))
+    elif isinstance(func, ast.Attribute) and func.attr == "setdefault" and len(node.args) >= 2:
+        if _str_value(node.args[0]) == "DJANGO_SETTINGS_MODULE":
+            value = _str_value(node.args[1])
+            if value:
+                facts.django_settings.append(value)
+    for kw in node.keywords:
+        if kw.arg == "backend":
+            ref = qualify(func)
+            if ref:
+                facts.backend_call_refs.append(ref)
+        elif kw.arg in _BACKEND_NAMES:
+            facts.sets_backend_setting = True
+
+
+def parse_for_index(source: str) -> ast.Module | None:
+    """``ast.parse``, or LibCST plus lowering when the running Python lacks the syntax; None when
+    neither can parse (the transform reports the file)."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        pass
+    from ._lowering import lower_for_ast
+
+    lowered = lower_for_ast(source)
+    if lowered is None:
+        return None
+    try:
+        return ast.parse(lowered)
+    except (SyntaxError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class ProjectIndex:
+    """Project-wide facts, frozen and picklable (plain dicts of strings)."""
+
+    #: canonical qualified name -> kind (``app``, ``task``, ``task_decorator``, ...).
+    kinds: Mapping[str, str] = field(default_factory=dict)
+    #: qualified alias -> qualified target, only for aliases that lead to a known name or module.
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    #: import spelling of a project module -> canonical module name (``proj.tasks`` -> ``src_root.proj.tasks``).
+    module_aliases: Mapping[str, str] = field(default_factory=dict)
+    #: canonical module -> setting-name prefix its settings use ("" or "CELERY_").
+    config_modules: Mapping[str, str] = field(default_factory=dict)
+    #: path -> canonical module name, for every indexed path.
+    path_modules: Mapping[str, str] = field(default_factory=dict)
+    has_result_backend: bool = False
+    #: canonical modules that define or re-export a known name.
+    celery_modules: frozenset[str] = frozenset()
+
+    def resolver(self) -> "Resolver":
+        """A resolver over this index; what it learns later stays in its own layer."""
+        return Resolver(ChainMap({}, self.kinds), ChainMap({}, self.aliases), self.module_aliases)
+
+    def module_for_path(self, path: str) -> tuple[str, bool]:
+        module, is_package = module_name_for_path(path)
+        return self.path_modules.get(path, module), is_package
+
+
+class Resolver:
+    """Follows module spellings and aliases to a canonical name and says what kind it is."""
+
+    def __init__(self, kinds: MutableMapping[str, str], aliases: MutableMapping[str, str], module_aliases: Mapping[str, str]):
+        self.kinds = kinds
+        self.aliases = aliases
+        self.module_aliases = module_aliases
+
+    def resolve(self, qualified: str) -> str:
+        for _ in range(20):
+            parts = qualified.split(".")
+            for cut in range(len(parts), 0, -1):
+                prefix = ".".join(parts[:cut])
+                target = self.aliases.get(prefix) or self.module_aliases.get(prefix)
+                if target and target != prefix:
+                    qualified = ".".join([target, *parts[cut:]])
+                    break
+            else:
+                return celery_equivalent(qualified)
+        return celery_equivalent(qualified)
+
+    def kind(self, qualified: str | None) -> str | None:
+        if not qualified:
+            return None
+        resolved = self.resolve(qualified)
+        found = _LIBRARY_KINDS.get(resolved) or self.kinds.get(resolved)
+        if found:
+            return found
+        parent, _, attr = resolved.rpartition(".")
+        if parent and attr in ("task", "Task") and self.kind(parent) == APP:
+            return TASK_DECORATOR if attr == "task" else TASK_CLASS
+        return None
+
+    def add_module(self, facts: ModuleFacts) -> None:
+        prefix = f"{facts.module}." if facts.module else ""
+        for name, target in facts.bindings.items():
+            self.aliases[prefix + name] = target
+
+    def settle(self, all_facts: Iterable[ModuleFacts]) -> None:
+        """Apply every module's definitions until nothing new is learnt."""
+        defs = [
+            ((f"{facts.module}.{name}" if facts.module else name), rule, ref, flag)
+            for facts in all_facts
+            for name, rule, ref, flag in facts.defs
+        ]
+        for _ in range(10):
+            learnt = False
+            for qualified, rule, ref, flag in defs:
+                if qualified in self.kinds:
+                    continue
+                kind = _kind_of_definition(self.kind(ref), rule, flag)
+                if kind:
+                    self.kinds[qualified] = kind
+                    learnt = True
+            if not learnt:
+                return
+
+
+def _kind_of_definition(ref_kind: str | None, rule: str, flag: bool) -> str | None:
+    if ref_kind is None:
+        return None
+    if rule == "decorated":
+        return TASK if ref_kind == TASK_DECORATOR else None
+    if rule == "class":
+        return ref_kind if ref_kind in (APP_CLASS, TASK_CLASS) else None
+    if rule == "factory":
+        return APP_FACTORY if ref_kind in (APP_CLASS, APP_FACTORY) else None
+    if rule == "call2":
+        return TASK if ref_kind == TASK_DECORATOR else None
+    if rule == "call":
+        if ref_kind in (APP_CLASS, APP_FACTORY):
+            return APP
+        if ref_kind == TASK_DECORATOR:
+            return TASK if flag else TASK_DECORATOR
+    return None
+
+
+def _module_aliases(modules: Iterable[str]) -> dict[str, str]:
+    """Every import spelling of each project module: its full name, plus unambiguous suffixes
+    (``backend/proj/tasks.py`` is imported as ``proj.tasks`` when ``backend`` is the root)."""
+    candidates: dict[str, set[str]] = {}
+    for module in modules:
+        parts = module.split(".")
+        for start in range(len(parts)):
+            spelling = ".".join(parts[start:])
+            if parts[start] in _NEVER_PROJECT_MODULES and start > 0:
+                continue
+            candidates.setdefault(spelling, set()).add(module)
+    full = set(modules)
+    aliases: dict[str, str] = {}
+    for spelling, targets in candidates.items():
+        if spelling in full or len(targets) != 1:
+            continue
+        aliases[spelling] = next(iter(targets))
+    return aliases
+
+
+def build_index(sources: Mapping[str, str]) -> ProjectIndex:
+    """Index every module of ``sources`` (relative path -> text). Unparsable files are skipped
+    here; the transform reports them."""
+    all_facts: list[ModuleFacts] = []
+    path_modules: dict[str, str] = {}
+    for path in sorted(sources):
+        module, is_package = module_name_for_path(path)
+        path_modules[path] = module
+        tree = parse_for_index(sources[path])
+        if tree is None:
+            continue
+        all_facts.append(analyze_module(tree, module, is_package=is_package))
+
+    module_aliases = _module_aliases(path_modules.values())
+    resolver = Resolver({}, {}, module_aliases)
+    for facts in all_facts:
+        resolver.add_module(facts)
+    resolver.settle(all_facts)
+
+    config_modules = _config_modules(all_facts, resolver, set(path_modules.values()))
+    has_backend = any(
+        facts.sets_backend_setting or any(resolver.kind(r) in (APP_CLASS, APP_FACTORY) for r in facts.backend_call_refs)
+        for facts in all_facts
+    )
+
+    # Keep only what the transform needs: aliases leading to a known name or to a project module.
+    modules_with_kinds = {name.rpartition(".")[0] for name in resolver.kinds}
+    kept_aliases: dict[str, str] = {}
+    kinds = dict(resolver.kinds)
+    for alias, target in resolver.aliases.items():
+        resolved = resolver.resolve(target)
+        kind = resolver.kind(resolved)
+        if kind:
+            kinds.setdefault(alias, kind)
+        elif resolved in modules_with_kinds or is_celery_library(resolved):
+            kept_aliases[alias] = resolved
+    return ProjectIndex(
+        kinds=kinds,
+        aliases=kept_aliases,
+        module_aliases=module_aliases,
+        config_modules=config_modules,
+        path_modules=path_modules,
+        has_result_backend=has_backend,
+        celery_modules=frozenset(name.rpartition(".")[0] for name in kinds),
+    )
+
+
+def _config_modules(all_facts: list[ModuleFacts], resolver: Resolver, modules: set[str]) -> dict[str, str]:
+    config: dict[str, str] = {}
+    django_namespace: str | None = None
+    settings_spellings: list[str] = []
+    for facts in all_facts:
+        settings_spellings.extend(facts.django_settings)
+        for spelling, namespace in facts.config_sources:
+            prefix = f"{namespace}_" if namespace else ""
+            if spelling == "django:":
+                django_namespace = prefix
+                continue
+            module = resolver.resolve(spelling)
+            if module in modules:
+                config[module] = prefix
+    if django_namespace is not None:
+        settings_modules = {resolver.resolve(s) for s in settings_spellings}
+        for module in modules:
+            if any(module == s or module.startswith(s + ".") for s in settings_modules):
+                config[module] = django_namespace
+            elif not settings_modules and "settings" in module.split("."):
+                config[module] = django_namespace
+    return config

@@ -1,0 +1,103 @@
+"""The name table: which Celery names ``cfq_shim`` provides, and where.
+
+Every entry keeps the name and changes only the module, so ``from celery import Celery as C``
+becomes ``from cfq_shim import Celery as C`` and the rest of the file is untouched. A name that is
+not listed here is left alone and reported (CFQ103): the shim does not provide it.
+
+``cfq_shim`` spellings are accepted wherever Celery's are, so a second run over migrated code
+recognises the same apps, tasks and settings and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+__all__ = [
+    "MODULE_TARGETS",
+    "PROVIDED",
+    "SIGNALS",
+    "SIGNALS_NOT_SENT",
+    "STATES",
+    "shim_module_for",
+    "celery_equivalent",
+]
+
+#: Celery's signal names (``celery.signals.__all__`` of Celery 5.7).
+SIGNALS: frozenset[str] = frozenset({
+    "before_task_publish", "after_task_publish", "task_internal_error", "task_prerun",
+    "task_postrun", "task_success", "task_received", "task_rejected", "task_unknown", "task_retry",
+    "task_failure", "task_revoked", "celeryd_init", "celeryd_after_setup", "worker_init",
+    "worker_before_create_process", "worker_process_init", "worker_process_shutdown",
+    "worker_ready", "worker_shutdown", "worker_shutting_down", "setup_logging",
+    "after_setup_logger", "after_setup_task_logger", "beat_init", "beat_embedded_init",
+    "heartbeat_sent", "eventlet_pool_started", "eventlet_pool_preshutdown",
+    "eventlet_pool_postshutdown", "eventlet_pool_apply", "import_modules", "user_preload_options",
+})
+
+#: Signals the shim defines (so imports keep working) but never sends, because the event they
+#: announce does not exist on Cloudflare Queues or is not built yet (beat). Handlers get CFQ506.
+SIGNALS_NOT_SENT: frozenset[str] = frozenset({
+    "beat_init", "beat_embedded_init", "heartbeat_sent", "eventlet_pool_started",
+    "eventlet_pool_preshutdown", "eventlet_pool_postshutdown", "eventlet_pool_apply",
+    "import_modules", "user_preload_options",
+})
+
+#: Celery's state constants (``celery.states``).
+STATES: frozenset[str] = frozenset({
+    "PENDING", "RECEIVED", "STARTED", "SUCCESS", "FAILURE", "REVOKED", "REJECTED", "RETRY",
+    "IGNORED", "READY_STATES", "UNREADY_STATES", "EXCEPTION_STATES", "PROPAGATE_STATES",
+    "ALL_STATES", "PRECEDENCE", "PRECEDENCE_LOOKUP", "NONE_PRECEDENCE", "state", "precedence",
+})
+
+_EXCEPTIONS = frozenset({
+    "Retry", "MaxRetriesExceededError", "Reject", "Ignore", "SoftTimeLimitExceeded",
+    "TimeLimitExceeded", "EncodeError", "ImproperlyConfigured", "CeleryError", "TaskError",
+    "TaskRevokedError", "WorkerLostError", "NotRegistered", "TimeoutError", "QueueNotFound",
+    "ChordError", "OperationalError",
+})
+
+_CANVAS = frozenset({"Signature", "signature", "group", "chain", "chord"})
+
+#: Celery module -> (shim module, names it provides there).
+MODULE_TARGETS: Mapping[str, tuple[str, frozenset[str]]] = {
+    "celery": (
+        "cfq_shim",
+        frozenset({"Celery", "shared_task", "Task", "states", "current_app"}) | _CANVAS,
+    ),
+    "celery.exceptions": ("cfq_shim.exceptions", _EXCEPTIONS),
+    "celery.schedules": ("cfq_shim.schedules", frozenset({"crontab", "schedule"})),
+    "celery.utils.log": ("cfq_shim.log", frozenset({"get_task_logger", "get_logger"})),
+    "celery.result": ("cfq_shim.result", frozenset({"AsyncResult", "GroupResult", "ResultSet"})),
+    "celery.signals": ("cfq_shim.signals", SIGNALS),
+    "celery.states": ("cfq_shim.states", STATES),
+    "celery.canvas": ("cfq_shim.canvas", _CANVAS),
+    "celery.app.task": ("cfq_shim.task", frozenset({"Task"})),
+    "celery.app": ("cfq_shim.app", frozenset({"Celery", "shared_task"})),
+}
+
+#: (celery module, name) -> shim module, for every name the shim provides.
+PROVIDED: Mapping[tuple[str, str], str] = {
+    (module, name): target
+    for module, (target, names) in MODULE_TARGETS.items()
+    for name in names
+}
+
+_SHIM_TO_CELERY: Mapping[str, str] = {target: module for module, (target, _) in MODULE_TARGETS.items()}
+
+
+def shim_module_for(celery_module: str, name: str) -> str | None:
+    """The shim module that provides ``celery_module.name``, or None if the shim lacks it."""
+    return PROVIDED.get((celery_module, name))
+
+
+def celery_equivalent(qualified: str) -> str:
+    """Map a ``cfq_shim`` dotted name to Celery's spelling (``cfq_shim.log.x`` -> ``celery.utils.log.x``);
+    other names are returned unchanged. Used so analysis treats migrated code like Celery code."""
+    if qualified != "cfq_shim" and not qualified.startswith("cfq_shim."):
+        return qualified
+    parts = qualified.split(".")
+    for cut in range(len(parts), 0, -1):
+        module = ".".join(parts[:cut])
+        if module in _SHIM_TO_CELERY:
+            return ".".join([_SHIM_TO_CELERY[module], *parts[cut:]])
+    return qualified
