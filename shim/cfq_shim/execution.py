@@ -135,6 +135,10 @@ class TraceResult:
     einfo: ExceptionInfo | None = None
 
 
+#: States after which Celery does not call after_return (celery.app.trace.IGNORE_STATES).
+_NO_AFTER_RETURN = frozenset({states.IGNORED, states.RETRY, states.REJECTED})
+
+
 def _overrides(task: "Task", name: str) -> bool:
     from .task import Task
 
@@ -210,7 +214,7 @@ def trace(task: "Task", request: Context, *, eager: bool, propagate: bool) -> Tr
                     signals.task_success.send(sender=task, result=retval, runtime=runtime)
                 if logger.isEnabledFor(logging.INFO):
                     logger.info("Task %s[%s] succeeded in %ss: %r", task.name, task_id, round(runtime, 6), retval)
-        if state not in (states.IGNORED, states.REJECTED) and _overrides(task, "after_return"):
+        if state not in _NO_AFTER_RETURN and _overrides(task, "after_return"):
             try:
                 task.after_return(state, retval, task_id, args, kwargs, None)
             except Reject:

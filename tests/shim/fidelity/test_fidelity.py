@@ -1,0 +1,121 @@
+"""The same task code, run by Celery 5.7 and by cfq_shim, must behave the same.
+
+Each test runs one call under Celery and under the shim in the same mode (eager, or a real worker thread)
+and compares the return value or exception type, the retry count, and the order of hooks and signals.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def run_both(pair, task, *args):
+    celery_rt, shim_rt = pair
+    expected = celery_rt.call(task, *args), list(celery_rt.recorder.events)
+    actual = shim_rt.call(task, *args), list(shim_rt.recorder.events)
+    return expected, actual
+
+
+def test_return_value_and_event_order(pair):
+    (expected_result, expected_events), (result, events) = run_both(pair, "add", 2, 3)
+    assert expected_result == ("ok", 5)
+    assert result == expected_result
+    assert events == expected_events
+
+
+def test_self_retry_until_success(pair):
+    (expected_result, expected_events), (result, events) = run_both(pair, "flaky", 2)
+    assert expected_result == ("ok", 2)  # succeeded on the third run, with request.retries == 2
+    assert result == expected_result
+    assert events == expected_events
+    assert [e for e in events if e[0] == "task_retry"] == [("task_retry", "flaky", "ConnectionError")] * 2
+
+
+def test_autoretry_for_then_the_original_exception(pair):
+    (expected_result, expected_events), (result, events) = run_both(pair, "always_fails")
+    assert expected_result == ("raised", "ValueError")
+    assert result == expected_result
+    assert events == expected_events
+    assert sum(1 for e in events if e[0] == "before_start") == 3  # first try + max_retries=2
+
+
+def test_retry_past_max_retries_without_exc(pair):
+    (expected_result, expected_events), (result, events) = run_both(pair, "exhausts")
+    assert expected_result == ("raised", "MaxRetriesExceededError")
+    assert result == expected_result
+    assert events == expected_events
+
+
+def test_failure_without_retry_policy(pair):
+    (expected_result, expected_events), (result, events) = run_both(pair, "boom")
+    assert expected_result == ("raised", "KeyError")
+    assert result == expected_result
+    assert events == expected_events
+
+
+def test_retry_with_new_arguments(pair):
+    (expected_result, expected_events), (result, events) = run_both(pair, "new_args", 0)
+    assert expected_result == ("ok", 2)
+    assert result == expected_result
+    assert events == expected_events
+
+
+def test_request_context(pair):
+    (expected_result, _), (result, _) = run_both(pair, "probe", 1, 2)
+    assert expected_result[0] == "ok" and expected_result[1]["args"] == [1, 2]
+    assert result == expected_result
+
+
+def test_ignore(pair):
+    (expected_result, expected_events), (result, events) = run_both(pair, "ignored")
+    if pair[0].eager:
+        assert result == expected_result
+    assert events == expected_events
+
+
+def test_direct_call_runs_in_process_with_called_directly(pair):
+    celery_rt, shim_rt = pair
+    assert shim_rt.tasks["probe"](5) == celery_rt.tasks["probe"](5)
+    assert shim_rt.tasks["add"](1, 2) == celery_rt.tasks["add"](1, 2) == 3
+
+
+def test_direct_call_of_retry_raises_the_exception(pair):
+    celery_rt, shim_rt = pair
+    with pytest.raises(ConnectionError):
+        celery_rt.tasks["flaky"](1)
+    with pytest.raises(ConnectionError):
+        shim_rt.tasks["flaky"](1)
+
+
+def test_apply_returns_eager_result_with_state(pair):
+    celery_rt, shim_rt = pair
+    for name, args in (("add", (1, 1)), ("boom", ()), ("flaky", (1,))):
+        expected = celery_rt.tasks[name].apply(args)
+        actual = shim_rt.tasks[name].apply(args)
+        assert (actual.state, type(actual.result).__name__) == (expected.state, type(expected.result).__name__)
+        assert actual.successful() == expected.successful()
+
+
+def test_eager_propagates_raises_before_failure_hooks(pair):
+    celery_rt, shim_rt = pair
+    outcomes = []
+    for rt in (celery_rt, shim_rt):
+        rt.recorder.clear()
+        with pytest.raises(KeyError):
+            rt.tasks["boom"].apply(throw=True)
+        outcomes.append(list(rt.recorder.events))
+    assert outcomes[1] == outcomes[0]
+
+
+def test_eager_propagating_retry(pair):
+    celery_rt, shim_rt = pair
+    raised = []
+    for rt in (celery_rt, shim_rt):
+        rt.recorder.clear()
+        try:
+            rt.tasks["flaky"].apply((1,), throw=True)
+        except Exception as exc:
+            raised.append((type(exc).__name__, list(rt.recorder.events)))
+        else:
+            raised.append((None, list(rt.recorder.events)))
+    assert raised[1] == raised[0]
