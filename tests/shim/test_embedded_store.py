@@ -360,3 +360,17 @@ def test_empty_pulls_and_stats_do_not_need_the_write_lock(tmp_path):
             blocker.close()
         store.push(queue_id, "x")
         assert len(store.pull(queue_id, batch_size=10).messages) == 1
+
+
+def test_connections_of_finished_threads_are_closed(tmp_path):
+    import threading
+
+    with EmbeddedStore(str(tmp_path / "threads.sqlite3")) as store:
+        queue_id = store.create_queue("q").queue_id
+        for _ in range(30):  # one short-lived thread per "request"
+            thread = threading.Thread(target=store.push, args=(queue_id, "x"))
+            thread.start()
+            thread.join()
+        assert store.stats(queue_id).backlog_count == 30
+        open_connections = len(store._db._all)  # white-box: the leak this guards against is invisible otherwise
+        assert open_connections <= 3

@@ -31,7 +31,8 @@ class Connections:
         self.in_memory = path == MEMORY
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        #: Every open connection by the thread that uses it, so a dead thread's connection is closed.
+        self._all: dict[threading.Thread, sqlite3.Connection] = {}
         self._all_lock = threading.Lock()
         self._closed = False
         # In memory there is one database per connection, so every thread shares this one; the lock
@@ -60,7 +61,10 @@ class Connections:
         for pragma in schema.CONNECTION_PRAGMAS:
             conn.execute(pragma)
         with self._all_lock:
-            self._all.append(conn)
+            # Threads come and go (a web server may start one per request): close what the dead left.
+            for thread in [t for t in self._all if not t.is_alive()]:
+                self._all.pop(thread).close()
+            self._all[threading.current_thread()] = conn
         return conn
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
@@ -84,7 +88,7 @@ class Connections:
                 )
             # A connection must never cross fork(): forget the parent's without closing them.
             self._local = threading.local()
-            self._all = []
+            self._all = {}
             self._shared = None
             self._pid = os.getpid()
         if self.in_memory:
@@ -144,7 +148,7 @@ class Connections:
     def close(self) -> None:
         self._closed = True
         with self._all_lock:
-            conns, self._all = self._all, []
+            conns, self._all = list(self._all.values()), {}
         for conn in conns:
             try:
                 conn.close()
