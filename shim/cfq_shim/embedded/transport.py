@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 from ..limits import DEFAULT_LIMITS, Limits
 from ..transport.base import (
@@ -20,6 +20,8 @@ from .records import QueueConfig, StoredMessage
 from .store import EmbeddedStore
 
 __all__ = ["StoreTransport"]
+
+T = TypeVar("T")
 
 
 class StoreTransport(Transport):
@@ -48,7 +50,7 @@ class StoreTransport(Transport):
                 self._ids[name] = queue_id
         return queue_id
 
-    def _call(self, name: str, operation, *args, **kwargs):
+    def _call(self, name: str, operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``operation(queue_id, ...)``, refreshing a stale cached id once."""
         queue_id = self._queue_id(name)
         try:
