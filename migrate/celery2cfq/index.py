@@ -336,10 +336,12 @@ class ProjectIndex:
     has_result_backend: bool = False
     #: canonical modules that define or re-export a known name.
     celery_modules: frozenset[str] = frozenset()
+    #: names a package alias would hide (see :class:`Resolver`).
+    shadowed: frozenset[str] = frozenset()
 
     def resolver(self) -> "Resolver":
         """A resolver over this index; what it learns later stays in its own layer."""
-        return Resolver(ChainMap({}, self.kinds), ChainMap({}, self.aliases), self.module_aliases)
+        return Resolver(ChainMap({}, self.kinds), ChainMap({}, self.aliases), self.module_aliases, self.shadowed)
 
     def module_for_path(self, path: str) -> tuple[str, bool]:
         module, is_package = module_name_for_path(path)
@@ -349,19 +351,34 @@ class ProjectIndex:
 class Resolver:
     """Follows module spellings and aliases to a canonical name and says what kind it is."""
 
-    def __init__(self, kinds: MutableMapping[str, str], aliases: MutableMapping[str, str], module_aliases: Mapping[str, str]):
+    def __init__(
+        self,
+        kinds: MutableMapping[str, str],
+        aliases: MutableMapping[str, str],
+        module_aliases: Mapping[str, str],
+        shadowed: Iterable[str] = (),
+    ):
         self.kinds = kinds
         self.aliases = aliases
         self.module_aliases = module_aliases
+        #: ``pkg.mod.name`` defined in module ``pkg.mod`` while the package also binds ``pkg.mod``
+        #: to something else (``from .celery import app as celery``): for such names the
+        #: submodule wins, as it does for Python's ``from pkg.mod import name``.
+        self.shadowed = set(shadowed)
+        self.defined_by_module: dict[str, set[str]] = {}
 
     def resolve(self, qualified: str) -> str:
         for _ in range(20):
             parts = qualified.split(".")
             for cut in range(len(parts), 0, -1):
                 prefix = ".".join(parts[:cut])
-                target = self.aliases.get(prefix) or self.module_aliases.get(prefix)
-                if target and target != prefix:
+                target = self.aliases.get(prefix)
+                if target and target != prefix and not (cut < len(parts) and f"{prefix}.{parts[cut]}" in self.shadowed):
                     qualified = ".".join([target, *parts[cut:]])
+                    break
+                module = self.module_aliases.get(prefix)
+                if module and module != prefix:
+                    qualified = ".".join([module, *parts[cut:]])
                     break
             else:
                 return celery_equivalent(qualified)
@@ -383,6 +400,13 @@ class Resolver:
         prefix = f"{facts.module}." if facts.module else ""
         for name, target in facts.bindings.items():
             self.aliases[prefix + name] = target
+        self.defined_by_module[facts.module] = {*facts.assigned, *facts.bindings}
+
+    def note_shadowing(self) -> None:
+        """Record the names of submodules that a package alias of the same name would hide."""
+        for module, names in self.defined_by_module.items():
+            if module in self.aliases:
+                self.shadowed.update(f"{module}.{name}" for name in names)
 
     def settle(self, all_facts: Iterable[ModuleFacts]) -> None:
         """Apply every module's definitions until nothing new is learnt."""
@@ -460,6 +484,7 @@ def build_index(sources: Mapping[str, str]) -> ProjectIndex:
     resolver = Resolver({}, {}, module_aliases)
     for facts in all_facts:
         resolver.add_module(facts)
+    resolver.note_shadowing()
     resolver.settle(all_facts)
 
     config_modules = _config_modules(all_facts, resolver, set(path_modules.values()))
@@ -487,6 +512,7 @@ def build_index(sources: Mapping[str, str]) -> ProjectIndex:
         path_modules=path_modules,
         has_result_backend=has_backend,
         celery_modules=frozenset(name.rpartition(".")[0] for name in kinds),
+        shadowed=frozenset(resolver.shadowed),
     )
 
 

@@ -158,7 +158,8 @@ def rewrite_url(value: cst.BaseExpression, site: SettingSite, ctx: FileContext) 
             args[default_at] = args[default_at].with_changes(value=new_default)
             return value.with_changes(args=args)
     if isinstance(value, (cst.Name, cst.Attribute, cst.Subscript, cst.Call)):
-        shown = dotted_name(value) or "an expression"
+        shown = " ".join(cst.Module(body=[]).code_for_node(value).split())
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
         ctx.report(site.node, "CFQ202", f"{site.spelling} comes from {shown}: make sure it is {ctx.options.broker} where the app runs")
     return None
 

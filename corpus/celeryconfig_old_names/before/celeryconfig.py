@@ -1,0 +1,10 @@
+# Pre-4.0 configuration module.
+BROKER_URL = "amqp://guest:guest@rabbit:5672//"
+CELERY_RESULT_BACKEND = "rpc://"
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = [CELERY_TASK_SERIALIZER]
+CELERYD_CONCURRENCY = 4
+CELERYD_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = "Europe/Paris"
+BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600, "confirm_publish": True}
+CELERYBEAT_SCHEDULE = {}

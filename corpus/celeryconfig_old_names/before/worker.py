@@ -1,0 +1,9 @@
+from celery import Celery
+
+app = Celery("worker")
+app.config_from_object("celeryconfig")
+
+
+@app.task
+def ping():
+    return "pong"
