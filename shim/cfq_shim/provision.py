@@ -1,0 +1,150 @@
+"""``cfq-shim -A proj provision [--dry-run]``: create the app's queues on Cloudflare.
+
+Reads every queue the app knows (``app.queues()``: ``task_default_queue``, each task's ``queue=``,
+``task_routes``, ``task_queues``) and, for each, idempotently creates:
+
+1. its dead-letter queue (:func:`cfq_shim.naming.dead_letter_queue_name`, no consumer of its own),
+2. the queue itself,
+3. an ``http_pull`` consumer with the app's settings: ``batch_size`` (the largest pull,
+   ``Limits.max_pull_batch_size``, which the worker asks for), ``max_retries``
+   (``cfq_queue_max_retries``), ``retry_delay`` (the app's ``Task.default_retry_delay``),
+   ``visibility_timeout_ms`` (``broker_visibility_timeout``) and the dead-letter queue.
+
+Running it again changes nothing, or updates a consumer whose settings differ. ``--dry-run`` only
+prints the plan and the equivalent ``wrangler`` commands. Queue names go through the same mapping
+as the transport (:mod:`cfq_shim.transport.cloudflare_names`), so the plan shows the real names.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shlex
+from dataclasses import dataclass, replace
+from typing import Any, Sequence
+from urllib.parse import parse_qsl, urlsplit
+
+import click
+
+from .limits import Limits
+from .naming import DEAD_LETTER_SUFFIX
+from .transport.base import QueueSettings, TransportError
+from .transport.cloudflare_names import cloudflare_queue_name
+
+__all__ = ["QueuePlan", "plan_queues", "wrangler_commands", "apply_plan", "provision_command"]
+
+
+@dataclass(frozen=True)
+class QueuePlan:
+    """One app queue: its Cloudflare name, its consumer settings, and its dead-letter queue."""
+
+    queue: str
+    cloudflare_name: str
+    settings: QueueSettings
+    #: Cloudflare name of the dead-letter queue (None: exhausted messages are deleted).
+    dead_letter_cloudflare_name: str | None
+
+
+def _prefix_for(broker_url: str) -> str:
+    """The queue prefix the cloudflare:// transport will use (URL option, else the environment)."""
+    from .transport.cloudflare import PREFIX_VARIABLE
+
+    options = dict(parse_qsl(urlsplit(broker_url).query)) if broker_url.startswith("cloudflare:") else {}
+    return options.get("queue_prefix", os.environ.get(PREFIX_VARIABLE, ""))
+
+
+def _retry_delay_seconds(app: Any, limits: Limits) -> int:
+    task_class = getattr(app, "Task", None)
+    delay = getattr(task_class, "default_retry_delay", None) or limits.default_retry_delay_seconds
+    return max(0, min(int(delay), limits.max_delay_seconds))
+
+
+def plan_queues(app: Any, *, prefix: str | None = None) -> list[QueuePlan]:
+    """The plan for every queue the app knows (dead-letter queues are not planned on their own)."""
+    limits: Limits = app.limits
+    if prefix is None:
+        prefix = _prefix_for(app.broker_url)
+    retry_delay = _retry_delay_seconds(app, limits)
+    plans = []
+    for queue in app.queues():
+        if queue.endswith(DEAD_LETTER_SUFFIX):
+            continue
+        settings = replace(app.queue_settings(queue), batch_size=limits.max_pull_batch_size,
+                           retry_delay_seconds=retry_delay)
+        dlq = settings.dead_letter_queue
+        plans.append(QueuePlan(
+            queue=queue,
+            cloudflare_name=cloudflare_queue_name(queue, prefix=prefix, limits=limits),
+            settings=settings,
+            dead_letter_cloudflare_name=cloudflare_queue_name(dlq, prefix=prefix, limits=limits) if dlq else None,
+        ))
+    return plans
+
+
+def wrangler_commands(plans: Sequence[QueuePlan]) -> list[str]:
+    """The ``wrangler`` commands that build the same queues and consumers by hand."""
+    commands: list[str] = []
+    for plan in plans:
+        if plan.dead_letter_cloudflare_name:
+            commands.append(f"npx wrangler queues create {shlex.quote(plan.dead_letter_cloudflare_name)}")
+        commands.append(f"npx wrangler queues create {shlex.quote(plan.cloudflare_name)}")
+        s = plan.settings
+        consumer = [
+            "npx wrangler queues consumer http add", shlex.quote(plan.cloudflare_name),
+            f"--batch-size {s.batch_size}",
+            f"--message-retries {s.max_retries}",
+            f"--retry-delay-secs {s.retry_delay_seconds}",
+            # wrangler takes whole seconds; rounding up never shortens a lease.
+            f"--visibility-timeout-secs {math.ceil(s.visibility_timeout_ms / 1000)}",
+        ]
+        if plan.dead_letter_cloudflare_name:
+            consumer.append(f"--dead-letter-queue {shlex.quote(plan.dead_letter_cloudflare_name)}")
+        commands.append(" ".join(consumer))
+    return commands
+
+
+def describe(plan: QueuePlan) -> str:
+    s = plan.settings
+    dlq = plan.dead_letter_cloudflare_name or "none (exhausted messages are deleted)"
+    return (f"{plan.queue} -> {plan.cloudflare_name}: http_pull consumer batch_size={s.batch_size} "
+            f"max_retries={s.max_retries} retry_delay={s.retry_delay_seconds}s "
+            f"visibility_timeout={s.visibility_timeout_ms}ms dead_letter_queue={dlq}")
+
+
+def apply_plan(plans: Sequence[QueuePlan], transport: Any) -> None:
+    """Create each dead-letter queue, queue and consumer through ``transport`` (idempotent)."""
+    for plan in plans:
+        if plan.settings.dead_letter_queue:
+            transport.declare_queue(plan.settings.dead_letter_queue)
+        transport.declare_queue(plan.queue, plan.settings)
+
+
+@click.command("provision")
+@click.option("--dry-run", is_flag=True, help="Print the plan and the equivalent wrangler commands; change nothing.")
+@click.pass_context
+def provision_command(ctx: click.Context, dry_run: bool) -> None:
+    """Create the app's queues, dead-letter queues and http_pull consumers on Cloudflare.
+
+    Uses the app's broker (cloudflare://ACCOUNT_ID, with CLOUDFLARE_API_TOKEN and, for the local
+    stand-in, CLOUDFLARE_BASE_URL). Safe to run again: existing queues are kept, consumers updated.
+    """
+    from .worker.command import app_from_context
+
+    app = app_from_context(ctx)
+    plans = plan_queues(app)
+    target = urlsplit(app.broker_url)
+    click.echo(f"{'Plan' if dry_run else 'Provisioning'}: {len(plans)} queue(s) on {target.scheme}://"
+               f"{target.hostname or ''}")
+    for plan in plans:
+        click.echo(f"  {describe(plan)}")
+    if dry_run:
+        click.echo("Equivalent wrangler commands:")
+        for command in wrangler_commands(plans):
+            click.echo(f"  {command}")
+        return
+    try:
+        transport = app.transport
+        apply_plan(plans, transport)
+    except TransportError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Done: {len(plans)} queue(s), their dead-letter queues and consumers are in place.")

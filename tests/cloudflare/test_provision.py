@@ -1,0 +1,121 @@
+"""``cfq-shim -A proj provision``: the plan, the wrangler commands, and idempotent creation on the stand-in."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+from stand_in_support import ACCOUNT, SECRET_TOKEN
+
+from cfq_shim.cli import main
+from cfq_shim.provision import plan_queues, wrangler_commands
+
+APP_SOURCE = f'''
+from cfq_shim import Celery
+
+app = Celery("proj", broker="cloudflare://{ACCOUNT}")
+app.conf.task_default_queue = "default"
+app.conf.task_routes = {{"proj.report": {{"queue": "reports.daily"}}}}
+app.conf.cfq_queue_max_retries = 4
+app.conf.broker_visibility_timeout = 90
+
+
+@app.task(queue="emails")
+def send_email(to):
+    return to
+
+
+@app.task(name="proj.report")
+def report():
+    return 1
+
+
+@app.task
+def add(x, y):
+    return x + y
+'''
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch, stand_in):
+    """An importable app module `provapp`, and the environment pointing the transport at the stand-in."""
+    (tmp_path / "provapp.py").write_text(textwrap.dedent(APP_SOURCE))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", SECRET_TOKEN)
+    monkeypatch.setenv("CLOUDFLARE_BASE_URL", stand_in.base_url)
+    monkeypatch.delenv("CFQ_SHIM_QUEUE_PREFIX", raising=False)
+    sys.modules.pop("provapp", None)  # each test loads a fresh app, bound to its own stand-in
+    yield stand_in
+    sys.modules.pop("provapp", None)
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, ["-A", "provapp", "provision", *args], catch_exceptions=False)
+
+
+def test_plan_covers_default_queue_task_queues_and_routes(project):
+    from cfq_shim.loading import load_app
+
+    plans = {p.queue: p for p in plan_queues(load_app("provapp"))}
+    assert sorted(plans) == ["default", "emails", "reports.daily"]
+    emails = plans["emails"]
+    assert (emails.cloudflare_name, emails.dead_letter_cloudflare_name) == ("emails", "emails-dlq")
+    assert (emails.settings.max_retries, emails.settings.visibility_timeout_ms, emails.settings.batch_size) \
+        == (4, 90_000, 100)
+    assert emails.settings.retry_delay_seconds == 180  # Celery's Task.default_retry_delay
+    daily = plans["reports.daily"]
+    assert daily.cloudflare_name.startswith("reports-daily-")
+    assert daily.dead_letter_cloudflare_name.startswith("reports-daily-dlq-")
+
+
+def test_dry_run_prints_plan_and_wrangler_commands_and_changes_nothing(project):
+    result = run("--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "npx wrangler queues create emails-dlq" in result.output
+    assert ("npx wrangler queues consumer http add emails --batch-size 100 --message-retries 4 "
+            "--retry-delay-secs 180 --visibility-timeout-secs 90 --dead-letter-queue emails-dlq") in result.output
+    assert project.service.store.list_queues() == []
+    assert project.request_counts() == {}
+
+
+def test_provision_creates_queues_dead_letter_queues_and_consumers(project):
+    result = run()
+    assert result.exit_code == 0, result.output
+    store = project.service.store
+    names = sorted(q.queue_name for q in store.list_queues())
+    assert len(names) == 6 and {"default", "default-dlq", "emails", "emails-dlq"} <= set(names)
+    emails = store.queue_by_name("emails").config
+    assert (emails.consumer_id is not None, emails.max_retries, emails.dead_letter_queue,
+            emails.visibility_timeout_ms, emails.retry_delay_seconds, emails.batch_size) \
+        == (True, 4, "emails-dlq", 90_000, 180, 100)
+    assert store.queue_by_name("emails-dlq").config.consumer_id is None
+
+
+def test_provision_is_idempotent(project):
+    assert run().exit_code == 0
+    store = project.service.store
+    before = {q.queue_name: (q.queue_id, q.config) for q in store.list_queues()}
+    project.reset_request_counts()
+    second = run()
+    assert second.exit_code == 0, second.output
+    assert {q.queue_name: (q.queue_id, q.config) for q in store.list_queues()} == before
+    counts = project.request_counts()
+    assert not {"queues.create", "consumers.create", "consumers.update"} & set(counts)
+
+
+def test_provision_without_a_token_fails_with_a_clear_error(project, monkeypatch):
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN")
+    result = CliRunner().invoke(main, ["-A", "provapp", "provision"])
+    assert result.exit_code == 1
+    assert "CLOUDFLARE_API_TOKEN" in result.output and "Traceback" not in result.output
+
+
+def test_the_prefix_from_the_environment_reaches_names_and_commands(project, monkeypatch):
+    monkeypatch.setenv("CFQ_SHIM_QUEUE_PREFIX", "staging-")
+    from cfq_shim.loading import load_app
+
+    commands = wrangler_commands(plan_queues(load_app("provapp")))
+    assert "npx wrangler queues create staging-emails" in commands
