@@ -374,3 +374,20 @@ def test_connections_of_finished_threads_are_closed(tmp_path):
         assert store.stats(queue_id).backlog_count == 30
         open_connections = len(store._db._all)  # white-box: the leak this guards against is invisible otherwise
         assert open_connections <= 3
+
+
+def test_a_push_without_a_delay_takes_the_queue_wide_delivery_delay(store, clock):
+    record = store.create_queue("q")
+    store.configure(record.queue_id, record.config.with_changes(delivery_delay_seconds=10))
+    store.push_batch(record.queue_id, [("default", "text", None), ("explicit", "text", 0)])
+    assert [m.body for m in store.pull(record.queue_id, batch_size=10).messages] == ["explicit"]
+    clock.now += 10_000
+    assert [m.body for m in store.pull(record.queue_id, batch_size=10).messages] == ["default"]
+
+
+def test_a_delivery_delay_past_the_maximum_is_refused(store):
+    record = store.create_queue("q")
+    with pytest.raises(InvalidDelay):
+        store.configure(
+            record.queue_id, record.config.with_changes(delivery_delay_seconds=DEFAULT_LIMITS.max_delay_seconds + 1)
+        )

@@ -33,6 +33,8 @@ class QueueConfig:
     batch_size: int = DEFAULT_LIMITS.default_pull_batch_size
     #: Messages older than this are deleted, delivered or not.
     retention_seconds: int = DEFAULT_LIMITS.default_retention_seconds
+    #: Delay of a pushed message that names none (Cloudflare's queue-wide ``delivery_delay``).
+    delivery_delay_seconds: int = 0
     #: While True, pull raises QueuePaused (HTTP 409); pushes are still accepted.
     delivery_paused: bool = False
     #: The id of the queue's ``http_pull`` consumer, for the REST stand-in; None when none is registered.
@@ -53,6 +55,7 @@ class QueueConfig:
         """Self, after checking every value against ``limits``; raises InvalidArgument / InvalidDelay."""
         validation.check_max_retries(self.max_retries, limits)
         validation.check_delay(self.retry_delay_seconds, limits, what="retry_delay")
+        validation.check_delay(self.delivery_delay_seconds, limits, what="delivery_delay")
         validation.check_visibility_timeout(self.visibility_timeout_ms, limits)
         validation.check_pull_batch_size(self.batch_size, limits)
         validation.check_retention(self.retention_seconds, limits)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from typing import Callable, Iterable, Sequence, Tuple, Union
+from typing import Callable, Iterable, Optional, Sequence, Tuple, Union
 
 from ..limits import DEFAULT_LIMITS, Limits, deliveries_allowed
 from ..transport import validation
@@ -40,8 +40,8 @@ from .records import PullResult, QueueConfig, QueueRecord, StoredMessage, StoreS
 
 __all__ = ["EmbeddedStore", "OutgoingItem", "system_clock_ms", "new_id"]
 
-#: ``(body, content_type, delay_seconds)``: one message of a batch push.
-OutgoingItem = Tuple[Union[str, bytes], str, int]
+#: ``(body, content_type, delay_seconds)``: one message of a batch push (delay None: the queue's default).
+OutgoingItem = Tuple[Union[str, bytes], str, Optional[int]]
 
 #: How long a writer waits for another process's transaction before giving up.
 DEFAULT_BUSY_TIMEOUT_MS = 30_000
@@ -154,12 +154,18 @@ class EmbeddedStore:
             return self._write_config(conn, self._require(conn, queue_id), config)
 
     # == producing ===================================================================================
-    def push(self, queue_id: str, body: str | bytes, *, content_type: str = "text", delay_seconds: int = 0) -> str:
-        """Store one message; returns its id. Raises (and stores nothing) on a bad size, delay or type."""
+    def push(
+        self, queue_id: str, body: str | bytes, *, content_type: str = "text", delay_seconds: int | None = 0
+    ) -> str:
+        """Store one message; returns its id. Raises (and stores nothing) on a bad size, delay or type.
+
+        A delay of None means the queue's ``delivery_delay_seconds``."""
         return self.push_batch(queue_id, [(body, content_type, delay_seconds)])[0]
 
     def push_batch(self, queue_id: str, items: Sequence[OutgoingItem]) -> list[str]:
         """Store ``(body, content_type, delay_seconds)`` items, all or none; returns their ids in order.
+
+        A delay of None means the queue's ``delivery_delay_seconds`` (Cloudflare's queue-wide delay).
 
         Raises TooManyMessages (10206), BatchTooLarge (10205), MessageTooLarge (10204),
         InvalidDelay (10202), InvalidArgument (10203), QueueNotFound (10104), BacklogFull (10251).
@@ -172,17 +178,22 @@ class EmbeddedStore:
         for body, content_type, delay_seconds in items:
             costs.append(validation.check_message(body, limits))
             validation.check_content_type(content_type)
-            validation.check_delay(delay_seconds, limits)
+            if delay_seconds is not None:
+                validation.check_delay(delay_seconds, limits)
         total = validation.check_batch(costs, limits) if len(items) > 1 else sum(costs)
         if not items:
             return []
         now = self.now_ms()
         ids = [new_id() for _ in items]
-        rows = [
-            (message_id, queue_id, body, content_type, now, now + delay_seconds * 1000, cost)
-            for message_id, (body, content_type, delay_seconds), cost in zip(ids, items, costs)
-        ]
         with self._db.write() as conn:
+            default_delay = 0
+            if any(delay is None for _, _, delay in items):
+                default_delay = self._require(conn, queue_id).config.delivery_delay_seconds
+            rows = [
+                (message_id, queue_id, body, content_type, now,
+                 now + (default_delay if delay is None else delay) * 1000, cost)
+                for message_id, (body, content_type, delay), cost in zip(ids, items, costs)
+            ]
             grew = conn.execute(
                 "UPDATE queues SET backlog_count = backlog_count + ?, backlog_bytes = backlog_bytes + ? "
                 "WHERE queue_id = ? AND backlog_bytes + ? <= ?",
