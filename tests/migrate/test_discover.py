@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -78,3 +81,24 @@ def test_symlinks_are_not_followed_in_a_walk(tmp_path: Path):
 def test_missing_path(tmp_path: Path):
     with pytest.raises(FileNotFoundError, match="missing"):
         discover([tmp_path / "missing"])
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_gitignore_matcher_agrees_with_git(tmp_path: Path):
+    """Our matcher and git itself keep the same files on a tree exercising every supported rule."""
+    make(tmp_path, "a.py", "gen_1.py", "gen_keep.py", "out/o.py", "src/out/o.py", "src/app/local.py",
+         "docs/conf.py", "deep/a/b/skip_me.py", "deep/b/skip_me.py", "sub/inner.py", "sub/x/inner.py",
+         "sub/other.py", "logs/keep.py", "cache.py", "cache/c.py", "lit#.py", "q1.py", "qq.py",
+         "abc/x.py", "abd/x.py", "notes/deep/n.py", "notes/top.py", "#hash.py", "!bang.py")
+    (tmp_path / ".gitignore").write_text(
+        "# comment\n\ngen_*.py\n!gen_keep.py\n/out/\nsrc/app/local.py\ndocs\n**/b/skip_me.py\n"
+        "cache/\nlit#.py\nq?.py\nab[c].py\nab[!c]/\nnotes/**/n.py\n\\#hash.py\n\\!bang.py\n"
+    )
+    (tmp_path / "sub" / ".gitignore").write_text("inner.py\n/other.py\n")
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}  # no user excludes
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, env=env)
+    listed = subprocess.run(
+        ["git", "ls-files", "--others", "--exclude-standard", "--", "*.py"],
+        cwd=tmp_path, capture_output=True, text=True, check=True, env=env,
+    ).stdout.split("\n")
+    assert keys(tmp_path) == sorted(p for p in listed if p)
