@@ -531,10 +531,17 @@ def _config_modules(all_facts: list[ModuleFacts], resolver: Resolver, modules: s
             if module in modules:
                 config[module] = prefix
     if django_namespace is not None:
-        settings_modules = {resolver.resolve(s) for s in settings_spellings}
+        settings_modules = {_settings_scope(resolver.resolve(s)) for s in settings_spellings}
         for module in modules:
             if any(module == s or module.startswith(s + ".") for s in settings_modules):
                 config[module] = django_namespace
             elif not settings_modules and "settings" in module.split("."):
                 config[module] = django_namespace
     return config
+
+
+def _settings_scope(module: str) -> str:
+    """``proj.settings.prod`` -> ``proj.settings``: split settings (base.py, prod.py, ...) share
+    their package, and the namespaced names usually live in the base module."""
+    parent = module.rpartition(".")[0]
+    return parent if parent.rpartition(".")[2] == "settings" else module

@@ -42,16 +42,16 @@ SIGNALS_NOT_SENT: frozenset[str] = frozenset({
     "import_modules", "user_preload_options",
 })
 
-#: Celery's state constants (``celery.states``).
+#: Celery's state constants and state sets (``celery.states``). Its ``state`` class and precedence
+#: helpers are not provided.
 STATES: frozenset[str] = frozenset({
     "PENDING", "RECEIVED", "STARTED", "SUCCESS", "FAILURE", "REVOKED", "REJECTED", "RETRY",
-    "IGNORED", "READY_STATES", "UNREADY_STATES", "EXCEPTION_STATES", "PROPAGATE_STATES",
-    "ALL_STATES", "PRECEDENCE", "PRECEDENCE_LOOKUP", "NONE_PRECEDENCE", "state", "precedence",
+    "IGNORED", "READY_STATES", "UNREADY_STATES", "EXCEPTION_STATES", "PROPAGATE_STATES", "ALL_STATES",
 })
 
 _EXCEPTIONS = frozenset({
     "Retry", "MaxRetriesExceededError", "Reject", "Ignore", "SoftTimeLimitExceeded",
-    "TimeLimitExceeded", "EncodeError", "ImproperlyConfigured", "CeleryError", "TaskError",
+    "TimeLimitExceeded", "ImproperlyConfigured", "CeleryError", "TaskError",
     "TaskRevokedError", "WorkerLostError", "NotRegistered", "TimeoutError", "QueueNotFound",
     "ChordError", "OperationalError",
 })
@@ -73,6 +73,8 @@ MODULE_TARGETS: Mapping[str, tuple[str, frozenset[str]]] = {
     "celery.canvas": ("cfq_shim.canvas", _CANVAS),
     "celery.app.task": ("cfq_shim.task", frozenset({"Task"})),
     "celery.app": ("cfq_shim.app", frozenset({"Celery", "shared_task"})),
+    # Celery projects catch kombu's serialisation and connection errors; the shim has them too.
+    "kombu.exceptions": ("cfq_shim.exceptions", frozenset({"EncodeError", "DecodeError", "OperationalError"})),
 }
 
 #: (celery module, name) -> shim module, for every name the shim provides.

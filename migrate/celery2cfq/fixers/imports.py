@@ -89,7 +89,7 @@ def _module_node(dotted: str) -> Union[cst.Name, cst.Attribute]:
 
 
 def _is_celery_module(module: str | None) -> bool:
-    return module is not None and (module == "celery" or module.startswith("celery."))
+    return module is not None and (module == "celery" or module.startswith("celery.") or module in MODULE_TARGETS)
 
 
 class ImportsFixer(Fixer):
