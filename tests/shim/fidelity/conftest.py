@@ -206,7 +206,8 @@ def _celery_runtime(name: str, recorder: Recorder):
 
     app = celery.Celery(f"fidelity{next(_app_numbers)}", set_as_current=False)
     app.conf.update(broker_url="memory://", result_backend="cache+memory://", task_default_queue="fidelity",
-                    worker_hijack_root_logger=False, broker_connection_retry_on_startup=True)
+                    worker_hijack_root_logger=False, broker_connection_retry_on_startup=True,
+                    broker_transport_options={"polling_interval": 0.01})
     eager = name.endswith("eager")
     app.conf.task_always_eager = eager
     tasks = define_tasks(app, app.Task, celery.exceptions, recorder)
