@@ -62,6 +62,10 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / "proj" / "views.py").write_text(CALLER)
     (tmp_path / "proj" / "timer.py").write_text(NOT_CELERY)
     (tmp_path / "proj" / "crlf.py").write_bytes(APP.replace("\n", "\r\n").replace("proj", "crlf").encode())
+    latin1 = "# -*- coding: latin-1 -*-\n" + APP.replace("proj", "latin") + "GREETING = 'café'\n"
+    (tmp_path / "proj" / "latin1.py").write_bytes(latin1.encode("latin-1"))
+    (tmp_path / "proj" / "script.py").write_text(APP.replace("proj", "script"))
+    (tmp_path / "proj" / "script.py").chmod(0o755)
     return tmp_path
 
 
@@ -88,6 +92,11 @@ def test_check_diff_write_then_stable(project: Path):
     assert after["proj/__init__.py"] == before["proj/__init__.py"]
     assert after["proj/crlf.py"].count(b"\r\n") == after["proj/crlf.py"].count(b"\n"), "CRLF kept"
     assert after["proj/crlf.py"] != before["proj/crlf.py"]
+    assert after["proj/latin1.py"] != before["proj/latin1.py"]
+    assert b"'caf\xe9'" in after["proj/latin1.py"], "still latin-1"
+    assert after["proj/latin1.py"].decode("latin-1").startswith("# -*- coding: latin-1 -*-\n")
+    assert after["proj/script.py"] != before["proj/script.py"]
+    assert (project / "proj" / "script.py").stat().st_mode & 0o777 == 0o755
 
     again = celery2cfq("rewrite", "--check", ".", cwd=project)
     assert again.returncode == 0, again.stdout
