@@ -44,7 +44,7 @@ def start(app):
 
     yield start
     for worker in workers:
-        worker.stop(warm=False)
+        worker.stop()
 
 
 def dead_letters(app, queue="celery"):

@@ -4,7 +4,6 @@ settlement and the puller (with the in-memory transport; no app needed)."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import pytest
@@ -16,6 +15,7 @@ from cfq_shim.worker.leases import LEASE_MARGIN_MS, Prefetch, lease_ms_for
 from cfq_shim.worker.puller import Puller, next_backoff
 from cfq_shim.worker.settlement import ACK, Batch, Settlement
 from cfq_shim.worker.timelimits import TimeKeeper, effective_limits
+from test_worker import wait_until
 
 
 class Soft(Exception):
@@ -24,14 +24,6 @@ class Soft(Exception):
 
 class Hard(Exception):
     pass
-
-
-def wait_until(predicate, timeout_seconds=10.0):
-    deadline = time.monotonic() + timeout_seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.005)
 
 
 def record(**changes):

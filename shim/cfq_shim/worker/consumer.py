@@ -45,6 +45,9 @@ logger = logging.getLogger("cfq_shim.worker")
 
 POOLS = ("solo", "threads", "prefork")
 
+#: How long shutdown waits for a pull in flight to return.
+_PULLER_JOIN_SECONDS = 10.0
+
 #: A message that arrives this close to its ETA runs now instead of hopping again (delays are whole seconds).
 ETA_TOLERANCE_SECONDS = 1.0
 
@@ -105,6 +108,7 @@ class Worker:
         self._error: BaseException | None = None
         self.exit_code: int | None = None
         self.tasks_done = 0
+        self._handed_back = 0
         self._open_batches: set[Batch] = set()
         self._batches_lock = threading.Lock()
         self._pool: Pool | None = None
@@ -363,6 +367,7 @@ class Worker:
 
     def _hand_back(self, jobs: Sequence[Job]) -> None:
         """Give messages that have not started back to the queue at once (retry with delay 0)."""
+        self._handed_back += len(jobs)
         for job in jobs:
             if job.acked_early:
                 settlement = Settlement("none", send=(job.message.queue, job.message.body, 0))
@@ -449,21 +454,28 @@ class Worker:
             batch = self._new_batch(queue_name, messages, lease_ms)
             self._hand_back([Job(message=m, batch=batch, hostname=self.hostname) for m in messages])
         self._hand_back(pool.take_unstarted())
+        logger.info("Handed back %d leased message(s) that had not started; waiting for %d running task(s).",
+                    self._handed_back, pool.busy)
         while pool.busy:
             if self.shutdown.cold:
                 return self._cold()
             pool.join(timeout_seconds=0.05)
             self._flush_aging_batches()
         pool.stop(cold=False)
+        puller.join(_PULLER_JOIN_SECONDS)
         self._finish()
         return 0
 
     def _cold(self) -> int:
         logger.warning("worker: Cold shutdown (%s)", self.hostname)
         if self._puller is not None:
-            self._puller.request_stop()
+            self._puller.request_stop(abandon=True)
         if self._pool is not None:
             self._pool.stop(cold=True)
+        if self._puller is not None:
+            # Its pull in flight ends quickly; after this nothing of the worker touches the transport
+            # (except tasks still running in threads, which a cold shutdown cannot stop).
+            self._puller.join(_PULLER_JOIN_SECONDS)
         self._finish()
         return 1
 

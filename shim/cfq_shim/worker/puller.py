@@ -57,6 +57,7 @@ class Puller:
         self._max_backoff = max_idle_backoff_seconds
         self.handoff: queue_module.Queue[Pulled] = queue_module.Queue(maxsize=1)
         self._stop = threading.Event()
+        self._abandon = False
         self._thread = threading.Thread(target=self._loop, name="cfq-shim-puller", daemon=True)
         self._next_queue = 0
         #: Pull calls made so far (for tests and the benchmark).
@@ -65,11 +66,17 @@ class Puller:
     def start(self) -> None:
         self._thread.start()
 
-    def request_stop(self) -> None:
+    def request_stop(self, *, abandon: bool = False) -> None:
         """Stop pulling. A pull in flight finishes and its batch still reaches the hand-off, so the
-        caller keeps taking from :attr:`handoff` until :attr:`stopped`."""
+        caller keeps taking from :attr:`handoff` until :attr:`stopped`; with ``abandon`` (cold
+        shutdown) a batch nobody takes is left to its lease instead."""
+        self._abandon = abandon
         self._stop.set()
         self._prefetch.close()
+
+    def join(self, timeout_seconds: float) -> None:
+        if threading.current_thread() is not self._thread and self._thread.is_alive():
+            self._thread.join(timeout_seconds)
 
     @property
     def stopped(self) -> bool:
@@ -112,4 +119,6 @@ class Puller:
                 self.handoff.put(item, timeout=0.2)
                 return
             except queue_module.Full:
+                if self._abandon:
+                    return
                 continue

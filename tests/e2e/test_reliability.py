@@ -1,0 +1,233 @@
+"""Reliability with real worker processes (``python -m cfq_shim -A recorder worker``) on a SQLite file.
+
+Tasks (tests/e2e/apps/recorder.py) record ``start N PID`` and ``end N PID`` lines in a file, so the test
+sees what ran, where, and whether it finished. Leases are short (2 s) where redelivery is the point.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from cfq_shim.deadletter import parse
+from cfq_shim.transport.sqlite import SQLiteTransport
+
+APPS = Path(__file__).parent / "apps"
+DEADLINE_SECONDS = 120
+
+
+class Harness:
+    def __init__(self, tmp_path: Path) -> None:
+        self.db = tmp_path / "queues.sqlite3"
+        self.records = tmp_path / "records.txt"
+        self.records.touch()
+        self.logs = tmp_path / "logs"
+        self.logs.mkdir()
+        self.env = {
+            **os.environ,
+            "CFQ_SHIM_BROKER_URL": f"sqlite:///{self.db}",
+            "RECORDER_FILE": str(self.records),
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.processes: list[subprocess.Popen] = []
+        self._app = None
+
+    @property
+    def app(self):
+        if self._app is None:
+            os.environ.setdefault("RECORDER_FILE", str(self.records))
+            sys.path.insert(0, str(APPS))
+            try:
+                import recorder
+            finally:
+                sys.path.remove(str(APPS))
+            recorder.app.conf.broker_url = f"sqlite:///{self.db}"
+            recorder.app.close()
+            self._app = recorder
+        return self._app
+
+    def send(self, task: str, *args) -> str:
+        return getattr(self.app, task).delay(*args).id
+
+    def worker(self, *flags: str) -> subprocess.Popen:
+        log = open(self.logs / f"worker-{len(self.processes)}.log", "w")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cfq_shim", "-A", "recorder", "worker", "-l", "info", *flags],
+            cwd=APPS, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        log.close()
+        self.processes.append(process)
+        return process
+
+    def log_of(self, index: int) -> str:
+        return (self.logs / f"worker-{index}.log").read_text()
+
+    def events(self) -> list[tuple[str, int, int]]:
+        """(kind, n, pid) per recorded line, in the order they were written."""
+        result = []
+        for line in self.records.read_text().splitlines():
+            kind, n, pid = line.split()
+            result.append((kind, int(n), int(pid)))
+        return result
+
+    def lines(self, kind: str) -> list[tuple[int, int]]:
+        return [(n, pid) for k, n, pid in self.events() if k == kind]
+
+    def transport(self) -> SQLiteTransport:
+        return SQLiteTransport.from_url(f"sqlite:///{self.db}")
+
+    def wait_until(self, predicate, *, what: str, timeout_seconds: float = DEADLINE_SECONDS) -> None:
+        deadline = time.monotonic() + timeout_seconds
+        while not predicate():
+            for index, process in enumerate(self.processes):
+                if process.poll() not in (None, 0, 1, -9, -15):
+                    raise AssertionError(f"a worker died: {process.returncode}\n{self.log_of(index)}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            time.sleep(0.02)
+
+    def queue_empty(self, queue: str = "celery") -> bool:
+        transport = self.transport()
+        try:
+            stats = transport.stats(queue)
+        finally:
+            transport.close()
+        return stats.ready == 0 and stats.delayed == 0 and stats.in_flight == 0
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait(10)
+
+
+@pytest.fixture
+def harness(tmp_path):
+    harness = Harness(tmp_path)
+    yield harness
+    harness.stop_all()
+
+
+def test_sigterm_finishes_running_tasks_and_hands_back_the_rest_at_once(harness):
+    # Given short tasks (so the worker leases a few per slot) and a worker with a long lease
+    total = 200
+    for n in range(total):
+        harness.send("record", n, 0.02)
+    worker = harness.worker("-P", "threads", "-c", "2", "--visibility-timeout", "300")
+    harness.wait_until(lambda: len(harness.lines("end")) >= 30, what="thirty tasks to finish")
+    # When it gets SIGTERM while tasks run
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(60) == 0
+    # Then every task it started has finished, and the leased ones that had not started were handed
+    # back at once: nothing stays leased for the 300 s lease.
+    started = Counter(n for n, _ in harness.lines("start"))
+    ended = Counter(n for n, _ in harness.lines("end"))
+    assert started == ended
+    transport = harness.transport()
+    stats = transport.stats("celery")
+    transport.close()
+    assert stats.in_flight == 0 and stats.ready == total - len(ended)
+    handed_back = re.search(r"Handed back (\d+) leased message", harness.log_of(0))
+    assert handed_back and int(handed_back.group(1)) > 0
+    # ... and a new worker runs the rest.
+    harness.worker("-P", "threads", "-c", "2")
+    harness.wait_until(lambda: len(set(n for n, _ in harness.lines("end"))) == total, what="every task")
+
+
+def test_poison_messages_are_dead_lettered_while_the_worker_keeps_going(harness):
+    transport = harness.transport()
+    harness.send("record", 1)
+    transport.send("celery", "{not json")
+    harness.app.app.send_task("recorder.no_such_task", args=[2])
+    harness.send("always_fails", 3)
+    harness.send("record", 4)
+    harness.worker("-P", "solo")
+    harness.wait_until(lambda: harness.queue_empty(), what="the queue to drain")
+    records = [parse(m.body) for m in transport.peek("celery-dlq", batch_size=10)]
+    transport.close()
+    assert sorted(r.reason for r in records) == ["failed", "undecodable", "unknown-task"]
+    failed = next(r for r in records if r.reason == "failed")
+    assert failed.exc_type == "RuntimeError" and "poison 3" in failed.message and "Traceback" in failed.traceback
+    assert sorted(n for n, _ in harness.lines("end")) == [1, 4]
+    assert harness.processes[0].poll() is None
+
+
+def test_prefork_hard_time_limit_ends_the_child_and_the_pool_replaces_it(harness):
+    harness.send("overruns", 1)
+    for n in range(4):
+        harness.send("record", n)
+    harness.worker("-P", "prefork", "-c", "1")
+    harness.wait_until(lambda: harness.queue_empty(), what="the queue to drain")
+    transport = harness.transport()
+    [record] = [parse(m.body) for m in transport.peek("celery-dlq", batch_size=10)]
+    transport.close()
+    assert (record.reason, record.exc_type) == ("time-limit", "TimeLimitExceeded")
+    assert sorted(n for n, _ in harness.lines("end")) == [0, 1, 2, 3]
+    # The child that overran was ended and replaced: every task after it ran in another process.
+    events = harness.events()
+    overrun_at = next(i for i, (kind, _, _) in enumerate(events) if kind == "overrun")
+    overrun_pid = events[overrun_at][2]
+    assert all(pid != overrun_pid for _, _, pid in events[overrun_at + 1:])
+    assert harness.processes[0].poll() is None
+
+
+def test_max_tasks_per_child_replaces_children(harness):
+    for n in range(6):
+        harness.send("record", n)
+    harness.worker("-P", "prefork", "-c", "1", "--max-tasks-per-child", "2")
+    harness.wait_until(lambda: len(harness.lines("end")) == 6, what="six tasks")
+    pids = Counter(pid for _, pid in harness.lines("end"))
+    assert len(pids) == 3 and set(pids.values()) == {2}
+
+
+@pytest.mark.slow
+def test_kill_9_several_times_while_draining_loses_nothing(harness):
+    total = 300
+    for n in range(total):
+        harness.send("record", n, 0.01)
+    flags = ("-P", "threads", "-c", "4", "--visibility-timeout", "2")
+    for _ in range(4):
+        worker = harness.worker(*flags)
+        seen = len(harness.lines("end"))
+        harness.wait_until(lambda: len(harness.lines("end")) >= seen + 20 or harness.queue_empty(),
+                           what="progress before the kill")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+    harness.worker(*flags)
+    harness.wait_until(lambda: harness.queue_empty(), what="the queue to drain after the kills")
+    ended = {n for n, _ in harness.lines("end")}
+    assert ended == set(range(total))
+
+
+@pytest.mark.slow
+def test_two_workers_and_concurrent_producers_run_every_message_once_within_its_lease(harness):
+    per_producer = 300
+    producer_code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import recorder;"
+        "[recorder.record.delay(int(sys.argv[2]) + i) for i in range(int(sys.argv[3]))]"
+    )
+    workers = [harness.worker("-P", "threads", "-c", "2", "--visibility-timeout", "60") for _ in range(2)]
+    producers = [
+        subprocess.Popen([sys.executable, "-c", producer_code, str(APPS), str(k * per_producer), str(per_producer)],
+                         env=harness.env)
+        for k in range(2)
+    ]
+    for producer in producers:
+        assert producer.wait(DEADLINE_SECONDS) == 0
+    harness.wait_until(lambda: len(harness.lines("end")) >= 2 * per_producer and harness.queue_empty(),
+                       what="every message to run")
+    counts = Counter(n for n, _ in harness.lines("start"))
+    # With 60 s leases and no crash, a message leased twice while its lease held would run twice.
+    assert set(counts) == set(range(2 * per_producer)) and set(counts.values()) == {1}
+    assert len({pid for _, pid in harness.lines("end")}) == 2  # both workers took part
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(60) == 0
