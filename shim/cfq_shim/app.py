@@ -520,7 +520,11 @@ class Celery:
             transport = self.transport
             with self._connect_lock:
                 if self._producer is None:
-                    self._producer = Producer(transport, limits=self.limits, queue_settings=self.queue_settings)
+                    producer_class: type[Producer] = Producer
+                    if getattr(transport, "coalesce_sends", False):
+                        # Over HTTP, concurrent .delay() calls share bulk pushes (cfq_shim.coalesce).
+                        from .coalesce import CoalescingProducer as producer_class
+                    self._producer = producer_class(transport, limits=self.limits, queue_settings=self.queue_settings)
         return self._producer
 
     def connection_for_write(self) -> Any:

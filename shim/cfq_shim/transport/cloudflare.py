@@ -122,6 +122,8 @@ class CloudflareTransport(Transport):
     auto_declare_queues = False
     #: Cloudflare's metrics give one backlog figure; :meth:`stats` cannot split ready/delayed/in flight.
     stats_by_state = False
+    #: Each push is a round trip: the app's producer coalesces concurrent sends (cfq_shim.coalesce).
+    coalesce_sends = True
 
     def __init__(
         self,

@@ -1,0 +1,127 @@
+"""Coalescing concurrent ``.delay()`` calls into bulk pushes, without ever acknowledging early.
+
+Over HTTP a push costs a round trip (tens of milliseconds to Cloudflare). When several threads send
+at once, :class:`SendCoalescer` lets one of them (the *leader*) carry everybody's messages in one
+``bulk_push`` of at most ``Limits.max_batch_messages`` messages and ``Limits.max_batch_bytes``; the
+others (*followers*) wait for that request. Each caller returns only once the request that carried
+its message succeeded, and gets that request's error otherwise: durable, like a plain push. No timer
+is involved: messages that arrive while a request is in flight form the next batch, so a lone caller
+pays one round trip, and N concurrent callers share about one.
+
+The trade-off (docs/cloudflare.md): a single thread calling ``.delay()`` in a loop still waits one
+round trip per call. Code that sends many tasks at once should use ``group(...)`` or
+``app.producer.send_many`` (straight to bulk pushes of up to 100), or send from several threads.
+A batch shares its fate: if its request fails after the SDK's retries, every caller in it gets the
+error (and may retry; duplicates are skipped by the worker's dedupe window).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Callable, Sequence
+
+from .limits import DEFAULT_LIMITS, Limits
+from .producer import Producer
+from .transport.base import OutgoingMessage, QueueSettings, Transport
+
+__all__ = ["SendCoalescer", "CoalescingProducer"]
+
+
+class _Waiting:
+    """One caller's message, and how its request ended."""
+
+    __slots__ = ("message", "cost", "wake", "lead", "finished", "error")
+
+    def __init__(self, message: OutgoingMessage, cost: int) -> None:
+        self.message = message
+        self.cost = cost
+        self.wake = threading.Event()
+        self.lead = False
+        self.finished = False
+        self.error: BaseException | None = None
+
+
+class SendCoalescer:
+    """Leader/follower batching of single sends, per queue. Thread-safe."""
+
+    def __init__(self, send_batch: Callable[[str, Sequence[OutgoingMessage]], None], *,
+                 limits: Limits = DEFAULT_LIMITS) -> None:
+        self._send_batch = send_batch
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._waiting: dict[str, deque[_Waiting]] = {}
+        self._leaders: set[str] = set()
+
+    def send(self, queue: str, message: OutgoingMessage, *, cost: int) -> None:
+        """Send ``message`` (whose batch cost is ``cost`` bytes); return once a request carrying it
+        succeeded, or raise that request's error."""
+        mine = _Waiting(message, cost)
+        with self._lock:
+            self._waiting.setdefault(queue, deque()).append(mine)
+            leading = queue not in self._leaders
+            if leading:
+                self._leaders.add(queue)
+        if not leading:
+            mine.wake.wait()
+        if not mine.finished:  # leader from the start, or handed the lead by the previous leader
+            self._lead(queue, mine)
+        if mine.error is not None:
+            raise mine.error
+
+    def _take(self, queue: str) -> list[_Waiting]:
+        batch: list[_Waiting] = []
+        total = 0
+        with self._lock:
+            waiting = self._waiting[queue]
+            while waiting and len(batch) < self.limits.max_batch_messages:
+                if batch and total + waiting[0].cost > self.limits.max_batch_bytes:
+                    break
+                item = waiting.popleft()
+                batch.append(item)
+                total += item.cost
+        return batch
+
+    def _lead(self, queue: str, mine: _Waiting) -> None:
+        while not mine.finished:
+            batch = self._take(queue)
+            error: BaseException | None = None
+            try:
+                self._send_batch(queue, [item.message for item in batch])
+            except BaseException as exc:  # every caller in the batch learns of it, then re-raises it
+                error = exc
+            for item in batch:
+                item.error = error
+                item.finished = True
+                if item is not mine:
+                    item.wake.set()
+        with self._lock:
+            waiting = self._waiting[queue]
+            if waiting:
+                successor = waiting[0]
+                successor.lead = True
+                successor.wake.set()
+            else:
+                self._leaders.discard(queue)
+
+
+class CoalescingProducer(Producer):
+    """The core :class:`~cfq_shim.producer.Producer`, with concurrent single sends coalesced into
+    bulk pushes (see the module docstring). ``send_many`` is unchanged: straight to bulk chunks."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        queue_settings: Callable[[str], QueueSettings | None] | None = None,
+    ) -> None:
+        super().__init__(transport, limits=limits, queue_settings=queue_settings)
+        self._coalescer = SendCoalescer(transport.send_batch, limits=limits)
+
+    def send(self, queue: str, body: str, *, delay_seconds: int = 0) -> None:
+        size = self._check(queue, body)
+        if queue not in self._declared:
+            self._ensure_queue(queue)
+        message = OutgoingMessage(body, self._delay(delay_seconds))
+        self._coalescer.send(queue, message, cost=size + self.limits.message_metadata_bytes)
