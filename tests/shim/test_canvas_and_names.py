@@ -1,0 +1,118 @@
+"""Signatures work; names for later features build, and using them raises an error that names them."""
+
+from __future__ import annotations
+
+import pytest
+
+from cfq_shim import AsyncResult, Celery, chain, chord, crontab, group, schedule, signature, states
+from cfq_shim.envelope import decode
+from cfq_shim.exceptions import FeatureNotAvailable
+
+
+@pytest.fixture
+def app():
+    return Celery("canvas", broker="memory://")
+
+
+def test_signature_forms_and_calls(app):
+    @app.task
+    def add(x, y):
+        return x + y
+
+    s = add.s(2)
+    assert (s.task, s.args, s.kwargs, s.immutable) == (add.name, (2,), {}, False)
+    assert s(3) == 5
+    pair = app.task(lambda a, b: (a, b), name="canvas.pair")
+    assert pair.s("sig")("partial") == ("partial", "sig")  # partial arguments come first, as in Celery
+    assert add.si(1, 1).immutable and add.signature((1, 2), countdown=5).options == {"countdown": 5}
+    clone = s.clone(args=(4,))
+    assert clone.args == (4, 2) and s.args == (2,)
+    s.set(queue="q")
+    assert s.options["queue"] == "q"
+    assert signature(add.name, args=(1,)).task == add.name
+    assert dict(signature(dict(s))) == dict(s)
+
+
+def test_signature_delay_and_apply_async(app):
+    @app.task
+    def add(x, y):
+        return x + y
+
+    add.s(1).delay(2)
+    add.s(1, 2).apply_async(countdown=0, queue="other")
+    app.signature("remote.task", args=(1,)).apply_async()
+    [first, remote] = [decode(m.body) for m in app.transport.pull("celery", batch_size=10, visibility_timeout_ms=1000)]
+    [other] = [decode(m.body) for m in app.transport.pull("other", batch_size=10, visibility_timeout_ms=1000)]
+    assert first.args == [2, 1] and other.args == [1, 2] and remote.task == "remote.task"
+
+
+def test_link_runs_the_callback_with_the_result(app):
+    app.conf.task_always_eager = True
+    seen = []
+
+    @app.task
+    def add(x, y):
+        return x + y
+
+    @app.task
+    def record(value, tag):
+        seen.append((value, tag))
+
+    add.apply_async((2, 3), link=record.s("linked"))
+    assert seen == [(5, "linked")]
+
+
+def test_canvas_composition_builds_but_does_not_run(app):
+    @app.task
+    def add(x, y):
+        return x + y
+
+    workflow = chain(add.s(1, 2), add.s(3))
+    assert len(workflow.tasks) == 2 and len((add.s(1, 1) | add.s(2)).tasks) == 2
+    for built in (group(add.s(1, 1), add.s(2, 2)), group([add.s(1, 1)]), workflow, chord([add.s(1, 1)], add.s(2))):
+        with pytest.raises(FeatureNotAvailable, match="Canvas composition"):
+            built.apply_async()
+        with pytest.raises(NotImplementedError):
+            built.delay()
+
+
+def test_async_result_holds_an_id_and_names_the_missing_backend(app):
+    result = AsyncResult("abc")
+    assert result.id == result.task_id == "abc" and result == AsyncResult("abc") and str(result) == "abc"
+    with pytest.raises(FeatureNotAvailable, match=r"AsyncResult.get\(\) \(task results\).*result backend"):
+        result.get(timeout=1)
+    with pytest.raises(FeatureNotAvailable, match="task results"):
+        result.state
+
+
+def test_crontab_and_schedule_build_and_name_beat(app):
+    entry = crontab(minute=0, hour="*/3")
+    app.conf.beat_schedule = {"every-3h": {"task": "x", "schedule": entry}, "every-10s": {"task": "y", "schedule": schedule(10)}}
+    assert "0 */3" in repr(entry) and schedule(10).seconds == 10
+    with pytest.raises(FeatureNotAvailable, match="Periodic tasks"):
+        entry.is_due(None)
+
+
+def test_app_control_names_the_cli_instead(app):
+    with pytest.raises(FeatureNotAvailable, match="cfq-shim -A APP inspect"):
+        app.control.inspect()
+
+
+def test_states_match_celery():
+    import celery.states
+
+    for name in ("PENDING", "STARTED", "SUCCESS", "FAILURE", "RETRY", "REVOKED", "REJECTED", "IGNORED"):
+        assert getattr(states, name) == getattr(celery.states, name)
+    assert states.READY_STATES == celery.states.READY_STATES
+
+
+def test_every_public_name_imports():
+    import celery
+
+    import cfq_shim
+
+    for name in ("Celery", "shared_task", "Task", "group", "chain", "chord", "signature", "Signature", "states",
+                 "current_app", "current_task", "crontab", "schedule", "AsyncResult", "get_task_logger"):
+        assert hasattr(cfq_shim, name), name
+    assert cfq_shim.__version__
+    assert hasattr(celery, "Celery")  # the comparison target exists

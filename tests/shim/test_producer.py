@@ -1,0 +1,63 @@
+"""The producer: batches within Cloudflare's limits and never half-sends."""
+
+from __future__ import annotations
+
+import pytest
+
+from cfq_shim.exceptions import EncodeError
+from cfq_shim.limits import DEFAULT_LIMITS
+from cfq_shim.producer import Producer
+from cfq_shim.transport.memory import MemoryTransport
+
+
+class CountingTransport(MemoryTransport):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.batches = []
+
+    def send_batch(self, queue, messages):
+        self.batches.append((queue, len(messages)))
+        super().send_batch(queue, messages)
+
+
+def test_send_many_chunks_by_count_and_bytes():
+    # Each message counts as body + Cloudflare's metadata bytes: two 10-byte bodies fit, three do not.
+    limits = DEFAULT_LIMITS.with_overrides(
+        max_batch_messages=3, max_batch_bytes=2 * (10 + DEFAULT_LIMITS.message_metadata_bytes) + 5
+    )
+    transport = CountingTransport(limits=limits)
+    producer = Producer(transport, limits=limits)
+    producer.send_many([("a", "x" * 10, 0)] * 5 + [("b", "y", 0)] * 4)
+    assert transport.batches == [("a", 2), ("a", 2), ("a", 1), ("b", 3), ("b", 1)]
+    assert transport.stats("a").ready == 5 and transport.stats("b").ready == 4
+
+
+def test_send_many_checks_everything_before_sending_anything():
+    transport = CountingTransport()
+    producer = Producer(transport)
+    too_big = "x" * (DEFAULT_LIMITS.max_body_bytes + 1)
+    with pytest.raises(EncodeError, match=r"\d+-byte message to queue 'a'"):
+        producer.send_many([("a", "ok", 0), ("a", too_big, 0)])
+    assert transport.batches == []
+
+
+def test_delays_are_capped_at_the_transport_maximum():
+    transport = CountingTransport()
+    producer = Producer(transport)
+    producer.send("a", "later", delay_seconds=10 * DEFAULT_LIMITS.max_delay_seconds)
+    assert transport.stats("a").delayed == 1
+
+
+def test_queues_are_declared_once_with_settings():
+    declared = []
+
+    class Declaring(CountingTransport):
+        def declare_queue(self, name, settings=None):
+            declared.append((name, settings))
+            super().declare_queue(name, settings)
+
+    producer = Producer(Declaring(), queue_settings=lambda name: None)
+    producer.send("a", "1")
+    producer.send("a", "2")
+    producer.send_many([("a", "3", 0), ("b", "4", 0)])
+    assert declared == [("a", None), ("b", None)]
