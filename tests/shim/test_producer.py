@@ -27,9 +27,12 @@ def test_send_many_chunks_by_count_and_bytes():
     )
     transport = CountingTransport(limits=limits)
     producer = Producer(transport, limits=limits)
-    producer.send_many([("a", "x" * 10, 0)] * 5 + [("b", "y", 0)] * 4)
-    assert transport.batches == [("a", 2), ("a", 2), ("a", 1), ("b", 3), ("b", 1)]
-    assert transport.stats("a").ready == 5 and transport.stats("b").ready == 4
+    producer.send_many([("a", "x" * 10, 0)] * 5)
+    assert transport.batches == [("a", 2), ("a", 2), ("a", 1)]
+    by_count = DEFAULT_LIMITS.with_overrides(max_batch_messages=3)
+    Producer(transport, limits=by_count).send_many([("b", "y", 0)] * 7)
+    assert transport.batches[3:] == [("b", 3), ("b", 3), ("b", 1)]
+    assert transport.stats("a").ready == 5 and transport.stats("b").ready == 7
 
 
 def test_send_many_checks_everything_before_sending_anything():
