@@ -143,6 +143,8 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool) -> Module
             if stmt.level:
                 rel = _relative_base(module, is_package, stmt.level)
                 base = ".".join(p for p in (rel, base) if p)
+            if base.split(".")[0] in ("celery", "cfq_shim", "kombu"):
+                facts.mentions_celery = True  # also ``from celery.x import *``
             for alias in stmt.names:
                 if alias.name == "*":
                     continue
@@ -227,7 +229,7 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool) -> Module
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
             if _str_value(node.slice) in _BACKEND_NAMES:
                 facts.sets_backend_setting = True
-    facts.mentions_celery = any(is_celery_library(t) for t in facts.bindings.values())
+    facts.mentions_celery = facts.mentions_celery or any(is_celery_library(t) for t in facts.bindings.values())
     facts.assigned = local_defs
     return facts
 

@@ -15,6 +15,7 @@ Order of work, cheapest first:
 
 from __future__ import annotations
 
+import ast
 from typing import Callable, Union
 
 import libcst as cst
@@ -50,7 +51,7 @@ def transform_source(source: str, *, path: str, index: ProjectIndex, options: Op
     try:
         parsed = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
-        raise SourceError(f"line {error.raw_line}: {error.message}") from None
+        raise SourceError(_syntax_error_text(source, error)) from None
     except (ValueError, RecursionError) as error:  # null bytes, absurd nesting
         raise SourceError(f"cannot parse: {error}") from None
 
@@ -78,6 +79,19 @@ def transform_source(source: str, *, path: str, index: ProjectIndex, options: Op
             )
         )
     return Transformed(source=new_tree.code, findings=findings, tasks_found=len(task_names), call_sites=ctx.call_sites)
+
+
+def _syntax_error_text(source: str, error: cst.ParserSyntaxError) -> str:
+    """"line N: reason", with Python's own wording and line when it also rejects the text
+    (LibCST's native parser can place the error a token late)."""
+    try:
+        ast.parse(source)
+    except SyntaxError as python_error:
+        if python_error.lineno:
+            return f"line {python_error.lineno}: {python_error.msg}"
+    except ValueError:
+        pass
+    return f"line {error.raw_line}: {error.message}"
 
 
 def _needs_rewrite_pass(source: str, facts: ModuleFacts, resolver, index: ProjectIndex, module: str) -> bool:
@@ -134,8 +148,10 @@ class _OnePass(cst.CSTTransformer):
         if not texts:
             return result
         if isinstance(result, cst.FlattenSentinel):
+            # A split import: the findings are about the part left on Celery, the last statement
+            # (where a second run finds them too).
             nodes = list(result.nodes)
-            nodes[0] = self._with_todo_comments(original, nodes[0])
+            nodes[-1] = self._with_todo_comments(original, nodes[-1])
             return cst.FlattenSentinel(nodes)
         if not isinstance(result, _STATEMENT_TYPES):
             return result

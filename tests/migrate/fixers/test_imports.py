@@ -1,0 +1,122 @@
+"""CFQ101-CFQ103: imports."""
+
+from fixer_helpers import check_noop, check_transformed, codes
+
+
+def test_from_celery():
+    check_transformed("from celery import Celery\n", "from cfq_shim import Celery\n")
+
+
+def test_aliases_are_kept():
+    check_transformed("from celery import Celery as C, shared_task as st\n", "from cfq_shim import Celery as C, shared_task as st\n")
+
+
+def test_submodules():
+    check_transformed(
+        """\
+        from celery.exceptions import Retry, Reject
+        from celery.schedules import crontab
+        from celery.result import AsyncResult
+        from celery.signals import task_prerun
+        from celery.app.task import Task
+        from kombu.exceptions import OperationalError
+        """,
+        """\
+        from cfq_shim.exceptions import Retry, Reject
+        from cfq_shim.schedules import crontab
+        from cfq_shim.result import AsyncResult
+        from cfq_shim.signals import task_prerun
+        from cfq_shim.task import Task
+        from cfq_shim.exceptions import OperationalError
+        """,
+    )
+
+
+def test_parenthesised_multiline_import_keeps_comments():
+    check_transformed(
+        """\
+        from celery import (  # the app
+            Celery,
+            shared_task,  # tasks
+        )
+        """,
+        """\
+        from cfq_shim import (  # the app
+            Celery,
+            shared_task,  # tasks
+        )
+        """,
+    )
+
+
+def test_mixed_import_is_split():
+    result = check_transformed(
+        "from celery import Celery, bootsteps  # note\n",
+        "from cfq_shim import Celery  # note\nfrom celery import bootsteps\n",
+    )
+    assert codes(result) == ["CFQ103"]
+
+
+def test_mixed_parenthesised_import_is_split():
+    check_transformed(
+        "from celery import (\n    bootsteps,\n    Celery,\n)\n",
+        "from cfq_shim import (\n    Celery,\n)\nfrom celery import (\n    bootsteps,\n)\n",
+    )
+
+
+def test_import_celery_as_alias():
+    check_transformed("import celery as c\napp = c.Celery('x')\n", "import cfq_shim as c\napp = c.Celery('x')\n")
+
+
+def test_import_celery_plain_renames_uses():
+    check_transformed(
+        "import celery\n\n@celery.shared_task\ndef t():\n    pass\n",
+        "import cfq_shim\n\n@cfq_shim.shared_task\ndef t():\n    pass\n",
+    )
+
+
+def test_import_submodule_as_alias():
+    check_transformed("import celery.exceptions as exc\nraise exc.Ignore()\n", "import cfq_shim.exceptions as exc\nraise exc.Ignore()\n")
+
+
+def test_import_celery_with_unprovided_attribute_stays():
+    result = check_noop("import celery\nstep = celery.bootsteps.StartStopStep\n")
+    assert codes(result) == ["CFQ103"]
+
+
+def test_bare_module_use_stays():
+    result = check_noop("import celery\nprint(celery)\n")
+    assert codes(result) == ["CFQ103"]
+
+
+def test_unprovided_module_stays():
+    result = check_noop("from celery.contrib.testing.worker import start_worker\n")
+    assert codes(result) == ["CFQ103"]
+
+
+def test_unprovided_dotted_import_stays():
+    assert codes(check_noop("import celery.bin.worker\n")) == ["CFQ103"]
+
+
+def test_star_import_of_provided_module():
+    result = check_transformed("from celery.exceptions import *\n", "from cfq_shim.exceptions import *\n")
+    assert codes(result) == ["CFQ103"]
+
+
+def test_relative_import_named_celery_stays():
+    assert codes(check_noop("from .celery import app\nfrom . import celery\n", path="proj/tasks.py")) == []
+
+
+def test_other_libraries_stay():
+    check_noop("from celery_utils import Celery\nimport celeryx\nfrom kombu import Queue\n")
+
+
+def test_already_migrated_stays():
+    check_noop("from cfq_shim import Celery\nimport cfq_shim as c\n")
+
+
+def test_only_skip_codes():
+    from celery2cfq.model import Options
+
+    check_noop("from celery import Celery\n", options=Options(skip=frozenset({"CFQ101"})))
+    check_noop("import celery as c\nc.Celery()\n", options=Options(only=frozenset({"CFQ101"})))

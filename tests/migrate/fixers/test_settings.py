@@ -1,0 +1,174 @@
+"""CFQ201-CFQ207: broker URLs, setting names, transport options and backends, in every site form."""
+
+from fixer_helpers import check_noop, check_transformed, codes
+
+from celery2cfq.model import Options
+
+DJANGO_CELERY = (
+    "proj/celery.py",
+    "import os\nfrom celery import Celery\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'proj.settings')\n"
+    "app = Celery('proj')\napp.config_from_object('django.conf:settings', namespace='CELERY')\n",
+)
+CONFIG_APP = ("proj/celery.py", "from celery import Celery\napp = Celery('proj')\napp.config_from_object('celeryconfig')\n")
+
+
+def test_constructor_broker():
+    check_transformed(
+        "from celery import Celery\napp = Celery('p', broker='amqp://u:pw@host//')\n",
+        "from cfq_shim import Celery\napp = Celery('p', broker='cloudflare://')\n",
+    )
+
+
+def test_other_broker_target():
+    check_transformed(
+        "from celery import Celery\napp = Celery('p', broker=\"redis://\")\n",
+        "from cfq_shim import Celery\napp = Celery('p', broker=\"sqlite:///tmp/q.db\")\n",
+        options=Options(broker="sqlite:///tmp/q.db"),
+    )
+
+
+def test_shim_brokers_stay():
+    check_noop("from cfq_shim import Celery\napp = Celery('p', broker='memory://')\nb = Celery('b', broker='sqlite:///x')\n")
+
+
+def test_fstring_and_concatenation_are_replaced_whole():
+    check_transformed(
+        "from celery import Celery\napp = Celery('p', broker=f'redis://{HOST}:6379')\napp.conf.broker_url = 'amqp://' + HOST\n",
+        "from cfq_shim import Celery\napp = Celery('p', broker=\"cloudflare://\")\napp.conf.broker_url = \"cloudflare://\"\n",
+    )
+
+
+def test_conf_forms():
+    check_transformed(
+        """\
+        from celery import Celery
+        app = Celery('p')
+        app.conf.update(broker_url='redis://', task_serializer='json')
+        app.conf.update({'broker_url': 'redis://'})
+        app.conf['broker_url'] = 'redis://'
+        app.conf.BROKER_URL = 'redis://'
+        """,
+        """\
+        from cfq_shim import Celery
+        app = Celery('p')
+        app.conf.update(broker_url='cloudflare://', task_serializer='json')
+        app.conf.update({'broker_url': 'cloudflare://'})
+        app.conf['broker_url'] = 'cloudflare://'
+        app.conf.broker_url = 'cloudflare://'
+        """,
+    )
+
+
+def test_environment_default_is_replaced_with_a_finding():
+    result = check_transformed(
+        "import os\nfrom celery import Celery\napp = Celery('p', broker=os.getenv('BROKER', default='redis://x'))\n",
+        "import os\nfrom cfq_shim import Celery\napp = Celery('p', broker=os.getenv('BROKER', default='cloudflare://'))\n",
+    )
+    assert codes(result) == ["CFQ202"]
+
+
+def test_environment_without_default_is_reported():
+    result = check_noop("import os\nfrom cfq_shim import Celery\napp = Celery('p', broker=os.environ['BROKER'])\n")
+    assert codes(result) == ["CFQ202"]
+
+
+def test_unknown_transport_is_reported():
+    result = check_noop("from cfq_shim import Celery\napp = Celery('p', broker='custom.Transport://x')\n")
+    assert codes(result) == ["CFQ206"]
+
+
+def test_redis_url_outside_celery_settings_stays():
+    check_noop("from cfq_shim import Celery\nCACHE_URL = 'redis://localhost'\ncaches = {'default': {'LOCATION': 'redis://'}}\n")
+
+
+def test_not_an_app_conf_stays():
+    check_noop("from cfq_shim import Celery\nthing.conf.update(broker_url='redis://')\nother = Thing(broker='redis://')\n")
+
+
+def test_flask_config_keys():
+    check_transformed(
+        "from celery import Celery\nflask_app.config.update(CELERY_BROKER_URL='redis://')\nflask_app.config['CELERY_BROKER_URL'] = 'redis://'\n",
+        "from cfq_shim import Celery\nflask_app.config.update(CELERY_BROKER_URL='cloudflare://')\nflask_app.config['CELERY_BROKER_URL'] = 'cloudflare://'\n",
+    )
+
+
+def test_django_namespaced_settings():
+    result = check_transformed(
+        """\
+        import os
+        CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://localhost:6379/0")
+        CELERY_TASK_ALWAYS_EAGER = False
+        CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60}
+        CACHE = "redis://cache"
+        """,
+        """\
+        import os
+        CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "cloudflare://")
+        CELERY_TASK_ALWAYS_EAGER = False
+        CELERY_BROKER_VISIBILITY_TIMEOUT = 60
+        CACHE = "redis://cache"
+        """,
+        path="proj/settings.py",
+        files=dict([DJANGO_CELERY]),
+    )
+    assert codes(result) == ["CFQ202"]
+
+
+def test_old_names_in_a_config_module():
+    check_transformed(
+        "BROKER_URL = 'redis://'\nCELERYD_CONCURRENCY = 2\nprint(CELERYD_CONCURRENCY, x.CELERYD_CONCURRENCY)\n",
+        "broker_url = 'cloudflare://'\nworker_concurrency = 2\nprint(worker_concurrency, x.CELERYD_CONCURRENCY)\n",
+        path="celeryconfig.py",
+        files=dict([CONFIG_APP]),
+    )
+
+
+def test_old_names_stay_without_cfq203():
+    check_transformed(
+        "BROKER_URL = 'redis://'\nCELERYD_CONCURRENCY = 2\n",
+        "BROKER_URL = 'cloudflare://'\nCELERYD_CONCURRENCY = 2\n",
+        path="celeryconfig.py",
+        files=dict([CONFIG_APP]),
+        options=Options(skip=frozenset({"CFQ203"})),
+    )
+
+
+def test_uppercase_names_in_an_unrelated_module_stay():
+    check_noop("BROKER_URL = 'redis://'\nCELERYD_CONCURRENCY = 2\n", path="other.py")
+
+
+def test_old_names_in_conf_update():
+    check_transformed(
+        "from celery import Celery\napp = Celery('p')\napp.conf.update(CELERY_TASK_SERIALIZER='json', CELERY_ACCEPT_CONTENT=['json'])\n",
+        "from cfq_shim import Celery\napp = Celery('p')\napp.conf.update(task_serializer='json', accept_content=['json'])\n",
+    )
+
+
+def test_transport_options_without_visibility_timeout_are_kept():
+    result = check_noop("from cfq_shim import Celery\napp = Celery('p')\napp.conf.broker_transport_options = {'max_retries': 3}\n")
+    assert codes(result) == ["CFQ205"]
+
+
+def test_transport_options_not_literal():
+    result = check_noop("from cfq_shim import Celery\napp = Celery('p')\napp.conf.broker_transport_options = OPTIONS\n")
+    assert codes(result) == ["CFQ205"]
+
+
+def test_visibility_timeout_as_dict_key():
+    check_transformed(
+        "from celery import Celery\napp = Celery('p')\napp.conf.update({'broker_transport_options': {'visibility_timeout': 5}})\n",
+        "from cfq_shim import Celery\napp = Celery('p')\napp.conf.update({'broker_visibility_timeout': 5})\n",
+    )
+
+
+def test_result_backend_is_kept_and_reported():
+    result = check_noop("from cfq_shim import Celery\napp = Celery('p')\napp.conf.result_backend = 'redis://'\n")
+    assert codes(result) == ["CFQ207"]
+
+
+def test_credentials_never_survive():
+    result = check_transformed(
+        "from celery import Celery\napp = Celery('p', broker='amqp://admin:hunter2@rabbit//')\n",
+        "from cfq_shim import Celery\napp = Celery('p', broker='cloudflare://')\n",
+    )
+    assert "hunter2" not in result.source and all("hunter2" not in f.message for f in result.findings)

@@ -1,0 +1,93 @@
+"""CFQ301/CFQ302: task definition options."""
+
+from fixer_helpers import check_noop, check_transformed, codes
+
+APP = "from celery import Celery, shared_task\napp = Celery('p')\n"
+APP_AFTER = "from cfq_shim import Celery, shared_task\napp = Celery('p')\n"
+
+
+def test_priority_removed_from_app_task():
+    result = check_transformed(
+        APP + "@app.task(bind=True, priority=3)\ndef t(self):\n    pass\n",
+        APP_AFTER + "@app.task(bind=True)\ndef t(self):\n    pass\n",
+    )
+    assert codes(result) == ["CFQ301"]
+
+
+def test_removed_from_the_middle():
+    check_transformed(
+        APP + "@shared_task(name='x', exchange='e', queue='q')\ndef t():\n    pass\n",
+        APP_AFTER + "@shared_task(name='x', queue='q')\ndef t():\n    pass\n",
+    )
+
+
+def test_last_option_removed_keeps_trailing_comma_style():
+    check_transformed(
+        APP + "@shared_task(\n    bind=True,\n    routing_key='r',\n)\ndef t(self):\n    pass\n",
+        APP_AFTER + "@shared_task(\n    bind=True,\n)\ndef t(self):\n    pass\n",
+    )
+
+
+def test_only_option_removed():
+    check_transformed(
+        APP + "@shared_task(priority=1)\ndef t():\n    pass\n",
+        APP_AFTER + "@shared_task()\ndef t():\n    pass\n",
+    )
+
+
+def test_decorator_alias_with_options():
+    check_transformed(
+        APP + "retrying = shared_task(acks_late=True, priority=2)\n",
+        APP_AFTER + "retrying = shared_task(acks_late=True)\n",
+    )
+
+
+def test_call_form():
+    check_transformed(
+        APP + "def f():\n    pass\nt = app.task(f, delivery_mode=2)\n",
+        APP_AFTER + "def f():\n    pass\nt = app.task(f)\n",
+    )
+
+
+def test_honoured_options_stay():
+    result = check_noop(
+        "from cfq_shim import shared_task\n"
+        "@shared_task(bind=True, autoretry_for=(IOError,), retry_backoff=True, retry_kwargs={'max_retries': 5},\n"
+        "             soft_time_limit=10, rate_limit='1/s', serializer='json', acks_late=True, base=object)\n"
+        "def t(self):\n    pass\n"
+    )
+    assert codes(result) == []
+
+
+def test_pickle_serializer_kept_with_finding():
+    assert codes(check_noop("from cfq_shim import shared_task\n@shared_task(serializer='pickle')\ndef t():\n    pass\n")) == ["CFQ302"]
+
+
+def test_unknown_option_kept_with_finding():
+    assert codes(check_noop("from cfq_shim import shared_task\n@shared_task(reject_on_worker_lost=True)\ndef t():\n    pass\n")) == ["CFQ302"]
+
+
+def test_not_a_celery_decorator():
+    check_noop("from huey import task\n@task(priority=3)\ndef t():\n    pass\n")
+
+
+def test_method_named_task_on_something_else():
+    check_noop("from cfq_shim import Celery\nscheduler.task(priority=3)\n")
+
+
+def test_skip_keeps_the_option():
+    from celery2cfq.model import Options
+
+    result = check_noop(
+        "from cfq_shim import shared_task\n@shared_task(priority=3)\ndef t():\n    pass\n",
+        options=Options(skip=frozenset({"CFQ301"})),
+    )
+    assert codes(result) == []
+
+
+def test_tasks_are_counted():
+    result = check_noop(
+        "from cfq_shim import Celery, shared_task\napp = Celery('p')\n@app.task\ndef a():\n    pass\n"
+        "@shared_task\ndef b():\n    pass\ndef c():\n    pass\nd = app.task(c)\n"
+    )
+    assert result.tasks_found == 3

@@ -1,0 +1,73 @@
+"""transform_source as the engine sees it: errors, the cheap path, syntax, newlines."""
+
+from __future__ import annotations
+
+import pytest
+from fixer_helpers import check_noop, check_transformed
+
+from celery2cfq import transform
+from celery2cfq.fixers import ALL_CODES
+from celery2cfq.index import build_index
+from celery2cfq.model import Options, SourceError
+from celery2cfq.transform import transform_source
+
+
+def test_syntax_error_names_the_line():
+    source = "from celery import shared_task\n\n\ndef broken(:\n    pass\n"
+    with pytest.raises(SourceError, match=r"^line 4: "):
+        transform_source(source, path="a.py", index=build_index({"a.py": source}), options=Options())
+
+
+def test_files_without_celery_skip_the_libcst_parse(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("LibCST parse on a file with nothing Celery in it")
+
+    monkeypatch.setattr(transform.cst, "parse_module", fail)
+    source = "import asyncio\n\nasync def main():\n    task = asyncio.create_task(work())\n    await task\n"
+    result = transform_source(source, path="a.py", index=build_index({"a.py": source}), options=Options())
+    assert result.source == source and result.findings == ()
+
+
+def test_newer_syntax_is_rewritten():
+    check_transformed(
+        "from celery import shared_task\ntype X = int\n@shared_task(priority=1)\ndef f[T](x: T) -> T:\n    return x\n",
+        "from cfq_shim import shared_task\ntype X = int\n@shared_task()\ndef f[T](x: T) -> T:\n    return x\n",
+    )
+
+
+def test_crlf_newlines_are_kept():
+    check_transformed("from celery import Celery\r\napp = Celery('x')\r\n", "from cfq_shim import Celery\r\napp = Celery('x')\r\n")
+
+
+def test_comments_and_formatting_are_kept():
+    check_transformed(
+        "# head\nfrom celery import Celery  # app class\n\n\napp = Celery(  # build\n    'x',\n    broker = 'redis://' ,\n)\n",
+        "# head\nfrom cfq_shim import Celery  # app class\n\n\napp = Celery(  # build\n    'x',\n    broker = 'cloudflare://' ,\n)\n",
+    )
+
+
+def test_only_one_code_runs():
+    check_transformed(
+        "from celery import Celery\napp = Celery('x', broker='redis://')\n",
+        "from celery import Celery\napp = Celery('x', broker='cloudflare://')\n",
+        options=Options(only=frozenset({"CFQ201"})),
+    )
+
+
+def test_skipping_every_code_changes_nothing():
+    result = check_noop(
+        "from celery import Celery\napp = Celery('x', broker='redis://')\napp.control.inspect()\n",
+        options=Options(skip=ALL_CODES),
+    )
+    assert result.findings == ()
+
+
+def test_an_empty_file():
+    check_noop("")
+
+
+def test_a_file_indexed_under_another_project_still_works():
+    """stdin, or a file the engine did not index: the transform reads its own module."""
+    source = "from celery import shared_task\n@shared_task(priority=2)\ndef t():\n    pass\n"
+    result = transform_source(source, path="-", index=build_index({}), options=Options())
+    assert "priority" not in result.source and result.tasks_found == 1
