@@ -73,23 +73,17 @@ def test_batch_size_above_the_transport_limit_is_refused(project):
     assert result.returncode == 1 and "--batch-size must be between 1 and 100" in result.stderr
 
 
-def test_worker_prints_a_banner_logs_tasks_like_celery_and_exits_0_on_sigterm(project):
-    send = subprocess.run(
-        [sys.executable, "-c", "from proj.celery import add; print(add.delay(2, 2).id)"],
-        cwd=project, capture_output=True, text=True, check=True,
-    )
-    task_id = send.stdout.strip()
+def run_worker_until(project, args, expected_text):
+    """Start ``cfq-shim ARGS`` in ``project``, wait for ``expected_text`` in its log, SIGTERM it, and
+    return the log once it has exited 0."""
     log = project / "worker.log"
     with open(log, "w") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "cfq_shim", "-A", "proj", "worker", "-l", "info", "-P", "threads", "-c", "3"],
-            cwd=project, stdout=out, stderr=subprocess.STDOUT,
-        )
+        worker = subprocess.Popen([sys.executable, "-m", "cfq_shim", *args], cwd=project, stdout=out,
+                                  stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
-        while f"proj.celery.add[{task_id}] succeeded in" not in log.read_text():
-            assert worker.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
+        while expected_text not in log.read_text():
+            assert worker.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(30) == 0
@@ -97,7 +91,17 @@ def test_worker_prints_a_banner_logs_tasks_like_celery_and_exits_0_on_sigterm(pr
         if worker.poll() is None:
             worker.kill()
             worker.wait()
-    text = log.read_text()
+    return log.read_text()
+
+
+def test_worker_prints_a_banner_logs_tasks_like_celery_and_exits_0_on_sigterm(project):
+    send = subprocess.run(
+        [sys.executable, "-c", "from proj.celery import add; print(add.delay(2, 2).id)"],
+        cwd=project, capture_output=True, text=True, check=True,
+    )
+    task_id = send.stdout.strip()
+    text = run_worker_until(project, ["-A", "proj", "worker", "-l", "info", "-P", "threads", "-c", "3"],
+                            f"proj.celery.add[{task_id}] succeeded in")
     assert ".> concurrency: 3 (threads)" in text
     assert f".> transport:   sqlite:///{project}/q.sqlite3" in text
     assert ".> celery" in text and "  . proj.celery.add" in text
@@ -107,19 +111,5 @@ def test_worker_prints_a_banner_logs_tasks_like_celery_and_exits_0_on_sigterm(pr
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="prefork default start method")
 def test_default_pool_is_prefork_with_one_process_per_cpu(project):
-    log = project / "worker.log"
-    with open(log, "w") as out:
-        worker = subprocess.Popen([sys.executable, "-m", "cfq_shim", "-A", "proj", "worker"],
-                                  cwd=project, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while ".> concurrency" not in log.read_text():
-            assert worker.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(30) == 0
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
-    assert f".> concurrency: {os.cpu_count()} (prefork)" in log.read_text()
+    text = run_worker_until(project, ["-A", "proj", "worker"], ".> concurrency")
+    assert f".> concurrency: {os.cpu_count()} (prefork)" in text
