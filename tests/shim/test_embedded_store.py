@@ -391,3 +391,16 @@ def test_a_delivery_delay_past_the_maximum_is_refused(store):
         store.configure(
             record.queue_id, record.config.with_changes(delivery_delay_seconds=DEFAULT_LIMITS.max_delay_seconds + 1)
         )
+
+
+def test_delete_messages_removes_only_the_named_ones_and_warns_for_unknown_ids():
+    # Given a queue with three messages
+    with EmbeddedStore(":memory:") as store:
+        queue = store.create_queue("refs")
+        ids = store.push_batch(queue.queue_id, [("a", "text", 0), ("b", "text", 0), ("c", "text", 0)])
+        # When two of them (one twice) and an unknown id are deleted
+        warnings = store.delete_messages(queue.queue_id, [ids[0], ids[2], ids[0], "f" * 32])
+        # Then only the unknown id warns, and the third message is the only one left
+        assert list(warnings) == ["f" * 32]
+        assert [m.id for m in store.peek(queue.queue_id)] == [ids[1]]
+        assert store.stats(queue.queue_id).backlog_count == 1

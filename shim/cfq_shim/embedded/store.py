@@ -377,6 +377,24 @@ class EmbeddedStore:
             )
         return deleted
 
+    def delete_messages(self, queue_id: str, message_ids: Sequence[str]) -> dict[str, str]:
+        """Delete the given messages (leased or not); returns a warning per id that was not found."""
+        warnings: dict[str, str] = {}
+        with self._db.write() as conn:
+            self._require(conn, queue_id)
+            seqs = []
+            for message_id in dict.fromkeys(message_ids):
+                row = conn.execute(
+                    "SELECT seq FROM messages WHERE id = ? AND queue_id = ?", (message_id, queue_id)
+                ).fetchone()
+                if row is None:
+                    warnings[message_id] = "no such message in this queue (already acked, purged or expired)"
+                else:
+                    seqs.append(row[0])
+            if seqs:
+                self._delete_rows(conn, queue_id, seqs)
+        return warnings
+
     def stats(self, queue_id: str) -> StoreStats:
         """Ready, delayed and in-flight counts, backlog, and the dead-letter queue's depth.
 
