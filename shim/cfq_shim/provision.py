@@ -3,7 +3,8 @@
 Reads every queue the app knows (``app.queues()``: ``task_default_queue``, each task's ``queue=``,
 ``task_routes``, ``task_queues``) and, for each, idempotently creates:
 
-1. its dead-letter queue (:func:`cfq_shim.naming.dead_letter_queue_name`, no consumer of its own),
+1. its dead-letter queue (:func:`cfq_shim.naming.dead_letter_queue_name`) with a default ``http_pull``
+   consumer (no dead-letter queue of its own), so dead letters can be pulled or peeked to replay them,
 2. the queue itself,
 3. an ``http_pull`` consumer with the app's settings: ``batch_size`` (the largest pull,
    ``Limits.max_pull_batch_size``, which the worker asks for), ``max_retries``
@@ -86,7 +87,9 @@ def wrangler_commands(plans: Sequence[QueuePlan]) -> list[str]:
     commands: list[str] = []
     for plan in plans:
         if plan.dead_letter_cloudflare_name:
-            commands.append(f"npx wrangler queues create {shlex.quote(plan.dead_letter_cloudflare_name)}")
+            dlq = shlex.quote(plan.dead_letter_cloudflare_name)
+            commands.append(f"npx wrangler queues create {dlq}")
+            commands.append(f"npx wrangler queues consumer http add {dlq}")
         commands.append(f"npx wrangler queues create {shlex.quote(plan.cloudflare_name)}")
         s = plan.settings
         consumer = [

@@ -75,6 +75,7 @@ def test_dry_run_prints_plan_and_wrangler_commands_and_changes_nothing(project):
     result = run("--dry-run")
     assert result.exit_code == 0, result.output
     assert "npx wrangler queues create emails-dlq" in result.output
+    assert "npx wrangler queues consumer http add emails-dlq\n" in result.output
     assert ("npx wrangler queues consumer http add emails --batch-size 100 --message-retries 4 "
             "--retry-delay-secs 180 --visibility-timeout-secs 90 --dead-letter-queue emails-dlq") in result.output
     assert project.service.store.list_queues() == []
@@ -91,7 +92,9 @@ def test_provision_creates_queues_dead_letter_queues_and_consumers(project):
     assert (emails.consumer_id is not None, emails.max_retries, emails.dead_letter_queue,
             emails.visibility_timeout_ms, emails.retry_delay_seconds, emails.batch_size) \
         == (True, 4, "emails-dlq", 90_000, 180, 100)
-    assert store.queue_by_name("emails-dlq").config.consumer_id is None
+    # A dead-letter queue gets a default http_pull consumer, so its dead letters can be pulled to replay.
+    dlq = store.queue_by_name("emails-dlq").config
+    assert dlq.consumer_id is not None and dlq.dead_letter_queue is None
 
 
 def test_provision_is_idempotent(project):

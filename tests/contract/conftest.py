@@ -10,6 +10,7 @@ sleeps for real.
 
 from __future__ import annotations
 
+import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,12 +87,32 @@ def cloudflare_emulator_transport(tmp_path: Path, clock: ContractClock) -> Itera
     store.close()
 
 
-#: name -> factory. The cloudflare engineer adds "cloudflare-emulator" (and "cloudflare-live").
+@contextmanager
+def cloudflare_live_transport(tmp_path: Path, clock: ContractClock) -> Iterator[Transport]:
+    """The Cloudflare transport against a real account (tests/contract/test_live_cloudflare.py says
+    when it runs). Queues get a prefix unique to the test and are deleted afterwards."""
+    from live_cloudflare import delete_queues_with_prefix, unique_prefix
+
+    from cfq_shim.transport.cloudflare import CloudflareTransport
+
+    clock.use_real_time()
+    prefix = unique_prefix()
+    transport = CloudflareTransport.from_url(f"cloudflare://?queue_prefix={prefix}")
+    try:
+        yield transport
+    finally:
+        transport.close()
+        delete_queues_with_prefix(prefix)
+
+
+#: name -> factory. "cloudflare-live" joins only when a real account is configured.
 TRANSPORT_FACTORIES: dict[str, TransportFactory] = {
     "memory": memory_transport,
     "sqlite": sqlite_transport,
     "cloudflare-emulator": cloudflare_emulator_transport,
 }
+if os.environ.get("CLOUDFLARE_API_TOKEN") and os.environ.get("CLOUDFLARE_ACCOUNT_ID"):
+    TRANSPORT_FACTORIES["cloudflare-live"] = cloudflare_live_transport
 
 
 @pytest.fixture

@@ -253,8 +253,10 @@ class CloudflareTransport(Transport):
 
     # -- queues -------------------------------------------------------------------------------------------
     def declare_queue(self, name: str, settings: QueueSettings | None = None) -> None:
-        """Create the Cloudflare queue for ``name`` if missing and, with ``settings``, make sure its
-        ``http_pull`` consumer has them (``cfq-shim provision`` uses this)."""
+        """Create the Cloudflare queue for ``name`` if missing, and its ``http_pull`` consumer (which
+        Cloudflare needs before anything can be pulled): with ``settings`` the consumer gets them
+        (created or updated); without, a missing consumer is created with Cloudflare's defaults and
+        an existing one is left alone. ``cfq-shim provision`` uses this."""
         cf_name = self.cloudflare_name(name)
         if cf_name not in self._ids:
             self._refresh_ids()
@@ -268,8 +270,7 @@ class CloudflareTransport(Transport):
                 if created is not None and created.queue_id:
                     with self._ids_lock:
                         self._ids[cf_name] = created.queue_id
-        if settings is not None:
-            self._ensure_consumer(name, settings)
+        self._ensure_consumer(name, settings)
 
     def _consumer_request(self, name: str, settings: QueueSettings) -> dict[str, Any]:
         request: dict[str, Any] = {
@@ -290,14 +291,18 @@ class CloudflareTransport(Transport):
             queue_id, account_id=self.account_id)), queue=name)
         return next((c for c in consumers if getattr(c, "type", None) == "http_pull"), None)
 
-    def _ensure_consumer(self, name: str, settings: QueueSettings) -> None:
+    def _ensure_consumer(self, name: str, settings: QueueSettings | None) -> None:
         queue_id = self._queue_id(name)
-        request = self._consumer_request(name, settings)
         existing = self._http_pull_consumer(queue_id, name)
         if existing is None:
+            request = self._consumer_request(name, settings) if settings else {"type": "http_pull"}
             self._call(lambda: self._client.queues.consumers.create(
                 queue_id, account_id=self.account_id, **request), queue=name)
-        elif _consumer_differs(existing, request):
+            return
+        if settings is None:
+            return
+        request = self._consumer_request(name, settings)
+        if _consumer_differs(existing, request):
             self._call(lambda: self._client.queues.consumers.update(
                 existing.consumer_id, account_id=self.account_id, queue_id=queue_id, **request), queue=name)
 

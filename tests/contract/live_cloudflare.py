@@ -1,0 +1,28 @@
+"""Helpers for runs against a real Cloudflare account: unique queue prefixes and cleaning up after them."""
+
+from __future__ import annotations
+
+import os
+
+import cloudflare
+
+#: Every queue a live run creates starts with this, so a crashed run's leftovers are easy to find.
+LIVE_PREFIX = "cfq-contract-"
+REQUIRED_VARIABLES = ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID")
+
+
+def missing_variables() -> list[str]:
+    return [name for name in REQUIRED_VARIABLES if not os.environ.get(name)]
+
+
+def unique_prefix() -> str:
+    return f"{LIVE_PREFIX}{os.urandom(3).hex()}-"
+
+
+def delete_queues_with_prefix(prefix: str) -> None:
+    """Delete the account's queues whose names start with ``prefix`` (the SDK reads the environment)."""
+    account_id = os.environ["CLOUDFLARE_ACCOUNT_ID"]
+    with cloudflare.Cloudflare() as client:
+        for queue in client.queues.list(account_id=account_id):
+            if queue.queue_name and queue.queue_id and queue.queue_name.startswith(prefix):
+                client.queues.delete(queue.queue_id, account_id=account_id)
