@@ -270,7 +270,7 @@ def django_like(out: Path, *, lines: int, celery_share: float, seed: int) -> tup
     celery_files = 0
     n = 0
     while celery_files < wanted:
-        celery_files += celery_project(out / "services", f"svc{n}", task_files=rng.randint(2, 6), rng=rng)
+        celery_files += celery_project(out, f"svc{n}", task_files=rng.randint(2, 6), rng=rng)
         n += 1
     return files, celery_files, total_lines
 
