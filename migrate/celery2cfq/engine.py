@@ -17,6 +17,7 @@ the pre-filter, the project index and the per-file transform (see :mod:`celery2c
 from __future__ import annotations
 
 import difflib
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -210,6 +211,11 @@ def _write(result: FileResult, path: Path, old_bytes: bytes) -> FileResult:
 
 _WorkItem = tuple[str, str, DecodedSource]
 
+#: The multiprocessing start method for the pool; None is the platform's default (fork on Linux up
+#: to Python 3.13, forkserver from 3.14, spawn on macOS and Windows). Tests set "spawn" to prove that
+#: everything sent to workers pickles.
+_POOL_START_METHOD: str | None = None
+
 #: Set once per pool worker by :func:`_init_worker`: (index, options, transform_source).
 _worker_state: tuple[Any, Options, TransformFn] | None = None
 
@@ -223,6 +229,7 @@ def _transform_all(
         return
     with ProcessPoolExecutor(
         max_workers=min(jobs, len(work)),
+        mp_context=multiprocessing.get_context(_POOL_START_METHOD),
         initializer=_init_worker,
         initargs=(index, options, codemod.transform_source),
     ) as pool:

@@ -125,3 +125,15 @@ def test_unknown_only_code_lists_the_real_codes(project: Path):
     assert result.returncode == 2
     assert b"unknown code NOPE123; known codes: " in result.stderr
     assert all(code.encode() in result.stderr for code in ALL_CODES)
+
+
+def test_real_index_reaches_spawned_workers(project: Path, monkeypatch):
+    """The real ProjectIndex pickles: the pool also works where workers are not forked."""
+    from celery2cfq import engine
+    from celery2cfq.model import Options
+
+    monkeypatch.setattr(engine, "_POOL_START_METHOD", "spawn")
+    pooled = engine.run([project], options=Options(), jobs=2)
+    serial = engine.run([project], options=Options(), jobs=1)
+    assert pooled == serial
+    assert pooled.summary.files_changed >= 2 and pooled.summary.files_failed == 0

@@ -221,3 +221,12 @@ def test_run_bytes_migrates_text_not_on_disk():
 def test_default_jobs_is_at_least_one():
     assert engine.default_jobs() >= 1
     assert engine.default_jobs() <= (os.cpu_count() or 1)
+
+
+def test_pool_works_with_spawned_workers(project: Path, monkeypatch):
+    """Python 3.14 and macOS do not fork: the index, options and transform must reach workers pickled."""
+    monkeypatch.setattr(engine, "_POOL_START_METHOD", "spawn")
+    (project / "bad.py").write_text("import celery\ndef (:\n")
+    result = run_fake(project, jobs=2, write=True)
+    assert (project / "tasks.py").read_text() == MIGRATED
+    assert result.summary.files_changed == 2 and result.summary.files_failed == 1
