@@ -179,6 +179,54 @@ def test_prefork_hard_time_limit_ends_the_child_and_the_pool_replaces_it(harness
     assert harness.processes[0].poll() is None
 
 
+def test_second_sigterm_is_a_cold_shutdown_that_leaves_the_message_to_its_lease(harness):
+    harness.send("sleeps", 1, 60)
+    worker = harness.worker("-P", "threads", "-c", "1", "--visibility-timeout", "2")
+    harness.wait_until(lambda: harness.lines("start"), what="the task to start")
+    worker.send_signal(signal.SIGTERM)
+    harness.wait_until(lambda: "Warm shutdown" in harness.log_of(0), what="the warm shutdown")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(30) == 1
+    assert "Cold shutdown" in harness.log_of(0) and harness.lines("end") == []
+    # Not acked: once its lease ends the message is delivered again.
+    harness.wait_until(lambda: not harness.queue_empty() and _ready(harness) == 1, what="redelivery")
+
+
+def _ready(harness) -> int:
+    transport = harness.transport()
+    try:
+        return transport.stats("celery").ready
+    finally:
+        transport.close()
+
+
+def test_cold_shutdown_of_the_solo_pool_interrupts_the_running_task(harness):
+    harness.send("sleeps", 1, 60)
+    worker = harness.worker("-P", "solo")
+    harness.wait_until(lambda: harness.lines("start"), what="the task to start")
+    # Two signals sent at once can reach Python as one, so keep signalling until the worker exits.
+    deadline = time.monotonic() + 30
+    while worker.poll() is None and time.monotonic() < deadline:
+        worker.send_signal(signal.SIGINT)
+        try:
+            worker.wait(0.2)
+        except subprocess.TimeoutExpired:
+            pass
+    assert worker.wait(1) == 1 and harness.lines("end") == []
+    assert "Cold shutdown" in harness.log_of(0)
+
+
+def test_prefork_soft_time_limit_raises_in_the_child_and_process_init_runs_per_child(harness):
+    harness.send("soft_limited", 7)
+    harness.worker("-P", "prefork", "-c", "2")
+    harness.wait_until(lambda: harness.lines("soft"), what="the soft time limit")
+    harness.wait_until(lambda: harness.queue_empty(), what="the ack")
+    [(n, pid)] = harness.lines("soft")
+    init_pids = {pid for _, pid in harness.lines("init")}
+    assert n == 7 and len(init_pids) == 2 and pid in init_pids
+    assert harness.processes[0].pid not in init_pids
+
+
 def test_max_tasks_per_child_replaces_children(harness):
     for n in range(6):
         harness.send("record", n)
@@ -186,6 +234,7 @@ def test_max_tasks_per_child_replaces_children(harness):
     harness.wait_until(lambda: len(harness.lines("end")) == 6, what="six tasks")
     pids = Counter(pid for _, pid in harness.lines("end"))
     assert len(pids) == 3 and set(pids.values()) == {2}
+    assert {pid for _, pid in harness.lines("init")} >= set(pids)  # worker_process_init in each child
 
 
 @pytest.mark.slow

@@ -308,3 +308,29 @@ def test_drain_raises_timeout_when_the_queue_does_not_empty(app, start):
 def test_unknown_pool_is_refused(app):
     with pytest.raises(ValueError, match="unknown pool"):
         Worker(app, pool="gevent")
+
+
+def test_lease_covers_the_time_limits_of_the_queue_tasks(app, start, monkeypatch):
+    @app.task(time_limit=120, queue="slow")
+    def slow_task():
+        return 1
+
+    @app.task
+    def quick():
+        return 2
+
+    leases = {}
+    transport = app.transport
+    real_pull = transport.pull
+
+    def spy(queue, **kwargs):
+        leases.setdefault(queue, kwargs["visibility_timeout_ms"])
+        return real_pull(queue, **kwargs)
+
+    monkeypatch.setattr(transport, "pull", spy)
+    slow_task.delay()
+    quick.delay()
+    worker = start(pool="threads", concurrency=2, visibility_timeout_ms=10_000)
+    worker.drain(10)
+    assert leases["celery"] == 10_000  # no time limit: the configured lease
+    assert leases["slow"] >= 120_000  # one round of a 120 s hard limit, plus a margin

@@ -36,7 +36,7 @@ from .outcomes import dead_letter, hop, settlement_for
 from .pools import Pool, SoloPool, ThreadPool
 from .puller import IDLE_BACKOFF_MAX_SECONDS, Puller
 from .settlement import ACK, NOTHING, Batch, Settlement
-from .shutdown import Shutdown
+from .shutdown import ColdShutdown, Shutdown
 from .timelimits import TimeKeeper, effective_limits
 
 __all__ = ["Worker", "POOLS", "ETA_TOLERANCE_SECONDS"]
@@ -124,7 +124,10 @@ class Worker:
         try:
             self._setup()
             self._started.set()
-            self.exit_code = self._loop()
+            try:
+                self.exit_code = self._loop()
+            except ColdShutdown:
+                self.exit_code = self._cold()
             return self.exit_code
         except BaseException as exc:
             self._error = exc

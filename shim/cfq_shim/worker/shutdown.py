@@ -12,7 +12,7 @@ cold       stops at once: nothing more is settled, prefork children are killed, 
 
 SIGTERM and SIGINT step running -> warm -> cold; SIGQUIT goes straight to cold. The handlers only set
 flags (as Huey's do) and the loop acts on them, with one exception: a cold request while the ``solo``
-pool runs a task in the main thread raises SystemExit there, since nothing else could stop that task.
+pool runs a task in the main thread raises :class:`ColdShutdown` (a SystemExit) there, since nothing else could stop that task.
 """
 
 from __future__ import annotations
@@ -22,9 +22,13 @@ import signal
 import threading
 from typing import Any, Callable
 
-__all__ = ["Shutdown"]
+__all__ = ["Shutdown", "ColdShutdown"]
 
 logger = logging.getLogger("cfq_shim.worker")
+
+
+class ColdShutdown(SystemExit):
+    """Raised in the main thread to stop a task the ``solo`` pool runs there (cold shutdown)."""
 
 
 class Shutdown:
@@ -57,7 +61,7 @@ class Shutdown:
             cold = signum == getattr(signal, "SIGQUIT", None) or self.warm
             self.request(cold=cold)
             if cold and worker.pool_name == "solo" and frame is not None and _in_task(frame):
-                raise SystemExit(1)
+                raise ColdShutdown(1)
 
         previous: dict[int, Any] = {}
         for name in ("SIGTERM", "SIGINT", "SIGQUIT"):

@@ -8,7 +8,7 @@ from several processes never interleave.
 import os
 import time
 
-from cfq_shim import Celery
+from cfq_shim import Celery, signals
 
 app = Celery("recorder")
 app.conf.cfq_queue_max_retries = 100
@@ -43,3 +43,26 @@ def always_fails(n):
 def overruns(n):
     _record("overrun", n, os.getpid())
     time.sleep(30)
+
+
+@app.task(soft_time_limit=0.3)
+def soft_limited(n):
+    from cfq_shim.exceptions import SoftTimeLimitExceeded
+
+    try:
+        time.sleep(30)
+    except SoftTimeLimitExceeded:
+        _record("soft", n, os.getpid())
+        return n
+
+
+@app.task
+def sleeps(n, seconds):
+    _record("start", n, os.getpid())
+    time.sleep(seconds)
+    _record("end", n, os.getpid())
+
+
+@signals.worker_process_init.connect
+def _process_init(**kwargs):
+    _record("init", 0, os.getpid())
