@@ -17,7 +17,7 @@ import sys
 import time
 import traceback as traceback_module
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Union
 
 from . import signals, states
@@ -322,8 +322,10 @@ def _retry_outcome(envelope: Envelope, request: Context, exc: Retry) -> RetryLat
         args = list(sig.args)
         kwargs = dict(sig.kwargs)
         queue = sig.options.get("queue") or queue
+    # The eta lets the worker re-delay in hops when the delay is longer than the transport allows.
+    eta = datetime.now(timezone.utc) + timedelta(seconds=delay) if delay > 0 else None
     next_envelope = replace(
-        envelope, args=args, kwargs=kwargs, queue=queue, retries=request.retries + 1, eta=None,
+        envelope, args=args, kwargs=kwargs, queue=queue, retries=request.retries + 1, eta=eta,
     )
     body_changed = args != envelope.args or kwargs != envelope.kwargs or queue != envelope.queue
     return RetryLater(envelope=next_envelope, delay_seconds=delay, reason=str(exc), body_changed=body_changed)

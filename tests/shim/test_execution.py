@@ -88,6 +88,8 @@ def test_self_retry_asks_for_a_later_run(app):
     assert outcome.delay_seconds == 7 and not outcome.body_changed
     assert outcome.envelope.retries == 1 and outcome.envelope.args == [1] and outcome.envelope.id == "task-1"
     assert "later" in outcome.reason
+    remaining = (outcome.envelope.eta - datetime.now(timezone.utc)).total_seconds()
+    assert 0 < remaining <= 7
 
 
 def test_retry_with_new_arguments_changes_the_body(app):
