@@ -53,7 +53,6 @@ REASONS = {
     "rejected": "the task raised Reject(requeue=False)",
     "time-limit": "the task ran past its hard time limit and its process was ended",
     "worker-lost": "the process running the task died",
-    "unsupported-envelope": "the envelope's version is newer than this worker understands",
     "delivery-limit": "the transport moved the message after its last delivery (no record was written)",
 }
 
