@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Sequence
 from . import signals
 from .conf import Settings, load_object
 from .envelope import Envelope, encode
-from .exceptions import AlwaysEagerIgnored, FeatureNotAvailable, ImproperlyConfigured, NotConfigured, NotRegistered
+from .exceptions import AlwaysEagerIgnored, DuplicateTaskNameWarning, FeatureNotAvailable, ImproperlyConfigured, NotConfigured, NotRegistered
 from .limits import DEFAULT_LIMITS, Limits
 from .local import get_current_worker_task, set_current_app, set_default_app, _tls
 from .naming import DEAD_LETTER_SUFFIX, dead_letter_queue_name
@@ -79,6 +79,28 @@ def gen_task_name(app: "Celery | None", name: str, module_name: str | None) -> s
         if module_name == "__main__" and app is not None and app.main:
             return f"{app.main}.{name}"
     return ".".join(part for part in (module_name, name) if part)
+
+
+_duplicates_warned: set[str] = set()
+
+
+def _warn_duplicate(name: str, existing: Task, fun: Callable) -> None:
+    """Celery 5.7's rule: the first callable registered under a name keeps it; warn once per name."""
+    if name in _duplicates_warned:
+        return
+    _duplicates_warned.add(name)
+    first = getattr(existing, "__wrapped__", existing)
+    warnings.warn(
+        DuplicateTaskNameWarning(
+            f"Task name {name!r} is already registered to a different callable.\n\n"
+            f"Existing: {getattr(first, '__module__', '?')}.{getattr(first, '__qualname__', first)}\n"
+            f"New:      {fun.__module__}.{fun.__qualname__}\n\n"
+            "The new callable was not registered; calls under this name reach the callable registered first.\n\n"
+            "Every task must have a unique name. Pass an explicit name= to the task decorator, or rename one "
+            "of the callables."
+        ),
+        stacklevel=4,
+    )
 
 
 def _check_task_options(name: str, options: dict[str, Any]) -> None:
@@ -313,7 +335,9 @@ class Celery:
     def _task_from_fun(self, fun: Callable, name: str | None = None, base: Any = None, bind: bool = False, **options: Any) -> Task:
         name = name or gen_task_name(self, fun.__name__, fun.__module__)
         existing = self._tasks.get(name)
-        if existing is not None and getattr(existing, "__wrapped__", None) is fun:
+        if existing is not None:
+            if getattr(existing, "__wrapped__", None) is not fun:
+                _warn_duplicate(name, existing, fun)
             return existing
         task = _make_task(self, fun, name=name, base=base, bind=bind, options=options)
         self._tasks[name] = task
@@ -768,7 +792,9 @@ def shared_task(*args: Any, **kwargs: Any) -> Any:
         app = get_current_app()
         name = kwargs.get("name") or gen_task_name(None, fun.__name__, fun.__module__)
         for existing in _shared_tasks:
-            if existing.name == name and getattr(existing, "__wrapped__", None) is fun:
+            if existing.name == name:
+                if getattr(existing, "__wrapped__", None) is not fun:
+                    _warn_duplicate(name, existing, fun)
                 return existing
         options = dict(kwargs)
         options.pop("name", None)

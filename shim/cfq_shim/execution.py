@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Union
 from . import signals, states
 from .envelope import Envelope
 from .exceptions import Ignore, NotRegistered, Reject, Retry
-from .local import pop_task, push_task
+from .local import pop_task, push_task, set_current_app
 from .request import Context
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -354,6 +354,7 @@ def execute(app: "Celery", envelope: Envelope, delivery: Delivery) -> Outcome:
             message=f"Received unregistered task of type {envelope.task!r}: the worker's app has no such task.",
             traceback="",
         )
+    set_current_app(app)  # shared tasks resolve their app per thread
     request = _request_for(envelope, delivery)
     if envelope.expires is not None and envelope.expires <= datetime.now(timezone.utc):
         signals.task_revoked.send(sender=task, request=request, terminated=False, signum=None, expired=True)

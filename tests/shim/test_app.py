@@ -136,6 +136,22 @@ def test_task_decorator_forms(app):
         app.tasks["nope"]
 
 
+def test_duplicate_task_name_keeps_the_first_and_warns_once(app):
+    from cfq_shim.exceptions import DuplicateTaskNameWarning
+
+    @app.task(name="dup.name")
+    def first():
+        return "first"
+
+    def second():
+        return "second"
+
+    with pytest.warns(DuplicateTaskNameWarning, match="dup.name"):
+        kept = app.task(name="dup.name")(second)
+    assert kept is first and app.tasks["dup.name"]() == "first"
+    assert app.task(name="dup.name")(first) is first  # re-registering the same callable is silent
+
+
 def test_non_json_task_serializer_is_an_error_at_definition(app):
     with pytest.raises(ImproperlyConfigured, match="serializer='pickle'.*JSON only"):
         @app.task(serializer="pickle")
