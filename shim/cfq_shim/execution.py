@@ -368,6 +368,14 @@ def execute(app: "Celery", envelope: Envelope, delivery: Delivery) -> Outcome:
     if state == states.RETRY:
         return _retry_outcome(envelope, request, retval)
     if state == states.REJECTED:
+        if not retval.requeue:
+            # Celery 5.7's worker: a message rejected for good fires task_failure (after task_postrun),
+            # so the task does not look pending forever (celery/worker/request.py, issue #4222).
+            einfo = result.einfo
+            signals.task_failure.send(
+                sender=task, task_id=request.id, exception=retval, args=request.args, kwargs=request.kwargs,
+                traceback=einfo.tb if einfo else None, einfo=einfo,
+            )
         return Rejected(reason=_exc_message(retval.reason) if retval.reason is not None else "", requeue=bool(retval.requeue))
     if state == states.IGNORED:
         return Ignored()

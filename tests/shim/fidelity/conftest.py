@@ -127,10 +127,19 @@ def define_tasks(app: Any, base_task: type, exceptions: ModuleType, recorder: Re
     def ignored():
         raise exceptions.Ignore()
 
-    return {t.name.rsplit(".", 1)[-1]: t for t in (add, flaky, always_fails, exhausts, boom, probe, new_args, ignored)}
+    @app.task(base=Recording, name=f"{app.main}.rejected")
+    def rejected():
+        raise exceptions.Reject("bad input", requeue=False)
+
+    @app.task(base=Recording, name=f"{app.main}.collect")
+    def collect(value, tag):
+        return [value, tag]
+
+    tasks = (add, flaky, always_fails, exhausts, boom, probe, new_args, ignored, rejected, collect)
+    return {t.name.rsplit(".", 1)[-1]: t for t in tasks}
 
 
-SIGNALS = ["task_prerun", "task_postrun", "task_success", "task_failure", "task_retry"]
+SIGNALS = ["task_prerun", "task_postrun", "task_success", "task_failure", "task_retry", "task_revoked"]
 
 
 def _connect_signals(signals_module: ModuleType, recorder: Recorder, task_names: set[str]) -> list:
@@ -139,6 +148,8 @@ def _connect_signals(signals_module: ModuleType, recorder: Recorder, task_names:
     def make(name: str) -> Callable:
         def receiver(sender=None, **kwargs):
             task_name = getattr(sender, "name", None) or getattr(kwargs.get("task"), "name", "")
+            if not task_name and kwargs.get("request") is not None:
+                task_name = getattr(kwargs["request"], "task", None) or getattr(kwargs["request"], "name", "")
             if task_name not in task_names:
                 return
             if name == "task_postrun":
@@ -147,6 +158,8 @@ def _connect_signals(signals_module: ModuleType, recorder: Recorder, task_names:
                 detail = kwargs.get("result")
             elif name == "task_failure":
                 detail = type(kwargs["exception"]).__name__
+            elif name == "task_revoked":
+                detail = bool(kwargs.get("expired"))
             elif name == "task_retry":
                 reason = kwargs.get("reason")
                 detail = type(getattr(reason, "exc", None)).__name__ if getattr(reason, "exc", None) else None
@@ -172,6 +185,18 @@ class Runtime:
     recorder: Recorder
     exceptions: ModuleType
     eager: bool
+
+    def send(self, task_name: str, args: tuple, *, runs: int = 1, **options: Any) -> list:
+        """``apply_async(args, **options)``; return the events once ``runs`` task runs have ended (a
+        task_postrun that is not RETRY, or a task_revoked)."""
+        self.recorder.clear()
+
+        def finished(events: list) -> bool:
+            ends = sum(1 for e in events if (e[0] == "task_postrun" and e[2] != "RETRY") or e[0] == "task_revoked")
+            return ends >= runs
+
+        self.tasks[task_name].apply_async(args, **options)
+        return self.recorder.wait_for(finished)
 
     def call(self, task_name: str, *args: Any) -> tuple[str, Any]:
         """Call the task with ``delay``; return ("ok", value) or ("raised", exception type name).

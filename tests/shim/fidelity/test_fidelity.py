@@ -119,3 +119,33 @@ def test_eager_propagating_retry(pair):
         else:
             raised.append((None, list(rt.recorder.events)))
     assert raised[1] == raised[0]
+
+
+def test_reject(pair):
+    (expected_result, expected_events), (result, events) = run_both(pair, "rejected")
+    assert events == expected_events
+    assert [e[0] for e in events[:4]] == ["task_prerun", "before_start", "__call__", "task_postrun"]
+    assert events[3][2] == "REJECTED"
+    if pair[0].eager:
+        assert result == expected_result
+
+
+def test_link_callback_gets_the_result(pair):
+    celery_rt, shim_rt = pair
+    recorded = []
+    for rt in (celery_rt, shim_rt):
+        link = rt.tasks["collect"].s("linked")
+        recorded.append(rt.send("add", (2, 3), runs=2, link=link))
+    assert recorded[1] == recorded[0]
+    assert ("task_success", "collect", [5, "linked"]) in recorded[0]
+
+
+def test_expired_task_is_revoked_not_run(pair):
+    from datetime import datetime, timedelta, timezone
+
+    celery_rt, shim_rt = pair
+    past = datetime.now(timezone.utc) - timedelta(minutes=5)
+    recorded = [rt.send("add", (1, 1), expires=past) for rt in (celery_rt, shim_rt)]
+    assert recorded[1] == recorded[0]
+    if not celery_rt.eager:  # eager mode ignores expires, in both
+        assert recorded[0] == [("task_revoked", "add", True)]
