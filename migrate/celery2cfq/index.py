@@ -49,6 +49,8 @@ _NEVER_PROJECT_MODULES = frozenset({"celery", "cfq_shim", "kombu", "django", "fl
     getattr(sys, "stdlib_module_names", ())
 )
 
+_RESULT_METHODS = frozenset({"delay", "apply_async", "send_task", "AsyncResult"})
+
 _BACKEND_NAMES = frozenset({"result_backend", "CELERY_RESULT_BACKEND", "RESULT_BACKEND"})
 
 
@@ -94,6 +96,9 @@ class ModuleFacts:
     mentions_celery: bool = False
     #: Names assigned or defined at module level.
     assigned: set[str] = field(default_factory=set)
+    #: Names assigned anywhere from ``x.delay(...)``, ``x.apply_async(...)``, ``x.send_task(...)``
+    #: or ``x.AsyncResult(...)``: possible task results (for result ``.get()``).
+    result_names: set[str] = field(default_factory=set)
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -223,6 +228,10 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool) -> Module
                 facts.sets_backend_setting = True
         elif isinstance(node, ast.Call):
             _call_facts(node, facts, qualify)
+        elif isinstance(node, ast.Assign):
+            value = node.value
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _RESULT_METHODS:
+                facts.result_names.update(t.id for t in node.targets if isinstance(t, ast.Name))
         elif isinstance(node, ast.Dict):
             if any(_str_value(k) in _BACKEND_NAMES for k in node.keys):
                 facts.sets_backend_setting = True
@@ -250,21 +259,22 @@ def _top_level_statements(body: list[ast.stmt]) -> Iterable[ast.stmt]:
 
 
 def _constructed_and_returned(func: ast.FunctionDef | ast.AsyncFunctionDef, qualify) -> list[str]:
-    """Refs of calls whose result the function returns (``x = Celery(...); ...; return x``)."""
-    assigned: dict[str, str] = {}
+    """Refs of calls whose result the function returns at the end of its body
+    (``x = Celery(...); ...; return x`` or ``return Celery(...)``): app factories."""
+    last = func.body[-1] if func.body else None
+    if not isinstance(last, ast.Return) or last.value is None:
+        return []
+    if isinstance(last.value, ast.Call):
+        ref = qualify(last.value.func)
+        return [ref] if ref else []
+    if not isinstance(last.value, ast.Name):
+        return []
+    returned = last.value.id
     refs: list[str] = []
-    for node in ast.walk(func):
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
-            ref = qualify(node.value.func)
-            if ref:
-                for target in node.targets:
-                    if isinstance(target, ast.Name):
-                        assigned[target.id] = ref
-        elif isinstance(node, ast.Return) and node.value is not None:
-            if isinstance(node.value, ast.Name) and node.value.id in assigned:
-                refs.append(assigned[node.value.id])
-            elif isinstance(node.value, ast.Call):
-                ref = qualify(node.value.func)
+    for statement in func.body:
+        if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Call):
+            if any(isinstance(t, ast.Name) and t.id == returned for t in statement.targets):
+                ref = qualify(statement.value.func)
                 if ref:
                     refs.append(ref)
     return refs

@@ -16,7 +16,7 @@ Order of work, cheapest first:
 from __future__ import annotations
 
 import ast
-from typing import Callable, Union
+from typing import Callable, Mapping, Sequence, Union
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -30,6 +30,15 @@ from .model import Finding, Options, SourceError, Transformed
 __all__ = ["transform_source"]
 
 _STATEMENT_TYPES = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+#: Nodes whose children no fixer looks at (whitespace, punctuation, operators, number literals):
+#: their subtrees are not walked. Their own leave handlers still run.
+_NO_DESCEND = (
+    cst.BaseParenthesizableWhitespace, cst.TrailingWhitespace, cst.EmptyLine, cst.Newline, cst.Comment,
+    cst.Comma, cst.Colon, cst.Dot, cst.Semicolon, cst.AssignEqual, cst.LeftParen, cst.RightParen,
+    cst.LeftSquareBracket, cst.RightSquareBracket, cst.LeftCurlyBrace, cst.RightCurlyBrace,
+    cst.BaseBinaryOp, cst.BaseBooleanOp, cst.BaseCompOp, cst.BaseUnaryOp, cst.BaseAugOp,
+    cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.Name, cst.ImportStar,
+)
 _TODO_PREFIX = "# TODO(celery2cfq): "
 
 
@@ -37,7 +46,8 @@ def transform_source(source: str, *, path: str, index: ProjectIndex, options: Op
     """Rewrite one file's text. ``path`` is relative to the project root (``/`` separators).
     Raises :class:`SourceError` ("line N: reason") when the text does not parse."""
     module, is_package = index.module_for_path(path)
-    tree = parse_for_index(source)
+    exact_tree = _ast_parse(source)
+    tree = exact_tree if exact_tree is not None else parse_for_index(source)
     facts = analyze_module(tree, module, is_package=is_package) if tree is not None else ModuleFacts(module=module)
     resolver = index.resolver()
     resolver.add_module(facts)
@@ -55,6 +65,15 @@ def transform_source(source: str, *, path: str, index: ProjectIndex, options: Op
     except (ValueError, RecursionError) as error:  # null bytes, absurd nesting
         raise SourceError(f"cannot parse: {error}") from None
 
+    config_prefix = index.config_modules.get(module)
+    aligned = _align(parsed, exact_tree) if exact_tree is not None else None
+    statements = aligned[0] if aligned is not None else None
+    skip: set[int] = set()
+    if aligned is not None and config_prefix is None:
+        relevant = _relevant_names(facts, resolver, index, module) | facts.result_names
+        interesting = _interesting_statements(exact_tree, relevant)
+        skip = {node_id for node_id, ast_nodes in aligned[1].items() if not any(id(n) in interesting for n in ast_nodes)}
+
     ctx = FileContext(
         path=path,
         module=module,
@@ -63,22 +82,127 @@ def transform_source(source: str, *, path: str, index: ProjectIndex, options: Op
         index=index,
         resolver=resolver,
         facts=facts,
-        config_prefix=index.config_modules.get(module),
+        config_prefix=config_prefix,
     )
     fixers: list[Fixer] = [cls(ctx) for cls in FIXERS]
     fixers.insert(1, SettingsFixer(ctx, SETTING_HANDLERS))
-    new_tree = parsed.visit(_OnePass(ctx, fixers))
+    one_pass = _OnePass(ctx, fixers, skip=skip)
+    new_tree = parsed.visit(one_pass)
 
-    findings: tuple[Finding, ...] = ()
-    if ctx.reports:
-        positions = MetadataWrapper(parsed, unsafe_skip_copy=True).resolve(PositionProvider)
-        findings = tuple(
-            sorted(
-                Finding(line=positions[node].start.line, column=positions[node].start.column, code=code, message=message)
-                for node, code, message, _ in ctx.reports
-            )
-        )
-    return Transformed(source=new_tree.code, findings=findings, tasks_found=len(task_names), call_sites=ctx.call_sites)
+    findings = _findings(ctx, parsed, statements)
+    new_source = new_tree.code if one_pass.changed else source
+    return Transformed(source=new_source, findings=findings, tasks_found=len(task_names), call_sites=ctx.call_sites)
+
+
+def _ast_parse(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+
+
+def _align(parsed: cst.Module, tree: ast.Module):
+    """Pair LibCST statements with their ``ast`` statements (``a; b`` is one LibCST line, two
+    ``ast`` statements), at module level and inside function and class bodies. Returns the
+    top-level (node, first line) pairs and a map id(LibCST statement) -> ``ast`` statements, or
+    None when they do not line up."""
+    stmt_map: dict[int, list[ast.stmt]] = {}
+    if not _align_body(parsed.body, tree.body, stmt_map):
+        return None
+    # ast's line of a decorated def is the ``def`` line, as LibCST's position of the node.
+    top = [(node, stmt_map[id(node)][0].lineno) for node in parsed.body]
+    return top, stmt_map
+
+
+def _align_body(cst_body: Sequence[cst.CSTNode], ast_body: list[ast.stmt], out: dict[int, list[ast.stmt]]) -> bool:
+    position = 0
+    for node in cst_body:
+        count = len(node.body) if isinstance(node, cst.SimpleStatementLine) else 1
+        ast_nodes = ast_body[position : position + count]
+        if len(ast_nodes) != count:
+            return False
+        out[id(node)] = ast_nodes
+        position += count
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)) and isinstance(node.body, cst.IndentedBlock):
+            inner = ast_nodes[0]
+            if not isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                return False
+            if not _align_body(node.body.body, inner.body, out):
+                return False
+    return position == len(ast_body)
+
+
+def _relevant_names(facts: ModuleFacts, resolver, index: ProjectIndex, module: str) -> set[str]:
+    """Local names that can lead to Celery: bound to a known app/task/decorator, to Celery itself,
+    or to a project module that defines such names."""
+    prefix = f"{module}." if module else ""
+    names = {name for name in facts.assigned if resolver.kinds.get(prefix + name)}
+    for name, target in facts.bindings.items():
+        resolved = resolver.resolve(target)
+        if resolver.kind(resolved) or is_celery_library(resolved) or resolved in index.celery_modules:
+            names.add(name)
+    return names
+
+
+def _interesting_statements(tree: ast.Module, relevant: set[str]) -> set[int]:
+    """ids of the ``ast`` statements a fixer could act in: those holding (at any depth) a relevant
+    name, a ``CELERY_`` name, key or keyword, ``add_periodic_task``, ``django_celery_beat``, or an
+    import. Conservative by design: a statement wrongly kept costs time, never a missed rewrite."""
+    is_hit = _make_hit_test(relevant)
+    interesting: set[int] = set()
+    stack: list[tuple[ast.AST, tuple[int, ...]]] = [(tree, ())]
+    while stack:
+        node, owners = stack.pop()
+        if isinstance(node, ast.stmt):
+            owners = (*owners, id(node))
+        if is_hit(node):
+            interesting.update(owners)
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, owners))
+    return interesting
+
+
+def _make_hit_test(relevant: set[str]):
+    def is_hit(node: ast.AST) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id in relevant or node.id.startswith("CELERY_")
+        if isinstance(node, ast.Attribute):
+            return node.attr == "add_periodic_task"
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, str) and ("django_celery_beat" in node.value or node.value.startswith("CELERY_"))
+        if isinstance(node, ast.keyword):
+            return bool(node.arg) and node.arg.startswith("CELERY_")
+        return isinstance(node, (ast.Import, ast.ImportFrom))
+
+    return is_hit
+
+
+def _findings(ctx: FileContext, parsed: cst.Module, statements) -> tuple[Finding, ...]:
+    """Findings with 1-based lines. Positions are computed only over the top-level statements
+    that hold findings (offset by their first line from ``ast``), not over the whole module."""
+    if not ctx.reports:
+        return ()
+    top_of: dict[int, tuple[cst.CSTNode, int]] = {}
+    if statements is not None:
+        for node, line in statements:
+            top_of[id(node)] = (node, line)
+    results = []
+    cache: dict[int, Mapping] = {}
+    for node, code, message, _, top in ctx.reports:
+        if top is not None and id(top) in top_of:
+            statement, first_line = top_of[id(top)]
+            if id(statement) not in cache:
+                cache[id(statement)] = MetadataWrapper(cst.Module(body=[statement]), unsafe_skip_copy=True).resolve(PositionProvider)
+            positions = cache[id(statement)]
+            start = positions[node].start
+            line = first_line + start.line - positions[statement].start.line
+        else:
+            if -1 not in cache:
+                cache[-1] = MetadataWrapper(parsed, unsafe_skip_copy=True).resolve(PositionProvider)
+            start = cache[-1][node].start
+            line = start.line
+        results.append(Finding(line=line, column=start.column, code=code, message=message))
+    return tuple(sorted(results))
 
 
 def _syntax_error_text(source: str, error: cst.ParserSyntaxError) -> str:
@@ -112,9 +236,13 @@ class _OnePass(cst.CSTTransformer):
     """Dispatches each node to the fixers' ``visit_<Type>``/``leave_<Type>`` methods, keeps the
     stack of enclosing statements (findings attach to the innermost), and adds TODO comments."""
 
-    def __init__(self, ctx: FileContext, fixers: list[Fixer]) -> None:
+    def __init__(self, ctx: FileContext, fixers: list[Fixer], *, skip: set[int]) -> None:
         super().__init__()
         self.ctx = ctx
+        #: ids of statements no fixer can act in: their children are not visited.
+        self.skip = skip
+        #: whether any fixer returned a new node (else the source is returned as it was).
+        self.changed = False
         self.visitors: dict[str, list[Callable]] = {}
         self.leavers: dict[str, list[Callable]] = {}
         for fixer in fixers:
@@ -123,28 +251,58 @@ class _OnePass(cst.CSTTransformer):
                     self.visitors.setdefault(attr[6:], []).append(getattr(fixer, attr))
                 elif attr.startswith("leave_"):
                     self.leavers.setdefault(attr[6:], []).append(getattr(fixer, attr))
+        #: per node type: (visit handlers, leave handlers, is a statement, descend into children)
+        self.plan: dict[type, tuple[list[Callable], list[Callable], bool, bool]] = {}
+
+    def _plan(self, node_type: type) -> tuple[list[Callable], list[Callable], bool, bool]:
+        name = node_type.__name__
+        plan = (
+            self.visitors.get(name, []),
+            self.leavers.get(name, []),
+            issubclass(node_type, _STATEMENT_TYPES),
+            not issubclass(node_type, _NO_DESCEND),
+        )
+        self.plan[node_type] = plan
+        return plan
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, _STATEMENT_TYPES):
+        visitors, _, is_statement, descend = self.plan.get(type(node)) or self._plan(type(node))
+        if is_statement:
             self.ctx.statement_stack.append(node)
-        for visit in self.visitors.get(type(node).__name__, ()):
+            if id(node) in self.skip:
+                return False
+        for visit in visitors:
             visit(node)
-        return True
+        return descend
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]:
+        _, leavers, is_statement, _ = self.plan[type(original_node)]
         result: Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel] = updated_node
-        for leave in self.leavers.get(type(original_node).__name__, ()):
+        if is_statement and id(original_node) in self.skip:
+            self.ctx.statement_stack.pop()
+            return result
+        for leave in leavers:
             result = leave(original_node, result)
             if not isinstance(result, cst.CSTNode):
                 break
-        if isinstance(original_node, _STATEMENT_TYPES):
+        if result is not updated_node:
+            self.changed = True
+        if is_statement:
             self.ctx.statement_stack.pop()
             if self.ctx.options.todo_comments:
                 result = self._with_todo_comments(original_node, result)
         return result
 
+    # LibCST's per-attribute hooks look up ``visit_<Node>_<attr>`` methods for every child; the
+    # fixers have none, so skip the lookups.
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        return None
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        return None
+
     def _with_todo_comments(self, original: cst.CSTNode, result):
-        texts = [f"{_TODO_PREFIX}{code} {message}" for _, code, message, statement in self.ctx.reports if statement is original]
+        texts = [f"{_TODO_PREFIX}{code} {message}" for _, code, message, statement, _ in self.ctx.reports if statement is original]
         if not texts:
             return result
         if isinstance(result, cst.FlattenSentinel):
@@ -159,4 +317,5 @@ class _OnePass(cst.CSTTransformer):
         added = [cst.EmptyLine(indent=True, comment=cst.Comment(text)) for text in dict.fromkeys(texts) if text not in existing]
         if not added:
             return result
+        self.changed = True
         return result.with_changes(leading_lines=[*result.leading_lines, *added])

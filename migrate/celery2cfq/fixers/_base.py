@@ -55,8 +55,8 @@ class FileContext:
     facts: ModuleFacts
     #: setting-name prefix when this module is a configuration module, else None.
     config_prefix: str | None = None
-    #: (original node, code, message, enclosing statement)
-    reports: list[tuple[cst.CSTNode, str, str, cst.CSTNode | None]] = field(default_factory=list)
+    #: (original node, code, message, innermost enclosing statement, top-level statement)
+    reports: list[tuple[cst.CSTNode, str, str, cst.CSTNode | None, cst.CSTNode | None]] = field(default_factory=list)
     call_sites: int = 0
     statement_stack: list[cst.CSTNode] = field(default_factory=list)
     #: Names assigned from a task call's result (``r = add.delay()``), for result ``.get()``.
@@ -67,8 +67,8 @@ class FileContext:
 
     def report(self, node: cst.CSTNode, code: str, message: str) -> None:
         if self.enabled(code):
-            statement = self.statement_stack[-1] if self.statement_stack else None
-            self.reports.append((node, code, message, statement))
+            stack = self.statement_stack
+            self.reports.append((node, code, message, stack[-1] if stack else None, stack[0] if stack else None))
 
     def qualify(self, node: cst.BaseExpression) -> str | None:
         """The qualified name an expression like ``app.task`` refers to, through this module's

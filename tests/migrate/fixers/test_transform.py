@@ -71,3 +71,47 @@ def test_a_file_indexed_under_another_project_still_works():
     source = "from celery import shared_task\n@shared_task(priority=2)\ndef t():\n    pass\n"
     result = transform_source(source, path="-", index=build_index({}), options=Options())
     assert "priority" not in result.source and result.tasks_found == 1
+
+
+SAMPLE = '''\
+"""Doc."""
+from celery import Celery, shared_task  # comment
+import os; x = 1
+
+app = Celery("p", broker="redis://")
+
+
+# a comment
+
+@shared_task(
+    bind=True,
+    priority=3,
+)
+def a(self):
+    app.control.inspect()
+
+
+class Holder:
+    """Many lines."""
+
+    def method(self):
+        return app.control
+
+
+@app.task(serializer="pickle")
+async def b():
+    pass
+
+r = a.delay(); r.get()
+'''
+
+
+def test_fast_line_numbers_equal_whole_module_positions(monkeypatch):
+    index = build_index({"s.py": SAMPLE})
+    fast = transform_source(SAMPLE, path="s.py", index=index, options=Options())
+    monkeypatch.setattr(transform, "_align", lambda parsed, tree: None)
+    slow = transform_source(SAMPLE, path="s.py", index=index, options=Options())
+    assert fast == slow
+    assert [(f.code, f.line) for f in fast.findings] == [
+        ("CFQ301", 12), ("CFQ501", 15), ("CFQ501", 22), ("CFQ302", 25), ("CFQ502", 29),
+    ]
