@@ -149,3 +149,33 @@ def test_expired_task_is_revoked_not_run(pair):
     assert recorded[1] == recorded[0]
     if not celery_rt.eager:  # eager mode ignores expires, in both
         assert recorded[0] == [("task_revoked", "add", True)]
+
+
+def test_publish_signals(pair):
+    celery_rt, shim_rt = pair
+    import celery.signals
+
+    import cfq_shim.signals
+
+    seen = {}
+    for rt, module in ((celery_rt, celery.signals), (shim_rt, cfq_shim.signals)):
+        calls = seen.setdefault(rt.name, [])
+
+        def before(sender=None, body=None, headers=None, routing_key=None, calls=calls, **kwargs):
+            calls.append(("before", sender.rsplit(".", 1)[-1], headers["task"] == sender, bool(headers["id"]),
+                          headers["root_id"] == headers["id"], list(body[0]), dict(body[1]), routing_key))
+
+        def after(sender=None, routing_key=None, calls=calls, **kwargs):
+            calls.append(("after", sender.rsplit(".", 1)[-1], routing_key))
+
+        module.before_task_publish.connect(before)
+        module.after_task_publish.connect(after)
+        try:
+            rt.send("add", (1, 2))
+        finally:
+            module.before_task_publish.disconnect(before)
+            module.after_task_publish.disconnect(after)
+    celery_calls, shim_calls = seen.values()
+    assert shim_calls == celery_calls
+    if not celery_rt.eager:  # eager calls publish nothing, in both
+        assert celery_calls == [("before", "add", True, True, True, [1, 2], {}, "fidelity"), ("after", "add", "fidelity")]
