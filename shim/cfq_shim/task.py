@@ -11,12 +11,12 @@ from __future__ import annotations
 import inspect
 import threading
 import uuid
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from . import states
 from .canvas import Signature
 from .exceptions import MaxRetriesExceededError, NotRegistered, Reject, Retry
-from .local import get_current_task, pop_task, push_task
+from .local import pop_task, push_task
 from .request import Context
 
 if TYPE_CHECKING:  # pragma: no cover
