@@ -556,6 +556,14 @@ class Celery:
 
     connection = connection_for_write
 
+    def _reset_after_fork(self) -> None:
+        """Forget the parent's transport and producer in a forked child (without closing what the
+        parent still uses); the child opens its own on first use."""
+        self._transport = None
+        self._producer = None
+        self._connect_lock = threading.Lock()
+        self._finalize_lock = threading.RLock()
+
     def close(self) -> None:
         """Close the transport (it is reopened on the next send)."""
         with self._connect_lock:

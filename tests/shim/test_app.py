@@ -464,3 +464,17 @@ def test_redis_broker_fails_with_advice():
     with pytest.raises(UnsupportedBrokerURL) as caught:
         job.delay()
     assert "secret" not in str(caught.value) and "sqlite:///" in str(caught.value)
+
+
+def test_reset_after_fork_forgets_the_transport_without_closing_it(app):
+    @app.task
+    def job():
+        pass
+
+    job.delay()
+    parents = app.transport
+    app._reset_after_fork()
+    assert app._transport is None and app._producer is None
+    assert parents.stats("celery").ready == 1  # still usable: not closed
+    job.delay()
+    assert app.transport is not parents
