@@ -116,3 +116,14 @@ def test_every_public_name_imports():
         assert hasattr(cfq_shim, name), name
     assert cfq_shim.__version__
     assert hasattr(celery, "Celery")  # the comparison target exists
+
+
+def test_every_name_the_codemod_maps_imports_from_the_shim():
+    import importlib
+
+    from celery2cfq.names import MODULE_TARGETS
+
+    for celery_module, (shim_module, names) in MODULE_TARGETS.items():
+        module = importlib.import_module(shim_module)
+        for name in names:
+            assert hasattr(module, name), f"{celery_module}.{name} -> {shim_module}.{name}"
