@@ -234,7 +234,20 @@ def test_max_tasks_per_child_replaces_children(harness):
     harness.wait_until(lambda: len(harness.lines("end")) == 6, what="six tasks")
     pids = Counter(pid for _, pid in harness.lines("end"))
     assert len(pids) == 3 and set(pids.values()) == {2}
-    assert {pid for _, pid in harness.lines("init")} >= set(pids)  # worker_process_init in each child
+    children = {pid for _, pid in harness.lines("init")}
+    assert children >= set(pids)  # worker_process_init in each child
+    # After kill -9 of the worker its children do not linger.
+    harness.processes[0].kill()
+    harness.wait_until(lambda: not any(_alive(pid) for pid in children), what="the children to exit",
+                       timeout_seconds=30)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state != "Z"
 
 
 @pytest.mark.slow

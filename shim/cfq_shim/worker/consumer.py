@@ -30,7 +30,7 @@ from ..execution import Delivery, Failed, Outcome, Rejected, execute
 from ..exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from ..naming import dead_letter_queue_name
 from ..transport.base import LeasedMessage, QueueNotFound
-from .jobs import Job
+from .jobs import LEASE_LOST, Job, LeaseLost
 from .leases import Prefetch, lease_ms_for
 from .outcomes import dead_letter, hop, settlement_for
 from .pools import Pool, SoloPool, ThreadPool
@@ -50,13 +50,6 @@ _PULLER_JOIN_SECONDS = 10.0
 
 #: A message that arrives this close to its ETA runs now instead of hopping again (delays are whole seconds).
 ETA_TOLERANCE_SECONDS = 1.0
-
-class _LeaseLost:
-    """The job's lease ran out before a slot could start it: leave it to be delivered again."""
-
-
-LEASE_LOST = _LeaseLost()
-
 
 def default_hostname() -> str:
     return f"celery@{socket.gethostname()}"
@@ -379,8 +372,8 @@ class Worker:
             self._settle(job, settlement)
 
     # -- running a job (in a pool thread) ----------------------------------------------------------
-    def _run_job(self, job: Job) -> Outcome | _LeaseLost:
-        if time.monotonic() >= job.batch.lease_deadline:
+    def _run_job(self, job: Job) -> Outcome | LeaseLost:
+        if job.lease_ran_out():
             return LEASE_LOST
         assert job.envelope is not None and job.delivery is not None
         envelope, delivery = job.envelope, job.delivery
@@ -389,9 +382,9 @@ class Worker:
             soft_seconds=job.soft_time_limit_seconds, hard_seconds=job.time_limit_seconds,
         )
 
-    def _on_done(self, job: Job, outcome: Outcome | _LeaseLost) -> None:
+    def _on_done(self, job: Job, outcome: Outcome | LeaseLost) -> None:
         runtime = time.monotonic() - job.started_at if job.started_at is not None else None
-        if isinstance(outcome, _LeaseLost):
+        if isinstance(outcome, LeaseLost):
             logger.warning("Task %s not started: its lease ran out while it waited; it will be delivered again.",
                            job.label)
             self._settle(job, NOTHING)

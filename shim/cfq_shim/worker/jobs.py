@@ -13,7 +13,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..execution import Delivery
     from .settlement import Batch
 
-__all__ = ["Job"]
+__all__ = ["Job", "LeaseLost", "LEASE_LOST"]
+
+
+class LeaseLost:
+    """Stands in for an outcome: the job's lease ran out before a slot could start it, so it was not
+    run (another worker may have it by now) and is left to be delivered again."""
+
+
+LEASE_LOST = LeaseLost()
 
 
 @dataclass(eq=False)
@@ -31,6 +39,9 @@ class Job:
     acked_early: bool = False
     queued_at: float = field(default_factory=time.monotonic)
     started_at: float | None = None
+
+    def lease_ran_out(self) -> bool:
+        return time.monotonic() >= self.batch.lease_deadline
 
     @property
     def label(self) -> str:

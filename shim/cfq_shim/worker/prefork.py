@@ -9,7 +9,7 @@ own (a crash, ``os._exit``) is reported as ``Failed(WorkerLostError)``.
 Inside a child the task runs in the main thread, so ``soft_time_limit`` is a SIGALRM whose handler raises
 :class:`SoftTimeLimitExceeded` in the task. Children ignore SIGINT and SIGTERM (a Ctrl-C or a
 ``systemctl stop`` reaches the whole process group): the worker decides when they stop, and a child
-whose worker died sees the pipe close and exits after its current task.
+whose worker died (even by SIGKILL) notices within half a second once its current task ends, and exits.
 
 Start method: ``fork`` (default on Linux: children share the imported app, start-up is fast) or
 ``spawn`` (each child imports the app again from its ``-A`` spec). ``--max-tasks-per-child`` retires a
@@ -27,14 +27,14 @@ import threading
 import time
 from typing import Any
 
-from .jobs import Job
+from .jobs import LEASE_LOST, Job
 from .pools import OnDone, QueuedPool, Runner
 
 __all__ = ["PreforkPool"]
 
 logger = logging.getLogger("cfq_shim.worker")
 
-#: How often a slot waiting on a child without a hard limit checks that the child is still alive.
+#: How often a slot waiting on a child checks that the child is alive, and an idle child that the worker is.
 _LIVENESS_POLL_SECONDS = 0.5
 
 
@@ -86,8 +86,14 @@ def _child_main(conn: Any, app_source: Any, max_tasks: int | None, forked: bool)
     signal.signal(signal.SIGALRM, on_alarm)
     signals.worker_process_init.send(sender=None)
     done = 0
+    parent_pid = os.getppid()
     while True:
         try:
+            # Wait in steps: a child forked later holds a copy of this pipe's other end, so the pipe
+            # alone does not tell that the worker died (kill -9). Being re-parented does.
+            while not conn.poll(_LIVENESS_POLL_SECONDS):
+                if os.getppid() != parent_pid:
+                    return
             request = conn.recv()
         except (EOFError, OSError):
             break
@@ -180,6 +186,8 @@ class _Slot:
     def _run(self, job: Job) -> Any:
         from ..execution import Failed
 
+        if job.lease_ran_out():
+            return LEASE_LOST
         job.started_at = time.monotonic()
         if self.process is None or not self.process.is_alive():
             self.end_child(kill=True)
