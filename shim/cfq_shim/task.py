@@ -360,6 +360,7 @@ class Task:
             _raise_with_context(exc or Retry("Task can be retried", None))
         if not eta and countdown is None:
             countdown = self.default_retry_delay
+        args, kwargs = self._merge_retry_arguments(request, args, kwargs)
         is_eager = request.is_eager
         sig = self.signature_from_request(request, args, kwargs, countdown=countdown, eta=eta, retries=retries, **options)
         if max_retries is not None and retries > max_retries:
@@ -381,6 +382,35 @@ class Task:
         except Exception as send_error:
             raise Reject(send_error, requeue=False) from send_error
         return ret
+
+    def _merge_retry_arguments(self, request: Context, args: Any, kwargs: Any) -> tuple[Any, Any]:
+        """Explicit ``args`` or ``kwargs`` given to retry keep the inherited ones that do not conflict
+        with the new calling convention (Celery 5.7, celery#6494)."""
+        if not ((args is not None and kwargs is None and request.kwargs) or (kwargs is not None and args is None and request.args)):
+            return args, kwargs
+        try:
+            signature = inspect.signature(self.run)
+        except (TypeError, ValueError):
+            return args, kwargs
+        if args is not None:
+            positional = [
+                p for p in signature.parameters.values()
+                if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            ]
+            kwargs = dict(request.kwargs)
+            for parameter in positional[: len(args)]:
+                if parameter.kind == inspect.Parameter.POSITIONAL_OR_KEYWORD:
+                    kwargs.pop(parameter.name, None)
+            return args, kwargs
+        try:
+            bound = signature.bind_partial(*request.args)
+        except TypeError:
+            return args, kwargs
+        kwargs = dict(kwargs)
+        for name in list(kwargs):
+            if name in bound.arguments and signature.parameters[name].kind == inspect.Parameter.POSITIONAL_OR_KEYWORD:
+                bound.arguments[name] = kwargs.pop(name)
+        return bound.args, {**bound.kwargs, **kwargs}
 
     # -- building signatures ------------------------------------------------------------------------
     def signature(self, args: Any = None, *starargs: Any, **starkwargs: Any) -> Signature:

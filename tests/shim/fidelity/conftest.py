@@ -135,7 +135,13 @@ def define_tasks(app: Any, base_task: type, exceptions: ModuleType, recorder: Re
     def collect(value, tag):
         return [value, tag]
 
-    tasks = (add, flaky, always_fails, exhausts, boom, probe, new_args, ignored, rejected, collect)
+    @app.task(base=Recording, name=f"{app.main}.mixed", bind=True, max_retries=1, default_retry_delay=0)
+    def mixed(self, a, b=0, *, c=0):
+        if self.request.retries == 0:
+            raise self.retry(kwargs={"a": a + 10})  # only kwargs given: inherited args must not clash
+        return [a, b, c]
+
+    tasks = (add, flaky, always_fails, exhausts, boom, probe, new_args, ignored, rejected, collect, mixed)
     return {t.name.rsplit(".", 1)[-1]: t for t in tasks}
 
 

@@ -60,6 +60,13 @@ def test_retry_with_new_arguments(pair):
     assert events == expected_events
 
 
+def test_retry_with_kwargs_over_inherited_positional_args(pair):
+    celery_rt, shim_rt = pair
+    recorded = [rt.send("mixed", (1, 2), kwargs={"c": 3}) for rt in (celery_rt, shim_rt)]
+    assert recorded[1] == recorded[0]
+    assert ("task_success", "mixed", [11, 2, 0]) in recorded[0]  # retry(kwargs=) replaces the kwargs
+
+
 def test_request_context(pair):
     (expected_result, _), (result, _) = run_both(pair, "probe", 1, 2)
     assert expected_result[0] == "ok" and expected_result[1]["args"] == [1, 2]
