@@ -25,7 +25,12 @@ from .limits import DEFAULT_LIMITS, Limits
 from .producer import Producer
 from .transport.base import OutgoingMessage, QueueSettings, Transport
 
-__all__ = ["SendCoalescer", "CoalescingProducer"]
+__all__ = ["SendCoalescer", "CoalescingProducer", "DEFAULT_MAX_IN_FLIGHT"]
+
+#: Requests in flight at once per queue, for single sends and for the chunks of one ``send_many``.
+#: Four keep a 50 ms round trip from capping a process at ~20 requests a second, and stay far
+#: below Cloudflare's 5,000 messages/s per queue and its REST budget.
+DEFAULT_MAX_IN_FLIGHT = 4
 
 
 class _Waiting:
@@ -43,15 +48,19 @@ class _Waiting:
 
 
 class SendCoalescer:
-    """Leader/follower batching of single sends, per queue. Thread-safe."""
+    """Leader/follower batching of single sends, per queue, with up to ``max_in_flight`` requests
+    at once per queue. Thread-safe."""
 
     def __init__(self, send_batch: Callable[[str, Sequence[OutgoingMessage]], None], *,
-                 limits: Limits = DEFAULT_LIMITS) -> None:
+                 limits: Limits = DEFAULT_LIMITS, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
         self._send_batch = send_batch
         self.limits = limits
+        self.max_in_flight = max_in_flight
         self._lock = threading.Lock()
         self._waiting: dict[str, deque[_Waiting]] = {}
-        self._leaders: set[str] = set()
+        self._leaders: dict[str, int] = {}
 
     def send(self, queue: str, message: OutgoingMessage, *, cost: int) -> None:
         """Send ``message`` (whose batch cost is ``cost`` bytes); return once a request carrying it
@@ -59,12 +68,13 @@ class SendCoalescer:
         mine = _Waiting(message, cost)
         with self._lock:
             self._waiting.setdefault(queue, deque()).append(mine)
-            leading = queue not in self._leaders
+            leading = self._leaders.get(queue, 0) < self.max_in_flight
             if leading:
-                self._leaders.add(queue)
+                mine.lead = True
+                self._leaders[queue] = self._leaders.get(queue, 0) + 1
         if not leading:
             mine.wake.wait()
-        if not mine.finished:  # leader from the start, or handed the lead by the previous leader
+        if mine.lead:  # a leader from the start, or handed the lead by a leader that finished
             self._lead(queue, mine)
         if mine.error is not None:
             raise mine.error
@@ -83,8 +93,12 @@ class SendCoalescer:
         return batch
 
     def _lead(self, queue: str, mine: _Waiting) -> None:
+        mine.wake.clear()  # it may have carried the hand-over; from now on it means "finished"
         while not mine.finished:
             batch = self._take(queue)
+            if not batch:  # another leader's request carries ours: wait for it
+                mine.wake.wait()
+                continue
             error: BaseException | None = None
             try:
                 self._send_batch(queue, [item.message for item in batch])
@@ -96,13 +110,12 @@ class SendCoalescer:
                 if item is not mine:
                     item.wake.set()
         with self._lock:
-            waiting = self._waiting[queue]
-            if waiting:
-                successor = waiting[0]
+            successor = next((item for item in self._waiting[queue] if not item.lead), None)
+            if successor is not None:
                 successor.lead = True
                 successor.wake.set()
             else:
-                self._leaders.discard(queue)
+                self._leaders[queue] -= 1
 
 
 class CoalescingProducer(Producer):
@@ -118,6 +131,39 @@ class CoalescingProducer(Producer):
     ) -> None:
         super().__init__(transport, limits=limits, queue_settings=queue_settings)
         self._coalescer = SendCoalescer(transport.send_batch, limits=limits)
+
+    def send_many(self, items: Sequence[tuple[str, str, int]]) -> None:
+        """Like :meth:`Producer.send_many`, with up to ``DEFAULT_MAX_IN_FLIGHT`` bulk pushes in flight.
+
+        Every body is checked before anything is sent; the items are cut into contiguous slices of
+        whole batches, sent in parallel. If a push fails, the others may have been sent: the first
+        error is raised (the same promise as the plain producer: each push is all-or-nothing)."""
+        items = list(items)
+        per_batch = self.limits.max_batch_messages
+        slices = min(DEFAULT_MAX_IN_FLIGHT, -(-len(items) // per_batch))
+        if slices <= 1:
+            return super().send_many(items)
+        for queue, body, _ in items:
+            self._check(queue, body)
+        step = -(-len(items) // slices)
+        step = -(-step // per_batch) * per_batch  # whole batches per slice
+        parts = [items[i:i + step] for i in range(0, len(items), step)]
+        errors: list[BaseException] = []
+
+        def send_part(part: Sequence[tuple[str, str, int]]) -> None:
+            try:
+                Producer.send_many(self, part)
+            except BaseException as exc:  # re-raised below in the caller's thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=send_part, args=(part,), name="cfq-send-many") for part in parts[1:]]
+        for thread in threads:
+            thread.start()
+        send_part(parts[0])
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
 
     def send(self, queue: str, body: str, *, delay_seconds: int = 0) -> None:
         size = self._check(queue, body)

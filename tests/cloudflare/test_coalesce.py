@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from stand_in_support import ACCOUNT, SECRET_TOKEN
 
 from cfq_shim.coalesce import SendCoalescer
@@ -60,7 +61,7 @@ def wait_until(condition):
 
 def test_callers_waiting_behind_a_request_share_the_next_one():
     sender = GatedSender()
-    coalescer = SendCoalescer(sender)
+    coalescer = SendCoalescer(sender, max_in_flight=1)
     results: dict[str, str] = {}
     leader = start_senders(coalescer, ["first"], results)
     assert sender.first_started.wait(WAIT_SECONDS)
@@ -77,7 +78,7 @@ def test_callers_waiting_behind_a_request_share_the_next_one():
 
 def test_a_failed_request_fails_exactly_its_callers():
     sender = GatedSender(fail_on=2)
-    coalescer = SendCoalescer(sender)
+    coalescer = SendCoalescer(sender, max_in_flight=1)
     results: dict[str, str] = {}
     leader = start_senders(coalescer, ["first"], results)
     assert sender.first_started.wait(WAIT_SECONDS)
@@ -95,7 +96,7 @@ def test_a_failed_request_fails_exactly_its_callers():
 def test_batches_respect_the_count_and_byte_limits():
     limits = DEFAULT_LIMITS.with_overrides(max_batch_messages=3, max_batch_bytes=1_000)
     sender = GatedSender()
-    coalescer = SendCoalescer(sender, limits=limits)
+    coalescer = SendCoalescer(sender, limits=limits, max_in_flight=1)
     results: dict[str, str] = {}
     leader = start_senders(coalescer, ["first"], results)
     assert sender.first_started.wait(WAIT_SECONDS)
@@ -111,6 +112,41 @@ def test_batches_respect_the_count_and_byte_limits():
     for request in sender.requests:
         assert sum(len(b) + 100 for b in request) <= 1_000 or len(request) == 1
     assert set(results.values()) == {"ok"}
+
+
+class CountingSender:
+    """A send_batch that holds every request until released and records how many ran at once."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.bodies: list[str] = []
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+
+    def __call__(self, queue, messages):
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        assert self.release.wait(WAIT_SECONDS)
+        with self._lock:
+            self.in_flight -= 1
+            self.bodies.extend(m.body for m in messages)
+
+
+def test_several_requests_fly_at_once_up_to_the_bound_and_every_message_goes_once():
+    sender = CountingSender()
+    coalescer = SendCoalescer(sender, max_in_flight=3)
+    results: dict[str, str] = {}
+    threads = start_senders(coalescer, [f"m{i}" for i in range(60)], results)
+    wait_until(lambda: sender.in_flight == 3)
+    sender.release.set()
+    for thread in threads:
+        thread.join(WAIT_SECONDS)
+    assert sender.most_in_flight == 3
+    assert sorted(sender.bodies) == sorted(f"m{i}" for i in range(60))
+    assert len(results) == 60 and set(results.values()) == {"ok"}
+    assert coalescer._leaders["q"] == 0 and not coalescer._waiting["q"]
 
 
 APP_SOURCE = f'''
@@ -159,7 +195,7 @@ def test_concurrent_delay_calls_share_requests_through_the_stand_in(tmp_path, mo
         sys.modules.pop("coalesceapp", None)
 
 
-def test_send_many_goes_straight_to_bulk_chunks(stand_in):
+def test_send_many_goes_straight_to_full_bulk_chunks(stand_in):
     from cfq_shim.coalesce import CoalescingProducer
     from cfq_shim.transport.cloudflare import CloudflareTransport
 
@@ -169,4 +205,25 @@ def test_send_many_goes_straight_to_bulk_chunks(stand_in):
     stand_in.reset_request_counts()
     producer.send_many([("celery", f"m{i}", 0) for i in range(250)])
     assert stand_in.request_counts() == {"messages.batch": 3}
+    assert stand_in.service.store.queue_by_name("celery").backlog_count == 250
+    producer.send_many([("celery", f"n{i}", 0) for i in range(1_000)])  # ten pushes, four at a time
+    assert stand_in.request_counts() == {"messages.batch": 13}
+    assert stand_in.service.store.queue_by_name("celery").backlog_count == 1_250
+    transport.close()
+
+
+def test_send_many_checks_every_body_before_sending_any(stand_in):
+    from cfq_shim.coalesce import CoalescingProducer
+    from cfq_shim.exceptions import EncodeError
+    from cfq_shim.transport.cloudflare import CloudflareTransport
+
+    stand_in.service.store.create_queue("celery")
+    transport = CloudflareTransport(account_id=ACCOUNT, api_token=SECRET_TOKEN, base_url=stand_in.base_url)
+    producer = CoalescingProducer(transport)
+    items = [("celery", f"m{i}", 0) for i in range(500)]
+    items.append(("celery", "x" * (transport.limits.max_body_bytes + 1), 0))
+    stand_in.reset_request_counts()
+    with pytest.raises(EncodeError):
+        producer.send_many(items)
+    assert stand_in.request_counts() == {}
     transport.close()
