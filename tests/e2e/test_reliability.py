@@ -227,6 +227,17 @@ def test_prefork_soft_time_limit_raises_in_the_child_and_process_init_runs_per_c
     assert harness.processes[0].pid not in init_pids
 
 
+def test_prefork_spawn_children_import_the_app_again_and_log_like_celery(harness):
+    for n in range(3):
+        harness.send("record", n)
+    harness.worker("-P", "prefork", "-c", "1", "--start-method", "spawn")
+    harness.wait_until(lambda: len(harness.lines("end")) == 3, what="three tasks")
+    [(_, child)] = {(0, pid) for _, pid in harness.lines("end")}
+    assert child != harness.processes[0].pid and child in {pid for _, pid in harness.lines("init")}
+    harness.wait_until(lambda: "INFO/ForkPoolWorker-1] Task recorder.record[" in harness.log_of(0),
+                       what="the child's log lines")
+
+
 def test_max_tasks_per_child_replaces_children(harness):
     for n in range(6):
         harness.send("record", n)

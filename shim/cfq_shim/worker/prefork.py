@@ -62,7 +62,7 @@ def _after_fork_in_child(app: Any) -> None:
         on_after_fork.send(sender=app)
 
 
-def _child_main(conn: Any, app_source: Any, max_tasks: int | None, forked: bool) -> None:
+def _child_main(conn: Any, app_source: Any, max_tasks: int | None, forked: bool, log_level: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from .. import signals
@@ -71,7 +71,9 @@ def _child_main(conn: Any, app_source: Any, max_tasks: int | None, forked: bool)
 
     if isinstance(app_source, str):
         from ..loading import load_app
+        from .banner import configure_logging
 
+        configure_logging(log_level)  # a spawned child starts without the worker's logging
         app = load_app(app_source)
     else:
         app = app_source
@@ -147,8 +149,8 @@ class _Slot:
         source = self.pool.app if forked else self.pool.app_spec
         self.process = ctx.Process(
             target=_child_main,
-            args=(child_conn, source, self.pool.max_tasks_per_child, forked),
-            name=f"cfq-shim-child-{self.index + 1}",
+            args=(child_conn, source, self.pool.max_tasks_per_child, forked, logging.getLogger().getEffectiveLevel()),
+            name=f"ForkPoolWorker-{self.index + 1}",  # Celery's name, as log formats show it
             # Not daemonic: a task may start processes of its own, which daemonic processes cannot.
             daemon=False,
         )
