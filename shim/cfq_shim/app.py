@@ -139,6 +139,7 @@ def _make_task(app: "Celery", fun: Callable, *, name: str | None, base: Any, bin
         Task.__init__(task)
     task.name = name
     task.run = types.MethodType(fun, task) if bind else fun  # type: ignore[method-assign]
+    task._bound_run = bool(bind)  # type: ignore[attr-defined]
     task.__wrapped__ = fun  # type: ignore[attr-defined]
     task.__doc__ = fun.__doc__
     task.__module__ = fun.__module__

@@ -12,6 +12,8 @@ dead-letter, ...). It never settles the message itself; the worker does, one ack
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import sys
 import time
@@ -236,12 +238,13 @@ def trace(task: "Task", request: Context, *, eager: bool, propagate: bool) -> Tr
 
 
 def _handle_failure(task: "Task", request: Context, exc: Exception, einfo: ExceptionInfo) -> None:
+    # Celery's order: errbacks (with the result backend's mark_as_failure), on_failure, task_failure.
+    _apply_errbacks(task, request, exc, einfo)
     task.on_failure(exc, request.id, request.args, request.kwargs, einfo)
     signals.task_failure.send(
         sender=task, task_id=request.id, exception=exc, args=request.args, kwargs=request.kwargs,
         traceback=einfo.tb, einfo=einfo,
     )
-    _apply_errbacks(task, request)
     _log_task_error(task, request, "raised unexpected", einfo, logging.ERROR)
 
 
@@ -263,17 +266,56 @@ def _apply_callbacks(task: "Task", request: Context, retval: Any) -> None:
         maybe_signature(callback, app=task.app).apply_async((retval,), parent_id=request.id, root_id=root_id)
 
 
-def _apply_errbacks(task: "Task", request: Context) -> None:
-    """Errbacks get the failed task's id (Celery's old-style errback call)."""
+def _errback_takes_failure_details(errback_task: "Task", sig: Any) -> bool:
+    """Celery's rule for a link_error task: called in place with ``(request, exc, traceback)`` when its
+    function (not ``bind=True``) still takes more than one positional argument after the signature's own
+    arguments; otherwise it is sent with the failed task's id."""
+    if getattr(errback_task, "_bound_run", False):
+        return False
+    fun = getattr(errback_task, "__wrapped__", None) or errback_task.run
+    try:
+        if not sig.immutable and (sig.args or sig.kwargs):
+            fun = functools.partial(fun, *sig.args, **sig.kwargs)
+        parameters = inspect.signature(fun).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters):
+        return True
+    positional = [p for p in parameters if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    return len(positional) > 1
+
+
+def _apply_errbacks(task: "Task", request: Context, exc: BaseException, einfo: ExceptionInfo) -> None:
+    """``link_error``: new-style errbacks run here with ``(request, exc, traceback)``; old-style ones get
+    the failed task's id, sent (or applied in eager mode) as Celery does."""
     if not request.errbacks:
         return
     from .canvas import maybe_signature
 
+    by_id = []
     for errback in request.errbacks:
+        sig = maybe_signature(errback, app=task.app)
         try:
-            maybe_signature(errback, app=task.app).apply_async((request.id,), parent_id=request.id)
-        except Exception as exc:
-            logger.error("Task %s[%s]: errback %r could not be sent: %r", task.name, request.id, errback, exc)
+            errback_task = sig.type
+        except KeyError:  # not registered here: another worker may know it
+            by_id.append(sig)
+            continue
+        if _errback_takes_failure_details(errback_task, sig):
+            try:
+                sig(request, exc, einfo.tb)
+            except Exception:
+                logger.exception("Errback %r raised an exception", sig.name)
+        else:
+            by_id.append(sig)
+    root_id = request.root_id or request.id
+    for sig in by_id:
+        try:
+            if task.app.conf.task_always_eager or request.is_eager:
+                sig.apply((request.id,), parent_id=request.id, root_id=root_id)
+            else:
+                sig.apply_async((request.id,), parent_id=request.id, root_id=root_id)
+        except Exception as send_error:
+            logger.error("Task %s[%s]: errback %r could not be sent: %r", task.name, request.id, sig.name, send_error)
 
 
 # -- the worker's entry point -------------------------------------------------------------------------

@@ -141,7 +141,16 @@ def define_tasks(app: Any, base_task: type, exceptions: ModuleType, recorder: Re
             raise self.retry(kwargs={"a": a + 10})  # only kwargs given: inherited args must not clash
         return [a, b, c]
 
-    tasks = (add, flaky, always_fails, exhausts, boom, probe, new_args, ignored, rejected, collect, mixed)
+    @app.task(name=f"{app.main}.errback_details")
+    def errback_details(request, exc, traceback):
+        recorder.add("errback_details", "errback_details", [type(exc).__name__, bool(request.id), traceback is not None])
+
+    @app.task(name=f"{app.main}.errback_id")
+    def errback_id(task_id):
+        recorder.add("errback_id", "errback_id", isinstance(task_id, str))
+
+    tasks = (add, flaky, always_fails, exhausts, boom, probe, new_args, ignored, rejected, collect, mixed,
+             errback_details, errback_id)
     return {t.name.rsplit(".", 1)[-1]: t for t in tasks}
 
 

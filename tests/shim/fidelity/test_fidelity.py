@@ -147,6 +147,17 @@ def test_link_callback_gets_the_result(pair):
     assert ("task_success", "collect", [5, "linked"]) in recorded[0]
 
 
+def test_link_error_new_and_old_style(pair):
+    celery_rt, shim_rt = pair
+    recorded = []
+    for rt in (celery_rt, shim_rt):
+        errbacks = [rt.tasks["errback_details"].s(), rt.tasks["errback_id"].s()]
+        recorded.append(rt.send("boom", (), runs=2, link_error=errbacks))
+    assert recorded[1] == recorded[0]
+    assert ("errback_details", "errback_details", ["KeyError", True, True]) in recorded[0]
+    assert ("errback_id", "errback_id", True) in recorded[0]
+
+
 def test_expired_task_is_revoked_not_run(pair):
     from datetime import datetime, timedelta, timezone
 
