@@ -90,8 +90,54 @@ def transform_source(source: str, *, path: str, index: ProjectIndex, options: Op
     new_tree = parsed.visit(one_pass)
 
     findings = _findings(ctx, parsed, statements)
-    new_source = new_tree.code if one_pass.changed else source
+    new_source = source
+    if one_pass.changes:
+        new_source = _splice(source, parsed, exact_tree, one_pass) if exact_tree is not None else None
+        if new_source is None:
+            new_source = new_tree.code
+
     return Transformed(source=new_source, findings=findings, tasks_found=len(task_names), call_sites=ctx.call_sites)
+
+
+def _splice(source: str, parsed: cst.Module, tree: ast.Module, one_pass: "_OnePass") -> str | None:
+    """The new text, generating code only for changed top-level statements and copying the
+    original text of the others (code generation costs about as much as parsing). None when the
+    statements' lines cannot be accounted for; the caller then generates the whole module."""
+    if "\\\n" in source or "\\\r" in source or not parsed.has_trailing_newline:
+        return None  # a backslash continuation can make one "empty line" span two lines
+    aligned: list[tuple[int, int]] = []  # (first line of its text, last line of its code)
+    position = 0
+    for node in parsed.body:
+        count = len(node.body) if isinstance(node, cst.SimpleStatementLine) else 1
+        ast_nodes = tree.body[position : position + count]
+        position += count
+        if len(ast_nodes) != count:
+            return None
+        first = ast_nodes[0]
+        code_line = min([first.lineno, *(d.lineno for d in getattr(first, "decorator_list", ()))])
+        end_line = max(n.end_lineno or n.lineno for n in ast_nodes)
+        aligned.append((code_line - len(node.leading_lines), end_line))
+    lines = source.splitlines(keepends=True)
+    footer_start = len(lines) - len(parsed.footer) + 1
+    starts = [start for start, _ in aligned] + [footer_start]
+    if position != len(tree.body) or (aligned and starts[0] != len(parsed.header) + 1):
+        return None
+    for i, (_, end_line) in enumerate(aligned):
+        if not starts[i] <= end_line < starts[i + 1]:
+            return None
+        if id(parsed.body[i]) in one_pass.changed_tops and starts[i + 1] != end_line + 1:
+            return None  # lines after its code (a comment at the end of a block) we cannot place
+    pieces = ["".join(lines[: starts[0] - 1])] if aligned else []
+    for i, node in enumerate(parsed.body):
+        result = one_pass.top_results.get(id(node), node)
+        if id(node) not in one_pass.changed_tops:
+            pieces.append("".join(lines[starts[i] - 1 : starts[i + 1] - 1]))
+        elif isinstance(result, cst.FlattenSentinel):
+            pieces.extend(parsed.code_for_node(n) for n in result.nodes)
+        elif isinstance(result, cst.CSTNode):
+            pieces.append(parsed.code_for_node(result))
+    pieces.append("".join(lines[footer_start - 1 :]))
+    return "".join(pieces)
 
 
 def _ast_parse(source: str) -> ast.Module | None:
@@ -241,8 +287,12 @@ class _OnePass(cst.CSTTransformer):
         self.ctx = ctx
         #: ids of statements no fixer can act in: their children are not visited.
         self.skip = skip
-        #: whether any fixer returned a new node (else the source is returned as it was).
-        self.changed = False
+        #: how many times a fixer returned a new node (none: the source is returned as it was).
+        self.changes = 0
+        self.changes_before_top = 0
+        #: ids of top-level statements with a change inside, and what each top-level became.
+        self.changed_tops: set[int] = set()
+        self.top_results: dict[int, object] = {}
         self.visitors: dict[str, list[Callable]] = {}
         self.leavers: dict[str, list[Callable]] = {}
         for fixer in fixers:
@@ -268,6 +318,8 @@ class _OnePass(cst.CSTTransformer):
     def on_visit(self, node: cst.CSTNode) -> bool:
         visitors, _, is_statement, descend = self.plan.get(type(node)) or self._plan(type(node))
         if is_statement:
+            if not self.ctx.statement_stack:
+                self.changes_before_top = self.changes
             self.ctx.statement_stack.append(node)
             if id(node) in self.skip:
                 return False
@@ -286,11 +338,15 @@ class _OnePass(cst.CSTTransformer):
             if not isinstance(result, cst.CSTNode):
                 break
         if result is not updated_node:
-            self.changed = True
+            self.changes += 1
         if is_statement:
             self.ctx.statement_stack.pop()
             if self.ctx.options.todo_comments:
                 result = self._with_todo_comments(original_node, result)
+            if not self.ctx.statement_stack:
+                self.top_results[id(original_node)] = result
+                if self.changes != self.changes_before_top:
+                    self.changed_tops.add(id(original_node))
         return result
 
     # LibCST's per-attribute hooks look up ``visit_<Node>_<attr>`` methods for every child; the
@@ -317,5 +373,5 @@ class _OnePass(cst.CSTTransformer):
         added = [cst.EmptyLine(indent=True, comment=cst.Comment(text)) for text in dict.fromkeys(texts) if text not in existing]
         if not added:
             return result
-        self.changed = True
+        self.changes += 1
         return result.with_changes(leading_lines=[*result.leading_lines, *added])

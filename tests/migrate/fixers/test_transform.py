@@ -115,3 +115,27 @@ def test_fast_line_numbers_equal_whole_module_positions(monkeypatch):
     assert [(f.code, f.line) for f in fast.findings] == [
         ("CFQ301", 12), ("CFQ501", 15), ("CFQ501", 22), ("CFQ302", 25), ("CFQ502", 29),
     ]
+
+
+SPLICE_CASES = [
+    SAMPLE,
+    "# header comment\n\n\nfrom celery import Celery\napp = Celery('p', broker='redis://')\n# footer comment\n",
+    "from celery import Celery\r\n\r\n# c\r\napp = Celery('p', broker='redis://')",  # CRLF, no final newline
+    "from celery import shared_task; import os\n\n@shared_task(priority=1)\n# between\n@other\nclass C:\n    pass\n",
+    "from celery import shared_task\nif True:\n    @shared_task(priority=1)\n    def t():\n        pass\nelse:\n    x = 1\n",
+    '"""doc"""\nfrom celery import bootsteps, Celery\n\\\n\nx = [\n    1,\n]\n',
+    "from celery import shared_task\n\ndef f():\n    pass\n    # trailing\n\n@shared_task(priority=1)\ndef t():\n    pass\n",
+    "from celery import shared_task\n@shared_task(priority=1)\ndef t():\n    pass\n    # trailing\n\n# lead\nx = 1\n",
+]
+
+
+@pytest.mark.parametrize("source", SPLICE_CASES)
+@pytest.mark.parametrize("todo", [False, True])
+def test_spliced_output_equals_whole_module_code(source, todo, monkeypatch):
+    index = build_index({"s.py": source})
+    options = Options(todo_comments=todo)
+    spliced = transform_source(source, path="s.py", index=index, options=options)
+    monkeypatch.setattr(transform, "_splice", lambda *args: None)
+    whole = transform_source(source, path="s.py", index=index, options=options)
+    assert spliced == whole
+    assert spliced.source != source
