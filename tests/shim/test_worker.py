@@ -334,3 +334,24 @@ def test_lease_covers_the_time_limits_of_the_queue_tasks(app, start, monkeypatch
     worker.drain(10)
     assert leases["celery"] == 10_000  # no time limit: the configured lease
     assert leases["slow"] >= 120_000  # one round of a 120 s hard limit, plus a margin
+
+
+def test_sys_exit_in_a_task_fails_it_without_killing_the_pool_thread(app, start):
+    ran = []
+
+    @app.task
+    def exits():
+        raise SystemExit(3)
+
+    @app.task
+    def after():
+        ran.append(1)
+
+    exits.delay()
+    worker = start(pool="threads", concurrency=1)
+    worker.drain(10)
+    after.delay()
+    worker.drain(10)
+    assert ran == [1]
+    [record] = dead_letters(app)
+    assert record.exc_type == "SystemExit"

@@ -315,7 +315,7 @@ class Worker:
         job = Job(message=message, batch=batch, hostname=self.hostname)
         try:
             envelope = decode(message.body)
-        except EnvelopeError as exc:
+        except (EnvelopeError, ValueError, TypeError, KeyError) as exc:
             logger.error("Message %s on %r cannot be decoded (%s): dead-lettered.", message.id, message.queue, exc)
             self._settle(job, dead_letter(job, reason="undecodable", limits=self.limits,
                                           exc_type=type(exc).__name__, message=str(exc)))

@@ -16,9 +16,12 @@ import abc
 import collections
 import threading
 import time
+import traceback
 from typing import TYPE_CHECKING, Callable
 
+from ..execution import Failed
 from .jobs import Job
+from .shutdown import ColdShutdown
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..execution import Outcome
@@ -69,7 +72,12 @@ class Pool(abc.ABC):
 
     def _run(self, job: Job) -> None:
         job.started_at = time.monotonic()
-        outcome = self._runner(job)
+        try:
+            outcome = self._runner(job)
+        except ColdShutdown:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - sys.exit() in a task must not kill a pool thread
+            outcome = Failed(type(exc).__name__, str(exc), traceback.format_exc())
         self._on_done(job, outcome)
 
 

@@ -83,6 +83,14 @@ class Puller:
         return not self._thread.is_alive()
 
     def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._pull_until_stopped()
+            except Exception:  # noqa: BLE001 - a bug here must not leave the worker without a puller
+                logger.exception("The puller failed; restarting it.")
+                self._stop.wait(IDLE_BACKOFF_MAX_SECONDS)
+
+    def _pull_until_stopped(self) -> None:
         backoff = 0.0
         empty_in_a_row = 0
         while not self._stop.is_set():
