@@ -127,7 +127,7 @@ def _check_task_options(name: str, options: dict[str, Any]) -> None:
 def _make_task(app: "Celery", fun: Callable, *, name: str | None, base: Any, bind: bool, options: dict[str, Any]) -> Task:
     if not callable(fun):
         raise TypeError(f"@task must decorate a callable, not {fun!r}")
-    name = name or gen_task_name(app, fun.__name__, fun.__module__)
+    name = name or app.gen_task_name(fun.__name__, fun.__module__)
     _check_task_options(name, options)
     if isinstance(base, str):
         base = load_object(base)
@@ -334,7 +334,7 @@ class Celery:
         return decorate
 
     def _task_from_fun(self, fun: Callable, name: str | None = None, base: Any = None, bind: bool = False, **options: Any) -> Task:
-        name = name or gen_task_name(self, fun.__name__, fun.__module__)
+        name = name or self.gen_task_name(fun.__name__, fun.__module__)
         existing = self._tasks.get(name)
         if existing is not None:
             if getattr(existing, "__wrapped__", None) is not fun:
@@ -343,6 +343,11 @@ class Celery:
         task = _make_task(self, fun, name=name, base=base, bind=bind, options=options)
         self._tasks[name] = task
         return task
+
+    def gen_task_name(self, name: str, module: str) -> str:
+        """The name of a task defined without ``name=``: ``module.function``. Override in a subclass to
+        change the scheme (Celery's documented hook)."""
+        return gen_task_name(self, name, module)
 
     @property
     def tasks(self) -> TaskRegistry:
@@ -413,7 +418,7 @@ class Celery:
         if isinstance(task, type):
             task = task()
         if not task.name:
-            task.name = gen_task_name(self, type(task).__name__, type(task).__module__)
+            task.name = self.gen_task_name(type(task).__name__, type(task).__module__)
         task.bind(self)
         add_autoretry_behaviour(task)
         self._tasks[task.name] = task
@@ -799,7 +804,7 @@ def shared_task(*args: Any, **kwargs: Any) -> Any:
         from .local import get_current_app
 
         app = get_current_app()
-        name = kwargs.get("name") or gen_task_name(None, fun.__name__, fun.__module__)
+        name = kwargs.get("name") or app.gen_task_name(fun.__name__, fun.__module__)
         for existing in _shared_tasks:
             if existing.name == name:
                 if getattr(existing, "__wrapped__", None) is not fun:

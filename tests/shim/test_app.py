@@ -237,6 +237,20 @@ def test_subclassing_celery():
     assert app.initialised and app.gen_name() == "SUB" and job.app is app
 
 
+def test_subclass_can_override_gen_task_name():
+    class ShortNames(Celery):
+        def gen_task_name(self, name, module):
+            return super().gen_task_name(name, "short")
+
+    app = ShortNames("short", broker="memory://")
+
+    @app.task
+    def renamed():
+        pass
+
+    assert renamed.name == "short.renamed" and "short.renamed" in app.tasks
+
+
 def test_current_app_follows_the_latest_app():
     app = Celery("latest", broker="memory://")
     assert current_app.main == "latest" and current_app._get_current_object() is app
