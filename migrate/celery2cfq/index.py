@@ -99,6 +99,11 @@ class ModuleFacts:
     #: Names assigned anywhere from ``x.delay(...)``, ``x.apply_async(...)``, ``x.send_task(...)``
     #: or ``x.AsyncResult(...)``: possible task results (for result ``.get()``).
     result_names: set[str] = field(default_factory=set)
+    #: With ``track_statements``: name -> ids of the ``ast`` statements (any depth) using it, and
+    #: ids of statements holding an import, a ``CELERY_`` name/key/keyword, ``add_periodic_task``
+    #: or ``django_celery_beat``.
+    name_owners: dict[str, set[int]] = field(default_factory=dict)
+    always_interesting: set[int] = field(default_factory=set)
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -127,7 +132,7 @@ def _relative_base(module: str, is_package: bool, level: int) -> str:
     return ".".join(parts)
 
 
-def analyze_module(tree: ast.Module, module: str, *, is_package: bool) -> ModuleFacts:
+def analyze_module(tree: ast.Module, module: str, *, is_package: bool, track_statements: bool = False) -> ModuleFacts:
     """Summarise one parsed module (see :class:`ModuleFacts`)."""
     facts = ModuleFacts(module=module)
     local_defs: set[str] = set()
@@ -211,21 +216,38 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool) -> Module
                     if ref:
                         facts.bindings[name] = ref
 
-    # Pass 3: configuration calls and module attribute uses, anywhere in the file.
+    # Pass 3: configuration calls and module attribute uses, anywhere in the file. With
+    # ``track_statements``, also which statements (by id, at any depth) hold each name and which
+    # hold something a fixer always looks at; the transform uses it to skip the rest.
     attr_owned: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            if node.value.id in facts.module_bindings:
-                facts.module_attr_uses.setdefault(node.value.id, set()).add(node.attr)
-                attr_owned.add(id(node.value))
-            if node.attr in _BACKEND_NAMES and isinstance(node.ctx, ast.Store):
-                facts.sets_backend_setting = True
+    name_owners = facts.name_owners
+    always = facts.always_interesting
+    stack: list[tuple[ast.AST, tuple[int, ...]]] = [(tree, ())]
+    while stack:
+        node, owners = stack.pop()
+        if track_statements and isinstance(node, ast.stmt):
+            owners = (*owners, id(node))
+        if isinstance(node, ast.Attribute):
+            if isinstance(node.value, ast.Name):
+                if node.value.id in facts.module_bindings:
+                    facts.module_attr_uses.setdefault(node.value.id, set()).add(node.attr)
+                    attr_owned.add(id(node.value))
+                if node.attr in _BACKEND_NAMES and isinstance(node.ctx, ast.Store):
+                    facts.sets_backend_setting = True
+            if track_statements and node.attr == "add_periodic_task":
+                always.update(owners)
         elif isinstance(node, ast.Name):
             if node.id in facts.module_bindings and id(node) not in attr_owned:
-                # ast.walk is breadth-first: the Attribute parent is seen first.
+                # Parents are handled before their children: an Attribute owner is seen first.
                 facts.module_attr_uses.setdefault(node.id, set()).add("")
             elif node.id in _BACKEND_NAMES and isinstance(node.ctx, ast.Store):
                 facts.sets_backend_setting = True
+            if track_statements:
+                if node.id.startswith("CELERY_"):
+                    always.update(owners)
+                else:
+                    name_owners.setdefault(node.id, set()).update(owners)
+            continue  # a Name has no children worth walking
         elif isinstance(node, ast.Call):
             _call_facts(node, facts, qualify)
         elif isinstance(node, ast.Assign):
@@ -238,6 +260,16 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool) -> Module
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
             if _str_value(node.slice) in _BACKEND_NAMES:
                 facts.sets_backend_setting = True
+        elif track_statements:
+            if isinstance(node, ast.Constant):
+                if isinstance(node.value, str) and ("django_celery_beat" in node.value or node.value.startswith("CELERY_")):
+                    always.update(owners)
+                continue
+            if isinstance(node, ast.keyword) and node.arg and node.arg.startswith("CELERY_"):
+                always.update(owners)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                always.update(owners)
+        stack.extend((child, owners) for child in ast.iter_child_nodes(node))
     facts.mentions_celery = facts.mentions_celery or any(is_celery_library(t) for t in facts.bindings.values())
     facts.assigned = local_defs
     return facts

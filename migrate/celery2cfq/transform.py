@@ -48,7 +48,7 @@ def transform_source(source: str, *, path: str, index: ProjectIndex, options: Op
     module, is_package = index.module_for_path(path)
     exact_tree = _ast_parse(source)
     tree = exact_tree if exact_tree is not None else parse_for_index(source)
-    facts = analyze_module(tree, module, is_package=is_package) if tree is not None else ModuleFacts(module=module)
+    facts = analyze_module(tree, module, is_package=is_package, track_statements=True) if tree is not None else ModuleFacts(module=module)
     resolver = index.resolver()
     resolver.add_module(facts)
     resolver.settle([facts])
@@ -71,7 +71,9 @@ def transform_source(source: str, *, path: str, index: ProjectIndex, options: Op
     skip: set[int] = set()
     if aligned is not None and config_prefix is None:
         relevant = _relevant_names(facts, resolver, index, module) | facts.result_names
-        interesting = _interesting_statements(exact_tree, relevant)
+        interesting = set(facts.always_interesting)
+        for name in relevant:
+            interesting.update(facts.name_owners.get(name, ()))
         skip = {node_id for node_id, ast_nodes in aligned[1].items() if not any(id(n) in interesting for n in ast_nodes)}
 
     ctx = FileContext(
@@ -188,39 +190,6 @@ def _relevant_names(facts: ModuleFacts, resolver, index: ProjectIndex, module: s
         if resolver.kind(resolved) or is_celery_library(resolved) or resolved in index.celery_modules:
             names.add(name)
     return names
-
-
-def _interesting_statements(tree: ast.Module, relevant: set[str]) -> set[int]:
-    """ids of the ``ast`` statements a fixer could act in: those holding (at any depth) a relevant
-    name, a ``CELERY_`` name, key or keyword, ``add_periodic_task``, ``django_celery_beat``, or an
-    import. Conservative by design: a statement wrongly kept costs time, never a missed rewrite."""
-    is_hit = _make_hit_test(relevant)
-    interesting: set[int] = set()
-    stack: list[tuple[ast.AST, tuple[int, ...]]] = [(tree, ())]
-    while stack:
-        node, owners = stack.pop()
-        if isinstance(node, ast.stmt):
-            owners = (*owners, id(node))
-        if is_hit(node):
-            interesting.update(owners)
-        for child in ast.iter_child_nodes(node):
-            stack.append((child, owners))
-    return interesting
-
-
-def _make_hit_test(relevant: set[str]):
-    def is_hit(node: ast.AST) -> bool:
-        if isinstance(node, ast.Name):
-            return node.id in relevant or node.id.startswith("CELERY_")
-        if isinstance(node, ast.Attribute):
-            return node.attr == "add_periodic_task"
-        if isinstance(node, ast.Constant):
-            return isinstance(node.value, str) and ("django_celery_beat" in node.value or node.value.startswith("CELERY_"))
-        if isinstance(node, ast.keyword):
-            return bool(node.arg) and node.arg.startswith("CELERY_")
-        return isinstance(node, (ast.Import, ast.ImportFrom))
-
-    return is_hit
 
 
 def _findings(ctx: FileContext, parsed: cst.Module, statements) -> tuple[Finding, ...]:
