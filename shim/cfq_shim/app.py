@@ -293,7 +293,7 @@ class Celery:
                     return
                 raise
         self.namespace = namespace or self.namespace
-        self.conf.load_from(obj, namespace=namespace)
+        self.conf.load_from(obj, namespace=self.namespace)
 
     def config_from_envvar(self, variable_name: str, silent: bool = False, force: bool = False) -> bool:
         module_name = os.environ.get(variable_name)

@@ -108,6 +108,12 @@ def test_django_settings_with_celery_namespace(monkeypatch):
     assert not app.conf.is_set("debug")
 
 
+def test_namespace_given_to_the_app_applies_to_config_from_object():
+    app = Celery("proj", namespace="CELERY")
+    app.config_from_object({"CELERY_TASK_DEFAULT_QUEUE": "ns", "task_default_queue": "plain"})
+    assert app.conf.task_default_queue == "ns"
+
+
 def test_config_from_object_missing_module(app):
     with pytest.raises(ImportError):
         app.config_from_object("no_such_settings_module")
