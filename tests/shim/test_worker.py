@@ -355,3 +355,14 @@ def test_sys_exit_in_a_task_fails_it_without_killing_the_pool_thread(app, start)
     assert ran == [1]
     [record] = dead_letters(app)
     assert record.exc_type == "SystemExit"
+
+
+def test_start_raises_what_stopped_the_worker_at_set_up():
+    from cfq_shim.transport.base import UnsupportedBrokerURL
+
+    app = Celery("proj", broker="amqp://guest:guest@localhost//")
+    worker = Worker(app)
+    with pytest.raises(UnsupportedBrokerURL, match="Celery broker"):
+        worker.start()
+    with pytest.raises(RuntimeError, match="stopped with an error"):
+        worker.drain(1)

@@ -97,7 +97,6 @@ class Worker:
         self.shutdown = Shutdown()
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
-        self._finished = threading.Event()
         self._error: BaseException | None = None
         self.exit_code: int | None = None
         self.tasks_done = 0
@@ -124,10 +123,10 @@ class Worker:
             return self.exit_code
         except BaseException as exc:
             self._error = exc
+            self._release_quietly()
             raise
         finally:
             self._started.set()
-            self._finished.set()
             if restore is not None:
                 restore()
 
@@ -156,12 +155,11 @@ class Worker:
         stopped the worker if it died.
         """
         deadline = time.monotonic() + timeout_seconds
-        transport = self.app.transport
         while True:
             if self._error is not None:
                 raise RuntimeError("the worker stopped with an error") from self._error
             if self._idle_locally():
-                stats = [transport.stats(name) for name in self.queues]
+                stats = [self.transport.stats(name) for name in self.queues]
                 if all(s.ready == 0 and s.delayed == 0 and s.in_flight == 0 for s in stats) and self._idle_locally():
                     return
             if time.monotonic() >= deadline:
@@ -474,6 +472,16 @@ class Worker:
             self._puller.join(_PULLER_JOIN_SECONDS)
         self._finish()
         return 1
+
+    def _release_quietly(self) -> None:
+        """After an error: stop the puller and the pool (children included) so the process can exit."""
+        try:
+            if self._puller is not None:
+                self._puller.request_stop(abandon=True)
+            if self._pool is not None:
+                self._pool.stop(cold=True)
+        except Exception:  # noqa: BLE001 - the original error is the one to report
+            logger.exception("Could not release the worker's threads and processes")
 
     def _finish(self) -> None:
         self._timekeeper.close()

@@ -9,6 +9,12 @@ over the queues finds nothing the puller sleeps: 10 ms after the first empty rou
 up to 1 s (:data:`IDLE_BACKOFF_INITIAL_SECONDS`, :data:`IDLE_BACKOFF_MAX_SECONDS`), and back to no wait
 as soon as a pull returns messages. A transport error is logged and backed off the same way; it never
 stops the worker.
+
+**Concurrent pulls.** A transport may say how many pulls are worth having in flight at once
+(``pull_concurrency``: over HTTP each pull is a round trip, so CloudflareTransport asks for 8; the
+embedded and memory transports say nothing, which means 1). The puller then runs that many threads,
+sharing the hand-off and the prefetch. The extra threads rest while pulls come back empty, so an idle
+worker polls no more than with one thread.
 """
 
 from __future__ import annotations
@@ -58,13 +64,20 @@ class Puller:
         self.handoff: queue_module.Queue[Pulled] = queue_module.Queue(maxsize=1)
         self._stop = threading.Event()
         self._abandon = False
-        self._thread = threading.Thread(target=self._loop, name="cfq-shim-puller", daemon=True)
+        concurrency = max(1, int(getattr(transport, "pull_concurrency", 1) or 1))
+        self._threads = [
+            threading.Thread(target=self._loop, args=(index,), name=f"cfq-shim-puller-{index}", daemon=True)
+            for index in range(concurrency)
+        ]
+        #: Set while pulls return messages; the extra pull threads rest while it is clear.
+        self._busy = threading.Event()
         self._next_queue = 0
         #: Pull calls made so far (for tests and the benchmark).
         self.pulls = 0
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def request_stop(self, *, abandon: bool = False) -> None:
         """Stop pulling. A pull in flight finishes and its batch still reaches the hand-off, so the
@@ -75,25 +88,29 @@ class Puller:
         self._prefetch.close()
 
     def join(self, timeout_seconds: float) -> None:
-        if threading.current_thread() is not self._thread and self._thread.is_alive():
-            self._thread.join(timeout_seconds)
+        for thread in self._threads:
+            if threading.current_thread() is not thread and thread.is_alive():
+                thread.join(timeout_seconds)
 
     @property
     def stopped(self) -> bool:
-        return not self._thread.is_alive()
+        return not any(thread.is_alive() for thread in self._threads)
 
-    def _loop(self) -> None:
+    def _loop(self, index: int = 0) -> None:
         while not self._stop.is_set():
             try:
-                self._pull_until_stopped()
+                self._pull_until_stopped(index)
             except Exception:  # noqa: BLE001 - a bug here must not leave the worker without a puller
                 logger.exception("The puller failed; restarting it.")
                 self._stop.wait(IDLE_BACKOFF_MAX_SECONDS)
 
-    def _pull_until_stopped(self) -> None:
+    def _pull_until_stopped(self, index: int) -> None:
         backoff = 0.0
         empty_in_a_row = 0
         while not self._stop.is_set():
+            if index and not self._busy.is_set():
+                self._busy.wait(0.2)  # an extra puller: only while pulls bring messages
+                continue
             want = self._prefetch.wait_for_room(timeout_seconds=0.2)
             if want <= 0:
                 continue
@@ -108,11 +125,13 @@ class Puller:
                 empty_in_a_row = len(self._queues)
             self.pulls += 1
             if messages:
+                self._busy.set()
                 empty_in_a_row = 0
                 backoff = 0.0
                 self._prefetch.reserve(len(messages))
                 self._put((name, messages, lease_ms))
                 continue
+            self._busy.clear()
             empty_in_a_row += 1
             if empty_in_a_row >= len(self._queues):
                 empty_in_a_row = 0
