@@ -141,10 +141,20 @@ class TraceResult:
 _NO_AFTER_RETURN = frozenset({states.IGNORED, states.RETRY, states.REJECTED})
 
 
-def _overrides(task: "Task", name: str) -> bool:
-    from .task import Task
+_HOOKS = ("__call__", "before_start", "on_success", "after_return")
+_overridden_by_type: dict[type, frozenset[str]] = {}
 
-    return getattr(type(task), name) is not getattr(Task, name)
+
+def _overridden(task: "Task") -> frozenset[str]:
+    """Which of the optional hooks the task's class overrides (cached per class: this is the hot path)."""
+    cls = type(task)
+    found = _overridden_by_type.get(cls)
+    if found is None:
+        from .task import Task
+
+        found = frozenset(name for name in _HOOKS if getattr(cls, name) is not getattr(Task, name))
+        _overridden_by_type[cls] = found
+    return found
 
 
 def trace(task: "Task", request: Context, *, eager: bool, propagate: bool) -> TraceResult:
@@ -154,7 +164,8 @@ def trace(task: "Task", request: Context, *, eager: bool, propagate: bool) -> Tr
     ``on_failure``/``on_retry`` run, as in Celery. KeyboardInterrupt/SystemExit always pass through.
     """
     args, kwargs, task_id = request.args, request.kwargs, request.id
-    fun = task if _overrides(task, "__call__") else task.run
+    overridden = _overridden(task)
+    fun = task if "__call__" in overridden else task.run
     started = time.monotonic()
     state: str | None = None
     retval: Any = None
@@ -165,7 +176,7 @@ def trace(task: "Task", request: Context, *, eager: bool, propagate: bool) -> Tr
         if signals.task_prerun.receivers:
             signals.task_prerun.send(sender=task, task_id=task_id, task=task, args=args, kwargs=kwargs)
         try:
-            if _overrides(task, "before_start"):
+            if "before_start" in overridden:
                 task.before_start(task_id, args, kwargs)
             retval = fun(*args, **kwargs)
             state = states.SUCCESS
@@ -203,7 +214,7 @@ def trace(task: "Task", request: Context, *, eager: bool, propagate: bool) -> Tr
                 einfo = ExceptionInfo()
                 _handle_failure(task, request, exc, einfo)
             else:
-                if _overrides(task, "on_success"):
+                if "on_success" in overridden:
                     try:
                         task.on_success(retval, task_id, args, kwargs)
                     except Reject:
@@ -216,7 +227,7 @@ def trace(task: "Task", request: Context, *, eager: bool, propagate: bool) -> Tr
                     signals.task_success.send(sender=task, result=retval, runtime=runtime)
                 if logger.isEnabledFor(logging.INFO):
                     logger.info("Task %s[%s] succeeded in %ss: %r", task.name, task_id, round(runtime, 6), retval)
-        if state not in _NO_AFTER_RETURN and _overrides(task, "after_return"):
+        if state not in _NO_AFTER_RETURN and "after_return" in overridden:
             try:
                 task.after_return(state, retval, task_id, args, kwargs, None)
             except Reject:
