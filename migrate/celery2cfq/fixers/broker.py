@@ -141,7 +141,9 @@ def rewrite_url(value: cst.BaseExpression, site: SettingSite, ctx: FileContext) 
         if verdict == "replace":
             return quoted_like(value, ctx.options.broker) if ctx.enabled("CFQ201") else None
         if verdict == "unknown":
-            ctx.report(site.node, "CFQ206", f"{site.spelling}: unknown transport {text.split('://')[0]!r}; left as it is")
+            # Only the scheme: the rest of a URL may hold credentials, which never go into reports.
+            scheme = repr(text.split("://", 1)[0]) if "://" in text else "(a URL without a scheme)"
+            ctx.report(site.node, "CFQ206", f"{site.spelling}: unknown transport {scheme}; left as it is")
         return None
     if isinstance(value, cst.Call):
         variable, default_at = _env_default(value)
@@ -157,11 +159,30 @@ def rewrite_url(value: cst.BaseExpression, site: SettingSite, ctx: FileContext) 
             args = list(value.args)
             args[default_at] = args[default_at].with_changes(value=new_default)
             return value.with_changes(args=args)
+    if isinstance(value, cst.BooleanOperation) and isinstance(value.operator, cst.Or):
+        # ``os.environ.get("X") or "redis://..."``: each side on its own.
+        left, right = rewrite_url(value.left, site, ctx), rewrite_url(value.right, site, ctx)
+        if left is None and right is None:
+            return None
+        return value.with_changes(left=left or value.left, right=right or value.right)
     if isinstance(value, (cst.Name, cst.Attribute, cst.Subscript, cst.Call)):
-        shown = " ".join(cst.Module(body=[]).code_for_node(value).split())
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        ctx.report(site.node, "CFQ202", f"{site.spelling} comes from {shown}: make sure it is {ctx.options.broker} where the app runs")
+        ctx.report(site.node, "CFQ202", f"{site.spelling} comes from {_describe(value)}: make sure it is {ctx.options.broker} where the app runs")
     return None
+
+
+def _describe(value: cst.BaseExpression) -> str:
+    """A short description of an expression that never repeats a literal (it may hold secrets)."""
+    if isinstance(value, cst.Subscript):
+        key = value.slice[0].slice if len(value.slice) == 1 else None
+        name = string_value(key.value) if isinstance(key, cst.Index) else None
+        owner = dotted_name(value.value)
+        if owner and name and name.isidentifier():
+            return f"{owner}[{name!r}]"
+        return f"{owner}[...]" if owner else "an expression"
+    if isinstance(value, cst.Call):
+        callee = dotted_name(value.func)
+        return f"{callee}(...)" if callee else "an expression"
+    return dotted_name(value) or "an expression"
 
 
 def handle_setting(site: SettingSite, ctx: FileContext) -> SettingEdit | None:

@@ -172,3 +172,22 @@ def test_credentials_never_survive():
         "from cfq_shim import Celery\napp = Celery('p', broker='cloudflare://')\n",
     )
     assert "hunter2" not in result.source and all("hunter2" not in f.message for f in result.findings)
+
+
+def test_or_default_is_replaced():
+    result = check_transformed(
+        "import os\nfrom celery import Celery\napp = Celery('p', broker=os.environ.get('B') or 'redis://x')\n",
+        "import os\nfrom cfq_shim import Celery\napp = Celery('p', broker=os.environ.get('B') or 'cloudflare://')\n",
+    )
+    assert codes(result) == ["CFQ202"]
+
+
+def test_reports_never_repeat_a_literal_url():
+    result = check_noop(
+        "from cfq_shim import Celery\n"
+        "app = Celery('p', broker=pick('amqp://admin:hunter2@rabbit//'))\n"
+        "b = Celery('b', broker='user:hunter2@host:5672')\n"
+        "c = Celery('c', broker=settings['amqp://admin:hunter2@x'])\n"
+    )
+    assert codes(result) == ["CFQ202", "CFQ206", "CFQ202"]
+    assert all("hunter2" not in f.message for f in result.findings)
