@@ -375,8 +375,6 @@ class ProjectIndex:
     module_aliases: Mapping[str, str] = field(default_factory=dict)
     #: canonical module -> setting-name prefix its settings use ("" or "CELERY_").
     config_modules: Mapping[str, str] = field(default_factory=dict)
-    #: path -> canonical module name, for every indexed path.
-    path_modules: Mapping[str, str] = field(default_factory=dict)
     has_result_backend: bool = False
     #: canonical modules that define or re-export a known name.
     celery_modules: frozenset[str] = frozenset()
@@ -388,8 +386,7 @@ class ProjectIndex:
         return Resolver(ChainMap({}, self.kinds), ChainMap({}, self.aliases), self.module_aliases, self.shadowed)
 
     def module_for_path(self, path: str) -> tuple[str, bool]:
-        module, is_package = module_name_for_path(path)
-        return self.path_modules.get(path, module), is_package
+        return module_name_for_path(path)
 
 
 class Resolver:
@@ -548,14 +545,15 @@ def build_index(sources: Mapping[str, str]) -> ProjectIndex:
             kinds.setdefault(alias, kind)
         elif resolved in modules_with_kinds or is_celery_library(resolved):
             kept_aliases[alias] = resolved
+    celery_modules = frozenset(name.rpartition(".")[0] for name in kinds)
     return ProjectIndex(
         kinds=kinds,
         aliases=kept_aliases,
-        module_aliases=module_aliases,
+        # Only spellings of modules that matter; an import of any other module finds nothing anyway.
+        module_aliases={k: v for k, v in module_aliases.items() if v in celery_modules or v in config_modules},
         config_modules=config_modules,
-        path_modules=path_modules,
         has_result_backend=has_backend,
-        celery_modules=frozenset(name.rpartition(".")[0] for name in kinds),
+        celery_modules=celery_modules,
         shadowed=frozenset(resolver.shadowed),
     )
 
