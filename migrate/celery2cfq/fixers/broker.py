@@ -165,7 +165,9 @@ def rewrite_url(value: cst.BaseExpression, site: SettingSite, ctx: FileContext) 
         if left is None and right is None:
             return None
         return value.with_changes(left=left or value.left, right=right or value.right)
-    if isinstance(value, (cst.Name, cst.Attribute, cst.Subscript, cst.Call)):
+    if isinstance(value, (cst.List, cst.Tuple)):
+        ctx.report(site.node, "CFQ202", f"{site.spelling} is a list of URLs: replace it with {ctx.options.broker} by hand")
+    elif not isinstance(value, cst.Name) or value.value != "None":
         ctx.report(site.node, "CFQ202", f"{site.spelling} comes from {_describe(value)}: make sure it is {ctx.options.broker} where the app runs")
     return None
 

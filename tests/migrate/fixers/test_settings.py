@@ -191,3 +191,13 @@ def test_reports_never_repeat_a_literal_url():
     )
     assert codes(result) == ["CFQ202", "CFQ206", "CFQ202"]
     assert all("hunter2" not in f.message for f in result.findings)
+
+
+def test_list_of_brokers_is_reported():
+    result = check_noop("from cfq_shim import Celery\napp = Celery('p', broker=['amqp://a//', 'amqp://b//'])\n")
+    assert codes(result) == ["CFQ202"]
+    assert "amqp" not in result.findings[0].message
+
+
+def test_broker_none_is_quiet():
+    assert codes(check_noop("from cfq_shim import Celery\napp = Celery('p', broker=None)\n")) == []
