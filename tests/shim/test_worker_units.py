@@ -195,13 +195,13 @@ def test_puller_hands_over_batches_sized_to_the_room(transport):
     puller = Puller(transport, ["q"], prefetch=prefetch, lease_ms_for=lambda q, n: 30_000)
     puller.start()
     try:
-        queue, messages, lease_ms = puller.handoff.get(timeout=5)
+        queue, messages, lease_ms, _ = puller.handoff.get(timeout=5)
         assert (queue, len(messages), lease_ms) == ("q", 3, 30_000)
         assert prefetch.outstanding == 3
         assert prefetch.wait_for_room(0) == 0  # no room: the puller has nothing to ask for
         assert puller.handoff.empty()
         prefetch.release(3, runtime_seconds=1.0)
-        queue, messages, _ = puller.handoff.get(timeout=5)
+        queue, messages, _, _ = puller.handoff.get(timeout=5)
         assert len(messages) == 3
     finally:
         puller.request_stop()
@@ -224,7 +224,7 @@ def test_puller_picks_up_a_message_sent_while_it_was_idle(transport):
     try:
         wait_until(lambda: puller.pulls >= 3)  # several empty rounds
         transport.send("q", "late")
-        _, messages, _ = puller.handoff.get(timeout=5)
+        _, messages, _, _ = puller.handoff.get(timeout=5)
         assert [m.body for m in messages] == ["late"]
     finally:
         puller.request_stop()

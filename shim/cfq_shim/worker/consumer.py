@@ -274,24 +274,24 @@ class Worker:
             if self.shutdown.warm:
                 return self._warm()
             try:
-                queue_name, messages, lease_ms = handoff.get(timeout=0.05)
+                pulled = handoff.get(timeout=0.05)
             except queue_module.Empty:
                 self._flush_aging_batches()
                 continue
-            self._dispatch(queue_name, messages, lease_ms)
+            self._dispatch(*pulled)
             self._flush_aging_batches()
 
-    def _new_batch(self, queue_name: str, messages: list[LeasedMessage], lease_ms: int) -> Batch:
+    def _new_batch(self, queue_name: str, messages: list[LeasedMessage], lease_ms: int, pulled_at: float) -> Batch:
         batch = Batch(
             queue_name, messages, lease_ms=lease_ms, transport=self.transport,
-            send_many=self._send_many, on_flushed=self._forget_batch,
+            send_many=self._send_many, on_flushed=self._forget_batch, leased_at=pulled_at,
         )
         with self._batches_lock:
             self._open_batches.add(batch)
         return batch
 
-    def _dispatch(self, queue_name: str, messages: list[LeasedMessage], lease_ms: int) -> None:
-        batch = self._new_batch(queue_name, messages, lease_ms)
+    def _dispatch(self, queue_name: str, messages: list[LeasedMessage], lease_ms: int, pulled_at: float) -> None:
+        batch = self._new_batch(queue_name, messages, lease_ms, pulled_at)
         jobs: list[Job] = []
         for message in messages:
             job = self._prepare(message, batch)
@@ -442,11 +442,11 @@ class Worker:
             if self.shutdown.cold:
                 return self._cold()
             try:
-                queue_name, messages, lease_ms = puller.handoff.get(timeout=0.05)
+                pulled = puller.handoff.get(timeout=0.05)
             except queue_module.Empty:
                 continue
-            batch = self._new_batch(queue_name, messages, lease_ms)
-            self._hand_back([Job(message=m, batch=batch, hostname=self.hostname) for m in messages])
+            batch = self._new_batch(*pulled)
+            self._hand_back([Job(message=m, batch=batch, hostname=self.hostname) for m in batch.messages])
         self._hand_back(pool.take_unstarted())
         logger.info("Handed back %d leased message(s) that had not started; waiting for %d running task(s).",
                     self._handed_back, pool.busy)

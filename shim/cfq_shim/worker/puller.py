@@ -42,8 +42,8 @@ def next_backoff(previous_seconds: float, maximum_seconds: float) -> float:
     return min(maximum_seconds, previous_seconds * 2)
 
 
-#: (queue, messages, lease_ms) as handed to the consumer loop.
-Pulled = tuple[str, list[LeasedMessage], int]
+#: (queue, messages, lease_ms, time.monotonic() before the pull) as handed to the consumer loop.
+Pulled = tuple[str, list[LeasedMessage], int, float]
 
 
 class Puller:
@@ -117,6 +117,8 @@ class Puller:
             name = self._queues[self._next_queue]
             self._next_queue = (self._next_queue + 1) % len(self._queues)
             lease_ms = self._lease_ms_for(name, want)
+            # The lease starts somewhere during the pull: count it from before, to be safe.
+            pulled_at = time.monotonic()
             try:
                 messages = self._transport.pull(name, batch_size=want, visibility_timeout_ms=lease_ms)
             except Exception as exc:  # noqa: BLE001 - the worker keeps going
@@ -129,7 +131,7 @@ class Puller:
                 empty_in_a_row = 0
                 backoff = 0.0
                 self._prefetch.reserve(len(messages))
-                self._put((name, messages, lease_ms))
+                self._put((name, messages, lease_ms, pulled_at))
                 continue
             self._busy.clear()
             empty_in_a_row += 1

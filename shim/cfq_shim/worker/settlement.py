@@ -58,11 +58,13 @@ class Batch:
         transport: Transport,
         send_many: SendMany,
         on_flushed: Callable[["Batch"], None] | None = None,
+        leased_at: float | None = None,
     ) -> None:
         self.queue = queue
         self.messages = list(messages)
         self.lease_ms = lease_ms
-        self.leased_at = time.monotonic()
+        #: ``time.monotonic()`` when the lease started (at the latest).
+        self.leased_at = time.monotonic() if leased_at is None else leased_at
         self.lease_deadline = self.leased_at + lease_ms / 1000.0
         self._transport = transport
         self._send_many = send_many
