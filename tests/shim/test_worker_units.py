@@ -229,3 +229,10 @@ def test_puller_picks_up_a_message_sent_while_it_was_idle(transport):
     finally:
         puller.request_stop()
         wait_until(lambda: puller.stopped)
+
+
+def test_banner_url_never_shows_credentials_or_query():
+    from cfq_shim.worker.banner import safe_broker_url
+
+    assert safe_broker_url("cloudflare://user:tok3n@0123abcd/?token=tok3n") == "cloudflare://0123abcd/"
+    assert safe_broker_url("sqlite:////var/lib/q.sqlite3") == "sqlite:////var/lib/q.sqlite3"
