@@ -26,7 +26,8 @@ from typing import Any, Callable, Sequence
 
 from .. import signals
 from ..envelope import EnvelopeError, decode
-from ..execution import Delivery, Failed, Outcome, Rejected, execute
+from ..dedupe import CompletedTasks
+from ..execution import Delivery, Failed, Ignored, Outcome, Rejected, RetryLater, execute
 from ..exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from ..naming import dead_letter_queue_name
 from ..transport.base import LeasedMessage, QueueNotFound
@@ -101,6 +102,8 @@ class Worker:
         self.exit_code: int | None = None
         self.tasks_done = 0
         self._handed_back = 0
+        #: Task ids that reached a final outcome lately: a second copy of one is acked without running.
+        self.completed = CompletedTasks()
         self._open_batches: set[Batch] = set()
         self._batches_lock = threading.Lock()
         self._pool: Pool | None = None
@@ -330,6 +333,11 @@ class Worker:
             ))
             return None
         job.task = task
+        if self.completed.completed_recently(envelope.id):
+            # A duplicate (a retried push stored twice, or a redelivery after a lost ack): done already.
+            logger.info("Task %s is a duplicate of one completed lately: acked without running.", job.label)
+            self._settle(job, ACK)
+            return None
         if logger.isEnabledFor(logging.INFO):
             logger.info("Task %s received", job.label)
         if envelope.eta is not None:
@@ -375,6 +383,10 @@ class Worker:
             return LEASE_LOST
         assert job.envelope is not None and job.delivery is not None
         envelope, delivery = job.envelope, job.delivery
+        if self.completed.completed_recently(envelope.id):
+            # Its twin (same task id) finished while this copy waited for a slot.
+            logger.info("Task %s is a duplicate of one completed lately: acked without running.", job.label)
+            return Ignored()
         return self._timekeeper.call(
             lambda: execute(self.app, envelope, delivery),
             soft_seconds=job.soft_time_limit_seconds, hard_seconds=job.time_limit_seconds,
@@ -394,6 +406,10 @@ class Worker:
             logger.exception("Could not settle %s; it will be delivered again after its lease.", job.label)
             settlement = NOTHING
         self.tasks_done += 1
+        if job.envelope is not None and not isinstance(outcome, RetryLater) and not (
+            isinstance(outcome, Rejected) and outcome.requeue
+        ):
+            self.completed.record_completed(job.envelope.id)
         self._settle(job, settlement, runtime_seconds=runtime)
 
     def _max_retries_of(self, queue_name: str) -> int:
