@@ -349,6 +349,19 @@ def _warn_unknown(name: str) -> None:
     )
 
 
+def _looks_like_a_setting(name: str) -> bool:
+    """Lower-case names, and upper-case ones in Celery's old style (``CELERY_*``, ``BROKER_*``).
+
+    Other upper-case names are a framework's own settings passed along whole (Flask's
+    ``celery.conf.update(app.config)`` brings ``DEBUG``, ``SECRET_KEY``, ...): stored, never warned about.
+    """
+    if name.startswith("CELERY_") and name[len("CELERY_"):].lower() in _KNOWN:
+        # A namespaced name (CELERY_BROKER_URL) set directly: Celery stores it without applying it;
+        # config_from_object(..., namespace="CELERY") is what applies it.
+        return False
+    return name.islower() or name.startswith(("CELERY", "BROKER_"))
+
+
 def canonical_name(name: str) -> str:
     """The current Celery name for ``name`` (old upper-case names translated)."""
     return OLD_NAMES.get(name, name)
@@ -403,7 +416,7 @@ class Settings(MutableMapping[str, Any]):
 
     def __setitem__(self, name: str, value: Any) -> None:
         name = canonical_name(name)
-        if name not in _KNOWN:
+        if name not in _KNOWN and _looks_like_a_setting(name):
             _warn_unknown(name)
         if name == "task_serializer" and value not in (None, "json"):
             raise ImproperlyConfigured(

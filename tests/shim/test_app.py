@@ -59,6 +59,19 @@ def test_unknown_setting_warns_once_and_ignored_setting_is_silent(app):
     assert len(unknown) == 1 and "task_always_eagre" in str(unknown[0].message)
 
 
+def test_a_frameworks_own_settings_pass_silently(app):
+    """Flask's make_celery pattern: conf.update(flask_app.config)."""
+    flask_config = {"DEBUG": True, "SECRET_KEY": "s3cr3t", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                    "CELERY_BROKER_URL": "memory://"}  # namespaced: kept, applied only with namespace=
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        app.conf.update(flask_config)
+        app.conf.update(CELERY_ALWAYS_EAGRE=True)
+    assert app.conf["SECRET_KEY"] == "s3cr3t"
+    messages = [str(w.message) for w in caught if issubclass(w.category, NotConfigured)]
+    assert len(messages) == 1 and "CELERY_ALWAYS_EAGRE" in messages[0]
+
+
 def test_non_json_serializer_setting_is_refused(app):
     with pytest.raises(ImproperlyConfigured, match="JSON only"):
         app.conf.task_serializer = "pickle"
