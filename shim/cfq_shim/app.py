@@ -281,19 +281,15 @@ class Celery:
 
     # -- configuration ----------------------------------------------------------------------------
     def config_from_object(self, obj: Any, silent: bool = False, force: bool = False, namespace: str | None = None) -> None:
-        """Read settings from a module, ``"module"``, ``"module:attr"`` or an object.
+        """Take settings from a module, ``"module"``, ``"module:attr"`` or an object, read when a setting is
+        first used (``force=True``: now), as Celery does.
 
         ``namespace='CELERY'`` reads only ``CELERY_*`` names (Django: ``'django.conf:settings'``).
         """
-        if isinstance(obj, str):
-            try:
-                obj = load_object(obj)
-            except (ImportError, AttributeError, ImproperlyConfigured):
-                if silent:
-                    return
-                raise
         self.namespace = namespace or self.namespace
-        self.conf.load_from(obj, namespace=self.namespace)
+        self.conf.add_source(obj, namespace=self.namespace, silent=silent)
+        if force:
+            self.conf.read_sources()
 
     def config_from_envvar(self, variable_name: str, silent: bool = False, force: bool = False) -> bool:
         module_name = os.environ.get(variable_name)

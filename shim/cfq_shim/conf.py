@@ -399,11 +399,15 @@ class Settings(MutableMapping[str, Any]):
     def __init__(self, initial: Mapping[str, Any] | None = None) -> None:
         object.__setattr__(self, "_values", {})
         object.__setattr__(self, "changes", 0)
+        #: (source, namespace, silent) given to add_source and not read yet.
+        object.__setattr__(self, "_sources", [])
         if initial:
             self.update(initial)
 
     # -- mapping ----------------------------------------------------------------------------------
     def __getitem__(self, name: str) -> Any:
+        if self._sources:
+            self.read_sources()
         values = self._values
         if name in values:
             return values[name]
@@ -415,6 +419,8 @@ class Settings(MutableMapping[str, Any]):
         raise KeyError(name)
 
     def __setitem__(self, name: str, value: Any) -> None:
+        if self._sources:
+            self.read_sources()  # keep the order: what was configured first is applied first
         name = canonical_name(name)
         if name not in _KNOWN and _looks_like_a_setting(name):
             _warn_unknown(name)
@@ -427,16 +433,24 @@ class Settings(MutableMapping[str, Any]):
         object.__setattr__(self, "changes", self.changes + 1)
 
     def __delitem__(self, name: str) -> None:
+        if self._sources:
+            self.read_sources()
         del self._values[canonical_name(name)]
         object.__setattr__(self, "changes", self.changes + 1)
 
     def __iter__(self) -> Iterator[str]:
+        if self._sources:
+            self.read_sources()
         return iter({**_DEFAULTS, **self._values})
 
     def __len__(self) -> int:
+        if self._sources:
+            self.read_sources()
         return len({**_DEFAULTS, **self._values})
 
     def __contains__(self, name: object) -> bool:
+        if self._sources:
+            self.read_sources()
         return isinstance(name, str) and (canonical_name(name) in self._values or canonical_name(name) in _DEFAULTS)
 
     # -- attribute access -------------------------------------------------------------------------
@@ -470,9 +484,13 @@ class Settings(MutableMapping[str, Any]):
 
     def changes_only(self) -> dict[str, Any]:
         """The settings set explicitly (Celery's ``conf.changes``)."""
+        if self._sources:
+            self.read_sources()
         return dict(self._values)
 
     def is_set(self, name: str) -> bool:
+        if self._sources:
+            self.read_sources()
         return canonical_name(name) in self._values
 
     def humanize(self) -> str:
@@ -480,6 +498,29 @@ class Settings(MutableMapping[str, Any]):
 
     def table(self) -> dict[str, Any]:
         return dict(self.items())
+
+    def add_source(self, source: Any, *, namespace: str | None = None, silent: bool = False) -> None:
+        """Read ``source`` (an object, a mapping, ``"module"`` or ``"module:attr"``) when a setting is first
+        used, as Celery's ``config_from_object`` does: Django's settings are not touched while Django is
+        still importing the project package."""
+        self._sources.append((source, namespace, silent))
+
+    @property
+    def has_unread_sources(self) -> bool:
+        return bool(self._sources)
+
+    def read_sources(self) -> None:
+        """Read the sources added with :meth:`add_source`, in order (an import error is raised here)."""
+        pending, self._sources[:] = list(self._sources), []
+        for source, namespace, silent in pending:
+            if isinstance(source, str):
+                try:
+                    source = load_object(source)
+                except (ImportError, AttributeError, ImproperlyConfigured):
+                    if silent:
+                        continue
+                    raise
+            self.load_from(source, namespace=namespace)
 
     def load_from(self, source: Any, *, namespace: str | None = None, silent_unknown: bool = True) -> None:
         """Read settings from a mapping or an object's attributes, as ``config_from_object`` does.

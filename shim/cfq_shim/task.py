@@ -139,9 +139,11 @@ class Task:
         return app
 
     def bind(self, app: "Celery") -> "Celery":
-        """Attach to ``app`` and fill unset options from its settings."""
+        """Attach to ``app`` and fill unset options from its settings. While a ``config_from_object``
+        source is unread (Django still importing), that waits for the app's finalize, as in Celery."""
         self._app = app
-        self._configure_from(app)
+        if not app.conf.has_unread_sources:
+            self._configure_from(app)
         self.on_bound(app)
         return app
 

@@ -128,9 +128,37 @@ def test_namespace_given_to_the_app_applies_to_config_from_object():
 
 
 def test_config_from_object_missing_module(app):
-    with pytest.raises(ImportError):
-        app.config_from_object("no_such_settings_module")
     app.config_from_object("no_such_settings_module", silent=True)
+    assert app.conf.task_default_queue == "celery"
+    app.config_from_object("no_such_settings_module")
+    with pytest.raises(ImportError):
+        app.conf.task_default_queue  # read when a setting is first used, as in Celery
+
+
+def test_config_from_object_is_read_at_first_use_and_in_order(monkeypatch):
+    """Django's settings must not be touched while Django is still importing the project package."""
+    reads = []
+
+    class LazySettings:
+        def __dir__(self):
+            reads.append("read")
+            return ["CELERY_TASK_DEFAULT_QUEUE"]
+
+        CELERY_TASK_DEFAULT_QUEUE = "from-django"
+
+    fake = types.ModuleType("fake_lazy_conf")
+    fake.settings = LazySettings()
+    monkeypatch.setitem(sys.modules, "fake_lazy_conf", fake)
+    app = Celery("lazy")
+    app.config_from_object("fake_lazy_conf:settings", namespace="CELERY")
+    assert reads == []
+    @app.task
+    def defined_meanwhile():  # defining a task does not read the settings either
+        pass
+
+    assert reads == []
+    app.conf.task_default_queue = "explicit"  # set after: wins, as it would if read eagerly
+    assert reads == ["read"] and app.conf.task_default_queue == "explicit"
 
 
 # -- tasks ------------------------------------------------------------------------------------------
