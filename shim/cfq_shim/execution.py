@@ -414,7 +414,18 @@ def execute(app: "Celery", envelope: Envelope, delivery: Delivery) -> Outcome:
         if logger.isEnabledFor(logging.INFO):
             logger.info("Discarding revoked task: %s[%s] (expired)", task.name, envelope.id)
         return Expired()
-    result = trace(task, request, eager=False, propagate=False)
+    try:
+        result = trace(task, request, eager=False, propagate=False)
+    except Exception as exc:
+        # A hook (on_failure, on_retry, ...) raised while handling the task's outcome: Celery reports an
+        # internal error and records the task as failed.
+        einfo = ExceptionInfo()
+        signals.task_internal_error.send(
+            sender=task, task_id=request.id, args=request.args, kwargs=request.kwargs, request=request,
+            exception=exc, traceback=einfo.tb, einfo=einfo,
+        )
+        logger.error("Task %s[%s] internal error: %r", task.name, request.id, exc, exc_info=einfo.exc_info)
+        return Failed(exc_type=type(exc).__name__, message=_exc_message(exc), traceback=einfo.traceback)
     state, retval = result.state, result.retval
     if state == states.SUCCESS:
         return Succeeded(result=retval, runtime_seconds=result.runtime_seconds)

@@ -243,3 +243,27 @@ def test_a_broken_signal_handler_does_not_fail_the_task(app):
         assert execute(app, envelope(fine.name), delivery()) == Succeeded(result=1, runtime_seconds=pytest.approx(0, abs=5))
     finally:
         signals.task_prerun.disconnect(broken)
+
+
+def test_a_raising_failure_hook_is_an_internal_error_not_a_crash(app):
+    internal = []
+
+    class BrokenHook(Task):
+        def on_failure(self, exc, task_id, args, kwargs, einfo):
+            raise RuntimeError("hook bug")
+
+    @app.task(base=BrokenHook)
+    def boom():
+        raise ValueError("task error")
+
+    def on_internal(sender=None, exception=None, **kwargs):
+        internal.append(type(exception).__name__)
+
+    signals.task_internal_error.connect(on_internal)
+    try:
+        outcome = execute(app, envelope(boom.name), delivery())
+    finally:
+        signals.task_internal_error.disconnect(on_internal)
+    assert isinstance(outcome, Failed) and outcome.exc_type == "RuntimeError" and "hook bug" in outcome.message
+    assert internal == ["RuntimeError"]
+    assert boom.request.id is None  # the request stack was unwound
