@@ -416,6 +416,8 @@ def execute(app: "Celery", envelope: Envelope, delivery: Delivery) -> Outcome:
         return Expired()
     try:
         result = trace(task, request, eager=False, propagate=False)
+    except Reject as exc:  # raised by on_success/after_return: Celery rejects the message
+        return Rejected(reason=_exc_message(exc.reason) if exc.reason is not None else "", requeue=bool(exc.requeue))
     except Exception as exc:
         # A hook (on_failure, on_retry, ...) raised while handling the task's outcome: Celery reports an
         # internal error and records the task as failed.

@@ -267,3 +267,15 @@ def test_a_raising_failure_hook_is_an_internal_error_not_a_crash(app):
     assert isinstance(outcome, Failed) and outcome.exc_type == "RuntimeError" and "hook bug" in outcome.message
     assert internal == ["RuntimeError"]
     assert boom.request.id is None  # the request stack was unwound
+
+
+def test_reject_from_on_success_rejects_the_message(app):
+    class RejectingHook(Task):
+        def on_success(self, retval, task_id, args, kwargs):
+            raise Reject("not after all", requeue=True)
+
+    @app.task(base=RejectingHook)
+    def fine():
+        return 1
+
+    assert execute(app, envelope(fine.name), delivery()) == Rejected(reason="not after all", requeue=True)
