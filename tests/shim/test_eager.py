@@ -82,3 +82,15 @@ def test_nested_calls_get_parent_and_root(app):
 
     (parent_id, root_id), outer_id = outer.delay().get()
     assert parent_id == outer_id and root_id == outer_id
+
+
+def test_current_task_inside_and_outside(app):
+    from cfq_shim import current_task
+
+    @app.task
+    def who():
+        return current_task.name, app.current_task.request.id
+
+    result = who.delay()
+    assert result.get() == (who.name, result.id)
+    assert app.current_task is None
