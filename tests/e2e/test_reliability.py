@@ -117,12 +117,13 @@ def harness(tmp_path):
 
 
 def test_sigterm_finishes_running_tasks_and_hands_back_the_rest_at_once(harness):
-    # Given short tasks (so the worker leases a few per slot) and a worker with a long lease
-    total = 200
+    # Given short tasks and a worker with a long lease
+    total = 100
     for n in range(total):
-        harness.send("record", n, 0.02)
-    worker = harness.worker("-P", "threads", "-c", "2", "--visibility-timeout", "300")
-    harness.wait_until(lambda: len(harness.lines("end")) >= 30, what="thirty tasks to finish")
+        harness.send("record", n, 0.05)
+    # Ten messages leased per slot: two run while eighteen wait in the worker.
+    worker = harness.worker("-P", "threads", "-c", "2", "--visibility-timeout", "300", "--prefetch-multiplier", "10")
+    harness.wait_until(lambda: len(harness.lines("end")) >= 4, what="four tasks to finish")
     # When it gets SIGTERM while tasks run
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(60) == 0
@@ -285,9 +286,10 @@ def test_two_workers_and_concurrent_producers_run_every_message_once_within_its_
     per_producer = 300
     producer_code = (
         "import sys; sys.path.insert(0, sys.argv[1]); import recorder;"
-        "[recorder.record.delay(int(sys.argv[2]) + i) for i in range(int(sys.argv[3]))]"
+        "[recorder.record.delay(int(sys.argv[2]) + i, 0.002) for i in range(int(sys.argv[3]))]"
     )
     workers = [harness.worker("-P", "threads", "-c", "2", "--visibility-timeout", "60") for _ in range(2)]
+    harness.wait_until(lambda: all("ready." in harness.log_of(i) for i in range(2)), what="both workers")
     producers = [
         subprocess.Popen([sys.executable, "-c", producer_code, str(APPS), str(k * per_producer), str(per_producer)],
                          env=harness.env)

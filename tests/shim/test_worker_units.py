@@ -96,6 +96,14 @@ def test_prefetch_deepens_for_fast_tasks_and_falls_back_at_once_for_a_slow_one()
     assert prefetch.depth() == 1
 
 
+def test_prefetch_multiplier_fixes_the_depth():
+    prefetch = Prefetch(slots=2, max_batch=100, fixed_depth=10)
+    assert prefetch.wait_for_room(0) == 20
+    prefetch.reserve(1)
+    prefetch.release(1, runtime_seconds=30.0)  # a slow task does not change a fixed depth
+    assert prefetch.depth() == 10
+
+
 # -- time limits in threads ----------------------------------------------------------------------------
 def test_effective_limits_prefer_the_task_then_the_app():
     class Task:

@@ -78,6 +78,7 @@ class Worker:
         hostname: str | None = None,
         app_spec: str | None = None,
         pool_start_method: str | None = None,
+        prefetch_multiplier: int | None = None,
         max_idle_backoff_seconds: float = IDLE_BACKOFF_MAX_SECONDS,
     ) -> None:
         if pool not in POOLS:
@@ -92,6 +93,7 @@ class Worker:
         self.app_spec = app_spec
         self.max_tasks_per_child = max_tasks_per_child
         self._pool_start_method = pool_start_method
+        self.prefetch_multiplier = prefetch_multiplier
         self._max_idle_backoff_seconds = max_idle_backoff_seconds
         self._requested_batch_size = batch_size
         self._requested_visibility_timeout_ms = visibility_timeout_ms
@@ -190,7 +192,7 @@ class Worker:
         self.batch_size = batch_size
         self.base_visibility_timeout_ms = self._base_lease_ms()
         self._per_task_seconds = {name: self._longest_limit_for(name) for name in self.queues}
-        self.prefetch = Prefetch(slots=self.concurrency, max_batch=batch_size)
+        self.prefetch = Prefetch(slots=self.concurrency, max_batch=batch_size, fixed_depth=self.prefetch_multiplier)
         self._timekeeper = TimeKeeper(soft_exception=SoftTimeLimitExceeded, hard_exception=TimeLimitExceeded)
         self._pool = self._make_pool()
         self._pool.start()

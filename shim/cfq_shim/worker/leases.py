@@ -8,7 +8,8 @@ where ``depth`` is how many of the recent tasks fit in :data:`TARGET_SLOT_BACKLO
 work. The estimate rises at once when a slow task is seen and falls back slowly, so one slow task
 brings depth back to 1. A pull asks for ``min(batch_size, slots * depth - leased)`` messages, and only
 once at least half of that room is free (whole batches, and the next pull in flight while the current
-batch runs).
+batch runs). ``--prefetch-multiplier N`` fixes the depth at N instead (Celery's flag, without its
+default of 4: here the default is the adaptive depth).
 
 **For how long.** Cloudflare cannot extend a lease, so the lease must cover the whole batch:
 
@@ -57,9 +58,11 @@ def lease_ms_for(
 class Prefetch:
     """Counts leased-and-unfinished messages and says how many more to lease."""
 
-    def __init__(self, *, slots: int, max_batch: int) -> None:
+    def __init__(self, *, slots: int, max_batch: int, fixed_depth: int | None = None) -> None:
         self.slots = max(1, slots)
         self.max_batch = max(1, max_batch)
+        #: ``--prefetch-multiplier``: a depth chosen by the user instead of the adaptive one.
+        self.fixed_depth = fixed_depth
         self._cond = threading.Condition()
         self._outstanding = 0
         #: Estimated seconds per task; None until one has run (depth stays 1 until then).
@@ -76,10 +79,12 @@ class Prefetch:
         return self._runtime_estimate
 
     def depth(self) -> int:
+        per_slot = self.max_batch // self.slots or 1
+        if self.fixed_depth is not None:
+            return max(1, min(per_slot, self.fixed_depth))
         estimate = self._runtime_estimate
         if estimate is None:
             return 1
-        per_slot = self.max_batch // self.slots or 1
         if estimate <= 0:
             return per_slot
         return max(1, min(per_slot, int(TARGET_SLOT_BACKLOG_SECONDS / estimate)))
