@@ -279,3 +279,23 @@ def test_reject_from_on_success_rejects_the_message(app):
         return 1
 
     assert execute(app, envelope(fine.name), delivery()) == Rejected(reason="not after all", requeue=True)
+
+
+def test_retry_at_an_eta(app):
+    when = datetime.now(timezone.utc) + timedelta(minutes=10)
+
+    @app.task(bind=True)
+    def later(self):
+        raise self.retry(eta=when)
+
+    outcome = execute(app, envelope(later.name), delivery())
+    assert 590 < outcome.delay_seconds <= 600 and outcome.envelope.eta is not None
+
+
+def test_max_retries_given_to_retry_overrides_the_tasks(app):
+    @app.task(bind=True, max_retries=10)
+    def capped(self):
+        raise self.retry(max_retries=1, countdown=0)
+
+    assert isinstance(execute(app, envelope(capped.name), delivery(attempts=1)), RetryLater)
+    assert execute(app, envelope(capped.name), delivery(attempts=2)).exc_type == "MaxRetriesExceededError"
