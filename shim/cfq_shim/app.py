@@ -20,7 +20,7 @@ import uuid
 import warnings
 import weakref
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from . import signals
 from .conf import Settings, load_object
@@ -607,6 +607,10 @@ class Celery:
                 logger.debug("send_task(%s): options %s have no effect on Cloudflare Queues", name, ignored)
         if task_type is None and self.conf.task_always_eager:
             warnings.warn("send_task ignores task_always_eager: the task is sent to the broker", AlwaysEagerIgnored, stacklevel=2)
+        if args is not None and not isinstance(args, (list, tuple)):
+            raise TypeError(f"task args must be a list or tuple (task {name!r} got {type(args).__name__})")
+        if kwargs is not None and not isinstance(kwargs, Mapping):
+            raise TypeError(f"task keyword arguments must be a mapping (task {name!r} got {type(kwargs).__name__})")
         task_id = task_id or str(uuid.uuid4())
         if _tls.task_stack:
             parent = get_current_worker_task()

@@ -224,9 +224,9 @@ class Task:
         With ``task_always_eager`` it runs here instead (``apply``). ``priority``, ``exchange`` and
         ``routing_key`` are accepted and have no effect (Cloudflare Queues has none of them).
         """
-        if self.typing:
-            self._check_arguments(args or (), kwargs or {})
         app = self.app
+        if self.typing and isinstance(args or (), (list, tuple)) and isinstance(kwargs or {}, dict):
+            self._check_arguments(args or (), kwargs or {})
         if app.conf.task_always_eager:
             return self.apply(args, kwargs, task_id=task_id or str(uuid.uuid4()), link=link, link_error=link_error, **options)
         if self.queue is not None and "queue" not in options:

@@ -439,6 +439,17 @@ def test_wrong_arguments_fail_at_call_time(app):
     assert len(pull_all(app)) == 1  # only the valid call was sent
 
 
+def test_args_must_be_a_sequence_and_kwargs_a_mapping(app):
+    @app.task
+    def job(x):
+        pass
+
+    with pytest.raises(TypeError, match="list or tuple"):
+        job.apply_async("x")
+    with pytest.raises(TypeError, match="mapping"):
+        app.send_task("x.y", args=[1], kwargs=[("a", 1)])
+
+
 def test_unencodable_arguments_send_nothing(app):
     @app.task
     def job(x):
