@@ -16,17 +16,12 @@ from typing import Any, Sequence
 
 import click
 
+from .cli import app_from_context
 from .deadletter import parse as parse_dead_letter
 from .naming import dead_letter_queue_name
 from .transport.base import QueueNotFound, QueueStats, TransportError
 
 __all__ = ["inspect_command", "purge_command", "queue_stats"]
-
-
-def _app(ctx: click.Context) -> Any:
-    from .worker.command import app_from_context
-
-    return app_from_context(ctx)
 
 
 def _queues(app: Any, option: str | None) -> list[str]:
@@ -61,7 +56,7 @@ def queue_stats(transport: Any, queues: Sequence[str]) -> list[QueueStats | None
 @click.pass_context
 def inspect_command(ctx: click.Context, queues: str | None, as_json: bool, dead_letter_count: int) -> None:
     """Show ready, delayed, in-flight and dead-lettered messages per queue (read-only)."""
-    app = _app(ctx)
+    app = app_from_context(ctx)
     names = _queues(app, queues)
     transport = _transport(app)
     try:
@@ -120,7 +115,7 @@ def _peek_dead_letters(transport: Any, name: str, count: int) -> list[dict[str, 
 @click.pass_context
 def purge_command(ctx: click.Context, queues: str | None, force: bool, include_dead_letters: bool) -> None:
     """Delete every message of the app's queues (leased ones too)."""
-    app = _app(ctx)
+    app = app_from_context(ctx)
     names = _queues(app, queues)
     if include_dead_letters:
         names += [dead_letter_queue_name(n) for n in list(names)]

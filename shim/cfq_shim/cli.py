@@ -7,6 +7,7 @@ Each sub-command lives in the module that owns its concept and is imported only 
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import click
 
@@ -65,3 +66,16 @@ class _LazyGroup(click.Group):
 def main(ctx: click.Context, app_spec: str | None) -> None:
     """Run and inspect cfq_shim workers."""
     ctx.obj = {"app_spec": app_spec}
+
+
+def app_from_context(ctx: click.Context) -> Any:
+    """Load the group's ``-A`` app for a sub-command, or fail with a one-line error (no traceback)."""
+    from .loading import AppNotFound, load_app
+
+    spec = (ctx.find_root().obj or {}).get("app_spec")
+    if not spec:
+        raise click.UsageError("No application given: pass -A/--app (for example: cfq-shim -A proj worker).")
+    try:
+        return load_app(spec)
+    except AppNotFound as exc:
+        raise click.ClickException(str(exc)) from None

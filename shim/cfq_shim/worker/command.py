@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 import sys
 
-from typing import Any
-
 import click
 
-from ..loading import AppNotFound, load_app
+from ..cli import app_from_context
 from ..transport.base import TransportError
 from .consumer import POOLS
 
-__all__ = ["worker", "DEFAULT_POOL", "default_concurrency"]
+# app_from_context is also imported from here by provision.py.
+__all__ = ["worker", "DEFAULT_POOL", "default_concurrency", "app_from_context"]
 
 #: Celery's default, kept so that code written for Celery keeps its process model: one task per process,
 #: ``worker_process_init`` per child, and hard time limits that really end the task.
@@ -23,17 +22,6 @@ DEFAULT_POOL = "prefork"
 def default_concurrency() -> int:
     """Celery's default: one slot per CPU."""
     return os.cpu_count() or 1
-
-
-def app_from_context(ctx: click.Context) -> Any:
-    """Load the ``-A`` app of the group, or fail with a one-line error (no traceback)."""
-    spec = (ctx.find_root().obj or {}).get("app_spec")
-    if not spec:
-        raise click.UsageError("No application given: pass -A/--app (for example: cfq-shim -A proj worker).")
-    try:
-        return load_app(spec)
-    except AppNotFound as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @click.command("worker")
