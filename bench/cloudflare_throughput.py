@@ -192,7 +192,9 @@ def main() -> None:
             report["cloudflare_stand_in"].append(figures)
             print(json.dumps(figures), flush=True)
         if not args.skip_celery:
-            report["celery_redis"] = celery_runs(args.tasks, Path(tmp) / "celery", 1)
+            celery_tmp = Path(tmp) / "celery"
+            celery_tmp.mkdir()
+            report["celery_redis"] = celery_runs(args.tasks, celery_tmp, 1)
             print(json.dumps({"celery_redis": report["celery_redis"]}), flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
