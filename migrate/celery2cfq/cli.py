@@ -16,6 +16,7 @@ import click
 
 from . import __version__
 from .config import ConfigError, load_config
+from .discover import project_root
 from .model import DEFAULT_BROKER, Options
 
 EXIT_CODES_HELP = """\b
@@ -78,7 +79,7 @@ def rewrite(
     reading_stdin = any(str(p) == "-" for p in paths)
     if reading_stdin and len(paths) > 1:
         raise click.UsageError("'-' (stdin) cannot be combined with other paths")
-    start = Path.cwd() if reading_stdin else engine_root(paths)
+    start = Path.cwd() if reading_stdin else project_root(list(paths))
     try:
         config = load_config(start)
     except ConfigError as exc:
@@ -86,8 +87,8 @@ def rewrite(
     options = Options(
         broker=_broker(broker or config.broker or DEFAULT_BROKER),
         todo_comments=bool(todo_comments if todo_comments is not None else config.todo_comments),
-        only=_codes(only or config.only, "--only"),
-        skip=_codes(skip or config.skip, "--skip"),
+        only=_codes(only or config.only, "--only" if only else f"'only' in {config.source}"),
+        skip=_codes(skip or config.skip, "--skip" if skip else f"'skip' in {config.source}"),
     )
     fmt = report_format or config.report or "text"
     if fmt not in report.FORMATS:
@@ -100,13 +101,11 @@ def rewrite(
     started = time.perf_counter()
     if reading_stdin:
         result = _rewrite_stdin(options, mode=mode)
-        write = False
     else:
-        write = mode == "write"
         try:
             result = engine.run(
                 list(paths), options=options, jobs=jobs or config.jobs or engine.default_jobs(),
-                excludes=tuple(excludes) + config.exclude, write=write, progress=status.progress,
+                excludes=tuple(excludes) + config.exclude, write=mode == "write", progress=status.progress,
             )
         except KeyboardInterrupt:
             status.close()
@@ -132,14 +131,9 @@ def rewrite(
     sys.exit(result.exit_code(check_or_diff=mode != "write"))
 
 
-def engine_root(paths: Iterable[Path]) -> Path:
-    from .discover import project_root
-
-    return project_root(list(paths))
-
-
 def _rewrite_stdin(options: Options, *, mode: str):
-    """Read one file from stdin; print the rewritten code (or its diff) to stdout."""
+    """Read one file from stdin; print the rewritten code (or its diff) to stdout. A file that
+    cannot be migrated is printed back unchanged, so an editor piping through us loses nothing."""
     from . import engine
 
     data = sys.stdin.buffer.read()

@@ -186,3 +186,18 @@ def test_progress_bar_goes_to_stderr_only_for_many_files_on_a_terminal(tmp_path:
     assert invoke(str(tmp_path), "--check", "-q").stderr == ""
     monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: False)
     assert invoke(str(tmp_path), "--check").stderr == ""
+
+
+def test_unknown_code_in_config_names_the_file(project: Path):
+    (project / "pyproject.toml").write_text('[tool.celery2cfq]\nskip = ["NOPE"]\n')
+    result = invoke(str(project))
+    assert result.exit_code == 2
+    assert f"'skip' in {project / 'pyproject.toml'}" in result.stderr and "unknown code NOPE" in result.stderr
+
+
+def test_stdin_that_cannot_be_migrated_is_printed_back_and_exits_2():
+    source = b"import celery\ndef f(:\n"
+    result = invoke("-", input=source)
+    assert result.exit_code == 2
+    assert result.stdout_bytes == source
+    assert "-: error: line 2" in result.stderr
