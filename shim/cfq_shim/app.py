@@ -1,36 +1,34 @@
 """``Celery``: the application object, with Celery's public surface.
 
-It holds the settings (:mod:`cfq_shim.conf`), the task registry, the routing of task names to queues,
-and, created on first use, the transport and the producer. Nothing is imported or connected at
+It holds the settings (:mod:`cfq_shim.conf`), the tasks (:mod:`cfq_shim.registry`), the routing of task
+names to queues (:mod:`cfq_shim.routing`) and, created on first use, the transport and the producer. Nothing is imported or connected at
 construction: tasks modules named by ``include``/``imports``/``autodiscover_tasks`` are imported when
 the tasks are first needed (``app.tasks``, a worker start), and the broker is opened on the first send.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import os
-import re
 import socket
 import sys
 import threading
-import types
 import uuid
 import warnings
-import weakref
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from . import signals
 from .conf import Settings, load_object
 from .envelope import Envelope, encode
-from .exceptions import AlwaysEagerIgnored, DuplicateTaskNameWarning, FeatureNotAvailable, ImproperlyConfigured, NotConfigured, NotRegistered
+from .exceptions import AlwaysEagerIgnored, FeatureNotAvailable, ImproperlyConfigured
 from .limits import DEFAULT_LIMITS, Limits
 from .local import get_current_worker_task, set_current_app, set_default_app, _tls
 from .naming import DEAD_LETTER_SUFFIX, dead_letter_queue_name
 from .producer import Producer
 from .result import AsyncResult
+from .registry import TaskRegistry, gen_task_name, make_task, register_app, shared_task, warn_duplicate
+from .routing import Router
 from .signals import Signal
 from .task import Task, add_autoretry_behaviour
 
@@ -50,133 +48,6 @@ _IGNORED_SEND_OPTIONS = frozenset({
     "publisher", "producer", "result_cls", "router", "add_to_parent", "chord", "chain", "group_index",
     "route_name", "shadow", "ignore_result", "stamped_headers", "replaced_task_nesting",
 })
-
-#: Task options Celery knows that the shim takes as attributes with no further checks.
-_KNOWN_TASK_OPTIONS = frozenset({
-    "name", "bind", "base", "queue", "ignore_result", "acks_late", "expires", "max_retries",
-    "default_retry_delay", "autoretry_for", "dont_autoretry_for", "retry_kwargs", "retry_backoff",
-    "retry_backoff_max", "retry_jitter", "time_limit", "soft_time_limit", "rate_limit", "serializer",
-    "compression", "typing", "throws", "trail", "track_started", "priority", "reject_on_worker_lost",
-    "acks_on_failure_or_timeout", "store_errors_even_if_ignored", "store_eager_result", "send_events",
-    "resultrepr_maxsize", "shadow_name", "pydantic", "pydantic_strict", "pydantic_context",
-    "pydantic_dump_kwargs", "lazy", "shared", "filter", "request_stack", "abstract", "exchange",
-    "routing_key", "delivery_mode",
-})
-
-_rate_limit_warned = False
-
-#: Tasks made by @shared_task, registered in every app (created before or after them).
-_shared_tasks: list[Task] = []
-_all_apps: "weakref.WeakSet[Celery]" = weakref.WeakSet()
-
-
-def gen_task_name(app: "Celery | None", name: str, module_name: str | None) -> str:
-    """``module.function``; in ``__main__``, the app's ``main`` replaces the module (Celery's rule)."""
-    module_name = module_name or "__main__"
-    module = sys.modules.get(module_name)
-    if module is not None:
-        module_name = module.__name__
-        if module_name == "__main__" and app is not None and app.main:
-            return f"{app.main}.{name}"
-    return ".".join(part for part in (module_name, name) if part)
-
-
-_duplicates_warned: set[str] = set()
-
-
-def _warn_duplicate(name: str, existing: Task, fun: Callable) -> None:
-    """Celery 5.7's rule: the first callable registered under a name keeps it; warn once per name."""
-    if name in _duplicates_warned:
-        return
-    _duplicates_warned.add(name)
-    first = getattr(existing, "__wrapped__", existing)
-    warnings.warn(
-        DuplicateTaskNameWarning(
-            f"Task name {name!r} is already registered to a different callable.\n\n"
-            f"Existing: {getattr(first, '__module__', '?')}.{getattr(first, '__qualname__', first)}\n"
-            f"New:      {fun.__module__}.{fun.__qualname__}\n\n"
-            "The new callable was not registered; calls under this name reach the callable registered first.\n\n"
-            "Every task must have a unique name. Pass an explicit name= to the task decorator, or rename one "
-            "of the callables."
-        ),
-        stacklevel=4,
-    )
-
-
-def _check_task_options(name: str, options: dict[str, Any]) -> None:
-    global _rate_limit_warned
-    serializer = options.get("serializer")
-    if serializer not in (None, "json"):
-        raise ImproperlyConfigured(
-            f"Task {name!r}: serializer={serializer!r} is not supported. cfq_shim sends JSON only "
-            "(Cloudflare Queues messages are text); remove the option or use 'json'."
-        )
-    if options.get("rate_limit") and not _rate_limit_warned:
-        _rate_limit_warned = True
-        warnings.warn(
-            f"Task {name!r}: rate_limit={options['rate_limit']!r} is accepted but not enforced by cfq_shim "
-            "yet (see docs/settings.md).",
-            NotConfigured,
-            stacklevel=4,
-        )
-    unknown = sorted(set(options) - _KNOWN_TASK_OPTIONS)
-    if unknown and logger.isEnabledFor(logging.DEBUG):
-        logger.debug("Task %s: custom options %s set as task attributes", name, unknown)
-
-
-def _make_task(app: "Celery", fun: Callable, *, name: str | None, base: Any, bind: bool, options: dict[str, Any]) -> Task:
-    if not callable(fun):
-        raise TypeError(f"@task must decorate a callable, not {fun!r}")
-    name = name or app.gen_task_name(fun.__name__, fun.__module__)
-    _check_task_options(name, options)
-    if isinstance(base, str):
-        base = load_object(base)
-    base = base or app.Task
-    if not (isinstance(base, type) and issubclass(base, Task)):
-        raise ImproperlyConfigured(f"Task {name!r}: base={base!r} is not a subclass of cfq_shim.Task")
-    task = base()
-    if "request_stack" not in task.__dict__:  # a subclass __init__ that skipped super().__init__()
-        Task.__init__(task)
-    task.name = name
-    task.run = types.MethodType(fun, task) if bind else fun  # type: ignore[method-assign]
-    task._bound_run = bool(bind)  # type: ignore[attr-defined]
-    task.__wrapped__ = fun  # type: ignore[attr-defined]
-    task.__doc__ = fun.__doc__
-    task.__module__ = fun.__module__
-    task.__name__ = fun.__name__  # type: ignore[attr-defined]
-    task.__qualname__ = getattr(fun, "__qualname__", fun.__name__)  # type: ignore[attr-defined]
-    for option in ("lazy", "shared", "filter"):
-        options.pop(option, None)
-    for option, value in options.items():
-        setattr(task, option, value)
-    task.bind(app)
-    add_autoretry_behaviour(task)
-    return task
-
-
-class TaskRegistry(dict):
-    """``app.tasks``: task name -> task. A missing name raises :class:`NotRegistered` (a KeyError)."""
-
-    def __missing__(self, name: str) -> Task:
-        raise NotRegistered(name)
-
-    def register(self, task: Task) -> Task:
-        self[task.name] = task
-        return task
-
-    def unregister(self, name: str | Task) -> None:
-        name = name if isinstance(name, str) else name.name
-        try:
-            del self[name]
-        except KeyError:
-            raise NotRegistered(name) from None
-
-    def regular(self) -> dict[str, Task]:
-        return dict(self)
-
-    def periodic(self) -> dict[str, Task]:
-        return {}
-
 
 class _Control:
     """``app.control``: remote control is not part of the shim (use ``cfq-shim inspect``/``purge``)."""
@@ -229,8 +100,7 @@ class Celery:
         self._finalized = False
         self._finalize_lock = threading.RLock()
         self._pending_autodiscover: list[tuple[Any, str]] = []
-        self._routes_cache: dict[str, str] = {}
-        self._routes_cache_version = -1
+        self._router = Router(self.conf)
         self._transport: Any = None
         self._producer: Producer | None = None
         self._limits: Limits | None = None
@@ -254,9 +124,7 @@ class Celery:
             self.conf.include = tuple(include)
         if settings:
             self.conf.update(settings)
-        for task in _shared_tasks:
-            self._tasks.setdefault(task.name, task)
-        _all_apps.add(self)
+        register_app(self)
         if set_as_current:
             self.set_current()
         self.on_init()
@@ -334,9 +202,9 @@ class Celery:
         existing = self._tasks.get(name)
         if existing is not None:
             if getattr(existing, "__wrapped__", None) is not fun:
-                _warn_duplicate(name, existing, fun)
+                warn_duplicate(name, existing, fun)
             return existing
-        task = _make_task(self, fun, name=name, base=base, bind=bind, options=options)
+        task = make_task(self, fun, name=name, base=base, bind=bind, options=options)
         self._tasks[name] = task
         return task
 
@@ -430,71 +298,17 @@ class Celery:
         return key
 
     # -- routing ----------------------------------------------------------------------------------
-    def _routers(self) -> list[Any]:
-        routes = self.conf.task_routes
-        if not routes:
-            return []
-        if isinstance(routes, (dict, str)) or callable(routes):
-            routes = [routes]
-        routers = []
-        for router in routes:
-            if isinstance(router, str):
-                router = load_object(router)
-            routers.append(router)
-        return routers
-
-    def _route(self, name: str, args: Any = None, kwargs: Any = None, options: dict | None = None, task: Task | None = None) -> str:
-        for router in self._routers():
-            if isinstance(router, dict):
-                route = _match_map_route(router, name)
-            else:
-                route_fn = getattr(router, "route_for_task", router)
-                try:
-                    route = route_fn(name, args or (), kwargs or {}, options or {}, task=task)
-                except TypeError:
-                    route = route_fn(name, args or (), kwargs or {})
-            queue = _queue_of(route)
-            if queue:
-                return queue
-        return self.conf.task_default_queue
-
     def queue_for(self, task_name: str, args: Any = None, kwargs: Any = None) -> str:
         """The queue a call of ``task_name`` goes to: the task's ``queue=``, else ``task_routes``, else the
-        default queue. Cached per name while the settings do not change and the routes are static."""
-        conf = self.conf
-        if self._routes_cache_version != conf.changes:
-            self._routes_cache.clear()
-            self._routes_cache_version = conf.changes
-            self._routes_static = all(isinstance(r, dict) for r in self._routers())
-        queue = self._routes_cache.get(task_name)
-        if queue is not None:
-            return queue
-        task = self._tasks.get(task_name)
-        if task is not None and task.queue:
-            queue = task.queue
-        else:
-            queue = self._route(task_name, args, kwargs, None, task)
-        if self._routes_static:
-            self._routes_cache[task_name] = queue
-        return queue
+        default queue (:mod:`cfq_shim.routing`)."""
+        return self._router.queue_for(task_name, self._tasks.get(task_name), args, kwargs)
 
     def queues(self) -> list[str]:
         """Every queue the app knows: the default, each task's ``queue=``, ``task_routes``, ``task_queues``."""
         names = {self.conf.task_default_queue}
         for task in self.tasks.values():
-            if task.queue:
-                names.add(task.queue)
             names.add(self.queue_for(task.name))
-        for router in self._routers():
-            if isinstance(router, dict):
-                for route in router.values():
-                    queue = _queue_of(route)
-                    if queue:
-                        names.add(queue)
-        for queue in self.conf.get("task_queues") or ():
-            queue_name = queue if isinstance(queue, str) else getattr(queue, "name", None) or (queue.get("name") if isinstance(queue, dict) else None)
-            if queue_name:
-                names.add(queue_name)
+        names.update(self._router.named_queues())
         return sorted(names)
 
     # -- the broker ------------------------------------------------------------------------------
@@ -757,32 +571,6 @@ def _protocol_headers(envelope: Envelope) -> dict[str, Any]:
     }
 
 
-def _queue_of(route: Any) -> str | None:
-    if route is None:
-        return None
-    if isinstance(route, str):
-        return route
-    if isinstance(route, dict):
-        queue = route.get("queue")
-        if queue is None:
-            return None
-        return queue if isinstance(queue, str) else getattr(queue, "name", None)
-    return getattr(route, "name", None)
-
-
-def _match_map_route(routes: dict, name: str) -> Any:
-    """Celery's MapRoute: an exact name first, then glob and regex keys in order."""
-    if name in routes:
-        return routes[name]
-    for pattern, route in routes.items():
-        if isinstance(pattern, re.Pattern):
-            if pattern.match(name):
-                return route
-        elif isinstance(pattern, str) and any(ch in pattern for ch in "*?[") and fnmatch.fnmatchcase(name, pattern):
-            return route
-    return None
-
-
 def _django_installed_apps() -> list[str]:
     django_conf = sys.modules.get("django.conf")
     if django_conf is None:
@@ -792,36 +580,3 @@ def _django_installed_apps() -> list[str]:
         return [getattr(app, "name", app) for app in settings.INSTALLED_APPS]  # type: ignore[union-attr]
     except Exception:
         return []
-
-
-def shared_task(*args: Any, **kwargs: Any) -> Any:
-    """``@shared_task`` / ``@shared_task(...)``: a task for whichever app is current when it runs.
-
-    It is registered in every app, those made before and after it; ``task.app`` is the current app.
-    """
-
-    def create(fun: Callable) -> Task:
-        from .local import get_current_app
-
-        app = get_current_app()
-        name = kwargs.get("name") or app.gen_task_name(fun.__name__, fun.__module__)
-        for existing in _shared_tasks:
-            if existing.name == name:
-                if getattr(existing, "__wrapped__", None) is not fun:
-                    _warn_duplicate(name, existing, fun)
-                return existing
-        options = dict(kwargs)
-        options.pop("name", None)
-        base, bind = options.pop("base", None), options.pop("bind", False)
-        task = _make_task(app, fun, name=name, base=base, bind=bind, options=options)
-        task._app = None  # resolves to the current app at each use
-        _shared_tasks.append(task)
-        for each in list(_all_apps):
-            each._tasks[name] = task
-        return task
-
-    if len(args) == 1 and callable(args[0]) and not kwargs:
-        return create(args[0])
-    if args:
-        raise TypeError(f"argument 1 to @shared_task() must be a callable, not {args[0]!r}")
-    return create
