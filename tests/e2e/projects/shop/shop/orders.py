@@ -1,0 +1,13 @@
+from shop.tasks import add, charge, explode, fetch_rates
+
+
+def place_orders():
+    """Sends one of each kind of call; returns the keys, each of which ends in a result or a failure."""
+    add.delay("sum", 2, 3)
+    add.apply_async(("later", 10, 20), countdown=1)
+    charge.delay("card-ok", 2)
+    charge.apply_async(kwargs={"key": "card-declined", "failures": 5})
+    fetch_rates.apply_async(args=("rates", 1))
+    fetch_rates.delay("rates-down", 9)
+    explode.delay("bad-order")
+    return ["sum", "later", "card-ok", "card-declined", "rates", "rates-down", "bad-order"]
