@@ -8,6 +8,7 @@ the tasks are first needed (``app.tasks``, a worker start), and the broker is op
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import socket
@@ -270,13 +271,7 @@ class Celery:
         if packages is None:
             packages = _django_installed_apps()
         for package in packages or ():
-            module_name = f"{package}.{related_name}" if related_name else package
-            try:
-                __import__(module_name)
-            except ModuleNotFoundError as exc:
-                # A package without a tasks module is fine; a tasks module with a broken import is not.
-                if exc.name not in (module_name, package):
-                    raise
+            _import_related_module(package, related_name)
 
     def register_task(self, task: Task | type[Task], **options: Any) -> Task:
         if isinstance(task, type):
@@ -571,12 +566,36 @@ def _protocol_headers(envelope: Envelope) -> dict[str, Any]:
     }
 
 
+def _import_related_module(package: str, related_name: str) -> None:
+    """Import ``<package>.<related_name>`` as Celery's ``find_related_module`` does: a package without that
+    module is skipped; a dotted path that is not a module (``shop.apps.ShopConfig``) falls back to its
+    parent; any other import error (a broken tasks module) is raised."""
+    try:
+        module = importlib.import_module(package)
+        if not related_name:
+            return
+    except ModuleNotFoundError:
+        package = package.rpartition(".")[0]
+        if not package:
+            raise
+    module_name = f"{package}.{related_name}"
+    try:
+        importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+
+
 def _django_installed_apps() -> list[str]:
+    """Django's app packages: from the app registry when Django is set up, else ``INSTALLED_APPS``.
+    Empty when Django is not loaded (the shim never imports it)."""
+    django_apps = sys.modules.get("django.apps")
+    registry = getattr(django_apps, "apps", None)
+    if registry is not None and getattr(registry, "ready", False):
+        return [config.name for config in registry.get_app_configs()]
     django_conf = sys.modules.get("django.conf")
-    if django_conf is None:
-        return []
     settings = getattr(django_conf, "settings", None)
     try:
         return [getattr(app, "name", app) for app in settings.INSTALLED_APPS]  # type: ignore[union-attr]
-    except Exception:
+    except Exception:  # Django loaded but not configured
         return []

@@ -550,3 +550,25 @@ def test_reset_after_fork_forgets_the_transport_without_closing_it(app):
     assert parents.stats("celery").ready == 1  # still usable: not closed
     job.delay()
     assert app.transport is not parents
+
+
+def test_autodiscover_without_packages_uses_djangos_installed_apps(tmp_path, monkeypatch):
+    """The Django pattern, with fake django.conf settings (Django itself is not needed)."""
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "__init__.py").write_text("")
+    (tmp_path / "shop" / "apps.py").write_text("class ShopConfig:\n    name = 'shop'\n")
+    (tmp_path / "shop" / "tasks.py").write_text("from cfq_shim import shared_task\n@shared_task\ndef ship():\n    return 'shipped'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    django = types.ModuleType("django")
+    django_conf = types.ModuleType("django.conf")
+    django_conf.settings = types.SimpleNamespace(
+        INSTALLED_APPS=["json", "shop.apps.ShopConfig", types.SimpleNamespace(name="shop")],
+        CELERY_TASK_ALWAYS_EAGER=True,
+    )
+    monkeypatch.setitem(sys.modules, "django", django)
+    monkeypatch.setitem(sys.modules, "django.conf", django_conf)
+    app = Celery("djangoish", broker="memory://")
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    app.autodiscover_tasks()
+    assert "shop.tasks.ship" in app.tasks
+    assert app.tasks["shop.tasks.ship"].delay().get() == "shipped"
