@@ -49,6 +49,9 @@ _NEVER_PROJECT_MODULES = frozenset({"celery", "cfq_shim", "kombu", "django", "fl
     getattr(sys, "stdlib_module_names", ())
 )
 
+#: Packages whose import makes a module worth rewriting.
+_CELERY_PACKAGES = frozenset({"celery", "cfq_shim", "kombu"})
+
 _RESULT_METHODS = frozenset({"delay", "apply_async", "send_task", "AsyncResult"})
 
 _BACKEND_NAMES = frozenset({"result_backend", "CELERY_RESULT_BACKEND", "RESULT_BACKEND"})
@@ -153,7 +156,7 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool, track_sta
             if stmt.level:
                 rel = _relative_base(module, is_package, stmt.level)
                 base = ".".join(p for p in (rel, base) if p)
-            if base.split(".")[0] in ("celery", "cfq_shim", "kombu"):
+            if base.split(".")[0] in _CELERY_PACKAGES:
                 facts.mentions_celery = True  # also ``from celery.x import *``
             for alias in stmt.names:
                 if alias.name == "*":
@@ -220,6 +223,8 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool, track_sta
     # ``track_statements``, also which statements (by id, at any depth) hold each name and which
     # hold something a fixer always looks at; the transform uses it to skip the rest.
     attr_owned: set[int] = set()
+    # ``celery`` too: ``import celery`` may sit inside a function, and its uses must be known.
+    module_names = facts.module_bindings | {"celery"}
     name_owners = facts.name_owners
     always = facts.always_interesting
     stack: list[tuple[ast.AST, tuple[int, ...]]] = [(tree, ())]
@@ -229,7 +234,7 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool, track_sta
             owners = (*owners, id(node))
         if isinstance(node, ast.Attribute):
             if isinstance(node.value, ast.Name):
-                if node.value.id in facts.module_bindings:
+                if node.value.id in module_names:
                     facts.module_attr_uses.setdefault(node.value.id, set()).add(node.attr)
                     attr_owned.add(id(node.value))
                 if node.attr in _BACKEND_NAMES and isinstance(node.ctx, ast.Store):
@@ -237,7 +242,7 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool, track_sta
             if track_statements and node.attr == "add_periodic_task":
                 always.update(owners)
         elif isinstance(node, ast.Name):
-            if node.id in facts.module_bindings and id(node) not in attr_owned:
+            if node.id in module_names and id(node) not in attr_owned:
                 # Parents are handled before their children: an Attribute owner is seen first.
                 facts.module_attr_uses.setdefault(node.id, set()).add("")
             elif node.id in _BACKEND_NAMES and isinstance(node.ctx, ast.Store):
@@ -260,14 +265,18 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool, track_sta
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
             if _str_value(node.slice) in _BACKEND_NAMES:
                 facts.sets_backend_setting = True
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            if not getattr(node, "level", 0) and any(m.split(".")[0] in _CELERY_PACKAGES for m in modules):
+                facts.mentions_celery = True  # also an import inside a function
+            always.update(owners)
+            continue
         elif track_statements:
             if isinstance(node, ast.Constant):
                 if isinstance(node.value, str) and ("django_celery_beat" in node.value or node.value.startswith("CELERY_")):
                     always.update(owners)
                 continue
             if isinstance(node, ast.keyword) and node.arg and node.arg.startswith("CELERY_"):
-                always.update(owners)
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 always.update(owners)
         stack.extend((child, owners) for child in ast.iter_child_nodes(node))
     facts.mentions_celery = facts.mentions_celery or any(is_celery_library(t) for t in facts.bindings.values())

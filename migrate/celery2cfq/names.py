@@ -62,7 +62,7 @@ _CANVAS = frozenset({"Signature", "signature", "group", "chain", "chord"})
 MODULE_TARGETS: Mapping[str, tuple[str, frozenset[str]]] = {
     "celery": (
         "cfq_shim",
-        frozenset({"Celery", "shared_task", "Task", "states", "current_app"}) | _CANVAS,
+        frozenset({"Celery", "shared_task", "Task", "states", "signals", "current_app"}) | _CANVAS,
     ),
     "celery.exceptions": ("cfq_shim.exceptions", _EXCEPTIONS),
     "celery.schedules": ("cfq_shim.schedules", frozenset({"crontab", "schedule"})),

@@ -58,47 +58,113 @@ def transform_source(source: str, *, path: str, index: ProjectIndex, options: Op
     if tree is not None and not _needs_rewrite_pass(source, facts, resolver, index, module):
         return Transformed(source=source)
 
+    config_prefix = index.config_modules.get(module)
+    #: ids of the ``ast`` statements a fixer could act in; None: all of them (a config module).
+    interesting: set[int] | None = None
+    if exact_tree is not None and config_prefix is None:
+        interesting = set(facts.always_interesting)
+        for name in _relevant_names(facts, resolver, index, module) | facts.result_names:
+            interesting.update(facts.name_owners.get(name, ()))
+
+    def new_pass() -> _OnePass:
+        ctx = FileContext(
+            path=path, module=module, source=source, options=options, index=index,
+            resolver=resolver, facts=facts, config_prefix=config_prefix,
+        )
+        fixers: list[Fixer] = [cls(ctx) for cls in FIXERS]
+        fixers.insert(1, SettingsFixer(ctx, SETTING_HANDLERS))
+        return _OnePass(ctx, fixers, skip=set())
+
+    if exact_tree is not None:
+        one_pass = new_pass()
+        chunked = _transform_chunks(source, exact_tree, one_pass, interesting)
+        if chunked is not None:
+            new_source, findings = chunked
+            return Transformed(source=new_source, findings=findings, tasks_found=len(task_names), call_sites=one_pass.ctx.call_sites)
+
+    # The whole module at once: newer syntax than the running Python, or text the statement
+    # chunks cannot represent (backslash continuations).
     try:
         parsed = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
         raise SourceError(_syntax_error_text(source, error)) from None
     except (ValueError, RecursionError) as error:  # null bytes, absurd nesting
         raise SourceError(f"cannot parse: {error}") from None
-
-    config_prefix = index.config_modules.get(module)
+    one_pass = new_pass()
     aligned = _align(parsed, exact_tree) if exact_tree is not None else None
     statements = aligned[0] if aligned is not None else None
-    skip: set[int] = set()
-    if aligned is not None and config_prefix is None:
-        relevant = _relevant_names(facts, resolver, index, module) | facts.result_names
-        interesting = set(facts.always_interesting)
-        for name in relevant:
-            interesting.update(facts.name_owners.get(name, ()))
-        skip = {node_id for node_id, ast_nodes in aligned[1].items() if not any(id(n) in interesting for n in ast_nodes)}
-
-    ctx = FileContext(
-        path=path,
-        module=module,
-        source=source,
-        options=options,
-        index=index,
-        resolver=resolver,
-        facts=facts,
-        config_prefix=config_prefix,
-    )
-    fixers: list[Fixer] = [cls(ctx) for cls in FIXERS]
-    fixers.insert(1, SettingsFixer(ctx, SETTING_HANDLERS))
-    one_pass = _OnePass(ctx, fixers, skip=skip)
+    if aligned is not None and interesting is not None:
+        one_pass.skip = _skipped(aligned[1], interesting)
     new_tree = parsed.visit(one_pass)
 
-    findings = _findings(ctx, parsed, statements)
+    findings = _findings(one_pass.ctx, parsed, statements)
     new_source = source
     if one_pass.changes:
         new_source = _splice(source, parsed, exact_tree, one_pass) if exact_tree is not None else None
         if new_source is None:
             new_source = new_tree.code
+    return Transformed(source=new_source, findings=findings, tasks_found=len(task_names), call_sites=one_pass.ctx.call_sites)
 
-    return Transformed(source=new_source, findings=findings, tasks_found=len(task_names), call_sites=ctx.call_sites)
+
+def _skipped(stmt_map: Mapping[int, list[ast.stmt]], interesting: set[int]) -> set[int]:
+    return {node_id for node_id, ast_nodes in stmt_map.items() if not any(id(n) in interesting for n in ast_nodes)}
+
+
+def _chunk_lines(source: str, tree: ast.Module) -> list[tuple[int, int, list[ast.stmt]]] | None:
+    """Split the module into top-level chunks (first line, last line, ``ast`` statements): a chunk
+    runs from the line after the previous chunk to the last line of its statement, so comments and
+    blank lines above a statement travel with it. Statements sharing a line (``a; b``) share a
+    chunk. None when lines cannot be trusted to separate statements (backslash continuations)."""
+    if "\\\n" in source or "\\\r" in source:
+        return None
+    chunks: list[tuple[int, int, list[ast.stmt]]] = []
+    for statement in tree.body:
+        end = statement.end_lineno or statement.lineno
+        if chunks and statement.lineno <= chunks[-1][1]:
+            first, last, members = chunks[-1]
+            chunks[-1] = (first, max(last, end), [*members, statement])
+        else:
+            chunks.append((chunks[-1][1] + 1 if chunks else 1, end, [statement]))
+    return chunks
+
+
+def _transform_chunks(source: str, tree: ast.Module, one_pass: "_OnePass", interesting: set[int] | None):
+    """Parse and rewrite only the top-level statements a fixer can act in, each as its own small
+    module, and copy the other statements' text as it is: parsing and code generation are most of
+    the cost, and in a real module much of the code has nothing Celery in it. Returns (new text,
+    findings), or None when a chunk does not parse on its own (the caller then takes the whole
+    module, which reports a real syntax error)."""
+    chunks = _chunk_lines(source, tree)
+    if chunks is None:
+        return None
+    lines = source.splitlines(keepends=True)
+    pieces: list[str] = []
+    findings: list[Finding] = []
+    ctx = one_pass.ctx
+    for first, last, members in chunks:
+        text = "".join(lines[first - 1 : last])
+        if interesting is not None and not any(id(m) in interesting for m in members):
+            pieces.append(text)
+            continue
+        try:
+            snippet = cst.parse_module(text)
+        except (cst.ParserSyntaxError, ValueError, RecursionError):
+            return None
+        stmt_map: dict[int, list[ast.stmt]] = {}
+        if interesting is not None and _align_body(snippet.body, members, stmt_map):
+            one_pass.skip = _skipped(stmt_map, interesting)
+        else:
+            one_pass.skip = set()
+        reports_before, changes_before = len(ctx.reports), one_pass.changes
+        new_snippet = snippet.visit(one_pass)
+        if len(ctx.reports) > reports_before:
+            positions = MetadataWrapper(snippet, unsafe_skip_copy=True).resolve(PositionProvider)
+            for node, code, message, _, _ in ctx.reports[reports_before:]:
+                start = positions[node].start
+                findings.append(Finding(line=start.line + first - 1, column=start.column, code=code, message=message))
+        pieces.append(new_snippet.code if one_pass.changes != changes_before else text)
+    pieces.append("".join(lines[chunks[-1][1] :] if chunks else lines))
+    return "".join(pieces), tuple(sorted(findings))
 
 
 def _splice(source: str, parsed: cst.Module, tree: ast.Module, one_pass: "_OnePass") -> str | None:
@@ -184,7 +250,8 @@ def _relevant_names(facts: ModuleFacts, resolver, index: ProjectIndex, module: s
     """Local names that can lead to Celery: bound to a known app/task/decorator, to Celery itself,
     or to a project module that defines such names."""
     prefix = f"{module}." if module else ""
-    names = {name for name in facts.assigned if resolver.kinds.get(prefix + name)}
+    # "celery": the module imported inside a function, whose uses the import rewrite renames.
+    names = {"celery"} | {name for name in facts.assigned if resolver.kinds.get(prefix + name)}
     for name, target in facts.bindings.items():
         resolved = resolver.resolve(target)
         if resolver.kind(resolved) or is_celery_library(resolved) or resolved in index.celery_modules:
@@ -262,6 +329,7 @@ class _OnePass(cst.CSTTransformer):
         #: ids of top-level statements with a change inside, and what each top-level became.
         self.changed_tops: set[int] = set()
         self.top_results: dict[int, object] = {}
+        self.header_comments: set[str] = set()
         self.visitors: dict[str, list[Callable]] = {}
         self.leavers: dict[str, list[Callable]] = {}
         for fixer in fixers:
@@ -285,6 +353,9 @@ class _OnePass(cst.CSTTransformer):
         return plan
 
     def on_visit(self, node: cst.CSTNode) -> bool:
+        if type(node) is cst.Module:
+            # A comment right above a module's first statement is parsed into the module header.
+            self.header_comments = {line.comment.value for line in node.header if line.comment is not None}
         visitors, _, is_statement, descend = self.plan.get(type(node)) or self._plan(type(node))
         if is_statement:
             if not self.ctx.statement_stack:
@@ -339,6 +410,7 @@ class _OnePass(cst.CSTTransformer):
         if not isinstance(result, _STATEMENT_TYPES):
             return result
         existing = {line.comment.value for line in result.leading_lines if line.comment is not None}
+        existing |= self.header_comments
         added = [cst.EmptyLine(indent=True, comment=cst.Comment(text)) for text in dict.fromkeys(texts) if text not in existing]
         if not added:
             return result

@@ -119,6 +119,10 @@ class ImportsFixer(Fixer):
                 self.ctx.report(original_node, "CFQ103", f"`import {module}` is left as it is: use `from {module} import …` names the shim provides")
                 new_names.append(alias)
                 continue
+            if local is not None and local not in self.ctx.facts.module_bindings:
+                self.ctx.report(original_node, "CFQ103", f"`import {module} as {local}` inside a function is left as it is")
+                new_names.append(alias)
+                continue
             ok, missing = self._plain_module_rewritable(local or "celery", module)
             if not ok:
                 what = ", ".join(sorted(missing)) if missing else module

@@ -120,3 +120,19 @@ def test_only_skip_codes():
 
     check_noop("from celery import Celery\n", options=Options(skip=frozenset({"CFQ101"})))
     check_noop("import celery as c\nc.Celery()\n", options=Options(only=frozenset({"CFQ101"})))
+
+
+def test_import_celery_inside_a_function_checks_its_uses():
+    result = check_noop("def shell():\n    import celery\n    return celery.chunks, celery.Task\n")
+    assert codes(result) == ["CFQ103"]
+
+
+def test_import_celery_inside_a_function_with_provided_uses():
+    check_transformed(
+        "def make():\n    import celery\n    return celery.Celery('x')\n",
+        "def make():\n    import cfq_shim\n    return cfq_shim.Celery('x')\n",
+    )
+
+
+def test_aliased_import_inside_a_function_stays():
+    assert codes(check_noop("def make():\n    import celery as c\n    return c.Celery('x')\n")) == ["CFQ103"]

@@ -106,13 +106,24 @@ r = a.delay(); r.get()
 '''
 
 
-def test_fast_line_numbers_equal_whole_module_positions(monkeypatch):
+def _whole_module(monkeypatch, *, splice: bool) -> None:
+    """Switch the transform from statement chunks to one parse of the whole module, with or
+    without copying unchanged statements' text and skipping statements."""
+    monkeypatch.setattr(transform, "_chunk_lines", lambda source, tree: None)
+    if not splice:
+        monkeypatch.setattr(transform, "_splice", lambda *args: None)
+        monkeypatch.setattr(transform, "_align", lambda parsed, tree: None)
+
+
+def test_line_numbers_agree_in_every_mode(monkeypatch):
     index = build_index({"s.py": SAMPLE})
-    fast = transform_source(SAMPLE, path="s.py", index=index, options=Options())
-    monkeypatch.setattr(transform, "_align", lambda parsed, tree: None)
-    slow = transform_source(SAMPLE, path="s.py", index=index, options=Options())
-    assert fast == slow
-    assert [(f.code, f.line) for f in fast.findings] == [
+    chunked = transform_source(SAMPLE, path="s.py", index=index, options=Options())
+    _whole_module(monkeypatch, splice=True)
+    spliced = transform_source(SAMPLE, path="s.py", index=index, options=Options())
+    _whole_module(monkeypatch, splice=False)
+    whole = transform_source(SAMPLE, path="s.py", index=index, options=Options())
+    assert chunked == spliced == whole
+    assert [(f.code, f.line) for f in chunked.findings] == [
         ("CFQ301", 12), ("CFQ501", 15), ("CFQ501", 22), ("CFQ302", 25), ("CFQ502", 29),
     ]
 
@@ -131,11 +142,22 @@ SPLICE_CASES = [
 
 @pytest.mark.parametrize("source", SPLICE_CASES)
 @pytest.mark.parametrize("todo", [False, True])
-def test_spliced_output_equals_whole_module_code(source, todo, monkeypatch):
+def test_every_mode_gives_the_same_output(source, todo, monkeypatch):
     index = build_index({"s.py": source})
     options = Options(todo_comments=todo)
+    chunked = transform_source(source, path="s.py", index=index, options=options)
+    _whole_module(monkeypatch, splice=True)
     spliced = transform_source(source, path="s.py", index=index, options=options)
-    monkeypatch.setattr(transform, "_splice", lambda *args: None)
+    _whole_module(monkeypatch, splice=False)
     whole = transform_source(source, path="s.py", index=index, options=options)
-    assert spliced == whole
-    assert spliced.source != source
+    assert chunked == spliced == whole
+    assert chunked.source != source
+
+
+def test_todo_comment_above_the_first_statement_is_added_once():
+    check_transformed(
+        "from celery import bootsteps\n",
+        "# TODO(celery2cfq): CFQ103 cfq_shim does not provide bootsteps (from celery); left on Celery\n"
+        "from celery import bootsteps\n",
+        options=Options(todo_comments=True),
+    )
