@@ -513,15 +513,34 @@ class Celery:
     def backend(self) -> Any:
         return None
 
+    def app_spec(self) -> str:
+        """A ``module:attribute`` that names this app, for ``cfq-shim -A`` (found among loaded modules)."""
+        for module_name, module in list(sys.modules.items()):
+            if module is None or module_name.startswith("cfq_shim"):
+                continue
+            for attribute, value in list(vars(module).items()):
+                if value is self and not attribute.startswith("_"):
+                    return f"{module_name}:{attribute}"
+        raise ImproperlyConfigured(
+            f"Cannot find a module-level name for {self!r}: assign the app to a module attribute, or run "
+            "`cfq-shim -A module:attribute worker`."
+        )
+
     def worker_main(self, argv: Sequence[str] | None = None) -> None:
+        """Run ``cfq-shim -A <this app> <argv>`` (Celery's ``app.worker_main(['worker', '-l', 'info'])``)."""
         from .cli import main
 
-        main.main(args=["-A", f"{self.main}" if self.main else "__main__", *(argv or ["worker"])])
+        argv = list(argv or ["worker"])
+        if not argv or argv[0].startswith("-"):
+            argv.insert(0, "worker")
+        main.main(args=["-A", self.app_spec(), *argv])
 
     def start(self, argv: Sequence[str] | None = None) -> None:
+        """Run ``cfq-shim -A <this app> <argv>`` (Celery's ``app.start()``)."""
         from .cli import main
 
-        main.main(args=list(argv or []))
+        argv = list(argv if argv is not None else sys.argv[1:])
+        main.main(args=["-A", self.app_spec(), *argv])
 
 
 def _unpickle_app(cls: type[Celery], main: str | None, changes: dict[str, Any]) -> Celery:

@@ -572,3 +572,19 @@ def test_autodiscover_without_packages_uses_djangos_installed_apps(tmp_path, mon
     app.autodiscover_tasks()
     assert "shop.tasks.ship" in app.tasks
     assert app.tasks["shop.tasks.ship"].delay().get() == "shipped"
+
+
+def test_worker_main_runs_the_cli_with_this_app(monkeypatch):
+    import cfq_shim.cli
+
+    module = types.ModuleType("worker_main_project")
+    module.application = Celery("wm", broker="memory://")
+    monkeypatch.setitem(sys.modules, "worker_main_project", module)
+    calls = []
+    monkeypatch.setattr(cfq_shim.cli.main, "main", lambda args: calls.append(args))
+    module.application.worker_main(["-l", "info"])
+    module.application.start(["inspect"])
+    assert calls == [["-A", "worker_main_project:application", "worker", "-l", "info"],
+                     ["-A", "worker_main_project:application", "inspect"]]
+    with pytest.raises(ImproperlyConfigured, match="module-level name"):
+        Celery("orphan", broker="memory://").worker_main()
