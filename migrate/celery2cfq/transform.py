@@ -1,16 +1,23 @@
-"""One file: parse once with LibCST, run every fixer in one pass, return the new text and findings.
+"""One file: every fixer in one pass over a LibCST tree parsed once, the new text and findings.
 
 Order of work, cheapest first:
-1. ``ast`` (or LibCST plus lowering, for syntax the running Python lacks) summarises the module and
-   the project index says what its names are. A file with nothing Celery in it stops here, without
-   the LibCST parse (the pre-filter keeps such files when, say, they only mention "task").
-2. LibCST parses the file once; one transformer dispatches each node to every fixer that handles
-   its type, in a fixed order, so fixers compose on the same tree. Imports are rewritten in place in
-   that same pass (renaming a statement's module, or splitting it in two), which keeps comments and
-   formatting and needs no scope analysis.
-3. Line numbers for findings come from position metadata, computed only when there are findings,
-   over the tree already parsed. No file is parsed twice here; the engine's verifying re-run is
-   its own.
+1. ``ast`` (or LibCST plus lowering, for syntax the running Python lacks) summarises the module in
+   one walk, and the project index says what its names are. A file with nothing Celery in it stops
+   here, without any LibCST parse (the pre-filter keeps such files when, say, they mention "task").
+2. The same walk says which statements could interest a fixer (they use a name tied to Celery, a
+   ``CELERY_`` setting, an import, ...). Only the top-level statements holding one are parsed with
+   LibCST, each once, as its own small module; the text of the others is copied as it is. Parsing
+   and code generation are most of the cost, and most of a real module is not Celery code. Inside a
+   parsed statement, nested statements without anything of interest are not walked either.
+3. One transformer dispatches each node to every fixer that handles its type, in a fixed order, so
+   fixers compose on the same tree. Imports are rewritten in place in that same pass (renaming a
+   statement's module, or splitting it in two), which keeps comments and formatting and needs no
+   scope analysis.
+4. Line numbers come from position metadata, only for the statements that have findings.
+
+When statements cannot be cut apart by lines (backslash continuations) or the running Python's
+``ast`` cannot read the file, the whole module is parsed with LibCST instead; the results are the
+same (tests/migrate/fixers/test_transform.py checks that every mode agrees).
 """
 
 from __future__ import annotations
