@@ -21,6 +21,7 @@ import threading
 from collections import deque
 from typing import Callable, Sequence
 
+from .buffered import EXIT_FLUSH_SECONDS, BufferedSender
 from .limits import DEFAULT_LIMITS, Limits
 from .producer import Producer
 from .transport.base import OutgoingMessage, QueueSettings, Transport
@@ -120,7 +121,11 @@ class SendCoalescer:
 
 class CoalescingProducer(Producer):
     """The core :class:`~cfq_shim.producer.Producer`, with concurrent single sends coalesced into
-    bulk pushes (see the module docstring). ``send_many`` is unchanged: straight to bulk chunks."""
+    bulk pushes (see the module docstring); ``send_many`` sends whole bulk chunks, several at once.
+
+    When the transport says ``producer_mode = "buffered"`` (``cloudflare://...?producer=buffered``),
+    single sends go to a :class:`~cfq_shim.buffered.BufferedSender` instead and return at once; call
+    :meth:`flush` where a lost task matters."""
 
     def __init__(
         self,
@@ -131,6 +136,16 @@ class CoalescingProducer(Producer):
     ) -> None:
         super().__init__(transport, limits=limits, queue_settings=queue_settings)
         self._coalescer = SendCoalescer(transport.send_batch, limits=limits)
+        self._buffer: BufferedSender | None = None
+        if getattr(transport, "producer_mode", "durable") == "buffered":
+            self._buffer = BufferedSender(transport.send_batch, limits=limits,
+                                          max_in_flight=DEFAULT_MAX_IN_FLIGHT)
+
+    def flush(self, timeout_seconds: float = EXIT_FLUSH_SECONDS) -> None:
+        """Buffered mode: wait until every ``.delay()`` so far was pushed; raise
+        :class:`~cfq_shim.buffered.UnsentMessages` for any that could not be. Durable mode: nothing to do."""
+        if self._buffer is not None:
+            self._buffer.flush(timeout_seconds)
 
     def send_many(self, items: Sequence[tuple[str, str, int]]) -> None:
         """Like :meth:`Producer.send_many`, with up to ``DEFAULT_MAX_IN_FLIGHT`` bulk pushes in flight.
@@ -170,4 +185,8 @@ class CoalescingProducer(Producer):
         if queue not in self._declared:
             self._ensure_queue(queue)
         message = OutgoingMessage(body, self._delay(delay_seconds))
-        self._coalescer.send(queue, message, cost=size + self.limits.message_metadata_bytes)
+        cost = size + self.limits.message_metadata_bytes
+        if self._buffer is not None:
+            self._buffer.send(queue, message, cost=cost)
+        else:
+            self._coalescer.send(queue, message, cost=cost)

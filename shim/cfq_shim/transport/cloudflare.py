@@ -11,7 +11,8 @@ Configuration (docs/cloudflare.md):
   ``CFQ_SHIM_QUEUE_PREFIX``), ``max_retries`` (SDK retries of 408/409/429/5xx and timeouts, with
   exponential backoff from 0.5 s to 8 s that honours ``retry-after``; default
   :data:`DEFAULT_MAX_RETRIES`), ``timeout_seconds`` (per request), ``pullers`` (pull loops the worker
-  runs per queue, :attr:`CloudflareTransport.pull_concurrency`).
+  runs per queue, :attr:`CloudflareTransport.pull_concurrency`), ``producer`` (``durable``, the
+  default, or ``buffered``: see cfq_shim/buffered.py).
 
 Queues are never created here on first use: ``cfq-shim provision`` creates them (with their
 dead-letter queues and ``http_pull`` consumers). Names map to Cloudflare names through
@@ -76,6 +77,9 @@ DEFAULT_TIMEOUT_SECONDS = 30.0
 #: Pull loops a worker runs per queue: with a 50 ms round trip one loop fetches at most ~20 batches
 #: a second, so eight keep one process near Cloudflare's 5,000 messages/s per queue.
 DEFAULT_PULL_CONCURRENCY = 8
+#: How ``.delay()`` sends: ``durable`` returns after Cloudflare accepted the message (cfq_shim/coalesce.py),
+#: ``buffered`` returns at once and pushes in the background (cfq_shim/buffered.py).
+PRODUCER_MODES = ("durable", "buffered")
 
 #: Cloudflare error code -> the transport error that carries it.
 _ERRORS_BY_CODE: dict[int, type[TransportError]] = {
@@ -135,10 +139,15 @@ class CloudflareTransport(Transport):
         max_retries: int = DEFAULT_MAX_RETRIES,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         pull_concurrency: int = DEFAULT_PULL_CONCURRENCY,
+        producer_mode: str = "durable",
         limits: Limits = DEFAULT_LIMITS,
         verify: bool = True,
     ) -> None:
         super().__init__(limits=limits)
+        if producer_mode not in PRODUCER_MODES:
+            raise ValueError(f"producer must be one of {', '.join(PRODUCER_MODES)}, got {producer_mode!r}")
+        #: Read by the app's producer (cfq_shim.coalesce): ``durable`` or ``buffered``.
+        self.producer_mode = producer_mode
         if not api_token:
             raise AuthenticationFailed(f"{TOKEN_VARIABLE} is not set: {PERMISSION_HINT}.")
         if not account_id:
@@ -168,7 +177,7 @@ class CloudflareTransport(Transport):
             raise ValueError(f"not a cloudflare:// URL: {parts.scheme}://…")
         options = dict(parse_qsl(parts.query))
         account_id = parts.hostname or os.environ.get(ACCOUNT_VARIABLE, "")
-        known = {"queue_prefix", "max_retries", "timeout_seconds", "pullers"}
+        known = {"queue_prefix", "max_retries", "timeout_seconds", "pullers", "producer"}
         unknown = sorted(set(options) - known)
         if unknown:
             raise ValueError(f"unknown cloudflare:// option(s) {', '.join(unknown)}; "
@@ -181,6 +190,7 @@ class CloudflareTransport(Transport):
             max_retries=_int_option(options, "max_retries", DEFAULT_MAX_RETRIES),
             timeout_seconds=float(options.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)),
             pull_concurrency=_int_option(options, "pullers", DEFAULT_PULL_CONCURRENCY),
+            producer_mode=options.get("producer", "durable"),
             limits=limits,
         )
 
