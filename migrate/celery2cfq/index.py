@@ -385,7 +385,7 @@ class ProjectIndex:
     #: canonical module -> setting-name prefix its settings use ("" or "CELERY_").
     config_modules: Mapping[str, str] = field(default_factory=dict)
     has_result_backend: bool = False
-    #: canonical modules that define or re-export a known name.
+    #: canonical modules that define or re-export a known name, and their parent packages.
     celery_modules: frozenset[str] = frozenset()
     #: names a package alias would hide (see :class:`Resolver`).
     shadowed: frozenset[str] = frozenset()
@@ -554,7 +554,12 @@ def build_index(sources: Mapping[str, str]) -> ProjectIndex:
             kinds.setdefault(alias, kind)
         elif resolved in modules_with_kinds or is_celery_library(resolved):
             kept_aliases[alias] = resolved
-    celery_modules = frozenset(name.rpartition(".")[0] for name in kinds)
+    # Modules that define or re-export a known name, and the packages above them
+    # (``import proj.tasks`` binds ``proj``).
+    defining = {name.rpartition(".")[0] for name in kinds}
+    celery_modules = frozenset(
+        ".".join(parts[:cut]) for parts in (m.split(".") for m in defining if m) for cut in range(1, len(parts) + 1)
+    )
     return ProjectIndex(
         kinds=kinds,
         aliases=kept_aliases,

@@ -79,3 +79,12 @@ def test_unknown_name_is_never_touched():
 
 def test_delay_arguments_named_like_options_stay():
     check_noop("from .tasks import add\nadd.delay(priority=1, exchange=2)\n", path="proj/views.py", files=dict([TASKS]))
+
+
+def test_dotted_module_import():
+    result = check_transformed(
+        "import proj.tasks\n\n\ndef go():\n    proj.tasks.add.apply_async((1, 2), priority=3)\n",
+        "import proj.tasks\n\n\ndef go():\n    proj.tasks.add.apply_async((1, 2))\n",
+        path="web/views.py", files=dict([TASKS]),
+    )
+    assert result.call_sites == 1

@@ -161,3 +161,28 @@ def test_todo_comment_above_the_first_statement_is_added_once():
         "from celery import bootsteps\n",
         options=Options(todo_comments=True),
     )
+
+
+def test_every_mode_agrees_on_the_corpus(monkeypatch):
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parents[3] / "corpus"
+    for case in sorted(corpus.glob("*/before")):
+        sources = {p.relative_to(case).as_posix(): p.read_text() for p in case.rglob("*.py")}
+        index = build_index(sources)
+
+        def run_all(options):
+            results = {}
+            for path, source in sources.items():
+                try:
+                    results[path] = transform_source(source, path=path, index=index, options=options)
+                except SourceError as error:
+                    results[path] = str(error)
+            return results
+
+        for options in (Options(), Options(todo_comments=True)):
+            with monkeypatch.context() as patch:
+                chunked = run_all(options)
+                _whole_module(patch, splice=False)
+                whole = run_all(options)
+            assert chunked == whole, case
