@@ -331,7 +331,9 @@ def _apply_errbacks(task: "Task", request: Context, exc: BaseException, einfo: E
 
 # -- the worker's entry point -------------------------------------------------------------------------
 def _request_for(envelope: Envelope, delivery: Delivery) -> Context:
+    # Custom headers are also request attributes in a Celery worker (request.tenant); the fields below win.
     return Context(
+        envelope.headers,
         id=envelope.id,
         task=envelope.task,
         args=envelope.args,

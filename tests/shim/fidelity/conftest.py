@@ -115,6 +115,7 @@ def define_tasks(app: Any, base_task: type, exceptions: ModuleType, recorder: Re
             "called_directly": request.called_directly, "is_eager": bool(request.is_eager),
             "root_is_self": request.root_id == request.id, "parent_id": request.parent_id,
             "name": self.name.rsplit(".", 1)[-1],
+            "headers": request.headers or {}, "tenant": getattr(request, "tenant", None),
         }
 
     @app.task(base=Recording, name=f"{app.main}.new_args", bind=True, max_retries=2, default_retry_delay=0)

@@ -73,6 +73,14 @@ def test_request_context(pair):
     assert result == expected_result
 
 
+def test_custom_headers_in_the_request(pair):
+    celery_rt, shim_rt = pair
+    recorded = [rt.send("probe", (), headers={"tenant": "acme"}) for rt in (celery_rt, shim_rt)]
+    assert recorded[1] == recorded[0]
+    [(_, _, seen)] = [e for e in recorded[0] if e[0] == "task_success"]
+    assert seen["headers"] == {"tenant": "acme"}
+
+
 def test_ignore(pair):
     (expected_result, expected_events), (result, events) = run_both(pair, "ignored")
     if pair[0].eager:
