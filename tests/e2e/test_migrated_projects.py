@@ -1,15 +1,19 @@
 """End to end, as a user lives it: a Celery project, migrated by ``celery2cfq rewrite``, run by ``cfq-shim``.
 
-The project (tests/e2e/projects/shop) is a small Celery package of the usual shape: an app module whose
-broker comes from ``CELERY_BROKER_URL`` with a ``redis://`` default, tasks defined with ``@app.task`` and
-``@shared_task``, ``bind`` + ``self.retry``, ``autoretry_for``, a ``countdown``, a ``task_failure`` handler,
-and a caller using ``.delay()`` and ``.apply_async()``. The tasks write their side effects (each run with
-its retry count, each result, each failure) as JSON lines to ``SHOP_EVENTS_FILE``.
+Two small Celery projects of the usual shapes live in tests/e2e/projects:
+- ``shop``: a package with a ``celery`` module whose broker comes from ``CELERY_BROKER_URL`` with a
+  ``redis://`` default; ``@app.task`` and ``@shared_task``; ``bind`` + ``self.retry(exc=...)``;
+  ``autoretry_for``; a ``countdown``; a ``task_failure`` handler; ``.delay()`` and ``.apply_async()``.
+- ``newsletter``: a literal ``amqp://`` broker with a password in a pre-4.0 ``celeryconfig`` module read by
+  ``config_from_object``; a ``Task`` subclass with hooks as ``base=``; an options alias
+  (``retrying = shared_task(...)``); ``self.retry()`` until ``MaxRetriesExceededError``; ``Ignore``.
+Their tasks write their side effects (each run with its retry count, each result, hook and failure) as
+JSON lines to ``E2E_EVENTS_FILE`` (tests/e2e/projects/support/e2e_events.py).
 
-1. Under real Celery 5.7 (a worker thread on ``memory://``, tests/e2e/projects/run_under_celery.py) the
+1. Under real Celery 5.7 (a worker thread on ``memory://``, tests/e2e/projects/run_under_celery.py) a
    project records what Celery does.
 2. A copy is migrated with the real ``celery2cfq`` CLI.
-3. The migrated copy sends the same calls and a real ``cfq-shim -A shop worker`` process runs them, on the
+3. The migrated copy sends the same calls and a real ``cfq-shim -A ... worker`` process runs them, on the
    embedded store and on the Cloudflare path (the ``cfq-shim emulator`` stand-in and the official SDK).
    The side effects must equal Celery's, and every failure Celery recorded must be in the dead-letter queue.
 
@@ -28,12 +32,13 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 PROJECTS = Path(__file__).parent / "projects"
-SHOP = PROJECTS / "shop"
+SUPPORT = PROJECTS / "support"
 CELERY_RUNNER = PROJECTS / "run_under_celery.py"
 BIN = Path(sys.executable).parent
 DEADLINE_SECONDS = 90.0
@@ -50,8 +55,28 @@ ISOLATED_VARIABLES = (
     "CLOUDFLARE_ACCOUNT_ID",
     "CLOUDFLARE_BASE_URL",
     "CFQ_SHIM_QUEUE_PREFIX",
-    "SHOP_EVENTS_FILE",
+    "E2E_EVENTS_FILE",
 )
+
+
+@dataclass(frozen=True)
+class Project:
+    package: str
+    #: The app as ``module:attribute``, for Celery.
+    celery_app: str
+    #: What a user passes to ``cfq-shim -A``.
+    shim_app: str
+    #: ``module:function`` that sends the calls and returns their keys.
+    orders: str
+
+    @property
+    def source(self) -> Path:
+        return PROJECTS / self.package
+
+
+SHOP = Project("shop", celery_app="shop.celery:app", shim_app="shop", orders="shop.orders:place_orders")
+NEWSLETTER = Project("newsletter", celery_app="newsletter.app:app", shim_app="newsletter.app",
+                     orders="newsletter.sender:place_orders")
 
 
 def script(name: str) -> str:
@@ -113,9 +138,14 @@ def snapshot(tree: Path) -> dict[str, bytes]:
     return {str(path.relative_to(tree)): path.read_bytes() for path in sorted(tree.rglob("*.py"))}
 
 
-def copy_project(source: Path, destination: Path) -> Path:
-    shutil.copytree(source, destination, ignore=shutil.ignore_patterns("__pycache__"))
+def copy_project(project: Project, destination: Path) -> Path:
+    shutil.copytree(project.source, destination, ignore=shutil.ignore_patterns("__pycache__"))
     return destination
+
+
+def python_path(project_dir: Path) -> str:
+    """The project's own directory first (as the user's checkout), then the tests' event recorder."""
+    return os.pathsep.join(filter(None, [str(project_dir), str(SUPPORT), os.environ.get("PYTHONPATH", "")]))
 
 
 def rewrite(*args: str) -> subprocess.CompletedProcess:
@@ -125,65 +155,78 @@ def rewrite(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def migrate(source: Path, destination: Path) -> Path:
+def migrate(project: Project, destination: Path, *options: str) -> Path:
     """Copies the project and migrates it in place with the real CLI; asserts the run was clean."""
-    project = copy_project(source, destination)
-    result = rewrite(str(project))
+    copy = copy_project(project, destination)
+    result = rewrite(*options, str(copy))
     assert result.returncode == 0, result.stdout + result.stderr
-    return project
+    return copy
 
 
-# --- Celery: run once per module, compared with every migrated run ------------------------------------
+def assert_imports_cfq_shim_not_celery(project_dir: Path, *files: str) -> None:
+    for name in files:
+        modules = imported_modules(project_dir / name)
+        assert "cfq_shim" in modules, name
+        assert "celery" not in modules, name
+
+
+# --- Celery: run once per project and module, compared with every migrated run ---------------------------
 
 
 @pytest.fixture(scope="module")
-def celery_events(tmp_path_factory) -> list[dict]:
-    workdir = tmp_path_factory.mktemp("celery")
-    project = copy_project(SHOP, workdir / "project")
-    events_file = workdir / "events.jsonl"
-    result = subprocess.run(
-        [sys.executable, str(CELERY_RUNNER), str(project), "shop", str(DEADLINE_SECONDS)],
-        capture_output=True, text=True, timeout=DEADLINE_SECONDS + 30,
-        env=base_env(SHOP_EVENTS_FILE=str(events_file)),
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    events = read_events(events_file)
-    # The reference itself must show what the comparison is about: retries, results and failures.
-    assert any(event["event"] == "run" and event["retries"] > 0 for event in events)
-    assert any(event["event"] == "failed" for event in events)
-    return events
+def celery_events(tmp_path_factory):
+    """``celery_events(project)``: the events the project records under real Celery (run once each)."""
+    cache: dict[str, list[dict]] = {}
+
+    def run(project: Project) -> list[dict]:
+        if project.package not in cache:
+            workdir = tmp_path_factory.mktemp(f"celery-{project.package}")
+            copy = copy_project(project, workdir / "project")
+            events_file = workdir / "events.jsonl"
+            result = subprocess.run(
+                [sys.executable, str(CELERY_RUNNER), project.celery_app, project.orders, str(DEADLINE_SECONDS)],
+                capture_output=True, text=True, timeout=DEADLINE_SECONDS + 30, cwd=copy,
+                env=base_env(E2E_EVENTS_FILE=str(events_file), PYTHONPATH=python_path(copy)),
+            )
+            assert result.returncode == 0, result.stderr[-4000:]
+            events = read_events(events_file)
+            # The reference must show what the comparison is about: retries, results and failures.
+            assert any(event["event"] == "run" and event["retries"] > 0 for event in events)
+            assert any(event["event"] == "result" for event in events)
+            assert any(event["event"] == "failed" for event in events)
+            cache[project.package] = events
+        return cache[project.package]
+
+    return run
 
 
 # --- the shim side ---------------------------------------------------------------------------------------
 
 
 class MigratedRun:
-    """A migrated copy of the project, a broker, and the processes started against them."""
+    """A migrated copy of a project, its environment, and the processes started against them."""
 
-    def __init__(self, project: Path, workdir: Path, **env: str) -> None:
+    def __init__(self, project: Project, copy: Path, workdir: Path, **env: str) -> None:
         self.project = project
+        self.copy = copy
         self.events_file = workdir / "events.jsonl"
         self.worker_log = workdir / "worker.log"
-        self.env = base_env(
-            PYTHONPATH=os.pathsep.join(filter(None, [str(project), os.environ.get("PYTHONPATH", "")])),
-            SHOP_EVENTS_FILE=str(self.events_file),
-            **env,
-        )
+        self.env = base_env(PYTHONPATH=python_path(copy), E2E_EVENTS_FILE=str(self.events_file), **env)
 
-    def shim(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def shim(self, *args: str) -> subprocess.CompletedProcess:
         result = subprocess.run(
-            [script("cfq-shim"), "-A", "shop", *args],
-            capture_output=True, text=True, timeout=DEADLINE_SECONDS, env=self.env, cwd=self.project,
+            [script("cfq-shim"), "-A", self.project.shim_app, *args],
+            capture_output=True, text=True, timeout=DEADLINE_SECONDS, env=self.env, cwd=self.copy,
         )
-        if check:
-            assert result.returncode == 0, f"cfq-shim {' '.join(args)}: {result.stdout}{result.stderr}"
+        assert result.returncode == 0, f"cfq-shim {' '.join(args)}: {result.stdout}{result.stderr}"
         return result
 
     def place_orders(self) -> set[str]:
-        code = "import json; from shop.orders import place_orders; print(json.dumps(place_orders()))"
+        module, function = self.project.orders.split(":")
+        code = f"import json; from {module} import {function}; print(json.dumps({function}()))"
         result = subprocess.run(
             [sys.executable, "-c", code],
-            capture_output=True, text=True, timeout=DEADLINE_SECONDS, env=self.env, cwd=self.project,
+            capture_output=True, text=True, timeout=DEADLINE_SECONDS, env=self.env, cwd=self.copy,
         )
         assert result.returncode == 0, result.stderr
         return set(json.loads(result.stdout.strip().splitlines()[-1]))
@@ -197,8 +240,8 @@ class MigratedRun:
         """A real worker process; stopped with SIGTERM (warm shutdown) when the block ends."""
         with self.worker_log.open("w") as log:
             process = subprocess.Popen(
-                [script("cfq-shim"), "-A", "shop", "worker", "-l", "info", *flags],
-                stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.project,
+                [script("cfq-shim"), "-A", self.project.shim_app, "worker", "-l", "info", *flags],
+                stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.copy,
             )
         try:
             yield process
@@ -215,8 +258,13 @@ class MigratedRun:
         return self.worker_log.read_text()[-4000:] if self.worker_log.exists() else ""
 
 
-def drain_and_compare(run: MigratedRun, celery_events: list[dict], *worker_flags: str) -> dict:
-    """Sends the orders, runs a worker until all is settled, stops it; returns the queue's final figures."""
+def expected_dead_letter_reason(exc_type: str) -> str:
+    # docs/worker.md, "Outcomes and settlements": retries used up by self.retry() have their own reason.
+    return "max-retries-exceeded" if exc_type == "MaxRetriesExceededError" else "failed"
+
+
+def drain_and_compare(run: MigratedRun, celery_events: list[dict], *worker_flags: str) -> None:
+    """Sends the orders, runs a worker until all is settled, stops it, and compares with Celery."""
     with run.worker(*worker_flags) as worker:
         keys = run.place_orders()
         wait_for(lambda: keys <= terminal_keys(run.events_file), what="every call to end",
@@ -231,21 +279,22 @@ def drain_and_compare(run: MigratedRun, celery_events: list[dict], *worker_flags
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=DEADLINE_SECONDS) == 0, run.log_tail()
 
-    # Same calls, same retry counts, same results, same failures (exception types), call by call.
+    # Same calls, same retry counts, same results, hooks and failures (exception types), call by call.
     assert events_by_key(read_events(run.events_file)) == events_by_key(celery_events)
     # Every failure Celery recorded is a dead letter with its task and exception type, and nothing else is.
-    celery_failures = sorted((e["task"], e["exc"]) for e in celery_events if e["event"] == "failed")
-    dead_letters = queue["dead_letter_samples"]
-    assert sorted((d["task"], d["exc_type"]) for d in dead_letters) == celery_failures
-    assert {d["reason"] for d in dead_letters} == {"failed"}
+    celery_failures = sorted(
+        (event["task"], event["exc"], expected_dead_letter_reason(event["exc"]))
+        for event in celery_events if event["event"] == "failed"
+    )
+    dead_letters = sorted((d["task"], d["exc_type"], d["reason"]) for d in queue["dead_letter_samples"])
+    assert dead_letters == celery_failures
     assert queue["dead_letters"] == len(celery_failures)
-    return queue
 
 
-# --- the tests -----------------------------------------------------------------------------------------------
+# --- the codemod alone (fast) ----------------------------------------------------------------------------
 
 
-def test_rewrite_migrates_the_project_and_a_second_run_changes_nothing(tmp_path):
+def test_rewrite_migrates_an_env_broker_project_and_a_second_run_changes_nothing(tmp_path):
     project = copy_project(SHOP, tmp_path / "shop")
     original = snapshot(project)
 
@@ -254,10 +303,7 @@ def test_rewrite_migrates_the_project_and_a_second_run_changes_nothing(tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
     migrated = snapshot(project)
     assert migrated != original
-    for name in ("shop/celery.py", "shop/tasks.py"):
-        modules = imported_modules(project / name)
-        assert "cfq_shim" in modules, name
-        assert "celery" not in modules, name
+    assert_imports_cfq_shim_not_celery(project, "shop/celery.py", "shop/tasks.py")
     # The redis default is gone: the credentials-free Cloudflare URL takes its place, and the env read stays.
     app_module = (project / "shop/celery.py").read_text()
     assert "redis://" not in app_module
@@ -266,7 +312,6 @@ def test_rewrite_migrates_the_project_and_a_second_run_changes_nothing(tmp_path)
     assert "CFQ202" in first.stdout + first.stderr
     # Files the codemod has no business with are byte for byte the same.
     assert migrated["shop/orders.py"] == original["shop/orders.py"]
-    assert migrated["shop/events.py"] == original["shop/events.py"]
 
     check = rewrite("--check", str(project))
     again = rewrite(str(project))
@@ -288,14 +333,55 @@ def test_diff_writes_nothing_and_exits_1(tmp_path):
     assert snapshot(project) == original
 
 
+def test_rewrite_with_broker_option_upgrades_old_settings_and_drops_the_password(tmp_path):
+    broker = f"sqlite:///{tmp_path / 'q.db'}"
+    project = copy_project(NEWSLETTER, tmp_path / "newsletter")
+
+    first = rewrite("--broker", broker, str(project))
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert_imports_cfq_shim_not_celery(project, "newsletter/app.py", "newsletter/tasks.py")
+    config = {}
+    exec((project / "newsletter/celeryconfig.py").read_text(), config)
+    assert config["broker_url"] == broker
+    assert config["task_default_queue"] == "mail"
+    assert config["task_acks_late"] is True
+    assert config["broker_visibility_timeout"] == 120
+    assert not [name for name in config if name.isupper()], "pre-4.0 names left"
+    # The amqp password is nowhere: not in the code, not in the report.
+    assert all(b"s3cret-pw" not in source for source in snapshot(project).values())
+    assert "s3cret-pw" not in first.stdout + first.stderr
+
+    migrated = snapshot(project)
+    again = rewrite("--broker", broker, str(project))
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert snapshot(project) == migrated
+
+
+# --- migrated projects run by a real worker (slow) ---------------------------------------------------------
+
+
 @pytest.mark.slow
-def test_migrated_project_on_the_embedded_store_does_what_celery_did(tmp_path, celery_events):
-    project = migrate(SHOP, tmp_path / "shop")
-    run = MigratedRun(project, tmp_path, CELERY_BROKER_URL=f"sqlite:///{tmp_path / 'q.db'}")
+def test_env_broker_project_on_the_embedded_store_does_what_celery_did(tmp_path, celery_events):
+    copy = migrate(SHOP, tmp_path / "shop")
+    database = tmp_path / "q.db"
+    run = MigratedRun(SHOP, copy, tmp_path, CELERY_BROKER_URL=f"sqlite:///{database}")
 
-    drain_and_compare(run, celery_events, "-c", "2")
+    drain_and_compare(run, celery_events(SHOP), "-c", "2")
 
-    assert (tmp_path / "q.db").exists()
+    assert database.exists()
+
+
+@pytest.mark.slow
+def test_literal_broker_project_migrated_with_broker_option_does_what_celery_did(tmp_path, celery_events):
+    database = tmp_path / "q.db"
+    copy = migrate(NEWSLETTER, tmp_path / "newsletter", "--broker", f"sqlite:///{database}")
+    run = MigratedRun(NEWSLETTER, copy, tmp_path)
+
+    drain_and_compare(run, celery_events(NEWSLETTER), "-P", "solo")
+
+    assert database.exists()
 
 
 @pytest.fixture
@@ -326,21 +412,20 @@ def stand_in(tmp_path) -> Iterator[str]:
 
 
 @pytest.mark.slow
-def test_migrated_project_on_the_cloudflare_path_does_what_celery_did(tmp_path, celery_events, stand_in):
-    project = migrate(SHOP, tmp_path / "shop")
+def test_env_broker_project_on_the_cloudflare_path_does_what_celery_did(tmp_path, celery_events, stand_in):
+    copy = migrate(SHOP, tmp_path / "shop")
     run = MigratedRun(
-        project, tmp_path,
+        SHOP, copy, tmp_path,
         CELERY_BROKER_URL=f"cloudflare://{ACCOUNT}",
         CLOUDFLARE_BASE_URL=stand_in,
         CLOUDFLARE_API_TOKEN=DUMMY_TOKEN,
     )
     # Queues are not created on first use on Cloudflare: a user provisions them first.
-    before = run.inspect()
-    assert before["exists"] is False
+    assert run.inspect()["exists"] is False
     provision = run.shim("provision")
     assert run.inspect()["exists"] is True
 
-    drain_and_compare(run, celery_events, "-P", "threads", "-c", "2")
+    drain_and_compare(run, celery_events(SHOP), "-P", "threads", "-c", "2")
 
     assert DUMMY_TOKEN not in provision.stdout + provision.stderr
     assert DUMMY_TOKEN not in run.worker_log.read_text()

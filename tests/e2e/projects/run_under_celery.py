@@ -1,10 +1,13 @@
-"""Runs a project's ``place_orders()`` under real Celery: a worker thread on the in-memory broker.
+"""Runs a project's orders under real Celery 5.7: a worker thread on the in-memory broker.
 
-Usage: python run_under_celery.py PROJECT_DIR PACKAGE DEADLINE_SECONDS
+Usage: python run_under_celery.py APP ORDERS DEADLINE_SECONDS
+  APP     the Celery app, 'module:attribute' (e.g. shop.celery:app)
+  ORDERS  a function that sends the calls and returns their keys, 'module:function'
 
-The project records its side effects itself (``SHOP_EVENTS_FILE``); this script only waits until every key
-``place_orders()`` returned has a terminal event ("result" or "failed"), then stops the worker. It runs in
-its own process so the project's modules never meet the migrated copy's in one interpreter.
+The project (and tests/e2e/projects/support) must be on PYTHONPATH. The project records its side effects
+itself (``E2E_EVENTS_FILE``); this script only waits until every key has a terminal event ("result" or
+"failed"), then stops the worker. It runs in its own process so the project's modules never meet the
+migrated copy's in one interpreter.
 """
 import importlib
 import json
@@ -16,23 +19,28 @@ from pathlib import Path
 TERMINAL_EVENTS = ("result", "failed")
 
 
+def load(spec: str):
+    module, attribute = spec.split(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
 def terminal_keys(events_file: Path) -> set:
     if not events_file.exists():
         return set()
-    lines = events_file.read_text().splitlines()
-    return {json.loads(line)["key"] for line in lines if json.loads(line)["event"] in TERMINAL_EVENTS}
+    events = [json.loads(line) for line in events_file.read_text().splitlines()]
+    return {event["key"] for event in events if event["event"] in TERMINAL_EVENTS}
 
 
-def main(project_dir: str, package: str, deadline_seconds: str) -> int:
-    os.environ["CELERY_BROKER_URL"] = "memory://"
-    sys.path.insert(0, project_dir)
+def main(app_spec: str, orders_spec: str, deadline_seconds: str) -> int:
     from celery.contrib.testing.worker import start_worker
 
-    app = importlib.import_module(f"{package}.celery").app
-    orders = importlib.import_module(f"{package}.orders")
-    events_file = Path(os.environ["SHOP_EVENTS_FILE"])
+    app = load(app_spec)
+    # Whatever broker the project names (a literal amqp:// URL, an environment variable), run in memory.
+    app.conf.broker_url = "memory://"
+    place_orders = load(orders_spec)
+    events_file = Path(os.environ["E2E_EVENTS_FILE"])
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING"):
-        keys = set(orders.place_orders())
+        keys = set(place_orders())
         deadline = time.monotonic() + float(deadline_seconds)
         while not keys <= terminal_keys(events_file):
             if time.monotonic() > deadline:

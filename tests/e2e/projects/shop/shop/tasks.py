@@ -1,9 +1,9 @@
 from celery import shared_task
 from celery.signals import task_failure
 from celery.utils.log import get_task_logger
+from e2e_events import record
 
 from .celery import app
-from .events import record
 
 logger = get_task_logger(__name__)
 
