@@ -122,3 +122,16 @@ def test_the_prefix_from_the_environment_reaches_names_and_commands(project, mon
 
     commands = wrangler_commands(plan_queues(load_app("provapp")))
     assert "npx wrangler queues create staging-emails" in commands
+
+
+def test_inspect_reads_backlog_and_dead_letters_through_the_cloudflare_transport(project):
+    import json
+
+    assert run().exit_code == 0
+    store = project.service.store
+    store.push_batch(store.queue_by_name("emails").queue_id, [("a", "text", 0), ("b", "text", 0)])
+    store.push(store.queue_by_name("emails-dlq").queue_id, "dead", content_type="text")
+    result = CliRunner().invoke(main, ["-A", "provapp", "inspect", "-Q", "emails", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.output)["queues"]
+    assert (row["exists"], row["ready"], row["dead_letters"]) == (True, 2, 1)
