@@ -13,19 +13,28 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from . import beat, broker, call_options, findings, imports, old_setting_names, result_backend, task_options, transport_options
+from . import (
+    beat, broker, call_options, canvas, dynamic_lookup, imports, old_setting_names, remote_control, result_backend,
+    signals, task_options, transport_options,
+)
 from ._base import Example, Fixer, Rule
 
 __all__ = ["ALL_CODES", "FIXERS", "RULES", "SETTING_HANDLERS", "Example", "Fixer", "Rule"]
 
-_RULE_MODULES = (imports, broker, old_setting_names, transport_options, result_backend, task_options, call_options, findings, beat)
+_RULE_MODULES = (
+    imports, broker, old_setting_names, transport_options, result_backend, task_options, call_options,
+    dynamic_lookup, remote_control, canvas, signals, beat,
+)
 
 FIXERS: tuple[type[Fixer], ...] = (
     imports.ImportsFixer,
     task_options.TaskOptionsFixer,
     call_options.CallOptionsFixer,
     result_backend.ResultGetFixer,
-    findings.FindingsFixer,
+    dynamic_lookup.DynamicLookupFixer,
+    remote_control.RemoteControlFixer,
+    canvas.CanvasFixer,
+    signals.SignalsFixer,
     beat.BeatFixer,
 )
 
