@@ -91,18 +91,11 @@ def cloudflare_emulator_transport(tmp_path: Path, clock: ContractClock) -> Itera
 def cloudflare_live_transport(tmp_path: Path, clock: ContractClock) -> Iterator[Transport]:
     """The Cloudflare transport against a real account (tests/contract/test_live_cloudflare.py says
     when it runs). Queues get a prefix unique to the test and are deleted afterwards."""
-    from live_cloudflare import delete_queues_with_prefix, unique_prefix
-
-    from cfq_shim.transport.cloudflare import CloudflareTransport
+    from live_cloudflare import live_transport
 
     clock.use_real_time()
-    prefix = unique_prefix()
-    transport = CloudflareTransport.from_url(f"cloudflare://?queue_prefix={prefix}")
-    try:
+    with live_transport() as transport:
         yield transport
-    finally:
-        transport.close()
-        delete_queues_with_prefix(prefix)
 
 
 #: name -> factory. "cloudflare-live" joins only when a real account is configured.

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
+from typing import Iterator
 
 import cloudflare
+
+from cfq_shim.transport.cloudflare import CloudflareTransport
 
 #: Every queue a live run creates starts with this, so a crashed run's leftovers are easy to find.
 LIVE_PREFIX = "cfq-contract-"
@@ -26,3 +30,15 @@ def delete_queues_with_prefix(prefix: str) -> None:
         for queue in client.queues.list(account_id=account_id):
             if queue.queue_name and queue.queue_id and queue.queue_name.startswith(prefix):
                 client.queues.delete(queue.queue_id, account_id=account_id)
+
+
+@contextmanager
+def live_transport() -> Iterator[CloudflareTransport]:
+    """The Cloudflare transport on the real account, its queues under a fresh prefix, deleted afterwards."""
+    prefix = unique_prefix()
+    transport = CloudflareTransport.from_url(f"cloudflare://?queue_prefix={prefix}")
+    try:
+        yield transport
+    finally:
+        transport.close()
+        delete_queues_with_prefix(prefix)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from live_cloudflare import delete_queues_with_prefix, missing_variables, unique_prefix
+from live_cloudflare import live_transport, missing_variables
 
 from cfq_shim.naming import dead_letter_queue_name
 from cfq_shim.transport.base import OutgoingMessage, QueueSettings
@@ -29,35 +29,28 @@ DEADLINE_SECONDS = 60.0
 
 
 @pytest.fixture
-def live_transport():
-    from cfq_shim.transport.cloudflare import CloudflareTransport
-
-    prefix = unique_prefix()
-    transport = CloudflareTransport.from_url(f"cloudflare://?queue_prefix={prefix}")
-    try:
+def live():
+    with live_transport() as transport:
         yield transport
-    finally:
-        transport.close()
-        delete_queues_with_prefix(prefix)
 
 
-def test_provisioned_queue_round_trip_on_real_cloudflare(live_transport):
+def test_provisioned_queue_round_trip_on_real_cloudflare(live):
     queue = "live-round-trip"
     dlq = dead_letter_queue_name(queue)
-    live_transport.declare_queue(dlq)
+    live.declare_queue(dlq)
     settings = QueueSettings(max_retries=2, dead_letter_queue=dlq, visibility_timeout_ms=30_000, batch_size=100)
-    live_transport.declare_queue(queue, settings)
-    assert live_transport.queue_settings(queue) == settings
+    live.declare_queue(queue, settings)
+    assert live.queue_settings(queue) == settings
 
     bodies = {f'{{"n": {i}}}' for i in range(5)}
-    live_transport.send_batch(queue, [OutgoingMessage(b) for b in bodies])
+    live.send_batch(queue, [OutgoingMessage(b) for b in bodies])
     received = []
     deadline = time.monotonic() + DEADLINE_SECONDS
     while len(received) < len(bodies) and time.monotonic() < deadline:
-        batch = live_transport.pull(queue, batch_size=100, visibility_timeout_ms=30_000)
+        batch = live.pull(queue, batch_size=100, visibility_timeout_ms=30_000)
         received.extend(batch)
         if not batch:
             time.sleep(1)
     assert {m.body for m in received} == bodies
-    result = live_transport.ack(queue, acks=[m.lease_id for m in received])
+    result = live.ack(queue, acks=[m.lease_id for m in received])
     assert result.ack_count == len(bodies)
