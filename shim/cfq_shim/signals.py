@@ -56,6 +56,7 @@ class Signal:
         #: [(lookup key, receiver or weakref to it)]
         self.receivers: list[tuple[tuple[Hashable, Hashable], Any]] = []
         self.lock = threading.Lock()
+        self._has_dead = False
 
     def __repr__(self) -> str:
         return f"<Signal: {self.name} providing_args={sorted(self.providing_args)!r}>"
@@ -92,11 +93,18 @@ class Signal:
                 except TypeError:
                     ref = receiver  # not weak-referenceable (a builtin): hold it strongly
         with self.lock:
+            self._clear_dead()
             if all(existing != key for existing, _ in self.receivers):
                 self.receivers.append((key, ref))
 
     def _forget_dead(self, _ref: Any) -> None:
-        with self.lock:
+        # Called by the garbage collector, possibly while this thread holds the lock: only flag it.
+        self._has_dead = True
+
+    def _clear_dead(self) -> None:
+        """Drop receivers that were garbage-collected. The caller holds the lock."""
+        if self._has_dead:
+            self._has_dead = False
             self.receivers = [
                 (key, r) for key, r in self.receivers if not (isinstance(r, weakref.ref) and r() is None)
             ]
@@ -105,6 +113,7 @@ class Signal:
         """Remove a receiver; True when one was connected."""
         key = (dispatch_uid if dispatch_uid is not None else _make_id(receiver), _make_id(sender))
         with self.lock:
+            self._clear_dead()
             for index, (existing, _) in enumerate(self.receivers):
                 if existing == key:
                     del self.receivers[index]
@@ -112,6 +121,9 @@ class Signal:
         return False
 
     def _live_receivers(self, sender: Any) -> list[Callable]:
+        if self._has_dead:
+            with self.lock:
+                self._clear_dead()
         sender_key = _make_id(sender)
         live = []
         for (_, receiver_sender), ref in self.receivers:

@@ -73,6 +73,7 @@ def test_weak_receivers_go_away_and_strong_ones_stay():
     signal.connect(make(), weak=False)
     gc.collect()
     assert [result for _, result in signal.send(sender=None)] == ["alive"]
+    assert len(signal.receivers) == 1  # the dead one was dropped
 
 
 def test_dispatch_uid_connects_once_and_disconnects():
