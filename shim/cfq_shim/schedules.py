@@ -49,8 +49,61 @@ class schedule:  # noqa: N801 - Celery's name
         return hash(repr(self))
 
 
+_WEEKDAYS = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
+_MONTHS = {name: number for number, name in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
+
+
+def _number(text: str, names: dict[str, int], kind: str) -> int:
+    text = text.strip().lower()
+    if text.isdigit():
+        return int(text)
+    for name, number in names.items():
+        if text.startswith(name):
+            return number
+    raise ValueError(f"Invalid {kind} literal {text!r}.")
+
+
+def _expand(spec: Any, low: int, high: int, names: dict[str, int], kind: str) -> set[int]:
+    """Celery's crontab field syntax: ``*``, ``*/n``, ``a-b``, ``a-b/n``, ``a,b``, names, ints, iterables."""
+    if isinstance(spec, int):
+        values = {spec}
+    elif isinstance(spec, str):
+        values = set()
+        for part in spec.split(","):
+            part = part.strip()
+            step = 1
+            if "/" in part:
+                part, step_text = part.split("/", 1)
+                if not step_text.strip().isdigit() or int(step_text) == 0:
+                    raise ValueError(f"Invalid crontab pattern {spec!r}: bad step {step_text!r}.")
+                step = int(step_text)
+            if part in ("*", ""):
+                first, last = low, high
+            elif "-" in part:
+                start_text, end_text = part.split("-", 1)
+                first, last = _number(start_text, names, kind), _number(end_text, names, kind)
+            else:
+                if step != 1:
+                    raise ValueError(f"Invalid crontab pattern {spec!r}: a step needs '*' or a range.")
+                first = last = _number(part, names, kind)
+            values.update(range(first, last + 1, step))
+    else:
+        values = {int(value) for value in spec}
+    for value in values:
+        if not low <= value <= high:
+            raise ValueError(
+                f"Invalid crontab pattern.  Valid range is {low}-{high}. '{value}' was found."
+            )
+    return values
+
+
 class crontab(schedule):  # noqa: N801 - Celery's name
-    """A cron-style schedule: ``crontab(minute=0, hour='*/3')``. Fields are kept as given."""
+    """A cron-style schedule: ``crontab(minute=0, hour='*/3')``.
+
+    The fields are parsed as Celery parses them (bad patterns raise ValueError when the schedule is built)
+    and read back as sets: ``crontab(hour='9-17').hour == {9, ..., 17}``.
+    """
 
     def __init__(
         self,
@@ -66,6 +119,11 @@ class crontab(schedule):  # noqa: N801 - Celery's name
         self._orig_day_of_week = day_of_week
         self._orig_day_of_month = day_of_month
         self._orig_month_of_year = month_of_year
+        self.minute = _expand(minute, 0, 59, {}, "minute")
+        self.hour = _expand(hour, 0, 23, {}, "hour")
+        self.day_of_week = _expand(day_of_week, 0, 6, _WEEKDAYS, "weekday")
+        self.day_of_month = _expand(day_of_month, 1, 31, {}, "day of month")
+        self.month_of_year = _expand(month_of_year, 1, 12, _MONTHS, "month")
         self.run_every = None
         self.relative = False
 

@@ -127,3 +127,30 @@ def test_every_name_the_codemod_maps_imports_from_the_shim():
         module = importlib.import_module(shim_module)
         for name in names:
             assert hasattr(module, name), f"{celery_module}.{name} -> {shim_module}.{name}"
+
+
+CRONTABS = [
+    {}, {"minute": 0, "hour": "*/3"}, {"minute": "*/15", "hour": "9-17", "day_of_week": "mon-fri"},
+    {"minute": [0, 30]}, {"day_of_month": "1,15", "month_of_year": "jan-mar"}, {"minute": "5-50/10"},
+    {"day_of_week": "sunday"}, {"hour": "0-23/6"}, {"day_of_week": "sat,sun"},
+]
+
+
+@pytest.mark.parametrize("fields", CRONTABS)
+def test_crontab_fields_parse_as_celerys(fields):
+    from celery.schedules import crontab as celery_crontab
+
+    ours, theirs = crontab(**fields), celery_crontab(**fields)
+    for name in ("minute", "hour", "day_of_week", "day_of_month", "month_of_year"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+
+
+@pytest.mark.parametrize("fields", [{"minute": 61}, {"hour": "25"}, {"day_of_week": "funday"}, {"month_of_year": 13},
+                                    {"day_of_week": 7}, {"minute": "7/20"}])
+def test_bad_crontab_patterns_raise_like_celery(fields):
+    from celery.schedules import crontab as celery_crontab
+
+    with pytest.raises(ValueError):
+        celery_crontab(**fields)
+    with pytest.raises(ValueError):
+        crontab(**fields)
