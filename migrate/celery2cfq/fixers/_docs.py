@@ -51,7 +51,7 @@ _FOOTER = """
 ### Known limits
 
 - A task defined inside a function, or on an app that is a function parameter, is not indexed.
-- Task options set as class attributes of a `Task` subclass (`priority = 5`) are not checked.
+- Task options set as class attributes are checked only on `Task` subclasses defined at module level.
 - `import celery.exceptions` without `as` is left alone (CFQ103); `from celery.exceptions import …`
   and `import celery.exceptions as x` are migrated.
 - A list of broker URLs is reported (CFQ202), not rewritten; a string (also a `;`-separated failover

@@ -4,14 +4,15 @@
 Cloudflare queue has none of it, so they are removed with a finding (CFQ301). Options the shim does
 not honour but whose removal would change behaviour (``serializer='pickle'``, ``reject_on_worker_lost``,
 …) are kept with a finding (CFQ302). Applies to ``@app.task(...)``, ``@shared_task(...)``, decorator
-aliases (``retrying = shared_task(acks_late=True)``) and the call form ``app.task(func, ...)``.
+aliases (``retrying = shared_task(acks_late=True)``), the call form ``app.task(func, ...)``, and class
+attributes of ``Task`` subclasses defined at module level (``class Base(Task): priority = 5``).
 """
 
 from __future__ import annotations
 
 import libcst as cst
 
-from ..index import TASK_DECORATOR
+from ..index import TASK_CLASS, TASK_DECORATOR
 from ._base import Example, Fixer, Rule
 from ._options import filter_options, serializer_check
 
@@ -22,7 +23,11 @@ RULES = (
         code="CFQ301",
         name="task-option-removed",
         title="A task option with no meaning on Cloudflare Queues is removed",
-        description="`priority`, `exchange`, `routing_key`, `delivery_mode`: removed from the task's options, with this finding.",
+        description=(
+            "`priority`, `exchange`, `routing_key`, `delivery_mode`: removed from the task's options (decorator, "
+            "decorator alias, `app.task(func, ...)`, or a class attribute of a module-level `Task` subclass), "
+            "with this finding."
+        ),
         rewrites=True,
         examples=(
             Example(
@@ -68,3 +73,35 @@ class TaskOptionsFixer(Fixer):
             honoured=HONOURED, removed=REMOVED, removed_code="CFQ301", kept_code="CFQ302",
             what="task option", extra_check=serializer_check,
         )
+
+    def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
+        if not isinstance(updated_node.body, cst.IndentedBlock) or not self._is_task_class(original_node):
+            return updated_node
+        kept = []
+        for original, statement in zip(original_node.body.body, updated_node.body.body):
+            name = _assigned_name(statement)
+            if name in REMOVED and self.ctx.enabled("CFQ301"):
+                self.ctx.report(original, "CFQ301", f"task class attribute: removed {name} (no meaning on Cloudflare Queues)")
+                continue
+            kept.append(statement)
+        if len(kept) == len(updated_node.body.body):
+            return updated_node
+        if not kept:
+            kept = [cst.SimpleStatementLine(body=[cst.Pass()])]
+        return updated_node.with_changes(body=updated_node.body.with_changes(body=kept))
+
+    def _is_task_class(self, node: cst.ClassDef) -> bool:
+        prefix = f"{self.ctx.module}." if self.ctx.module else ""
+        return self.ctx.resolver.kinds.get(prefix + node.name.value) == TASK_CLASS and not self.ctx.statement_stack[:-1]
+
+
+def _assigned_name(statement: cst.CSTNode) -> str | None:
+    """``name`` for a line holding only ``name = value`` (or ``name: T = value``)."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return None
+    small = statement.body[0]
+    if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+        return small.targets[0].target.value
+    if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name) and small.value is not None:
+        return small.target.value
+    return None

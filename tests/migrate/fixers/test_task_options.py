@@ -91,3 +91,22 @@ def test_tasks_are_counted():
         "@shared_task\ndef b():\n    pass\ndef c():\n    pass\nd = app.task(c)\n"
     )
     assert result.tasks_found == 3
+
+
+def test_task_class_attributes():
+    result = check_transformed(
+        "from celery import Task\n\n\nclass Base(Task):\n    priority = 5\n    acks_late = True\n",
+        "from cfq_shim import Task\n\n\nclass Base(Task):\n    acks_late = True\n",
+    )
+    assert codes(result) == ["CFQ301"]
+
+
+def test_task_class_left_empty_gets_pass():
+    check_transformed(
+        "from celery import Task\n\n\nclass Base(Task):\n    routing_key = 'x'\n",
+        "from cfq_shim import Task\n\n\nclass Base(Task):\n    pass\n",
+    )
+
+
+def test_other_classes_keep_their_priority():
+    check_noop("from cfq_shim import Task\n\n\nclass Job:\n    priority = 5\n")
