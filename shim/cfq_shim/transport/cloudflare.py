@@ -166,8 +166,12 @@ class CloudflareTransport(Transport):
         self._pull_client = self._client.with_options(max_retries=0)
         self._ids: dict[str, str] = {}
         self._ids_lock = threading.Lock()
-        if verify:
-            self._refresh_ids()
+        if verify:  # credentials and reachability are checked at start-up, and the name cache filled
+            try:
+                self._refresh_ids()
+            except BaseException:
+                self._client.close()
+                raise
 
     # -- construction ---------------------------------------------------------------------------------
     @classmethod
@@ -188,7 +192,7 @@ class CloudflareTransport(Transport):
             base_url=os.environ.get(BASE_URL_VARIABLE) or None,
             queue_prefix=options.get("queue_prefix", os.environ.get(PREFIX_VARIABLE, "")),
             max_retries=_int_option(options, "max_retries", DEFAULT_MAX_RETRIES),
-            timeout_seconds=float(options.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)),
+            timeout_seconds=_number_option(options, "timeout_seconds", DEFAULT_TIMEOUT_SECONDS),
             pull_concurrency=_int_option(options, "pullers", DEFAULT_PULL_CONCURRENCY),
             producer_mode=options.get("producer", "durable"),
             limits=limits,
@@ -454,6 +458,16 @@ def _int_option(options: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"cloudflare:// option {name} must be an integer, got {raw!r}") from None
+
+
+def _number_option(options: Mapping[str, str], name: str, default: float) -> float:
+    raw = options.get(name)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"cloudflare:// option {name} must be a number, got {raw!r}") from None
 
 
 def _consumer_differs(existing: Any, request: Mapping[str, Any]) -> bool:
