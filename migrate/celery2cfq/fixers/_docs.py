@@ -51,6 +51,8 @@ _FOOTER = """
 ### Known limits
 
 - A task defined inside a function, or on an app that is a function parameter, is not indexed.
+- Names are resolved at module level, without scope analysis: a function parameter that shadows a
+  module-level task or app name is taken for it.
 - Task options set as class attributes are checked only on `Task` subclasses defined at module level.
 - `import celery.exceptions` without `as` is left alone (CFQ103); `from celery.exceptions import …`
   and `import celery.exceptions as x` are migrated.
