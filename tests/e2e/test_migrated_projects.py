@@ -23,9 +23,12 @@ Everything here runs in subprocesses, talks only to 127.0.0.1, and waits on cond
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import os
+import re
 import shutil
+import shlex
 import signal
 import subprocess
 import sys
@@ -429,3 +432,57 @@ def test_env_broker_project_on_the_cloudflare_path_does_what_celery_did(tmp_path
 
     assert DUMMY_TOKEN not in provision.stdout + provision.stderr
     assert DUMMY_TOKEN not in run.worker_log.read_text()
+
+
+# --- the migration guide stays true to the CLI (fast) -----------------------------------------------------
+
+GUIDE = Path(__file__).parents[2] / "docs" / "migration-guide.md"
+TOOLS = ("celery2cfq", "cfq-shim")
+
+
+def guide_commands() -> list[list[str]]:
+    """The ``$ celery2cfq …`` and ``$ cfq-shim …`` command lines of the guide's console blocks, as argv."""
+    commands = []
+    for line in GUIDE.read_text().splitlines():
+        line = line.strip()
+        if not line.startswith("$ "):
+            continue
+        argv = shlex.split(line[2:], comments=True)
+        if argv and argv[0] in TOOLS:
+            commands.append(argv)
+    return commands
+
+
+def split_command(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(the command and subcommand, the options given to them): ``cfq-shim -A proj worker -l info``
+    gives ``(["cfq-shim", "worker"], ["-A", "-l"])``."""
+    command, options, rest = [argv[0]], [], argv[1:]
+    while rest:
+        word = rest.pop(0)
+        if word.startswith("-"):
+            options.append(word.split("=", 1)[0])
+            if word in ("-A", "--app"):
+                rest.pop(0)
+        elif len(command) == 1:
+            command.append(word)
+    return command, options
+
+
+@functools.cache
+def cli_options(command: tuple[str, ...]) -> frozenset[str]:
+    """The options ``COMMAND --help`` lists (e.g. ``-l``, ``--loglevel``), read from the real CLI."""
+    result = subprocess.run([script(command[0]), *command[1:], "--help"], capture_output=True, text=True,
+                            timeout=DEADLINE_SECONDS, env=base_env())
+    assert result.returncode == 0, f"{' '.join(command)} --help: {result.stderr}"
+    return frozenset(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", result.stdout))
+
+
+def test_every_option_the_guide_uses_is_in_the_cli_help():
+    commands = guide_commands()
+    assert len(commands) >= 15, "the guide lost its commands"
+    for argv in commands:
+        command, options = split_command(argv)
+        # Global options (-A, --version) are in the tool's own help; the others in the subcommand's.
+        known = cli_options(tuple(command)) | cli_options(tuple(command[:1]))
+        unknown = [option for option in options if option not in known]
+        assert not unknown, f"guide: {' '.join(argv)}: not an option: {unknown}"
