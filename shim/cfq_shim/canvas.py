@@ -1,11 +1,12 @@
-"""Signatures (``task.s()``, ``task.si()``, ``signature(...)``) and the canvas names.
+"""Signatures (``task.s()``, ``task.si()``, ``signature(...)``) and the canvas primitives.
 
 A :class:`Signature` is a dict (as in Celery), so it travels inside an envelope's ``callbacks`` as JSON.
 It can be delayed, applied, cloned, partially applied, linked and chained into ``callbacks``.
 
-``group``, ``chain`` and ``chord`` can be built (so code that composes them imports and runs up to the
-point of use); running them raises :class:`~cfq_shim.exceptions.FeatureNotAvailable`: composition needs
-a result backend, which comes in a later release.
+What needs no result backend works: ``chain`` (sent as link callbacks), ``group`` (each task sent; reading
+the group's results needs a backend), and everything in eager mode (``task_always_eager`` or ``apply()``),
+``chord`` included. What needs one raises :class:`~cfq_shim.exceptions.FeatureNotAvailable` naming it:
+a chord outside eager mode, a group inside a sent chain, ``chunks``/``xmap``/``xstarmap``.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Signature", "signature", "maybe_signature", "subtask", "group", "chain", "chord", "chunks", "xmap", "xstarmap"]
 
 _CANVAS_HINT = (
-    "Canvas composition (group, chain, chord) needs a result backend, which cfq_shim does not have yet. "
-    "Call the tasks one by one (link= works for a simple chain)."
+    "This canvas composition needs a result backend, which cfq_shim does not have yet. chain() and group() "
+    "work without one; a chord works in eager mode only."
 )
 
 
@@ -229,26 +230,61 @@ def maybe_signature(value: Any, app: "Celery | None" = None) -> Signature | None
             value._app = app
         return value
     if isinstance(value, dict):
+        composition = _COMPOSITIONS.get(value.get("subtask_type") or "")
+        if composition is not None:
+            rebuilt = composition.__new__(composition)
+            dict.__init__(rebuilt, value)
+            rebuilt._app, rebuilt._type = app, None
+            return rebuilt
         return Signature.from_dict(value, app=app)
     raise TypeError(f"Not a signature: {value!r}")
 
 
 class _Composition(Signature):
-    """Built like Celery's; running it needs a result backend (later release)."""
+    """A canvas primitive, built like Celery's."""
 
     _kind = "canvas"
 
-    def _unavailable(self, *args: Any, **kwargs: Any) -> Any:
-        raise FeatureNotAvailable(f"{type(self).__name__}(...) ({self._kind})", _CANVAS_HINT)
-
-    apply_async = _unavailable
-    apply = _unavailable
-    delay = _unavailable
-    __call__ = _unavailable
+    def _unavailable(self, why: str) -> FeatureNotAvailable:
+        return FeatureNotAvailable(f"{type(self).__name__}(...) {why}", _CANVAS_HINT)
 
     @property
     def tasks(self) -> tuple:
-        return tuple(self.kwargs.get("tasks", ()))
+        return tuple(maybe_signature(task, app=self._app) for task in self.kwargs.get("tasks", ()))
+
+    def delay(self, *partial_args: Any, **partial_kwargs: Any) -> Any:
+        return self.apply_async(partial_args, partial_kwargs)
+
+    def __call__(self, *partial_args: Any, **partial_kwargs: Any) -> Any:
+        return self.apply_async(partial_args, partial_kwargs)
+
+    @property
+    def app(self) -> "Celery":
+        """The composition's app, else its first task's (as Celery), else the current app."""
+        if self._app is not None:
+            return self._app
+        for task in self._members():
+            if isinstance(task, Signature):
+                return task.app
+        return super().app
+
+    def _members(self) -> list:
+        return list(self.kwargs.get("tasks") or self.kwargs.get("header") or ())
+
+    def _eager(self) -> bool:
+        return bool(self.app.conf.task_always_eager)
+
+    def clone(self, args: Iterable | None = None, kwargs: dict | None = None, **options: Any) -> "Signature":
+        clone = type(self).__new__(type(self))
+        dict.__init__(clone, {**self, "options": {**self.options, **options}})
+        clone._app, clone._type = self._app, None
+        return clone
+
+    def apply_async(self, args: Iterable | None = None, kwargs: dict | None = None, route_name: str | None = None, **options: Any) -> Any:
+        raise self._unavailable(f"({self._kind})")
+
+    def apply(self, args: Iterable | None = None, kwargs: dict | None = None, **options: Any) -> Any:
+        raise self._unavailable(f"({self._kind})")
 
 
 def _flatten(tasks: tuple) -> list:
@@ -258,13 +294,46 @@ def _flatten(tasks: tuple) -> list:
 
 
 class group(_Composition):  # noqa: N801 - Celery's name
+    """Run tasks in parallel: each is sent (or, eager, run); ``get()`` on the result needs a result
+    backend, except in eager mode."""
+
     _kind = "run tasks in parallel and collect their results"
 
     def __init__(self, *tasks: Any, app: "Celery | None" = None, **options: Any) -> None:
         super().__init__("celery.group", (), {"tasks": _flatten(tasks)}, options, subtask_type="group", app=app)
 
+    def apply_async(self, args: Iterable | None = None, kwargs: dict | None = None, route_name: str | None = None, **options: Any) -> Any:
+        from .result import GroupResult
+
+        options = {**self.options, **options}
+        group_id = options.pop("group_id", None) or options.pop("task_id", None) or str(uuid.uuid4())
+        results = [
+            task.apply_async(args, kwargs, group_id=group_id, **options) for task in self.tasks
+        ]
+        return GroupResult(group_id, results, app=self._app)
+
+    def apply(self, args: Iterable | None = None, kwargs: dict | None = None, **options: Any) -> Any:
+        from .result import GroupResult
+
+        options = {**self.options, **options}
+        group_id = options.pop("group_id", None) or options.pop("task_id", None) or str(uuid.uuid4())
+        return GroupResult(group_id, [task.apply(args, kwargs, **options) for task in self.tasks], app=self._app)
+
+    def __or__(self, other: Any) -> Any:
+        if isinstance(other, Signature) and not isinstance(other, (group, chain)):
+            return chord(self, other, app=self._app)
+        if isinstance(other, (group, chain)):
+            return chain(self, other, app=self._app)
+        return NotImplemented
+
 
 class chain(_Composition):  # noqa: N801 - Celery's name
+    """Run tasks one after another, each getting the previous result as its first argument.
+
+    Sent as ``link`` callbacks (each task carries the rest of the chain), so it needs no result backend.
+    Returns the last task's result; eager mode runs it at once.
+    """
+
     _kind = "run tasks one after another, passing results"
 
     def __init__(self, *tasks: Any, app: "Celery | None" = None, **options: Any) -> None:
@@ -277,19 +346,91 @@ class chain(_Composition):  # noqa: N801 - Celery's name
             return chain(*self.tasks, other, app=self._app)
         return NotImplemented
 
+    def apply_async(self, args: Iterable | None = None, kwargs: dict | None = None, route_name: str | None = None, **options: Any) -> Any:
+        from .result import AsyncResult
+
+        tasks = list(self.tasks)
+        if not tasks:
+            raise ValueError("chain() needs at least one task")
+        if self._eager():
+            return self.apply(args, kwargs, **options)
+        if any(isinstance(task, _Composition) for task in tasks):
+            raise self._unavailable("with a group or chord inside needs a result backend")
+        options = {**self.options, **options}
+        last_link, last_errbacks = options.pop("link", None), options.pop("link_error", None)
+        # Build from the end: each task links to the next, which carries the rest.
+        following: Signature | None = None
+        ids: list[str] = []
+        for position, task in enumerate(reversed(tasks)):
+            step = task.clone()
+            step.options.setdefault("task_id", str(uuid.uuid4()))
+            if position == 0 and last_link:
+                for callback in last_link if isinstance(last_link, (list, tuple)) else [last_link]:
+                    step.link(callback)
+            if last_errbacks:
+                for errback in last_errbacks if isinstance(last_errbacks, (list, tuple)) else [last_errbacks]:
+                    step.link_error(errback)
+            if following is not None:
+                step.link(following)
+            following = step
+            ids.append(step.options["task_id"])
+        assert following is not None
+        following.apply_async(args, kwargs, **options)
+        result: AsyncResult | None = None
+        for task_id in reversed(ids):  # first task first, so each result's parent is the one before
+            result = AsyncResult(task_id, app=self._app, parent=result)
+        return result
+
+    def apply(self, args: Iterable | None = None, kwargs: dict | None = None, **options: Any) -> Any:
+        """Run every task here, in order (Celery's ``chain.apply``)."""
+        options = {**self.options, **options}
+        last = None
+        first_args, first_kwargs = args, kwargs
+        for task in self.tasks:
+            partial = (last.get(),) if last is not None else first_args
+            result = task.apply(partial, first_kwargs, **options)
+            result.parent = last
+            last, first_kwargs = result, None
+        return last
+
 
 class chord(_Composition):  # noqa: N801 - Celery's name
+    """Run a group, then a body with the list of results. Outside eager mode this needs a result backend
+    (a later release) and raises :class:`FeatureNotAvailable`."""
+
     _kind = "run a group, then a callback with all results"
 
     def __init__(self, header: Any, body: Any = None, app: "Celery | None" = None, **options: Any) -> None:
-        header_tasks = list(header.tasks) if isinstance(header, group) else list(header)
+        header_tasks = list(header.tasks) if isinstance(header, group) else _flatten((header,)) if not isinstance(header, dict) else [header]
         super().__init__(
             "celery.chord", (), {"header": header_tasks, "body": body}, options, subtask_type="chord", app=app
         )
-        # chord(header)(body) is Celery's call form: building it still works, running it does not.
+
+    @property
+    def header(self) -> group:
+        return group([maybe_signature(task, app=self._app) for task in self.kwargs.get("header", ())], app=self._app)
+
+    @property
+    def body(self) -> Signature | None:
+        return maybe_signature(self.kwargs.get("body"), app=self._app)
 
     def __call__(self, body: Any = None, **options: Any) -> Any:
-        raise FeatureNotAvailable("chord(...) (run a group, then a callback with all results)", _CANVAS_HINT)
+        """``chord(header)(body)``: Celery's call form."""
+        if body is not None:
+            return chord(self.header, body, app=self._app, **{**self.options, **options}).apply_async()
+        return self.apply_async(**options)
+
+    def apply_async(self, args: Iterable | None = None, kwargs: dict | None = None, route_name: str | None = None, **options: Any) -> Any:
+        if self._eager():
+            return self.apply(args, kwargs, **options)
+        raise self._unavailable("outside eager mode needs a result backend to collect the header's results")
+
+    def apply(self, args: Iterable | None = None, kwargs: dict | None = None, **options: Any) -> Any:
+        body = self.body
+        if body is None:
+            raise ValueError("chord() needs a body")
+        results = self.header.apply(args, kwargs, **options)
+        return body.apply((results.get(),))
 
 
 class chunks(_Composition):  # noqa: N801 - Celery's name
@@ -308,3 +449,6 @@ class xmap(_Composition):  # noqa: N801 - Celery's name
 
 class xstarmap(xmap):  # noqa: N801 - Celery's name
     pass
+
+
+_COMPOSITIONS: dict[str, type[_Composition]] = {"group": group, "chain": chain, "chord": chord}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cfq_shim import AsyncResult, Celery, chain, chord, crontab, group, schedule, signature, states
+from cfq_shim import AsyncResult, Celery, chain, chord, crontab, group, schedule, signature, states, xmap
 from cfq_shim.envelope import decode
 from cfq_shim.exceptions import FeatureNotAvailable
 
@@ -62,15 +62,59 @@ def test_link_runs_the_callback_with_the_result(app):
     assert seen == [(5, "linked")]
 
 
-def test_canvas_composition_builds_but_does_not_run(app):
+def test_chain_is_sent_as_link_callbacks(app):
     @app.task
     def add(x, y):
         return x + y
 
-    workflow = chain(add.s(1, 2), add.s(3))
-    assert len(workflow.tasks) == 2 and len((add.s(1, 1) | add.s(2)).tasks) == 2
-    for built in (group(add.s(1, 1), add.s(2, 2)), group([add.s(1, 1)]), workflow, chord([add.s(1, 1)], add.s(2))):
-        with pytest.raises(FeatureNotAvailable, match="Canvas composition"):
+    result = chain(add.s(1, 2), add.s(10), add.si(5, 5)).apply_async(countdown=0)
+    [first] = [decode(m.body) for m in app.transport.pull("celery", batch_size=10, visibility_timeout_ms=1000)]
+    assert first.args == [1, 2]
+    [second] = first.callbacks
+    [third] = second["options"]["link"]
+    assert (second["args"], third["args"], third["immutable"]) == ([10], [5, 5], True)
+    assert result.id == third["options"]["task_id"] and result.parent.id == second["options"]["task_id"]
+    assert result.parent.parent.id == first.id
+
+
+def test_group_sends_every_task_with_the_group_id(app):
+    @app.task
+    def add(x, y):
+        return x + y
+
+    result = group(add.s(1, 1), add.s(2, 2)).apply_async()
+    sent = [decode(m.body) for m in app.transport.pull("celery", batch_size=10, visibility_timeout_ms=1000)]
+    assert [e.args for e in sent] == [[1, 1], [2, 2]]
+    assert {e.group_id for e in sent} == {result.id} and [r.id for r in result.results] == [e.id for e in sent]
+    with pytest.raises(FeatureNotAvailable, match="task results"):
+        result.get()
+
+
+def test_canvas_in_eager_mode_runs_like_celery(app):
+    app.conf.task_always_eager = True
+
+    @app.task
+    def add(x, y):
+        return x + y
+
+    @app.task
+    def total(values):
+        return sum(values)
+
+    assert chain(add.s(1, 2), add.s(10), add.s(100)).apply_async().get() == 113
+    assert (add.s(1, 2) | add.s(10)).delay().get() == 13
+    assert group(add.s(1, 1), add.s(2, 2)).apply_async().get() == [2, 4]
+    assert chord([add.s(1, 1), add.s(2, 2)])(total.s()).get() == 6
+    assert (group(add.s(1, 1), add.s(2, 2)) | total.s()).delay().get() == 6
+
+
+def test_what_needs_a_result_backend_says_so(app):
+    @app.task
+    def add(x, y):
+        return x + y
+
+    for built in (chord([add.s(1, 1)], add.s(2)), chain(group(add.s(1, 1)), add.s(1)), xmap(add.s(), [1, 2])):
+        with pytest.raises(FeatureNotAvailable, match="result backend"):
             built.apply_async()
         with pytest.raises(NotImplementedError):
             built.delay()

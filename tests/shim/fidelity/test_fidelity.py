@@ -205,3 +205,39 @@ def test_publish_signals(pair):
     assert shim_calls == celery_calls
     if not celery_rt.eager:  # eager calls publish nothing, in both
         assert celery_calls == [("before", "add", True, True, True, [1, 2], {}, "fidelity"), ("after", "add", "fidelity")]
+
+
+def _canvas(rt):
+    import importlib
+
+    return importlib.import_module("celery" if rt.name.startswith("celery") else "cfq_shim")
+
+
+def _wait_runs(rt, runs):
+    def finished(events):
+        return sum(1 for e in events if e[0] == "task_postrun" and e[2] != "RETRY") >= runs
+
+    return rt.recorder.wait_for(finished)
+
+
+def test_chain(pair):
+    recorded = []
+    for rt in pair:
+        canvas = _canvas(rt)
+        rt.recorder.clear()
+        workflow = canvas.chain(rt.tasks["add"].s(2, 3), rt.tasks["add"].s(10), rt.tasks["collect"].s("end"))
+        workflow.apply_async()
+        recorded.append(_wait_runs(rt, 3))
+    assert recorded[1] == recorded[0]
+    assert ("task_success", "collect", [15, "end"]) in recorded[0]
+
+
+def test_group(pair):
+    recorded = []
+    for rt in pair:
+        canvas = _canvas(rt)
+        rt.recorder.clear()
+        canvas.group(rt.tasks["add"].s(1, 1), rt.tasks["add"].s(2, 2)).apply_async()
+        recorded.append(_wait_runs(rt, 2))
+    assert recorded[1] == recorded[0]
+    assert [e[2] for e in recorded[0] if e[0] == "task_success"] == [2, 4]
