@@ -71,7 +71,8 @@ def test_purge_deletes_every_message_and_reports_completion(sdk, queue_id):
     sdk.queues.messages.push(queue_id, account_id=ACCOUNT, body="y", content_type="text")
     sdk.queues.purge.start(queue_id, account_id=ACCOUNT, delete_messages_permanently=True)
     assert sdk.queues.get_metrics(queue_id, account_id=ACCOUNT).backlog_count == 0
-    assert sdk.queues.purge.status(queue_id, account_id=ACCOUNT).completed == "true"
+    status = sdk.queues.purge.status(queue_id, account_id=ACCOUNT)
+    assert status.completed == "true" and status.started_at.startswith("2027-")  # the manual clock's date
 
 
 # -- consumers -----------------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ class QueueService:
         # queue id -> (second, messages accepted in that second): Cloudflare's per-queue throughput.
         self._sent: dict[str, tuple[int, int]] = {}
         self._sent_lock = threading.Lock()
+        #: queue id -> when its last purge started (ISO 8601), for ``GET .../purge``.
+        self._purged_at: dict[str, str] = {}
 
     # -- queues ------------------------------------------------------------------------------------
     def list_queues(self) -> list[QueueRecord]:
@@ -121,12 +123,13 @@ class QueueService:
 
     def purge_queue(self, queue_id: str) -> int:
         self.get_queue(queue_id)
+        self._purged_at[queue_id] = _iso(self.store.now_ms())
         return self.store.purge(queue_id)
 
     def purge_status(self, queue_id: str) -> dict[str, Any]:
         # A purge finishes inside its request here, so the last one is always complete.
         self.get_queue(queue_id)
-        return {"completed": "true", "started_at": None}
+        return {"completed": "true", "started_at": self._purged_at.get(queue_id)}
 
     # -- consumers -----------------------------------------------------------------------------------
     def _consumer_object(self, record: QueueRecord) -> dict[str, Any]:
