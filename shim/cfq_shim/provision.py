@@ -131,7 +131,7 @@ def provision_command(ctx: click.Context, dry_run: bool) -> None:
     Uses the app's broker (cloudflare://ACCOUNT_ID, with CLOUDFLARE_API_TOKEN and, for the local
     stand-in, CLOUDFLARE_BASE_URL). Safe to run again: existing queues are kept, consumers updated.
     """
-    from .worker.command import app_from_context
+    from .cli import app_from_context
 
     app = app_from_context(ctx)
     plans = plan_queues(app)
