@@ -63,9 +63,15 @@ def _retry_delay_seconds(app: Any, limits: Limits) -> int:
 def plan_queues(app: Any, *, prefix: str | None = None) -> list[QueuePlan]:
     """The plan for every queue the app knows (dead-letter queues are not planned on their own)."""
     limits: Limits = app.limits
+    on_cloudflare = app.broker_url.startswith("cloudflare:")
     if prefix is None:
         prefix = _prefix_for(app.broker_url)
     retry_delay = _retry_delay_seconds(app, limits)
+
+    def name_of(queue: str) -> str:
+        # Only Cloudflare restricts names; the embedded store keeps Celery's as they are.
+        return cloudflare_queue_name(queue, prefix=prefix, limits=limits) if on_cloudflare else queue
+
     plans = []
     for queue in app.queues():
         if queue.endswith(DEAD_LETTER_SUFFIX):
@@ -75,9 +81,9 @@ def plan_queues(app: Any, *, prefix: str | None = None) -> list[QueuePlan]:
         dlq = settings.dead_letter_queue
         plans.append(QueuePlan(
             queue=queue,
-            cloudflare_name=cloudflare_queue_name(queue, prefix=prefix, limits=limits),
+            cloudflare_name=name_of(queue),
             settings=settings,
-            dead_letter_cloudflare_name=cloudflare_queue_name(dlq, prefix=prefix, limits=limits) if dlq else None,
+            dead_letter_cloudflare_name=name_of(dlq) if dlq else None,
         ))
     return plans
 

@@ -135,3 +135,26 @@ def test_inspect_reads_backlog_and_dead_letters_through_the_cloudflare_transport
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.output)["queues"]
     assert (row["exists"], row["ready"], row["dead_letters"]) == (True, 2, 1)
+
+
+def test_on_the_embedded_store_provision_declares_the_queues_with_their_settings(tmp_path, monkeypatch):
+    (tmp_path / "sqliteapp.py").write_text(textwrap.dedent('''
+        from cfq_shim import Celery
+        app = Celery("sqliteapp", broker="sqlite:///queues.sqlite3")
+        app.conf.cfq_queue_max_retries = 2
+
+        @app.task(queue="high.priority")
+        def job():
+            return 1
+    '''))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    sys.modules.pop("sqliteapp", None)
+    result = CliRunner().invoke(main, ["-A", "sqliteapp", "provision"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "high.priority -> high.priority:" in result.output  # names are not mapped off Cloudflare
+    from sqliteapp import app
+
+    assert app.transport.queue_settings("high.priority").max_retries == 2
+    app.close()
+    sys.modules.pop("sqliteapp", None)
