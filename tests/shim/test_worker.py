@@ -366,3 +366,54 @@ def test_start_raises_what_stopped_the_worker_at_set_up():
         worker.start()
     with pytest.raises(RuntimeError, match="stopped with an error"):
         worker.drain(1)
+
+
+def test_a_failed_ack_does_not_stop_the_worker_and_the_message_comes_back(app, start, monkeypatch, caplog):
+    runs = []
+
+    @app.task
+    def once_more():
+        runs.append(1)
+
+    transport = app.transport
+    real_ack = transport.ack
+    failures = []
+
+    def flaky_ack(queue, **kwargs):
+        if not failures:
+            failures.append(kwargs)
+            raise ConnectionError("ack lost on the way")
+        return real_ack(queue, **kwargs)
+
+    monkeypatch.setattr(transport, "ack", flaky_ack)
+    once_more.delay()
+    caplog.set_level("INFO", logger="cfq_shim.worker")
+    worker = start(pool="solo", visibility_timeout_ms=300)
+    wait_until(lambda: "duplicate of one completed lately" in caplog.text)
+    worker.drain(20)
+    # Delivered again once its lease ran out, and recognised as done: acked without running twice.
+    assert len(failures) == 1 and len(runs) == 1
+    assert "ack lost on the way" in caplog.text
+
+
+def test_a_failing_pull_is_retried(app, start, monkeypatch):
+    ran = []
+
+    @app.task
+    def fine():
+        ran.append(1)
+
+    transport = app.transport
+    real_pull = transport.pull
+    errors = []
+
+    def flaky_pull(queue, **kwargs):
+        if len(errors) < 2:
+            errors.append(queue)
+            raise ConnectionError("pull failed")
+        return real_pull(queue, **kwargs)
+
+    monkeypatch.setattr(transport, "pull", flaky_pull)
+    fine.delay()
+    start(pool="solo").drain(20)
+    assert ran == [1] and len(errors) == 2

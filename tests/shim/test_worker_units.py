@@ -78,28 +78,34 @@ def test_lease_covers_rounds_of_the_longest_time_limit_and_is_capped():
 
 def test_prefetch_leases_only_free_slots_until_tasks_prove_fast():
     prefetch = Prefetch(slots=4, max_batch=100)
-    assert prefetch.wait_for_room(0) == 4
-    prefetch.reserve(4)
-    assert prefetch.wait_for_room(0) == 0
+    assert prefetch.claim(0) == 4
+    assert prefetch.claim(0) == 0  # claimed room counts at once: a second puller gets nothing
     prefetch.release(1, runtime_seconds=2.0)  # a slow task: one free slot -> one message
-    assert prefetch.wait_for_room(0) == 1
+    assert prefetch.claim(0) == 1
 
 
 def test_prefetch_deepens_for_fast_tasks_and_falls_back_at_once_for_a_slow_one():
     prefetch = Prefetch(slots=2, max_batch=100)
-    prefetch.reserve(1)
+    assert prefetch.claim(0) == 2
+    prefetch.unclaim(1)  # the pull brought one message
     prefetch.release(1, runtime_seconds=0.0001)
-    assert prefetch.wait_for_room(0) == 100
-    prefetch.reserve(60)
-    assert prefetch.wait_for_room(0) == 0  # less than half of the room is free: wait for a whole batch
+    assert prefetch.claim(0) == 100
+    prefetch.release(40)  # 60 still leased
+    assert prefetch.claim(0) == 0  # less than half of the room is free: wait for a whole batch
     prefetch.release(1, runtime_seconds=5.0)
     assert prefetch.depth() == 1
 
 
+def test_prefetch_with_several_pullers_allows_one_full_pull_each_for_fast_tasks_only():
+    prefetch = Prefetch(slots=2, max_batch=100, pullers=3)
+    assert [prefetch.claim(0) for _ in range(3)] == [2, 0, 0]  # slow until proven fast: the free slots
+    prefetch.release(2, runtime_seconds=0.0001)
+    assert [prefetch.claim(0) for _ in range(4)] == [100, 100, 100, 0]
+
+
 def test_prefetch_multiplier_fixes_the_depth():
     prefetch = Prefetch(slots=2, max_batch=100, fixed_depth=10)
-    assert prefetch.wait_for_room(0) == 20
-    prefetch.reserve(1)
+    assert prefetch.claim(0) == 20
     prefetch.release(1, runtime_seconds=30.0)  # a slow task does not change a fixed depth
     assert prefetch.depth() == 10
 
@@ -206,7 +212,7 @@ def test_puller_hands_over_batches_sized_to_the_room(transport):
         queue, messages, lease_ms, _ = puller.handoff.get(timeout=5)
         assert (queue, len(messages), lease_ms) == ("q", 3, 30_000)
         assert prefetch.outstanding == 3
-        assert prefetch.wait_for_room(0) == 0  # no room: the puller has nothing to ask for
+        assert prefetch.claim(0) == 0  # no room: the puller has nothing to ask for
         assert puller.handoff.empty()
         prefetch.release(3, runtime_seconds=1.0)
         queue, messages, _, _ = puller.handoff.get(timeout=5)

@@ -8,7 +8,8 @@ where ``depth`` is how many of the recent tasks fit in :data:`TARGET_SLOT_BACKLO
 work. The estimate rises at once when a slow task is seen and falls back slowly, so one slow task
 brings depth back to 1. A pull asks for ``min(batch_size, slots * depth - leased)`` messages, and only
 once at least half of that room is free (whole batches, and the next pull in flight while the current
-batch runs). ``--prefetch-multiplier N`` fixes the depth at N instead (Celery's flag, without its
+batch runs). With a transport that runs several pull loops (``pull_concurrency``, Cloudflare over
+HTTP), fast tasks may have one such pull in flight per loop; slow tasks still get exactly the free slots. ``--prefetch-multiplier N`` fixes the depth at N instead (Celery's flag, without its
 default of 4: here the default is the adaptive depth).
 
 **For how long.** Cloudflare cannot extend a lease, so the lease must cover the whole batch:
@@ -58,12 +59,17 @@ def lease_ms_for(
 class Prefetch:
     """Counts leased-and-unfinished messages and says how many more to lease."""
 
-    def __init__(self, *, slots: int, max_batch: int, fixed_depth: int | None = None) -> None:
+    def __init__(self, *, slots: int, max_batch: int, fixed_depth: int | None = None, pullers: int = 1) -> None:
         self.slots = max(1, slots)
         self.max_batch = max(1, max_batch)
         #: ``--prefetch-multiplier``: a depth chosen by the user instead of the adaptive one.
         self.fixed_depth = fixed_depth
+        #: Concurrent pull loops (the Puller sets it from the transport's ``pull_concurrency``): with fast
+        #: tasks each may have a full pull in flight, so the worker may hold ``pullers`` times the one-pull
+        #: capacity; with slow tasks it is still exactly the free slots.
+        self.pullers = max(1, pullers)
         self._cond = threading.Condition()
+        #: Leased (or claimed for a pull in flight) and not finished.
         self._outstanding = 0
         #: Estimated seconds per task; None until one has run (depth stays 1 until then).
         self._runtime_estimate: float | None = None
@@ -91,13 +97,17 @@ class Prefetch:
 
     def _room(self) -> tuple[int, int]:
         depth = self.depth()
-        capacity = min(self.max_batch, self.slots * depth) if depth > 1 else self.slots
-        room = min(self.max_batch, capacity - self._outstanding)
-        threshold = 1 if depth == 1 else max(1, capacity // 2)
-        return room, threshold
+        if depth == 1:
+            # Slow tasks: exactly the free slots, whatever the number of pullers.
+            return min(self.max_batch, self.slots - self._outstanding), 1
+        per_pull = min(self.max_batch, self.slots * depth)
+        room = min(per_pull, per_pull * self.pullers - self._outstanding)
+        return room, max(1, per_pull // 2)
 
-    def wait_for_room(self, timeout_seconds: float) -> int:
-        """Block until a pull is worth making; return how many to ask for (0 on timeout or close)."""
+    def claim(self, timeout_seconds: float) -> int:
+        """Block until a pull is worth making and claim room for it: return how many to ask for (0 on
+        timeout or close). The claim counts as leased at once, so concurrent pullers never lease more
+        than the slots can take; give back what the pull did not bring with :meth:`unclaim`."""
         with self._cond:
             room, threshold = self._room()
             if room < threshold and not self._closed:
@@ -105,11 +115,15 @@ class Prefetch:
                 room, threshold = self._room()
             if self._closed or room < threshold:
                 return 0
+            self._outstanding += room
             return room
 
-    def reserve(self, n: int) -> None:
-        with self._cond:
-            self._outstanding += n
+    def unclaim(self, n: int) -> None:
+        """Give back ``n`` claimed places that a pull did not fill."""
+        if n > 0:
+            with self._cond:
+                self._outstanding -= n
+                self._cond.notify_all()
 
     def release(self, n: int = 1, *, runtime_seconds: float | None = None) -> None:
         with self._cond:

@@ -1,7 +1,7 @@
 """The puller: a thread that leases the next batch while the current one runs.
 
-It asks :class:`~.leases.Prefetch` how many messages the slots can take, pulls that many from the
-worker's queues in turn, and hands each non-empty batch to the consumer loop through a bounded hand-off
+It claims from :class:`~.leases.Prefetch` as many messages as the slots can take, pulls that many from
+the worker's queues in turn (giving back what a pull did not bring), and hands each non-empty batch to the consumer loop through a bounded hand-off
 (one batch: the puller never runs ahead of the loop by more than that).
 
 **Empty pulls back off.** Cloudflare answers an empty pull at once and bills it, so when a full round
@@ -55,6 +55,7 @@ class Puller:
         prefetch: Prefetch,
         lease_ms_for: Callable[[str, int], int],
         max_idle_backoff_seconds: float = IDLE_BACKOFF_MAX_SECONDS,
+        threads: int | None = None,
     ) -> None:
         self._transport = transport
         self._queues = list(queues)
@@ -64,11 +65,16 @@ class Puller:
         self.handoff: queue_module.Queue[Pulled] = queue_module.Queue(maxsize=1)
         self._stop = threading.Event()
         self._abandon = False
-        concurrency = max(1, int(getattr(transport, "pull_concurrency", 1) or 1))
+        # Pull loops: over HTTP one pull is a round trip, so a transport may ask for several
+        # (``pull_concurrency``). The extra ones work only while pulls bring messages (see ``_busy``), and
+        # the Prefetch lets each have a full pull in flight when tasks are fast.
+        if threads is None:
+            threads = int(getattr(transport, "pull_concurrency", 1) or 1)
         self._threads = [
             threading.Thread(target=self._loop, args=(index,), name=f"cfq-shim-puller-{index}", daemon=True)
-            for index in range(concurrency)
+            for index in range(max(1, threads))
         ]
+        prefetch.pullers = len(self._threads)
         #: Set while pulls return messages; the extra pull threads rest while it is clear.
         self._busy = threading.Event()
         self._next_queue = 0
@@ -111,7 +117,7 @@ class Puller:
             if index and not self._busy.is_set():
                 self._busy.wait(0.2)  # an extra puller: only while pulls bring messages
                 continue
-            want = self._prefetch.wait_for_room(timeout_seconds=0.2)
+            want = self._prefetch.claim(timeout_seconds=0.2)
             if want <= 0:
                 continue
             name = self._queues[self._next_queue]
@@ -126,11 +132,11 @@ class Puller:
                 messages = []
                 empty_in_a_row = len(self._queues)
             self.pulls += 1
+            self._prefetch.unclaim(want - len(messages))
             if messages:
                 self._busy.set()
                 empty_in_a_row = 0
                 backoff = 0.0
-                self._prefetch.reserve(len(messages))
                 self._put((name, messages, lease_ms, pulled_at))
                 continue
             self._busy.clear()
