@@ -1,4 +1,4 @@
-"""Signals mirror Celery's Signal API."""
+"""Signals mirror Celery's Signal API (connect, sender filtering, weak refs, dispatch_uid, send)."""
 
 from __future__ import annotations
 
