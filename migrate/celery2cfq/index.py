@@ -18,7 +18,6 @@ from __future__ import annotations
 import ast
 import sys
 from dataclasses import dataclass, field
-from collections import ChainMap
 from typing import Iterable, Mapping, MutableMapping
 
 from .names import celery_equivalent
@@ -392,10 +391,29 @@ class ProjectIndex:
 
     def resolver(self) -> "Resolver":
         """A resolver over this index; what it learns later stays in its own layer."""
-        return Resolver(ChainMap({}, self.kinds), ChainMap({}, self.aliases), self.module_aliases, self.shadowed)
+        return Resolver(_Overlay(self.kinds), _Overlay(self.aliases), self.module_aliases, self.shadowed)
 
     def module_for_path(self, path: str) -> tuple[str, bool]:
         return module_name_for_path(path)
+
+
+class _Overlay(dict):
+    """A dict that reads through to a base mapping it never changes (a faster two-level ChainMap):
+    what one file's transform learns stays out of the shared index."""
+
+    def __init__(self, base: Mapping[str, str]) -> None:
+        super().__init__()
+        self.base = base
+
+    def __missing__(self, key: str) -> str:
+        return self.base[key]
+
+    def get(self, key: str, default=None):  # type: ignore[override]
+        found = dict.get(self, key)
+        return found if found is not None else self.base.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self.base
 
 
 class Resolver:

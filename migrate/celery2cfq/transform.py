@@ -135,6 +135,20 @@ def _chunk_lines(source: str, tree: ast.Module) -> list[tuple[int, int, list[ast
     return chunks
 
 
+def _runs(chunks, interesting: set[int] | None):
+    """Consecutive chunks merged while they are all wanted or all not: (first, last, members, wanted).
+    One parse per run of interesting statements costs less than one per statement."""
+    runs: list[tuple[int, int, list[ast.stmt], bool]] = []
+    for first, last, members in chunks:
+        wanted = interesting is None or any(id(m) in interesting for m in members)
+        if runs and runs[-1][3] == wanted:
+            run_first, _, run_members, _ = runs[-1]
+            runs[-1] = (run_first, last, [*run_members, *members], wanted)
+        else:
+            runs.append((first, last, list(members), wanted))
+    return runs
+
+
 def _transform_chunks(source: str, tree: ast.Module, one_pass: "_OnePass", interesting: set[int] | None):
     """Parse and rewrite only the top-level statements a fixer can act in, each as its own small
     module, and copy the other statements' text as it is: parsing and code generation are most of
@@ -148,9 +162,9 @@ def _transform_chunks(source: str, tree: ast.Module, one_pass: "_OnePass", inter
     pieces: list[str] = []
     findings: list[Finding] = []
     ctx = one_pass.ctx
-    for first, last, members in chunks:
+    for first, last, members, wanted in _runs(chunks, interesting):
         text = "".join(lines[first - 1 : last])
-        if interesting is not None and not any(id(m) in interesting for m in members):
+        if not wanted:
             pieces.append(text)
             continue
         try:

@@ -49,7 +49,7 @@ POLL_SECONDS = 0.1
 #: Recognisable, so the test can prove it never reaches a log.
 DUMMY_TOKEN = "e2e-dummy-token-never-printed-4b1d"
 ACCOUNT = "0123456789abcdef0123456789abcdef"
-TERMINAL_EVENTS = ("result", "failed")
+TERMINAL_EVENTS = ("result", "failed", "revoked")
 #: Variables the project or the shim read; the tests set them explicitly.
 ISOLATED_VARIABLES = (
     "CELERY_BROKER_URL",
@@ -234,9 +234,9 @@ class MigratedRun:
         assert result.returncode == 0, result.stderr
         return set(json.loads(result.stdout.strip().splitlines()[-1]))
 
-    def inspect(self) -> dict:
-        (queue,) = json.loads(self.shim("inspect", "--json", "--dead-letters", "50").stdout)["queues"]
-        return queue
+    def inspect(self) -> list[dict]:
+        """``cfq-shim inspect --json``: one entry per queue the app knows, with dead-letter samples."""
+        return json.loads(self.shim("inspect", "--json", "--dead-letters", "50").stdout)["queues"]
 
     @contextmanager
     def worker(self, *flags: str) -> Iterator[subprocess.Popen]:
@@ -266,18 +266,21 @@ def expected_dead_letter_reason(exc_type: str) -> str:
     return "max-retries-exceeded" if exc_type == "MaxRetriesExceededError" else "failed"
 
 
-def drain_and_compare(run: MigratedRun, celery_events: list[dict], *worker_flags: str) -> None:
-    """Sends the orders, runs a worker until all is settled, stops it, and compares with Celery."""
+def drain_and_compare(run: MigratedRun, celery_events: list[dict], *worker_flags: str) -> list[dict]:
+    """Sends the orders, runs a worker until all is settled, stops it, and compares with Celery.
+
+    Returns the queues' final figures (``cfq-shim inspect --json``)."""
     with run.worker(*worker_flags) as worker:
         keys = run.place_orders()
         wait_for(lambda: keys <= terminal_keys(run.events_file), what="every call to end",
                  on_timeout=lambda: f"events: {read_events(run.events_file)}\nlog: {run.log_tail()}")
 
         def settled():
-            queue = run.inspect()
-            return queue if queue["ready"] == queue["delayed"] == queue["in_flight"] == 0 else None
+            queues = run.inspect()
+            busy = [q for q in queues if q["ready"] or q["delayed"] or q["in_flight"]]
+            return None if busy else queues
 
-        queue = wait_for(settled, what="the queue to be drained", on_timeout=run.log_tail)
+        queues = wait_for(settled, what="the queues to be drained", on_timeout=run.log_tail)
         assert worker.poll() is None, f"worker exited early: {run.log_tail()}"
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=DEADLINE_SECONDS) == 0, run.log_tail()
@@ -289,9 +292,13 @@ def drain_and_compare(run: MigratedRun, celery_events: list[dict], *worker_flags
         (event["task"], event["exc"], expected_dead_letter_reason(event["exc"]))
         for event in celery_events if event["event"] == "failed"
     )
-    dead_letters = sorted((d["task"], d["exc_type"], d["reason"]) for d in queue["dead_letter_samples"])
+    dead_letters = sorted(
+        (record["task"], record["exc_type"], record["reason"])
+        for queue in queues for record in queue["dead_letter_samples"]
+    )
     assert dead_letters == celery_failures
-    assert queue["dead_letters"] == len(celery_failures)
+    assert sum(queue["dead_letters"] for queue in queues) == len(celery_failures)
+    return queues
 
 
 # --- the codemod alone (fast) ----------------------------------------------------------------------------
@@ -350,6 +357,7 @@ def test_rewrite_with_broker_option_upgrades_old_settings_and_drops_the_password
     assert config["task_default_queue"] == "mail"
     assert config["task_acks_late"] is True
     assert config["broker_visibility_timeout"] == 120
+    assert config["task_routes"] == {"newsletter.tasks.render": {"queue": "templates"}}
     assert not [name for name in config if name.isupper()], "pre-4.0 names left"
     # The amqp password is nowhere: not in the code, not in the report.
     assert all(b"s3cret-pw" not in source for source in snapshot(project).values())
@@ -382,7 +390,10 @@ def test_literal_broker_project_migrated_with_broker_option_does_what_celery_did
     copy = migrate(NEWSLETTER, tmp_path / "newsletter", "--broker", f"sqlite:///{database}")
     run = MigratedRun(NEWSLETTER, copy, tmp_path)
 
-    drain_and_compare(run, celery_events(NEWSLETTER), "-P", "solo")
+    queues = drain_and_compare(run, celery_events(NEWSLETTER), "-P", "solo")
+
+    # The worker consumed the route's queue too, without -Q, as the app knows it.
+    assert sorted(queue["queue"] for queue in queues) == ["mail", "templates"]
 
     assert database.exists()
 
@@ -424,9 +435,9 @@ def test_env_broker_project_on_the_cloudflare_path_does_what_celery_did(tmp_path
         CLOUDFLARE_API_TOKEN=DUMMY_TOKEN,
     )
     # Queues are not created on first use on Cloudflare: a user provisions them first.
-    assert run.inspect()["exists"] is False
+    assert [queue["exists"] for queue in run.inspect()] == [False]
     provision = run.shim("provision")
-    assert run.inspect()["exists"] is True
+    assert [queue["exists"] for queue in run.inspect()] == [True]
 
     drain_and_compare(run, celery_events(SHOP), "-P", "threads", "-c", "2")
 

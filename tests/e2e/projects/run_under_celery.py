@@ -6,7 +6,7 @@ Usage: python run_under_celery.py APP ORDERS DEADLINE_SECONDS
 
 The project (and tests/e2e/projects/support) must be on PYTHONPATH. The project records its side effects
 itself (``E2E_EVENTS_FILE``); this script only waits until every key has a terminal event ("result" or
-"failed"), then stops the worker. It runs in its own process so the project's modules never meet the
+"failed", "revoked"), then stops the worker. It runs in its own process so the project's modules never meet the
 migrated copy's in one interpreter.
 """
 import importlib
@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-TERMINAL_EVENTS = ("result", "failed")
+TERMINAL_EVENTS = ("result", "failed", "revoked")
 
 
 def load(spec: str):
@@ -38,8 +38,12 @@ def main(app_spec: str, orders_spec: str, deadline_seconds: str) -> int:
     # Whatever broker the project names (a literal amqp:// URL, an environment variable), run in memory.
     app.conf.broker_url = "memory://"
     place_orders = load(orders_spec)
+    # Like `celery worker -Q`: the default queue and every queue a route names.
+    routes = app.conf.task_routes or {}
+    queues = sorted({app.conf.task_default_queue} | {route["queue"] for route in routes.values()})
     events_file = Path(os.environ["E2E_EVENTS_FILE"])
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING"):
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10,
+                      loglevel="WARNING", queues=queues):
         keys = set(place_orders())
         deadline = time.monotonic() + float(deadline_seconds)
         while not keys <= terminal_keys(events_file):

@@ -5,3 +5,4 @@ CELERY_DEFAULT_QUEUE = "mail"
 CELERY_ACKS_LATE = True
 CELERY_TASK_SERIALIZER = "json"
 CELERYD_PREFETCH_MULTIPLIER = 1
+CELERY_ROUTES = {"newsletter.tasks.render": {"queue": "templates"}}

@@ -1,5 +1,6 @@
 from celery import shared_task
 from celery.exceptions import Ignore
+from celery.signals import task_revoked
 from e2e_events import record
 
 from .app import AuditedTask, app
@@ -31,3 +32,8 @@ def unsubscribe(self, key):
     record("run", key=key, retries=self.request.retries)
     record("result", key=key, value="ignored")
     raise Ignore()
+
+
+@task_revoked.connect
+def record_revoked(sender=None, request=None, expired=False, **extra):
+    record("revoked", key=request.args[0], task=sender.name, expired=expired)
