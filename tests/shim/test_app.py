@@ -588,3 +588,19 @@ def test_worker_main_runs_the_cli_with_this_app(monkeypatch):
                      ["-A", "worker_main_project:application", "inspect"]]
     with pytest.raises(ImproperlyConfigured, match="module-level name"):
         Celery("orphan", broker="memory://").worker_main()
+
+
+def test_class_based_task_registration(app):
+    app.conf.task_always_eager = True
+
+    class Multiply(Task):
+        name = "proj.multiply"
+        max_retries = 1
+
+        def run(self, x, y):
+            return x * y
+
+    registered = app.register_task(Multiply())
+    assert app.tasks["proj.multiply"] is registered and registered.app is app
+    assert registered.delay(3, 4).get() == 12
+    assert app.register_task(type("Unnamed", (Task,), {"run": lambda self: 1})).name.endswith(".Unnamed")
