@@ -168,3 +168,24 @@ def test_modules_imported_under_a_shorter_name_resolve():
         "backend/shop/views.py": "from shop.tasks import t\n",
     })
     assert ix.resolver().kind("backend.shop.views.t") == TASK
+
+
+def test_config_module_passed_as_a_module_object():
+    ix = kinds({
+        "app.py": "import celeryconfig\nfrom celery import Celery\napp = Celery('a')\napp.config_from_object(celeryconfig)\n",
+        "celeryconfig.py": "broker_url = 'redis://'\n",
+    })
+    assert ix.config_modules == {"celeryconfig": ""}
+
+
+def test_dotted_import_makes_the_package_count():
+    ix = kinds({"proj/tasks.py": "from celery import shared_task\n@shared_task\ndef t(): ...\n"})
+    assert {"proj", "proj.tasks"} <= ix.celery_modules
+
+
+def test_the_index_does_not_change_when_a_resolver_learns():
+    ix = kinds({"a.py": "from celery import shared_task\n@shared_task\ndef t(): ...\n"})
+    before = dict(ix.kinds)
+    resolver = ix.resolver()
+    resolver.kinds["b.extra"] = "task"
+    assert dict(ix.kinds) == before and resolver.kind("b.extra") == "task" and resolver.kind("a.t") == "task"

@@ -110,3 +110,17 @@ def test_task_class_left_empty_gets_pass():
 
 def test_other_classes_keep_their_priority():
     check_noop("from cfq_shim import Task\n\n\nclass Job:\n    priority = 5\n")
+
+
+def test_current_app_task():
+    check_transformed(
+        "from celery import current_app\n\n@current_app.task(priority=1)\ndef t():\n    pass\n",
+        "from cfq_shim import current_app\n\n@current_app.task()\ndef t():\n    pass\n",
+    )
+
+
+def test_celery_subclass_app():
+    check_transformed(
+        "from celery import Celery\n\nclass MyCelery(Celery):\n    pass\n\napp = MyCelery('p')\n\n@app.task(exchange='x')\ndef t():\n    pass\n",
+        "from cfq_shim import Celery\n\nclass MyCelery(Celery):\n    pass\n\napp = MyCelery('p')\n\n@app.task()\ndef t():\n    pass\n",
+    )
