@@ -388,6 +388,8 @@ class ProjectIndex:
     celery_modules: frozenset[str] = frozenset()
     #: names a package alias would hide (see :class:`Resolver`).
     shadowed: frozenset[str] = frozenset()
+    #: config modules whose setting names must stay UPPERCASE (Django settings read without a namespace).
+    uppercase_config_modules: frozenset[str] = frozenset()
 
     def resolver(self) -> "Resolver":
         """A resolver over this index; what it learns later stays in its own layer."""
@@ -555,7 +557,7 @@ def build_index(sources: Mapping[str, str]) -> ProjectIndex:
     resolver.note_shadowing()
     resolver.settle(all_facts)
 
-    config_modules = _config_modules(all_facts, resolver, set(path_modules.values()))
+    config_modules, uppercase_config = _config_modules(all_facts, resolver, set(path_modules.values()))
     has_backend = any(
         facts.sets_backend_setting or any(resolver.kind(r) in (APP_CLASS, APP_FACTORY) for r in facts.backend_call_refs)
         for facts in all_facts
@@ -587,10 +589,11 @@ def build_index(sources: Mapping[str, str]) -> ProjectIndex:
         has_result_backend=has_backend,
         celery_modules=celery_modules,
         shadowed=frozenset(resolver.shadowed),
+        uppercase_config_modules=frozenset(uppercase_config),
     )
 
 
-def _config_modules(all_facts: list[ModuleFacts], resolver: Resolver, modules: set[str]) -> dict[str, str]:
+def _config_modules(all_facts: list[ModuleFacts], resolver: Resolver, modules: set[str]) -> tuple[dict[str, str], set[str]]:
     config: dict[str, str] = {}
     django_namespace: str | None = None
     settings_spellings: list[str] = []
@@ -604,14 +607,18 @@ def _config_modules(all_facts: list[ModuleFacts], resolver: Resolver, modules: s
             module = resolver.resolve(spelling)
             if module in modules:
                 config[module] = prefix
+    uppercase: set[str] = set()
     if django_namespace is not None:
         settings_modules = {_settings_scope(resolver.resolve(s)) for s in settings_spellings}
         for module in modules:
-            if any(module == s or module.startswith(s + ".") for s in settings_modules):
+            if any(module == s or module.startswith(s + ".") for s in settings_modules) or (
+                not settings_modules and "settings" in module.split(".")
+            ):
                 config[module] = django_namespace
-            elif not settings_modules and "settings" in module.split("."):
-                config[module] = django_namespace
-    return config
+                if not django_namespace:
+                    # Django only exposes UPPERCASE settings: old names cannot become lowercase.
+                    uppercase.add(module)
+    return config, uppercase
 
 
 def _settings_scope(module: str) -> str:

@@ -96,7 +96,8 @@ class SettingsFixer(Fixer):
         self.conf_dicts: set[int] = set()
         self.renamed_module_names: set[str] = set()
         self.skip_names: set[int] = set()
-        if ctx.config_prefix == "" and ctx.enabled("CFQ203"):
+        self.uppercase = ctx.module in ctx.index.uppercase_config_modules
+        if ctx.config_prefix == "" and ctx.enabled("CFQ203") and not self.uppercase:
             self.renamed_module_names = {n for n in ctx.facts.assigned if n in OLD_TO_NEW}
 
     # -- the edit itself -------------------------------------------------------------------
@@ -114,8 +115,11 @@ class SettingsFixer(Fixer):
             if edit.value is not None:
                 site.value = edit.value
         new_spelling = spelling
-        if key_changed or (style == OLD and self.ctx.enabled("CFQ203")):
-            new_spelling = prefix + site.key.upper() if style == PREFIXED else site.key
+        if key_changed or (style == OLD and self.ctx.enabled("CFQ203") and not self.uppercase):
+            if style == PREFIXED:
+                new_spelling = prefix + site.key.upper()
+            else:
+                new_spelling = site.key.upper() if self.uppercase and style == OLD else site.key
         if new_spelling == spelling and site.value is value:
             return None
         return new_spelling, site.value

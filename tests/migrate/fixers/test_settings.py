@@ -201,3 +201,19 @@ def test_list_of_brokers_is_reported():
 
 def test_broker_none_is_quiet():
     assert codes(check_noop("from cfq_shim import Celery\napp = Celery('p', broker=None)\n")) == []
+
+
+DJANGO_NO_NAMESPACE = (
+    "proj/celery.py",
+    "import os\nfrom celery import Celery\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'proj.settings')\n"
+    "app = Celery('proj')\napp.config_from_object('django.conf:settings')\n",
+)
+
+
+def test_django_settings_without_namespace_keep_uppercase_names():
+    check_transformed(
+        "BROKER_URL = 'redis://'\nCELERYD_CONCURRENCY = 2\nBROKER_TRANSPORT_OPTIONS = {'visibility_timeout': 9}\n",
+        "BROKER_URL = 'cloudflare://'\nCELERYD_CONCURRENCY = 2\nBROKER_VISIBILITY_TIMEOUT = 9\n",
+        path="proj/settings.py",
+        files=dict([DJANGO_NO_NAMESPACE]),
+    )
