@@ -141,6 +141,21 @@ class SettingsFixer(Fixer):
             target = self._renamed_target(target, new_spelling)
         return updated_node.with_changes(targets=[updated_node.targets[0].with_changes(target=target)], value=value)
 
+    def leave_AnnAssign(self, original_node: cst.AnnAssign, updated_node: cst.AnnAssign) -> cst.AnnAssign:
+        """``CELERY_BROKER_URL: str = "redis://..."`` (settings classes, typed config modules)."""
+        if updated_node.value is None:
+            return updated_node
+        found = self._assignment_site(original_node.target, updated_node.target)
+        if found is None:
+            return updated_node
+        (key, style, prefix), spelling = found
+        result = self._run(key, spelling, style, prefix, updated_node.value, original_node)
+        if result is None:
+            return updated_node
+        new_spelling, value = result
+        target = self._renamed_target(updated_node.target, new_spelling) if new_spelling != spelling else updated_node.target
+        return updated_node.with_changes(target=target, value=value)
+
     def _assignment_site(self, original: cst.BaseExpression, target: cst.BaseExpression):
         if isinstance(target, cst.Name):
             name = target.value

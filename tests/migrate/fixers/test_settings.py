@@ -217,3 +217,10 @@ def test_django_settings_without_namespace_keep_uppercase_names():
         path="proj/settings.py",
         files=dict([DJANGO_NO_NAMESPACE]),
     )
+
+
+def test_annotated_settings_class():
+    check_transformed(
+        "from celery import Celery\n\n\nclass Config:\n    CELERY_BROKER_URL: str = 'amqp://localhost'\n    CELERY_TIMEZONE: str = 'UTC'\n",
+        "from cfq_shim import Celery\n\n\nclass Config:\n    CELERY_BROKER_URL: str = 'cloudflare://'\n    CELERY_TIMEZONE: str = 'UTC'\n",
+    )
