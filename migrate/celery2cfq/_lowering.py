@@ -32,7 +32,6 @@ class _Lower(cst.CSTTransformer):
 def lower_for_ast(source: str) -> str | None:
     """The lowered source, or None when LibCST cannot parse it either."""
     try:
-        module = cst.parse_module(source)
-    except (cst.ParserSyntaxError, ValueError):
+        return cst.parse_module(source).visit(_Lower()).code
+    except (cst.ParserSyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    return module.visit(_Lower()).code

@@ -356,19 +356,31 @@ def _call_facts(node: ast.Call, facts: ModuleFacts, qualify) -> None:
 def parse_for_index(source: str) -> ast.Module | None:
     """``ast.parse``, or LibCST plus lowering when the running Python lacks the syntax; None when
     neither can parse (the transform reports the file)."""
-    try:
-        return ast.parse(source)
-    except (SyntaxError, ValueError):
-        pass
+    tree, error = parse_with_ast(source)
+    if tree is not None or too_deep_for_python(error):
+        return tree
     from ._lowering import lower_for_ast
 
     lowered = lower_for_ast(source)
     if lowered is None:
         return None
+    return parse_with_ast(lowered)[0]
+
+
+def parse_with_ast(source: str) -> tuple[ast.Module | None, Exception | None]:
     try:
-        return ast.parse(lowered)
-    except (SyntaxError, ValueError):
-        return None
+        return ast.parse(source), None
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+        return None, error
+
+
+def too_deep_for_python(error: Exception | None) -> bool:
+    """Nesting that CPython itself refuses (over 200 parentheses, recursion limits). Such text is
+    never valid Python, and LibCST's native parser can overflow its stack on it, so it is not
+    handed to LibCST at all."""
+    if isinstance(error, (RecursionError, MemoryError)):
+        return True
+    return isinstance(error, SyntaxError) and "too many nested" in (error.msg or "")
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,9 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from .fixers import FIXERS, SETTING_HANDLERS
 from .fixers._base import FileContext, Fixer
 from .fixers._settings import SettingsFixer
-from .index import TASK, ModuleFacts, ProjectIndex, analyze_module, is_celery_library, parse_for_index
+from .index import (
+    TASK, ModuleFacts, ProjectIndex, analyze_module, is_celery_library, parse_for_index, parse_with_ast, too_deep_for_python,
+)
 from .model import Finding, Options, SourceError, Transformed
 
 __all__ = ["transform_source"]
@@ -53,7 +55,10 @@ def transform_source(source: str, *, path: str, index: ProjectIndex, options: Op
     """Rewrite one file's text. ``path`` is relative to the project root (``/`` separators).
     Raises :class:`SourceError` ("line N: reason") when the text does not parse."""
     module, is_package = index.module_for_path(path)
-    exact_tree = _ast_parse(source)
+    exact_tree, ast_error = parse_with_ast(source)
+    if too_deep_for_python(ast_error):
+        line = getattr(ast_error, "lineno", None)
+        raise SourceError(f"line {line}: nested too deeply for Python" if line else "nested too deeply for Python")
     tree = exact_tree if exact_tree is not None else parse_for_index(source)
     facts = analyze_module(tree, module, is_package=is_package, track_statements=True) if tree is not None else ModuleFacts(module=module)
     resolver = index.resolver()
@@ -227,13 +232,6 @@ def _splice(source: str, parsed: cst.Module, tree: ast.Module, one_pass: "_OnePa
             pieces.append(parsed.code_for_node(result))
     pieces.append("".join(lines[footer_start - 1 :]))
     return "".join(pieces)
-
-
-def _ast_parse(source: str) -> ast.Module | None:
-    try:
-        return ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError):
-        return None
 
 
 def _align(parsed: cst.Module, tree: ast.Module):

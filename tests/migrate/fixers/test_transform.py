@@ -186,3 +186,17 @@ def test_every_mode_agrees_on_the_corpus(monkeypatch):
                 _whole_module(patch, splice=False)
                 whole = run_all(options)
             assert chunked == whole, case
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["x = " + "(" * 5000 + "1" + ")" * 5000 + "\n", "x = 1" + " + 1" * 100_000 + "\n"],
+    ids=["parentheses", "long-chain"],
+)
+def test_nesting_python_refuses_is_an_error_not_a_crash(body):
+    """CPython refuses these; LibCST's native parser can overflow its stack on them, so the text
+    never reaches it (in the index or the transform)."""
+    source = "from celery import shared_task\n" + body
+    index = build_index({"deep.py": source})
+    with pytest.raises(SourceError, match="nested too deeply for Python"):
+        transform_source(source, path="deep.py", index=index, options=Options())
