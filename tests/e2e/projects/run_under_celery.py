@@ -37,14 +37,18 @@ def main(app_spec: str, orders_spec: str, deadline_seconds: str) -> int:
     app = load(app_spec)
     # Whatever broker the project names (a literal amqp:// URL, an environment variable), run in memory.
     app.conf.broker_url = "memory://"
-    place_orders = load(orders_spec)
     # Like `celery worker -Q`: the default queue and every queue a route names.
     routes = app.conf.task_routes or {}
     queues = sorted({app.conf.task_default_queue} | {route["queue"] for route in routes.values()})
     events_file = Path(os.environ["E2E_EVENTS_FILE"])
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10,
                       loglevel="WARNING", queues=queues):
-        keys = set(place_orders())
+        if "DJANGO_SETTINGS_MODULE" in os.environ:
+            # Celery's Django fixup has set Django up as the worker started; the tasks rely on it.
+            from django.apps import apps
+
+            assert apps.ready, "Celery's worker did not set Django up"
+        keys = set(load(orders_spec)())
         deadline = time.monotonic() + float(deadline_seconds)
         while not keys <= terminal_keys(events_file):
             if time.monotonic() > deadline:
