@@ -2,27 +2,23 @@
 
 Qualified names alone cannot say that ``app.task`` or ``x.delay()`` belong to Celery: an ``app``
 imported from ``proj.celery`` is only known through the project. So every candidate module is read
-once with the stdlib ``ast`` (about ten times faster than LibCST) into :class:`ModuleFacts`, a
-symbolic summary (bindings, definitions, configuration calls). The facts of all modules are then
-resolved together, to a fixed point, into a small frozen :class:`ProjectIndex`.
-
-``ast`` of the running Python may not know newer syntax (PEP 695 on 3.11). Only then the file is
-parsed with LibCST, the constructs ``ast`` cannot read are lowered to older equivalents that bind
-the same names, and ``ast`` reads the result.
+once with the stdlib ``ast`` into :class:`~celery2cfq._facts.ModuleFacts`, a symbolic summary
+(bindings, definitions, configuration calls; see ``celery2cfq._facts``). The facts of all modules
+are then resolved together, to a fixed point, into a small frozen :class:`ProjectIndex`.
 
 Names under ``cfq_shim`` count as their Celery equivalents, so migrated code indexes the same.
 """
 
 from __future__ import annotations
 
-import ast
 import sys
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, MutableMapping
 
+from ._facts import ModuleFacts, analyze_module, is_celery_library, parse_for_index
 from .names import celery_equivalent
 
-__all__ = ["ProjectIndex", "ModuleFacts", "build_index", "analyze_module", "module_name_for_path", "Resolver"]
+__all__ = ["ProjectIndex", "Resolver", "build_index", "module_name_for_path"]
 
 #: Kinds of names the index knows.
 APP = "app"
@@ -48,14 +44,6 @@ _NEVER_PROJECT_MODULES = frozenset({"celery", "cfq_shim", "kombu", "django", "fl
     getattr(sys, "stdlib_module_names", ())
 )
 
-#: Packages whose import makes a module worth rewriting.
-_CELERY_PACKAGES = frozenset({"celery", "cfq_shim", "kombu"})
-
-_RESULT_METHODS = frozenset({"delay", "apply_async", "send_task", "AsyncResult"})
-
-_BACKEND_NAMES = frozenset({"result_backend", "CELERY_RESULT_BACKEND", "RESULT_BACKEND"})
-
-
 def module_name_for_path(path: str) -> tuple[str, bool]:
     """``src/proj/tasks.py`` -> (``proj.tasks``, False); ``proj/__init__.py`` -> (``proj``, True)."""
     parts = [p for p in path.split("/") if p not in ("", ".")]
@@ -67,320 +55,6 @@ def module_name_for_path(path: str) -> tuple[str, bool]:
     if is_package:
         parts = parts[:-1]
     return ".".join(parts), is_package
-
-
-def is_celery_library(qualified: str) -> bool:
-    qualified = celery_equivalent(qualified)
-    return qualified == "celery" or qualified.startswith("celery.")
-
-
-@dataclass
-class ModuleFacts:
-    """What one module says about Celery, before cross-module resolution. Refs are dotted names
-    already qualified through the module's own top-level bindings (None when not resolvable)."""
-
-    module: str
-    #: local top-level name -> qualified target (imports and ``x = y.z`` aliases).
-    bindings: dict[str, str] = field(default_factory=dict)
-    #: local names bound by ``import x`` / ``import x.y as z`` (the name is a module).
-    module_bindings: set[str] = field(default_factory=set)
-    #: (local name, rule, ref, flag): rule is "call" (flag: has a positional argument),
-    #: "call2" (``ref(...)(func)``), "decorated", "class", "factory".
-    defs: list[tuple[str, str, str, bool]] = field(default_factory=list)
-    #: (module spelling, namespace or "") for config_from_object; "django:" spelling for Django.
-    config_sources: list[tuple[str, str]] = field(default_factory=list)
-    django_settings: list[str] = field(default_factory=list)
-    #: refs of calls that pass ``backend=``; only app classes count.
-    backend_call_refs: list[str] = field(default_factory=list)
-    sets_backend_setting: bool = False
-    #: For module bindings: attribute names used on them; "" marks a bare use.
-    module_attr_uses: dict[str, set[str]] = field(default_factory=dict)
-    mentions_celery: bool = False
-    #: Names assigned or defined at module level.
-    assigned: set[str] = field(default_factory=set)
-    #: Names assigned anywhere from ``x.delay(...)``, ``x.apply_async(...)``, ``x.send_task(...)``
-    #: or ``x.AsyncResult(...)``: possible task results (for result ``.get()``).
-    result_names: set[str] = field(default_factory=set)
-    #: With ``track_statements``: name -> ids of the ``ast`` statements (any depth) using it, and
-    #: ids of statements holding an import, a ``CELERY_`` name/key/keyword, ``add_periodic_task``
-    #: or ``django_celery_beat``.
-    name_owners: dict[str, set[int]] = field(default_factory=dict)
-    always_interesting: set[int] = field(default_factory=set)
-
-
-def _dotted(node: ast.AST) -> str | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
-
-
-def _str_value(node: ast.AST | None) -> str | None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    return None
-
-
-def _relative_base(module: str, is_package: bool, level: int) -> str:
-    parts = module.split(".") if module else []
-    if not is_package:
-        parts = parts[:-1]
-    if level > 1:
-        parts = parts[: max(0, len(parts) - (level - 1))]
-    return ".".join(parts)
-
-
-def analyze_module(tree: ast.Module, module: str, *, is_package: bool, track_statements: bool = False) -> ModuleFacts:
-    """Summarise one parsed module (see :class:`ModuleFacts`)."""
-    facts = ModuleFacts(module=module)
-    local_defs: set[str] = set()
-
-    # Pass 1: top-level bindings (flow-insensitive: the last binding of a name wins).
-    for stmt in _top_level_statements(tree.body):
-        if isinstance(stmt, ast.Import):
-            for alias in stmt.names:
-                if alias.asname:
-                    facts.bindings[alias.asname] = alias.name
-                    facts.module_bindings.add(alias.asname)
-                else:
-                    top = alias.name.split(".")[0]
-                    facts.bindings[top] = top
-                    facts.module_bindings.add(top)
-        elif isinstance(stmt, ast.ImportFrom):
-            base = stmt.module or ""
-            if stmt.level:
-                rel = _relative_base(module, is_package, stmt.level)
-                base = ".".join(p for p in (rel, base) if p)
-            if base.split(".")[0] in _CELERY_PACKAGES:
-                facts.mentions_celery = True  # also ``from celery.x import *``
-            for alias in stmt.names:
-                if alias.name == "*":
-                    continue
-                facts.bindings[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
-        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            local_defs.add(stmt.name)
-            facts.bindings.pop(stmt.name, None)
-        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            for target in targets:
-                if isinstance(target, ast.Name):
-                    local_defs.add(target.id)
-                    facts.bindings.pop(target.id, None)
-
-    def qualify(node: ast.AST) -> str | None:
-        dotted = _dotted(node)
-        if dotted is None:
-            return None
-        head, _, rest = dotted.partition(".")
-        if head in facts.bindings:
-            target = facts.bindings[head]
-        elif head in local_defs:
-            target = f"{module}.{head}" if module else head
-        else:
-            return None
-        return f"{target}.{rest}" if rest else target
-
-    # Pass 2: definitions at top level.
-    for stmt in _top_level_statements(tree.body):
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            for deco in stmt.decorator_list:
-                callee = deco.func if isinstance(deco, ast.Call) else deco
-                ref = qualify(callee)
-                if ref:
-                    facts.defs.append((stmt.name, "decorated", ref, isinstance(deco, ast.Call)))
-            for ref in _constructed_and_returned(stmt, qualify):
-                facts.defs.append((stmt.name, "factory", ref, False))
-        elif isinstance(stmt, ast.ClassDef):
-            for base in stmt.bases:
-                ref = qualify(base)
-                if ref:
-                    facts.defs.append((stmt.name, "class", ref, False))
-        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            names = [t.id for t in targets if isinstance(t, ast.Name)]
-            value = stmt.value
-            for name in names:
-                if isinstance(value, ast.Call):
-                    if isinstance(value.func, ast.Call):
-                        ref = qualify(value.func.func)
-                        if ref:
-                            facts.defs.append((name, "call2", ref, True))
-                    else:
-                        ref = qualify(value.func)
-                        if ref:
-                            facts.defs.append((name, "call", ref, bool(value.args)))
-                else:
-                    ref = qualify(value)
-                    if ref:
-                        facts.bindings[name] = ref
-
-    # Pass 3: configuration calls and module attribute uses, anywhere in the file. With
-    # ``track_statements``, also which statements (by id, at any depth) hold each name and which
-    # hold something a fixer always looks at; the transform uses it to skip the rest.
-    attr_owned: set[int] = set()
-    # ``celery`` too: ``import celery`` may sit inside a function, and its uses must be known.
-    module_names = facts.module_bindings | {"celery"}
-    name_owners = facts.name_owners
-    always = facts.always_interesting
-    stack: list[tuple[ast.AST, tuple[int, ...]]] = [(tree, ())]
-    while stack:
-        node, owners = stack.pop()
-        if track_statements and isinstance(node, ast.stmt):
-            owners = (*owners, id(node))
-        if isinstance(node, ast.Attribute):
-            if isinstance(node.value, ast.Name):
-                if node.value.id in module_names:
-                    facts.module_attr_uses.setdefault(node.value.id, set()).add(node.attr)
-                    attr_owned.add(id(node.value))
-                if node.attr in _BACKEND_NAMES and isinstance(node.ctx, ast.Store):
-                    facts.sets_backend_setting = True
-            if track_statements and node.attr == "add_periodic_task":
-                always.update(owners)
-        elif isinstance(node, ast.Name):
-            if node.id in module_names and id(node) not in attr_owned:
-                # Parents are handled before their children: an Attribute owner is seen first.
-                facts.module_attr_uses.setdefault(node.id, set()).add("")
-            elif node.id in _BACKEND_NAMES and isinstance(node.ctx, ast.Store):
-                facts.sets_backend_setting = True
-            if track_statements:
-                if node.id.startswith("CELERY_"):
-                    always.update(owners)
-                else:
-                    name_owners.setdefault(node.id, set()).update(owners)
-            continue  # a Name has no children worth walking
-        elif isinstance(node, ast.Call):
-            _call_facts(node, facts, qualify)
-        elif isinstance(node, ast.Assign):
-            value = node.value
-            if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _RESULT_METHODS:
-                facts.result_names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        elif isinstance(node, ast.Dict):
-            if any(_str_value(k) in _BACKEND_NAMES for k in node.keys):
-                facts.sets_backend_setting = True
-        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
-            if _str_value(node.slice) in _BACKEND_NAMES:
-                facts.sets_backend_setting = True
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-            if not getattr(node, "level", 0) and any(m.split(".")[0] in _CELERY_PACKAGES for m in modules):
-                facts.mentions_celery = True  # also an import inside a function
-            always.update(owners)
-            continue
-        elif track_statements:
-            if isinstance(node, ast.Constant):
-                if isinstance(node.value, str) and ("django_celery_beat" in node.value or node.value.startswith("CELERY_")):
-                    always.update(owners)
-                continue
-            if isinstance(node, ast.keyword) and node.arg and node.arg.startswith("CELERY_"):
-                always.update(owners)
-        stack.extend((child, owners) for child in ast.iter_child_nodes(node))
-    facts.mentions_celery = facts.mentions_celery or any(is_celery_library(t) for t in facts.bindings.values())
-    facts.assigned = local_defs
-    return facts
-
-
-def _top_level_statements(body: list[ast.stmt]) -> Iterable[ast.stmt]:
-    """Module statements, looking into ``if``/``try`` blocks (``if TYPE_CHECKING``, import guards)."""
-    for stmt in body:
-        if isinstance(stmt, ast.If):
-            yield from _top_level_statements(stmt.body)
-            yield from _top_level_statements(stmt.orelse)
-        elif isinstance(stmt, ast.Try):
-            yield from _top_level_statements(stmt.body)
-            for handler in stmt.handlers:
-                yield from _top_level_statements(handler.body)
-            yield from _top_level_statements(stmt.orelse)
-        else:
-            yield stmt
-
-
-def _constructed_and_returned(func: ast.FunctionDef | ast.AsyncFunctionDef, qualify) -> list[str]:
-    """Refs of calls whose result the function returns at the end of its body
-    (``x = Celery(...); ...; return x`` or ``return Celery(...)``): app factories."""
-    last = func.body[-1] if func.body else None
-    if not isinstance(last, ast.Return) or last.value is None:
-        return []
-    if isinstance(last.value, ast.Call):
-        ref = qualify(last.value.func)
-        return [ref] if ref else []
-    if not isinstance(last.value, ast.Name):
-        return []
-    returned = last.value.id
-    refs: list[str] = []
-    for statement in func.body:
-        if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Call):
-            if any(isinstance(t, ast.Name) and t.id == returned for t in statement.targets):
-                ref = qualify(statement.value.func)
-                if ref:
-                    refs.append(ref)
-    return refs
-
-
-def _call_facts(node: ast.Call, facts: ModuleFacts, qualify) -> None:
-    func = node.func
-    if isinstance(func, ast.Attribute) and func.attr == "config_from_object" and node.args:
-        namespace = ""
-        for kw in node.keywords:
-            if kw.arg == "namespace":
-                namespace = _str_value(kw.value) or ""
-        arg = node.args[0]
-        spelling = _str_value(arg)
-        if spelling is not None:
-            module_part = spelling.split(":")[0]
-            if module_part in ("django.conf", "django.conf.settings"):
-                facts.config_sources.append(("django:", namespace))
-            elif ":" not in spelling:
-                facts.config_sources.append((module_part, namespace))
-        else:
-            ref = qualify(arg)
-            if ref:
-                facts.config_sources.append((ref, namespace))
-    elif isinstance(func, ast.Attribute) and func.attr == "setdefault" and len(node.args) >= 2:
-        if _str_value(node.args[0]) == "DJANGO_SETTINGS_MODULE":
-            value = _str_value(node.args[1])
-            if value:
-                facts.django_settings.append(value)
-    for kw in node.keywords:
-        if kw.arg == "backend":
-            ref = qualify(func)
-            if ref:
-                facts.backend_call_refs.append(ref)
-        elif kw.arg in _BACKEND_NAMES:
-            facts.sets_backend_setting = True
-
-
-def parse_for_index(source: str) -> ast.Module | None:
-    """``ast.parse``, or LibCST plus lowering when the running Python lacks the syntax; None when
-    neither can parse (the transform reports the file)."""
-    tree, error = parse_with_ast(source)
-    if tree is not None or too_deep_for_python(error):
-        return tree
-    from ._lowering import lower_for_ast
-
-    lowered = lower_for_ast(source)
-    if lowered is None:
-        return None
-    return parse_with_ast(lowered)[0]
-
-
-def parse_with_ast(source: str) -> tuple[ast.Module | None, Exception | None]:
-    try:
-        return ast.parse(source), None
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
-        return None, error
-
-
-def too_deep_for_python(error: Exception | None) -> bool:
-    """Nesting that CPython itself refuses (over 200 parentheses, recursion limits). Such text is
-    never valid Python, and LibCST's native parser can overflow its stack on it, so it is not
-    handed to LibCST at all."""
-    if isinstance(error, (RecursionError, MemoryError)):
-        return True
-    return isinstance(error, SyntaxError) and "too many nested" in (error.msg or "")
 
 
 @dataclass(frozen=True)

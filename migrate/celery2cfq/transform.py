@@ -31,9 +31,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from .fixers import FIXERS, SETTING_HANDLERS
 from .fixers._base import FileContext, Fixer
 from .fixers._settings import SettingsFixer
-from .index import (
-    TASK, ModuleFacts, ProjectIndex, analyze_module, is_celery_library, parse_for_index, parse_with_ast, too_deep_for_python,
-)
+from ._facts import ModuleFacts, analyze_module, is_celery_library, parse_for_index, parse_with_ast, too_deep_for_python
+from .index import TASK, ProjectIndex
 from .model import Finding, Options, SourceError, Transformed
 
 __all__ = ["transform_source"]

@@ -13,7 +13,8 @@ from typing import ClassVar, Sequence
 
 import libcst as cst
 
-from ..index import ModuleFacts, ProjectIndex, Resolver, is_celery_library
+from .._facts import ModuleFacts, is_celery_library
+from ..index import ProjectIndex, Resolver
 from ..model import Options
 from ..names import celery_equivalent
 
