@@ -22,7 +22,6 @@ def filter_options(
     removed_code: str,
     kept_code: str,
     what: str,
-    first_option: int = 0,
     star_code: str | None = None,
     extra_check: Callable[[str, cst.BaseExpression], str | None] | None = None,
 ) -> cst.Call:
@@ -30,8 +29,6 @@ def filter_options(
     ``honoured`` (``kept_code``). ``extra_check`` may return a message for a kept option."""
     drop: set[int] = set()
     for i, (orig_arg, arg) in enumerate(zip(original.args, updated.args)):
-        if i < first_option:
-            continue
         if arg.star == "**":
             if star_code:
                 ctx.report(orig_arg, star_code, f"{what}: options passed with ** cannot be checked; make sure none is priority/exchange/routing_key")
@@ -62,6 +59,10 @@ def filter_options(
 
 def serializer_check(name: str, value: cst.BaseExpression) -> str | None:
     """Messages go as JSON; another serializer changes what a task receives."""
-    if name == "serializer" and string_value(value) != "json":
-        return "kept serializer= other than 'json'; cfq_shim sends JSON only, so arguments must be JSON-serialisable"
-    return None
+    if name != "serializer":
+        return None
+    chosen = string_value(value)
+    if chosen == "json":
+        return None
+    what = f"serializer={chosen!r}" if chosen is not None else "a serializer= the codemod cannot read"
+    return f"kept {what}; cfq_shim sends JSON only, so arguments must be JSON-serialisable"

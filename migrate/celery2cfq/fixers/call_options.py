@@ -65,7 +65,7 @@ HONOURED = frozenset({
 REMOVED = frozenset({"priority", "exchange", "routing_key", "delivery_mode"})
 TASK_METHODS = frozenset({"delay", "apply_async", "s", "si", "signature"})
 #: Methods whose keyword arguments are options (the others take the task's own arguments).
-OPTION_METHODS = {"apply_async": 2, "signature": 2, "send_task": 1}
+OPTION_METHODS = frozenset({"apply_async", "signature", "send_task"})
 
 
 class CallOptionsFixer(Fixer):
@@ -90,5 +90,5 @@ class CallOptionsFixer(Fixer):
         return filter_options(
             self.ctx, original_node, updated_node,
             honoured=HONOURED, removed=REMOVED, removed_code="CFQ401", kept_code="CFQ403",
-            what=f".{method}()", first_option=0, star_code="CFQ402", extra_check=serializer_check,
+            what=f".{method}()", star_code="CFQ402", extra_check=serializer_check,
         )

@@ -21,7 +21,7 @@ def test_todo_comments_are_added_once():
 def test_todo_comment_goes_above_decorators():
     check_transformed(
         "from cfq_shim import shared_task\n\n\n@shared_task(serializer='pickle')\ndef t():\n    pass\n",
-        "from cfq_shim import shared_task\n\n\n# TODO(celery2cfq): CFQ302 task option: kept serializer= other than 'json'; cfq_shim sends JSON only, "
+        "from cfq_shim import shared_task\n\n\n# TODO(celery2cfq): CFQ302 task option: kept serializer='pickle'; cfq_shim sends JSON only, "
         "so arguments must be JSON-serialisable\n@shared_task(serializer='pickle')\ndef t():\n    pass\n",
         options=Options(todo_comments=True),
     )
