@@ -43,6 +43,7 @@ import pytest
 PROJECTS = Path(__file__).parent / "projects"
 SUPPORT = PROJECTS / "support"
 CELERY_RUNNER = PROJECTS / "run_under_celery.py"
+EAGER_RUNNER = PROJECTS / "run_eager.py"
 BIN = Path(sys.executable).parent
 DEADLINE_SECONDS = 90.0
 POLL_SECONDS = 0.1
@@ -404,6 +405,33 @@ def test_rewrite_migrates_a_django_project_and_its_celery_settings(tmp_path):
 
     assert again.returncode == 0, again.stdout + again.stderr
     assert snapshot(project) == migrated
+
+
+def run_eager(project: Project, copy: Path, events_file: Path) -> list[dict]:
+    result = subprocess.run(
+        [sys.executable, str(EAGER_RUNNER), project.celery_app, project.orders],
+        capture_output=True, text=True, timeout=DEADLINE_SECONDS, cwd=copy,
+        env=base_env(E2E_EVENTS_FILE=str(events_file), PYTHONPATH=python_path(copy), **dict(project.env)),
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return read_events(events_file)
+
+
+@pytest.mark.parametrize("project", [SHOP, NEWSLETTER, BOOKSHOP], ids=lambda project: project.package)
+def test_migrated_project_in_eager_mode_does_what_celery_did(tmp_path, project):
+    # Given the project's test-suite setting, task_always_eager, under Celery and after migration
+    original = copy_project(project, tmp_path / "original")
+    migrated = migrate(project, tmp_path / "migrated")
+    assert_imports_cfq_shim_not_celery(migrated, project.celery_app.split(":")[0].replace(".", "/") + ".py")
+
+    # When the same calls run eagerly
+    under_celery = run_eager(project, original, tmp_path / "celery.jsonl")
+    under_shim = run_eager(project, migrated, tmp_path / "shim.jsonl")
+
+    # Then the same things happen in the same order (eager mode is synchronous): runs, retries, hooks,
+    # results and failures.
+    assert any(event["event"] == "run" and event["retries"] > 0 for event in under_celery)
+    assert under_shim == under_celery
 
 
 # --- migrated projects run by a real worker (slow) ---------------------------------------------------------
