@@ -9,6 +9,8 @@ contains, in any letter case, one of:
 - ``broker`` (pre-4.0 configuration modules such as ``BROKER_URL = ...`` without the word celery)
 - ``.delay(``, ``.apply_async(``, ``.s(``, ``.si(``, ``.signature(`` (``send_task`` has ``task``): call sites
   in modules that only import a task, e.g. ``from .tasks import add; add.delay(1)``
+- ``.control.`` and ``asyncresult``: remote control and results on an app imported under a plain
+  name (``from proj.worker import app; app.control.inspect()``)
 
 A kept file is not necessarily changed: the transform decides that, and reads files that turn out
 to have nothing to do with Celery with the fast ``ast`` only. What is dropped here can never be
@@ -31,6 +33,8 @@ MARKERS: tuple[bytes, ...] = (
     b".s(",
     b".si(",
     b".signature(",
+    b".control.",
+    b"asyncresult",
 )
 
 

@@ -23,6 +23,8 @@ from celery2cfq.prefilter import might_need_work
         b"app.send_task('proj.add')\n",
         b"BROKER_URL = 'amqp://'\n",  # pre-4.0 config module without the word
         b"INSTALLED_APPS = ['django_celery_beat']\n",
+        b"from proj.worker import app\nstats = app.control.inspect().stats()\n",
+        b"from proj.worker import app\nr = app.AsyncResult(task_id)\n",
     ],
 )
 def test_keeps(data: bytes):

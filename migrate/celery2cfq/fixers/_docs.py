@@ -34,8 +34,8 @@ _FOOTER = """
 ## How the codemod decides what is Celery
 
 1. **Pre-filter** (`celery2cfq.prefilter`): a file is read further only if its bytes contain, in any
-   letter case, `celery`, `cfq_shim`, `task`, `broker`, `.delay(`, `.apply_async(`, `.s(`, `.si(` or
-   `.signature(`. No parsing.
+   letter case, `celery`, `cfq_shim`, `task`, `broker`, `.delay(`, `.apply_async(`, `.s(`, `.si(`,
+   `.signature(`, `.control.` or `asyncresult`. No parsing.
 2. **Index** (`celery2cfq.index`, stdlib `ast`; LibCST only for syntax the running Python lacks): apps
    (`Celery(...)`, subclasses, factories that return one, `current_app`), tasks (`@app.task`,
    `@shared_task`, decorator aliases such as `my_task = shared_task` or
