@@ -23,8 +23,9 @@ RULES = (
         description=(
             "Renames use Celery's own table (`celery.app.defaults._TO_NEW_KEY`). Applies to configuration "
             "modules loaded with `config_from_object` (without a namespace), `app.conf.X`, `app.conf['X']`, "
-            "`app.conf.update(...)` and `Celery(...)` keywords. The rename itself is done by the settings "
-            "pass; this code switches it on or off."
+            "`app.conf.update(...)` and `Celery(...)` keywords. Django settings read without a namespace keep "
+            "their UPPERCASE names (Django ignores lowercase settings). The rename itself is done by the "
+            "settings pass; this code switches it on or off."
         ),
         rewrites=True,
         examples=(
