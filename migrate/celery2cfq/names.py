@@ -84,7 +84,9 @@ PROVIDED: Mapping[tuple[str, str], str] = {
     for name in names
 }
 
-_SHIM_TO_CELERY: Mapping[str, str] = {target: module for module, (target, _) in MODULE_TARGETS.items()}
+_SHIM_TO_CELERY: dict[str, str] = {}
+for _module, (_target, _) in MODULE_TARGETS.items():
+    _SHIM_TO_CELERY.setdefault(_target, _module)  # the first (Celery's own) module wins over kombu's
 
 
 def shim_module_for(celery_module: str, name: str) -> str | None:

@@ -39,6 +39,7 @@ def test_signals_match_celery():
 def test_cfq_shim_spellings_map_back_to_celery():
     assert names.celery_equivalent("cfq_shim.log.get_task_logger") == "celery.utils.log.get_task_logger"
     assert names.celery_equivalent("cfq_shim.Celery") == "celery.Celery"
+    assert names.celery_equivalent("cfq_shim.exceptions.Retry") == "celery.exceptions.Retry"
     assert names.celery_equivalent("cfq_shimmer.x") == "cfq_shimmer.x"
     assert names.celery_equivalent("proj.tasks") == "proj.tasks"
 
