@@ -84,9 +84,14 @@ PROVIDED: Mapping[tuple[str, str], str] = {
     for name in names
 }
 
-_SHIM_TO_CELERY: dict[str, str] = {}
-for _module, (_target, _) in MODULE_TARGETS.items():
-    _SHIM_TO_CELERY.setdefault(_target, _module)  # the first (Celery's own) module wins over kombu's
+def _shim_to_celery() -> dict[str, str]:
+    reverse: dict[str, str] = {}
+    for module, (target, _) in MODULE_TARGETS.items():
+        reverse.setdefault(target, module)  # the first (Celery's own) module wins over kombu's
+    return reverse
+
+
+_SHIM_TO_CELERY = _shim_to_celery()
 
 
 def shim_module_for(celery_module: str, name: str) -> str | None:
