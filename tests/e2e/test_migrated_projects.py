@@ -344,13 +344,15 @@ def test_rewrite_migrates_an_env_broker_project_and_a_second_run_changes_nothing
     assert snapshot(project) == migrated
 
 
-def test_diff_writes_nothing_and_exits_1(tmp_path):
+def test_diff_and_check_write_nothing_and_exit_1(tmp_path):
     project = copy_project(SHOP, tmp_path / "shop")
     original = snapshot(project)
 
     result = rewrite("--diff", str(project))
+    check = rewrite("--check", str(project))
 
     assert result.returncode == 1, result.stdout + result.stderr
+    assert check.returncode == 1, check.stdout + check.stderr
     assert "+from cfq_shim import Celery" in result.stdout
     assert "-from celery import Celery" in result.stdout
     assert snapshot(project) == original
@@ -597,6 +599,27 @@ def test_env_broker_project_on_the_cloudflare_path_does_what_celery_did(tmp_path
     assert [queue["exists"] for queue in run.inspect()] == [True]
 
     drain_and_compare(run, celery_events(SHOP), "-P", "threads", "-c", "2")
+
+    assert DUMMY_TOKEN not in provision.stdout + provision.stderr
+    assert DUMMY_TOKEN not in run.worker_log.read_text()
+
+
+@pytest.mark.slow
+def test_literal_broker_project_on_the_cloudflare_default_does_what_celery_did(tmp_path, celery_events, stand_in):
+    # Migrated without --broker: the amqp:// URL became "cloudflare://", the account comes from the environment.
+    copy = migrate(NEWSLETTER, tmp_path / "newsletter")
+    run = MigratedRun(
+        NEWSLETTER, copy, tmp_path,
+        CLOUDFLARE_ACCOUNT_ID=ACCOUNT,
+        CLOUDFLARE_BASE_URL=stand_in,
+        CLOUDFLARE_API_TOKEN=DUMMY_TOKEN,
+    )
+    provision = run.shim("provision")
+    # Both queues the app knows (the default and the route's), each with its dead-letter queue.
+    assert [(queue["queue"], queue["exists"]) for queue in run.inspect()] == [("mail", True), ("templates", True)]
+    assert "mail-dlq" in provision.stdout and "templates-dlq" in provision.stdout
+
+    drain_and_compare(run, celery_events(NEWSLETTER), "-c", "2")
 
     assert DUMMY_TOKEN not in provision.stdout + provision.stderr
     assert DUMMY_TOKEN not in run.worker_log.read_text()
