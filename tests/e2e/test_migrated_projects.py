@@ -1,14 +1,17 @@
 """End to end, as a user lives it: a Celery project, migrated by ``celery2cfq rewrite``, run by ``cfq-shim``.
 
-Two small Celery projects of the usual shapes live in tests/e2e/projects:
+Three small Celery projects of the usual shapes live in tests/e2e/projects:
 - ``shop``: a package with a ``celery`` module whose broker comes from ``CELERY_BROKER_URL`` with a
   ``redis://`` default; ``@app.task`` and ``@shared_task``; ``bind`` + ``self.retry(exc=...)``;
   ``autoretry_for``; a ``countdown``; a ``task_failure`` handler; ``.delay()`` and ``.apply_async()``.
 - ``newsletter``: a literal ``amqp://`` broker with a password in a pre-4.0 ``celeryconfig`` module read by
-  ``config_from_object``; a ``Task`` subclass with hooks as ``base=``; an options alias
-  (``retrying = shared_task(...)``); ``self.retry()`` until ``MaxRetriesExceededError``; ``Ignore``.
-Their tasks write their side effects (each run with its retry count, each result, hook and failure) as
-JSON lines to ``E2E_EVENTS_FILE`` (tests/e2e/projects/support/e2e_events.py).
+  ``config_from_object``, with ``CELERY_ROUTES`` to a second queue; a ``Task`` subclass with hooks as
+  ``base=``; an options alias (``retrying = shared_task(...)``); ``self.retry()`` until
+  ``MaxRetriesExceededError``; ``Ignore``; ``expires`` in the past (revoked).
+- ``bookshop``: Django: ``config_from_object("django.conf:settings", namespace="CELERY")``,
+  ``autodiscover_tasks()``, a tasks module that imports its models.
+Their tasks write their side effects (each run with its retry count, each result, hook, failure and
+revocation) as JSON lines to ``E2E_EVENTS_FILE`` (tests/e2e/projects/support/e2e_events.py).
 
 1. Under real Celery 5.7 (a worker thread on ``memory://``, tests/e2e/projects/run_under_celery.py) a
    project records what Celery does.
@@ -16,9 +19,10 @@ JSON lines to ``E2E_EVENTS_FILE`` (tests/e2e/projects/support/e2e_events.py).
 3. The migrated copy sends the same calls and a real ``cfq-shim -A ... worker`` process runs them, on the
    embedded store and on the Cloudflare path (the ``cfq-shim emulator`` stand-in and the official SDK).
    The side effects must equal Celery's, and every failure Celery recorded must be in the dead-letter queue.
+Fast tests check the codemod's output on the same projects, eager mode before and after migration, and
+that every option docs/migration-guide.md uses exists in the CLI's help.
 
-Everything here runs in subprocesses, talks only to 127.0.0.1, and waits on conditions with deadlines.
-"""
+Everything here runs in subprocesses, talks only to 127.0.0.1, and waits on conditions with deadlines."""
 
 from __future__ import annotations
 
@@ -28,8 +32,8 @@ import functools
 import json
 import os
 import re
-import shutil
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -60,6 +64,7 @@ ISOLATED_VARIABLES = (
     "CLOUDFLARE_BASE_URL",
     "CFQ_SHIM_QUEUE_PREFIX",
     "E2E_EVENTS_FILE",
+    "DJANGO_SETTINGS_MODULE",
 )
 
 
