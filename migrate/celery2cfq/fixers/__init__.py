@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from . import (
-    beat, broker, call_options, canvas, dynamic_lookup, imports, old_setting_names, remote_control, result_backend,
+    beat, broker, call_options, canvas, dead_settings, dynamic_lookup, imports, old_setting_names, remote_control, result_backend,
     signals, task_options, transport_options,
 )
 from ._base import Example, Fixer, Rule
@@ -22,7 +22,7 @@ from ._base import Example, Fixer, Rule
 __all__ = ["ALL_CODES", "FIXERS", "RULES", "SETTING_HANDLERS", "Example", "Fixer", "Rule"]
 
 _RULE_MODULES = (
-    imports, broker, old_setting_names, transport_options, result_backend, task_options, call_options,
+    imports, broker, old_setting_names, transport_options, result_backend, dead_settings, task_options, call_options,
     dynamic_lookup, remote_control, canvas, signals, beat,
 )
 
@@ -42,6 +42,7 @@ SETTING_HANDLERS = (
     transport_options.handle_setting,
     broker.handle_setting,
     result_backend.handle_setting,
+    dead_settings.handle_setting,
     beat.handle_setting,
 )
 

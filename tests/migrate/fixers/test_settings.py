@@ -224,3 +224,20 @@ def test_annotated_settings_class():
         "from celery import Celery\n\n\nclass Config:\n    CELERY_BROKER_URL: str = 'amqp://localhost'\n    CELERY_TIMEZONE: str = 'UTC'\n",
         "from cfq_shim import Celery\n\n\nclass Config:\n    CELERY_BROKER_URL: str = 'cloudflare://'\n    CELERY_TIMEZONE: str = 'UTC'\n",
     )
+
+
+def test_settings_without_effect_are_kept_and_reported():
+    result = check_transformed(
+        "BROKER_HOST = 'rabbit'\nBROKER_PASSWORD = 'hunter2'\nBROKER_HEARTBEAT = 10\nCELERY_DEFAULT_ROUTING_KEY = 'x'\n",
+        "broker_host = 'rabbit'\nbroker_password = 'hunter2'\nbroker_heartbeat = 10\ntask_default_routing_key = 'x'\n",
+        path="celeryconfig.py",
+        files=dict([CONFIG_APP]),
+    )
+    assert codes(result) == ["CFQ208"] * 4
+    assert "credentials" in result.findings[1].message
+    assert all("hunter2" not in f.message for f in result.findings)
+
+
+def test_namespaced_setting_without_effect():
+    result = check_noop("CELERY_BROKER_POOL_LIMIT = 0\nCELERY_TASK_DEFAULT_QUEUE = 'jobs'\n", path="proj/settings.py", files=dict([DJANGO_CELERY]))
+    assert codes(result) == ["CFQ208"]
