@@ -5,7 +5,7 @@ A case may hold ``expected.json``::
 
     {"errors": ["broken.py"], "findings": {"proj/tasks.py": [["CFQ301", 13], ...]}}
 
-``errors`` lists the files the run must report as failed (and leave untouched); ``findings`` gives,
+``options.json`` sets run options (``{"todo_comments": true}``). ``errors`` lists the files the run must report as failed (and leave untouched); ``findings`` gives,
 per file, the exact (code, line) pairs the run must report. Files not listed have no findings.
 """
 
@@ -28,6 +28,12 @@ def _files(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def _options(case: str) -> Options:
+    """``options.json`` (for example ``{"todo_comments": true}``), else the defaults."""
+    path = CORPUS / case / "options.json"
+    return Options(**json.loads(path.read_text())) if path.exists() else Options()
+
+
 def _expected(case: str) -> dict:
     path = CORPUS / case / "expected.json"
     return json.loads(path.read_text()) if path.exists() else {}
@@ -46,7 +52,8 @@ def test_case(case: str, tmp_path: Path):
     shutil.copytree(before, work)
     expected = _expected(case)
 
-    first = run([work], options=Options(), jobs=1, write=True)
+    options = _options(case)
+    first = run([work], options=options, jobs=1, write=True)
 
     assert _files(work) == _files(after)
     errors = sorted(Path(r.path).relative_to(work).as_posix() for r in first.files if r.error)
@@ -58,7 +65,7 @@ def test_case(case: str, tmp_path: Path):
     }
     assert findings == {path: sorted(pairs) for path, pairs in expected.get("findings", {}).items()}
 
-    second = run([work], options=Options(), jobs=1, write=True)
+    second = run([work], options=options, jobs=1, write=True)
     assert second.summary.files_changed == 0
     assert _files(work) == _files(after)
 
