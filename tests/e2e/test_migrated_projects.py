@@ -46,6 +46,8 @@ import pytest
 
 PROJECTS = Path(__file__).parent / "projects"
 SUPPORT = PROJECTS / "support"
+#: A ``celery`` package that fails to import: migrated code runs with it first on the path.
+WITHOUT_CELERY = PROJECTS / "without_celery"
 CELERY_RUNNER = PROJECTS / "run_under_celery.py"
 EAGER_RUNNER = PROJECTS / "run_eager.py"
 BIN = Path(sys.executable).parent
@@ -156,9 +158,13 @@ def copy_project(project: Project, destination: Path) -> Path:
     return destination
 
 
-def python_path(project_dir: Path) -> str:
-    """The project's own directory first (as the user's checkout), then the tests' event recorder."""
-    return os.pathsep.join(filter(None, [str(project_dir), str(SUPPORT), os.environ.get("PYTHONPATH", "")]))
+def python_path(project_dir: Path, *, celery_installed: bool = True) -> str:
+    """The project's own directory first (as the user's checkout), then the tests' event recorder.
+
+    ``celery_installed=False`` hides Celery, as on a machine where only celery2cfq is installed."""
+    hide = [] if celery_installed else [str(WITHOUT_CELERY)]
+    paths = [*hide, str(project_dir), str(SUPPORT), os.environ.get("PYTHONPATH", "")]
+    return os.pathsep.join(filter(None, paths))
 
 
 def rewrite(*args: str) -> subprocess.CompletedProcess:
@@ -224,8 +230,12 @@ class MigratedRun:
         self.copy = copy
         self.events_file = workdir / "events.jsonl"
         self.worker_log = workdir / "worker.log"
-        self.env = base_env(PYTHONPATH=python_path(copy), E2E_EVENTS_FILE=str(self.events_file),
-                            **dict(project.env), **env)
+        self.env = base_env(
+            PYTHONPATH=python_path(copy, celery_installed=False),
+            E2E_EVENTS_FILE=str(self.events_file),
+            **dict(project.env),
+            **env,
+        )
 
     def shim(self, *args: str) -> subprocess.CompletedProcess:
         result = subprocess.run(
@@ -414,11 +424,15 @@ def test_rewrite_migrates_a_django_project_and_its_celery_settings(tmp_path):
     assert snapshot(project) == migrated
 
 
-def run_eager(project: Project, copy: Path, events_file: Path) -> list[dict]:
+def run_eager(project: Project, copy: Path, events_file: Path, *, celery_installed: bool) -> list[dict]:
     result = subprocess.run(
         [sys.executable, str(EAGER_RUNNER), project.celery_app, project.orders],
         capture_output=True, text=True, timeout=DEADLINE_SECONDS, cwd=copy,
-        env=base_env(E2E_EVENTS_FILE=str(events_file), PYTHONPATH=python_path(copy), **dict(project.env)),
+        env=base_env(
+            E2E_EVENTS_FILE=str(events_file),
+            PYTHONPATH=python_path(copy, celery_installed=celery_installed),
+            **dict(project.env),
+        ),
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return read_events(events_file)
@@ -432,8 +446,8 @@ def test_migrated_project_in_eager_mode_does_what_celery_did(tmp_path, project):
     assert_imports_cfq_shim_not_celery(migrated, project.celery_app.split(":")[0].replace(".", "/") + ".py")
 
     # When the same calls run eagerly
-    under_celery = run_eager(project, original, tmp_path / "celery.jsonl")
-    under_shim = run_eager(project, migrated, tmp_path / "shim.jsonl")
+    under_celery = run_eager(project, original, tmp_path / "celery.jsonl", celery_installed=True)
+    under_shim = run_eager(project, migrated, tmp_path / "shim.jsonl", celery_installed=False)
 
     # Then the same things happen in the same order (eager mode is synchronous): runs, retries, hooks,
     # results and failures.
@@ -459,7 +473,7 @@ def load_migrated_app(project: Project, copy: Path) -> subprocess.CompletedProce
     return subprocess.run(
         [sys.executable, "-c", LOAD_WITH_WARNINGS_AS_ERRORS, project.celery_app],
         capture_output=True, text=True, timeout=DEADLINE_SECONDS, cwd=copy,
-        env=base_env(PYTHONPATH=python_path(copy), **dict(project.env)),
+        env=base_env(PYTHONPATH=python_path(copy, celery_installed=False), **dict(project.env)),
     )
 
 
