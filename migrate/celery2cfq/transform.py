@@ -13,7 +13,7 @@ Order of work, cheapest first:
    fixers compose on the same tree. Imports are rewritten in place in that same pass (renaming a
    statement's module, or splitting it in two), which keeps comments and formatting and needs no
    scope analysis.
-4. Line numbers come from position metadata, only for the statements that have findings.
+4. Line numbers come from position metadata, computed only for parsed chunks that have findings.
 
 When statements cannot be cut apart by lines (backslash continuations) or the running Python's
 ``ast`` cannot read the file, the whole module is parsed with LibCST instead; the results are the
@@ -102,18 +102,12 @@ def transform_source(source: str, *, path: str, index: ProjectIndex, options: Op
     except (ValueError, RecursionError) as error:  # null bytes, absurd nesting
         raise SourceError(f"cannot parse: {error}") from None
     one_pass = new_pass()
-    aligned = _align(parsed, exact_tree) if exact_tree is not None else None
-    statements = aligned[0] if aligned is not None else None
-    if aligned is not None and interesting is not None:
-        one_pass.skip = _skipped(aligned[1], interesting)
+    stmt_map = _align(parsed, exact_tree) if exact_tree is not None else None
+    if stmt_map is not None and interesting is not None:
+        one_pass.skip = _skipped(stmt_map, interesting)
     new_tree = parsed.visit(one_pass)
-
-    findings = _findings(one_pass.ctx, parsed, statements)
-    new_source = source
-    if one_pass.changes:
-        new_source = _splice(source, parsed, exact_tree, one_pass) if exact_tree is not None else None
-        if new_source is None:
-            new_source = new_tree.code
+    findings = tuple(sorted(_findings(one_pass.ctx, parsed)))
+    new_source = new_tree.code if one_pass.changes else source
     return Transformed(source=new_source, findings=findings, tasks_found=len(task_names), call_sites=one_pass.ctx.call_sites)
 
 
@@ -180,70 +174,21 @@ def _transform_chunks(source: str, tree: ast.Module, one_pass: "_OnePass", inter
             one_pass.skip = _skipped(stmt_map, interesting)
         else:
             one_pass.skip = set()
-        reports_before, changes_before = len(ctx.reports), one_pass.changes
+        changes_before = one_pass.changes
         new_snippet = snippet.visit(one_pass)
-        if len(ctx.reports) > reports_before:
-            positions = MetadataWrapper(snippet, unsafe_skip_copy=True).resolve(PositionProvider)
-            for node, code, message, _, _ in ctx.reports[reports_before:]:
-                start = positions[node].start
-                findings.append(Finding(line=start.line + first - 1, column=start.column, code=code, message=message))
+        findings.extend(_findings(ctx, snippet, first))
+        ctx.reports.clear()
         pieces.append(new_snippet.code if one_pass.changes != changes_before else text)
     pieces.append("".join(lines[chunks[-1][1] :] if chunks else lines))
     return "".join(pieces), tuple(sorted(findings))
 
 
-def _splice(source: str, parsed: cst.Module, tree: ast.Module, one_pass: "_OnePass") -> str | None:
-    """The new text, generating code only for changed top-level statements and copying the
-    original text of the others (code generation costs about as much as parsing). None when the
-    statements' lines cannot be accounted for; the caller then generates the whole module."""
-    if "\\\n" in source or "\\\r" in source or not parsed.has_trailing_newline:
-        return None  # a backslash continuation can make one "empty line" span two lines
-    aligned: list[tuple[int, int]] = []  # (first line of its text, last line of its code)
-    position = 0
-    for node in parsed.body:
-        count = len(node.body) if isinstance(node, cst.SimpleStatementLine) else 1
-        ast_nodes = tree.body[position : position + count]
-        position += count
-        if len(ast_nodes) != count:
-            return None
-        first = ast_nodes[0]
-        code_line = min([first.lineno, *(d.lineno for d in getattr(first, "decorator_list", ()))])
-        end_line = max(n.end_lineno or n.lineno for n in ast_nodes)
-        aligned.append((code_line - len(node.leading_lines), end_line))
-    lines = source.splitlines(keepends=True)
-    footer_start = len(lines) - len(parsed.footer) + 1
-    starts = [start for start, _ in aligned] + [footer_start]
-    if position != len(tree.body) or (aligned and starts[0] != len(parsed.header) + 1):
-        return None
-    for i, (_, end_line) in enumerate(aligned):
-        if not starts[i] <= end_line < starts[i + 1]:
-            return None
-        if id(parsed.body[i]) in one_pass.changed_tops and starts[i + 1] != end_line + 1:
-            return None  # lines after its code (a comment at the end of a block) we cannot place
-    pieces = ["".join(lines[: starts[0] - 1])] if aligned else []
-    for i, node in enumerate(parsed.body):
-        result = one_pass.top_results.get(id(node), node)
-        if id(node) not in one_pass.changed_tops:
-            pieces.append("".join(lines[starts[i] - 1 : starts[i + 1] - 1]))
-        elif isinstance(result, cst.FlattenSentinel):
-            pieces.extend(parsed.code_for_node(n) for n in result.nodes)
-        elif isinstance(result, cst.CSTNode):
-            pieces.append(parsed.code_for_node(result))
-    pieces.append("".join(lines[footer_start - 1 :]))
-    return "".join(pieces)
-
-
-def _align(parsed: cst.Module, tree: ast.Module):
-    """Pair LibCST statements with their ``ast`` statements (``a; b`` is one LibCST line, two
-    ``ast`` statements), at module level and inside function and class bodies. Returns the
-    top-level (node, first line) pairs and a map id(LibCST statement) -> ``ast`` statements, or
-    None when they do not line up."""
+def _align(parsed: cst.Module, tree: ast.Module) -> dict[int, list[ast.stmt]] | None:
+    """Map id(LibCST statement) -> its ``ast`` statements (``a; b`` is one LibCST line, two ``ast``
+    statements), at module level and inside function and class bodies; None when they do not
+    line up."""
     stmt_map: dict[int, list[ast.stmt]] = {}
-    if not _align_body(parsed.body, tree.body, stmt_map):
-        return None
-    # ast's line of a decorated def is the ``def`` line, as LibCST's position of the node.
-    top = [(node, stmt_map[id(node)][0].lineno) for node in parsed.body]
-    return top, stmt_map
+    return stmt_map if _align_body(parsed.body, tree.body, stmt_map) else None
 
 
 def _align_body(cst_body: Sequence[cst.CSTNode], ast_body: list[ast.stmt], out: dict[int, list[ast.stmt]]) -> bool:
@@ -277,32 +222,16 @@ def _relevant_names(facts: ModuleFacts, resolver, index: ProjectIndex, module: s
     return names
 
 
-def _findings(ctx: FileContext, parsed: cst.Module, statements) -> tuple[Finding, ...]:
-    """Findings with 1-based lines. Positions are computed only over the top-level statements
-    that hold findings (offset by their first line from ``ast``), not over the whole module."""
+def _findings(ctx: FileContext, parsed: cst.Module, first_line: int = 1) -> list[Finding]:
+    """Findings with 1-based lines; ``parsed`` starts at ``first_line`` of the file."""
     if not ctx.reports:
-        return ()
-    top_of: dict[int, tuple[cst.CSTNode, int]] = {}
-    if statements is not None:
-        for node, line in statements:
-            top_of[id(node)] = (node, line)
-    results = []
-    cache: dict[int, Mapping] = {}
-    for node, code, message, _, top in ctx.reports:
-        if top is not None and id(top) in top_of:
-            statement, first_line = top_of[id(top)]
-            if id(statement) not in cache:
-                cache[id(statement)] = MetadataWrapper(cst.Module(body=[statement]), unsafe_skip_copy=True).resolve(PositionProvider)
-            positions = cache[id(statement)]
-            start = positions[node].start
-            line = first_line + start.line - positions[statement].start.line
-        else:
-            if -1 not in cache:
-                cache[-1] = MetadataWrapper(parsed, unsafe_skip_copy=True).resolve(PositionProvider)
-            start = cache[-1][node].start
-            line = start.line
-        results.append(Finding(line=line, column=start.column, code=code, message=message))
-    return tuple(sorted(results))
+        return []
+    positions = MetadataWrapper(parsed, unsafe_skip_copy=True).resolve(PositionProvider)
+    findings = []
+    for node, code, message, _, _ in ctx.reports:
+        start = positions[node].start
+        findings.append(Finding(line=start.line + first_line - 1, column=start.column, code=code, message=message))
+    return findings
 
 
 def _syntax_error_text(source: str, error: cst.ParserSyntaxError) -> str:
@@ -343,10 +272,6 @@ class _OnePass(cst.CSTTransformer):
         self.skip = skip
         #: how many times a fixer returned a new node (none: the source is returned as it was).
         self.changes = 0
-        self.changes_before_top = 0
-        #: ids of top-level statements with a change inside, and what each top-level became.
-        self.changed_tops: set[int] = set()
-        self.top_results: dict[int, object] = {}
         self.header_comments: set[str] = set()
         self.visitors: dict[str, list[Callable]] = {}
         self.leavers: dict[str, list[Callable]] = {}
@@ -376,8 +301,6 @@ class _OnePass(cst.CSTTransformer):
             self.header_comments = {line.comment.value for line in node.header if line.comment is not None}
         visitors, _, is_statement, descend = self.plan.get(type(node)) or self._plan(type(node))
         if is_statement:
-            if not self.ctx.statement_stack:
-                self.changes_before_top = self.changes
             self.ctx.statement_stack.append(node)
             if id(node) in self.skip:
                 return False
@@ -401,10 +324,6 @@ class _OnePass(cst.CSTTransformer):
             self.ctx.statement_stack.pop()
             if self.ctx.options.todo_comments:
                 result = self._with_todo_comments(original_node, result)
-            if not self.ctx.statement_stack:
-                self.top_results[id(original_node)] = result
-                if self.changes != self.changes_before_top:
-                    self.changed_tops.add(id(original_node))
         return result
 
     # LibCST's per-attribute hooks look up ``visit_<Node>_<attr>`` methods for every child; the

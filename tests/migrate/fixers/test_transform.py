@@ -106,23 +106,22 @@ r = a.delay(); r.get()
 '''
 
 
-def _whole_module(monkeypatch, *, splice: bool) -> None:
+def _whole_module(monkeypatch, *, skip: bool) -> None:
     """Switch the transform from statement chunks to one parse of the whole module, with or
-    without copying unchanged statements' text and skipping statements."""
+    without skipping statements no fixer can act in."""
     monkeypatch.setattr(transform, "_chunk_lines", lambda source, tree: None)
-    if not splice:
-        monkeypatch.setattr(transform, "_splice", lambda *args: None)
+    if not skip:
         monkeypatch.setattr(transform, "_align", lambda parsed, tree: None)
 
 
 def test_line_numbers_agree_in_every_mode(monkeypatch):
     index = build_index({"s.py": SAMPLE})
     chunked = transform_source(SAMPLE, path="s.py", index=index, options=Options())
-    _whole_module(monkeypatch, splice=True)
-    spliced = transform_source(SAMPLE, path="s.py", index=index, options=Options())
-    _whole_module(monkeypatch, splice=False)
+    _whole_module(monkeypatch, skip=True)
+    skipping = transform_source(SAMPLE, path="s.py", index=index, options=Options())
+    _whole_module(monkeypatch, skip=False)
     whole = transform_source(SAMPLE, path="s.py", index=index, options=Options())
-    assert chunked == spliced == whole
+    assert chunked == skipping == whole
     assert [(f.code, f.line) for f in chunked.findings] == [
         ("CFQ301", 12), ("CFQ501", 15), ("CFQ501", 22), ("CFQ302", 25), ("CFQ502", 29),
     ]
@@ -146,11 +145,11 @@ def test_every_mode_gives_the_same_output(source, todo, monkeypatch):
     index = build_index({"s.py": source})
     options = Options(todo_comments=todo)
     chunked = transform_source(source, path="s.py", index=index, options=options)
-    _whole_module(monkeypatch, splice=True)
-    spliced = transform_source(source, path="s.py", index=index, options=options)
-    _whole_module(monkeypatch, splice=False)
+    _whole_module(monkeypatch, skip=True)
+    skipping = transform_source(source, path="s.py", index=index, options=options)
+    _whole_module(monkeypatch, skip=False)
     whole = transform_source(source, path="s.py", index=index, options=options)
-    assert chunked == spliced == whole
+    assert chunked == skipping == whole
     assert chunked.source != source
 
 
@@ -183,7 +182,7 @@ def test_every_mode_agrees_on_the_corpus(monkeypatch):
         for options in (Options(), Options(todo_comments=True)):
             with monkeypatch.context() as patch:
                 chunked = run_all(options)
-                _whole_module(patch, splice=False)
+                _whole_module(patch, skip=False)
                 whole = run_all(options)
             assert chunked == whole, case
 
