@@ -127,7 +127,7 @@ def test_line_numbers_agree_in_every_mode(monkeypatch):
     ]
 
 
-SPLICE_CASES = [
+MODE_CASES = [
     SAMPLE,
     "# header comment\n\n\nfrom celery import Celery\napp = Celery('p', broker='redis://')\n# footer comment\n",
     "from celery import Celery\r\n\r\n# c\r\napp = Celery('p', broker='redis://')",  # CRLF, no final newline
@@ -139,7 +139,7 @@ SPLICE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("source", SPLICE_CASES)
+@pytest.mark.parametrize("source", MODE_CASES)
 @pytest.mark.parametrize("todo", [False, True])
 def test_every_mode_gives_the_same_output(source, todo, monkeypatch):
     index = build_index({"s.py": source})
