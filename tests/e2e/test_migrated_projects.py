@@ -3,7 +3,8 @@
 Three small Celery projects of the usual shapes live in tests/e2e/projects:
 - ``shop``: a package with a ``celery`` module whose broker comes from ``CELERY_BROKER_URL`` with a
   ``redis://`` default; ``@app.task`` and ``@shared_task``; ``bind`` + ``self.retry(exc=...)``;
-  ``autoretry_for``; a ``countdown``; a ``task_failure`` handler; ``.delay()`` and ``.apply_async()``.
+  ``autoretry_for``; ``countdown`` and ``eta``; a chosen ``task_id`` and a custom header read from
+  ``self.request``; a ``task_failure`` handler; ``.delay()`` and ``.apply_async()``.
 - ``newsletter``: a literal ``amqp://`` broker with a password in a pre-4.0 ``celeryconfig`` module read by
   ``config_from_object``, with ``CELERY_ROUTES`` to a second queue; a ``Task`` subclass with hooks as
   ``base=``; an options alias (``retrying = shared_task(...)``); ``self.retry()`` until

@@ -1,4 +1,6 @@
-from shop.tasks import add, charge, explode, fetch_rates
+from datetime import datetime, timedelta, timezone
+
+from shop.tasks import add, charge, explode, fetch_rates, label
 
 
 def place_orders():
@@ -10,4 +12,7 @@ def place_orders():
     fetch_rates.apply_async(args=("rates", 1))
     fetch_rates.delay("rates-down", 9)
     explode.delay("bad-order")
-    return ["sum", "later", "card-ok", "card-declined", "rates", "rates-down", "bad-order"]
+    in_a_second = datetime.now(timezone.utc) + timedelta(seconds=1)
+    add.apply_async(kwargs={"key": "at-eta", "x": 1, "y": 1}, eta=in_a_second)
+    label.apply_async(("label",), task_id="label-0001", headers={"tenant": "acme"})
+    return ["sum", "later", "card-ok", "card-declined", "rates", "rates-down", "bad-order", "at-eta", "label"]
