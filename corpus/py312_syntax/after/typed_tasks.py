@@ -10,7 +10,7 @@ class Box[T]:
         self.item = item
 
 
-@app.task()
+@app.task
 def first[T](items: list[T]) -> T:
     return items[0]
 

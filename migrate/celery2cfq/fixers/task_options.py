@@ -74,6 +74,14 @@ class TaskOptionsFixer(Fixer):
             what="task option", extra_check=serializer_check,
         )
 
+    def leave_Decorator(self, original_node: cst.Decorator, updated_node: cst.Decorator) -> cst.Decorator:
+        """``@shared_task(priority=1)`` became ``@shared_task()``: write ``@shared_task``, as Celery
+        treats both the same. Parentheses the code had without options stay."""
+        before, after = original_node.decorator, updated_node.decorator
+        if isinstance(before, cst.Call) and before.args and isinstance(after, cst.Call) and not after.args:
+            return updated_node.with_changes(decorator=after.func)
+        return updated_node
+
     def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
         if not isinstance(updated_node.body, cst.IndentedBlock) or not self._is_task_class(original_node):
             return updated_node

@@ -31,7 +31,7 @@ def test_last_option_removed_keeps_trailing_comma_style():
 def test_only_option_removed():
     check_transformed(
         APP + "@shared_task(priority=1)\ndef t():\n    pass\n",
-        APP_AFTER + "@shared_task()\ndef t():\n    pass\n",
+        APP_AFTER + "@shared_task\ndef t():\n    pass\n",
     )
 
 
@@ -115,12 +115,16 @@ def test_other_classes_keep_their_priority():
 def test_current_app_task():
     check_transformed(
         "from celery import current_app\n\n@current_app.task(priority=1)\ndef t():\n    pass\n",
-        "from cfq_shim import current_app\n\n@current_app.task()\ndef t():\n    pass\n",
+        "from cfq_shim import current_app\n\n@current_app.task\ndef t():\n    pass\n",
     )
 
 
 def test_celery_subclass_app():
     check_transformed(
         "from celery import Celery\n\nclass MyCelery(Celery):\n    pass\n\napp = MyCelery('p')\n\n@app.task(exchange='x')\ndef t():\n    pass\n",
-        "from cfq_shim import Celery\n\nclass MyCelery(Celery):\n    pass\n\napp = MyCelery('p')\n\n@app.task()\ndef t():\n    pass\n",
+        "from cfq_shim import Celery\n\nclass MyCelery(Celery):\n    pass\n\napp = MyCelery('p')\n\n@app.task\ndef t():\n    pass\n",
     )
+
+
+def test_parentheses_without_options_stay():
+    check_noop("from cfq_shim import shared_task\n@shared_task()\ndef t():\n    pass\n")

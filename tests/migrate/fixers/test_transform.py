@@ -31,7 +31,7 @@ def test_files_without_celery_skip_the_libcst_parse(monkeypatch):
 def test_newer_syntax_is_rewritten():
     check_transformed(
         "from celery import shared_task\ntype X = int\n@shared_task(priority=1)\ndef f[T](x: T) -> T:\n    return x\n",
-        "from cfq_shim import shared_task\ntype X = int\n@shared_task()\ndef f[T](x: T) -> T:\n    return x\n",
+        "from cfq_shim import shared_task\ntype X = int\n@shared_task\ndef f[T](x: T) -> T:\n    return x\n",
     )
 
 
