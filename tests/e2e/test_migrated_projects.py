@@ -645,6 +645,30 @@ def test_literal_broker_project_on_the_cloudflare_default_does_what_celery_did(t
     assert DUMMY_TOKEN not in run.worker_log.read_text()
 
 
+def test_before_provisioning_producer_and_worker_fail_naming_provision(tmp_path, stand_in):
+    copy = migrate(SHOP, tmp_path / "shop")
+    run = MigratedRun(
+        SHOP, copy, tmp_path,
+        CLOUDFLARE_ACCOUNT_ID=ACCOUNT,
+        CLOUDFLARE_BASE_URL=stand_in,
+        CLOUDFLARE_API_TOKEN=DUMMY_TOKEN,
+    )
+    code = "from shop.orders import place_orders; place_orders()"
+
+    producer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=DEADLINE_SECONDS, env=run.env, cwd=copy)
+    worker = subprocess.run([script("cfq-shim"), "-A", "shop", "worker"], capture_output=True, text=True,
+                            timeout=DEADLINE_SECONDS, env=run.env, cwd=copy)
+
+    assert producer.returncode != 0
+    assert "provision" in producer.stderr.splitlines()[-1], producer.stderr[-2000:]
+    assert worker.returncode != 0
+    assert "provision" in worker.stderr, worker.stderr[-2000:]
+    assert "Traceback" not in worker.stderr
+    assert DUMMY_TOKEN not in producer.stderr + worker.stdout + worker.stderr
+    assert not read_events(run.events_file)
+
+
 # --- the migration guide stays true to the CLI (fast) -----------------------------------------------------
 
 GUIDE = Path(__file__).parents[2] / "docs" / "migration-guide.md"
