@@ -1,8 +1,10 @@
-"""Canvas calls are reported (CFQ505): the shim runs ``group``, ``chain`` and ``chord`` only later.
+"""Chords are reported (CFQ505): the shim runs a ``chord`` only in eager mode for now.
 
-The imports are migrated like every other name (``from cfq_shim import group``), so the module
-still imports; each call gets a finding, because the workflow will not run as a canvas until the
-shim supports it. Rewrite it as plain calls, or wait.
+``group`` and ``chain`` run in cfq_shim as they do in Celery (a chain travels as link callbacks, a
+group sends each task), so they migrate silently with their imports. A chord waits for the results
+of its header, which needs a result backend; the shim has none yet, so outside eager mode applying
+a chord raises an error that names the missing feature. Each chord call gets a finding so a human
+can rewrite it (for example as a chain) or wait for result backends.
 """
 
 from __future__ import annotations
@@ -20,21 +22,18 @@ RULES = (
     Rule(
         code="CFQ505",
         name="canvas",
-        title="Canvas (`group`, `chain`, `chord`) comes later in the shim",
-        description="The import is migrated; the workflow itself must wait for the shim's canvas support or be rewritten as plain calls.",
+        title="A `chord` runs in the shim only in eager mode until result backends exist",
+        description="`group` and `chain` run in cfq_shim as in Celery and are migrated without a finding. A chord needs its header's results, and the shim stores none yet: rewrite it (for example as a chain) or wait for result backends.",
         examples=(
             Example(
-                before=_TASK + "\nfrom celery import group\n\njob = group(add.s(i, i) for i in range(3))\n",
-                after=_TASK_AFTER + "\nfrom cfq_shim import group\n\njob = group(add.s(i, i) for i in range(3))\n",
+                before=_TASK + "\nfrom celery import chord\n\njob = chord(add.s(i, i) for i in range(3))(add.s(0))\n",
+                after=_TASK_AFTER + "\nfrom cfq_shim import chord\n\njob = chord(add.s(i, i) for i in range(3))(add.s(0))\n",
             ),
         ),
     ),
 )
 
-CANVAS = frozenset({
-    "celery.group", "celery.chain", "celery.chord",
-    "celery.canvas.group", "celery.canvas.chain", "celery.canvas.chord",
-})
+CHORD = frozenset({"celery.chord", "celery.canvas.chord"})
 
 
 class CanvasFixer(Fixer):
@@ -42,6 +41,8 @@ class CanvasFixer(Fixer):
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
         name = self.ctx.library_name(original_node.func)
-        if name in CANVAS:
-            self.ctx.report(original_node, "CFQ505", f"{name.rsplit('.', 1)[1]}(): canvas runs in cfq_shim only later")
+        if name in CHORD:
+            self.ctx.report(
+                original_node, "CFQ505", "chord(): cfq_shim runs chords only in eager mode until it stores results"
+            )
         return updated_node
