@@ -578,8 +578,8 @@ def test_django_project_with_a_worker_module_that_sets_django_up_does_what_celer
 
 
 @pytest.fixture
-def stand_in(tmp_path) -> Iterator[str]:
-    """``cfq-shim emulator`` on a free loopback port; yields its CLOUDFLARE_BASE_URL."""
+def stand_in(tmp_path) -> Iterator[dict[str, str]]:
+    """``cfq-shim emulator`` on a free loopback port; yields the environment that points the SDK at it."""
     output = tmp_path / "emulator.out"
     with output.open("w") as out:
         process = subprocess.Popen(
@@ -594,7 +594,8 @@ def stand_in(tmp_path) -> Iterator[str]:
             assert process.poll() is None, output.read_text()
             return None
 
-        yield wait_for(base_url, what="the stand-in to listen", timeout_seconds=30)
+        url = wait_for(base_url, what="the stand-in to listen", timeout_seconds=30)
+        yield {"CLOUDFLARE_BASE_URL": url, "CLOUDFLARE_API_TOKEN": DUMMY_TOKEN}
     finally:
         process.terminate()
         try:
@@ -607,12 +608,7 @@ def stand_in(tmp_path) -> Iterator[str]:
 @pytest.mark.slow
 def test_env_broker_project_on_the_cloudflare_path_does_what_celery_did(tmp_path, celery_events, stand_in):
     copy = migrate(SHOP, tmp_path / "shop")
-    run = MigratedRun(
-        SHOP, copy, tmp_path,
-        CELERY_BROKER_URL=f"cloudflare://{ACCOUNT}",
-        CLOUDFLARE_BASE_URL=stand_in,
-        CLOUDFLARE_API_TOKEN=DUMMY_TOKEN,
-    )
+    run = MigratedRun(SHOP, copy, tmp_path, CELERY_BROKER_URL=f"cloudflare://{ACCOUNT}", **stand_in)
     # Queues are not created on first use on Cloudflare: a user provisions them first.
     assert [queue["exists"] for queue in run.inspect()] == [False]
     provision = run.shim("provision")
@@ -628,12 +624,7 @@ def test_env_broker_project_on_the_cloudflare_path_does_what_celery_did(tmp_path
 def test_literal_broker_project_on_the_cloudflare_default_does_what_celery_did(tmp_path, celery_events, stand_in):
     # Migrated without --broker: the amqp:// URL became "cloudflare://", the account comes from the environment.
     copy = migrate(NEWSLETTER, tmp_path / "newsletter")
-    run = MigratedRun(
-        NEWSLETTER, copy, tmp_path,
-        CLOUDFLARE_ACCOUNT_ID=ACCOUNT,
-        CLOUDFLARE_BASE_URL=stand_in,
-        CLOUDFLARE_API_TOKEN=DUMMY_TOKEN,
-    )
+    run = MigratedRun(NEWSLETTER, copy, tmp_path, CLOUDFLARE_ACCOUNT_ID=ACCOUNT, **stand_in)
     provision = run.shim("provision")
     # Both queues the app knows (the default and the route's), each with its dead-letter queue.
     assert [(queue["queue"], queue["exists"]) for queue in run.inspect()] == [("mail", True), ("templates", True)]
@@ -647,12 +638,7 @@ def test_literal_broker_project_on_the_cloudflare_default_does_what_celery_did(t
 
 def test_before_provisioning_producer_and_worker_fail_naming_provision(tmp_path, stand_in):
     copy = migrate(SHOP, tmp_path / "shop")
-    run = MigratedRun(
-        SHOP, copy, tmp_path,
-        CLOUDFLARE_ACCOUNT_ID=ACCOUNT,
-        CLOUDFLARE_BASE_URL=stand_in,
-        CLOUDFLARE_API_TOKEN=DUMMY_TOKEN,
-    )
+    run = MigratedRun(SHOP, copy, tmp_path, CLOUDFLARE_ACCOUNT_ID=ACCOUNT, **stand_in)
     code = "from shop.orders import place_orders; place_orders()"
 
     producer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
