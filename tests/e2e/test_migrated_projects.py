@@ -686,6 +686,8 @@ def test_before_provisioning_producer_and_worker_fail_naming_provision(tmp_path,
 # --- the migration guide stays true to the CLI (fast) -----------------------------------------------------
 
 GUIDE = Path(__file__).parents[2] / "docs" / "migration-guide.md"
+#: The guide's example project, file for file (tests/e2e/projects/guide/proj).
+GUIDE_PROJECT = PROJECTS / "guide"
 TOOLS = ("celery2cfq", "cfq-shim")
 
 
@@ -735,3 +737,31 @@ def test_every_option_the_guide_uses_is_in_the_cli_help():
         known = cli_options(tuple(command)) | cli_options(tuple(command[:1]))
         unknown = [option for option in options if option not in known]
         assert not unknown, f"guide: {' '.join(argv)}: not an option: {unknown}"
+
+
+def guide_output_of(command: str) -> str:
+    """What the guide shows after ``$ COMMAND`` in a console block, up to the next command or the block's end."""
+    lines = GUIDE.read_text().splitlines()
+    start = lines.index(f"$ {command}") + 1
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith(("$ ", "```")))
+    return "\n".join(lines[start:end]) + "\n"
+
+
+def test_the_guide_example_is_the_tested_project():
+    blocks = re.findall(r"```python\n# (proj/\w+\.py)\n(.*?)```", GUIDE.read_text(), re.S)
+    assert [name for name, _ in blocks] == ["proj/celery.py", "proj/tasks.py"]
+    for name, code in blocks:
+        assert code == (GUIDE_PROJECT / name).read_text(), name
+
+
+def test_the_guide_shows_what_rewrite_diff_prints_today(tmp_path):
+    shutil.copytree(GUIDE_PROJECT, tmp_path / "myproject", ignore=shutil.ignore_patterns("__pycache__"))
+
+    result = subprocess.run(
+        [script("celery2cfq"), "rewrite", "myproject", "--diff"], cwd=tmp_path, env=base_env(),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=DEADLINE_SECONDS,
+    )
+
+    assert result.returncode == 1
+    # When this fails, the codemod's output changed: update section 2 (and 3, 4) of docs/migration-guide.md.
+    assert result.stdout == guide_output_of("celery2cfq rewrite myproject --diff")
