@@ -1,6 +1,6 @@
 """End to end, as a user lives it: a Celery project, migrated by ``celery2cfq rewrite``, run by ``cfq-shim``.
 
-Three small Celery projects of the usual shapes live in tests/e2e/projects:
+Four small Celery projects of the usual shapes live in tests/e2e/projects:
 - ``shop``: a package with a ``celery`` module whose broker comes from ``CELERY_BROKER_URL`` with a
   ``redis://`` default; ``@app.task`` and ``@shared_task``; ``bind`` + ``self.retry(exc=...)``;
   ``autoretry_for``; ``countdown`` and ``eta``; a chosen ``task_id`` and a custom header read from
@@ -11,6 +11,8 @@ Three small Celery projects of the usual shapes live in tests/e2e/projects:
   ``MaxRetriesExceededError``; ``Ignore``; ``expires`` in the past (revoked).
 - ``bookshop``: Django: ``config_from_object("django.conf:settings", namespace="CELERY")``,
   ``autodiscover_tasks()``, a tasks module that imports its models.
+- ``webapp``: Flask's documented pattern: a ``Task`` subclass as ``task_cls`` that opens the Flask app
+  context, ``config_from_object(app.config["CELERY"])``, ``set_default()``, ``-A make_celery``.
 Their tasks write their side effects (each run with its retry count, each result, hook, failure and
 revocation) as JSON lines to ``E2E_EVENTS_FILE`` (tests/e2e/projects/support/e2e_events.py).
 
