@@ -234,6 +234,7 @@ class MigratedRun:
         self.project = project
         self.copy = copy
         self.events_file = workdir / "events.jsonl"
+        self.workdir = workdir
         self.worker_log = workdir / "worker.log"
         self.env = base_env(
             PYTHONPATH=python_path(copy, celery_installed=False),
@@ -250,8 +251,9 @@ class MigratedRun:
         assert result.returncode == 0, f"cfq-shim {' '.join(args)}: {result.stdout}{result.stderr}"
         return result
 
-    def place_orders(self) -> set[str]:
-        module, function = self.project.orders.split(":")
+    def place_orders(self, orders: str | None = None) -> set[str]:
+        """Runs the project's orders function (``module:function``) in a new process; returns its keys."""
+        module, function = (orders or self.project.orders).split(":")
         # As in the project's web process: the app is made first (Flask's create_app); a Django view
         # runs after django.setup(), which manage.py and the WSGI handler call.
         setup = "import django; django.setup(); " if "DJANGO_SETTINGS_MODULE" in self.env else ""
@@ -270,8 +272,9 @@ class MigratedRun:
         return json.loads(self.shim("inspect", "--json", "--dead-letters", "50").stdout)["queues"]
 
     @contextmanager
-    def worker(self, *flags: str) -> Iterator[subprocess.Popen]:
+    def worker(self, *flags: str, log_name: str = "worker.log") -> Iterator[subprocess.Popen]:
         """A real worker process; stopped with SIGTERM (warm shutdown) when the block ends."""
+        self.worker_log = self.workdir / log_name
         with self.worker_log.open("w") as log:
             process = subprocess.Popen(
                 [script("cfq-shim"), "-A", self.project.shim_app, "worker", "-l", "info", *flags],
@@ -664,6 +667,39 @@ def test_literal_broker_project_on_the_cloudflare_default_does_what_celery_did(t
 
     assert DUMMY_TOKEN not in provision.stdout + provision.stderr
     assert DUMMY_TOKEN not in run.worker_log.read_text()
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_task_on_the_cloudflare_path_loses_nothing(tmp_path, stand_in):
+    # Given a migrated project on Cloudflare (the stand-in) and short leases
+    copy = migrate(SHOP, tmp_path / "shop")
+    run = MigratedRun(SHOP, copy, tmp_path, CLOUDFLARE_ACCOUNT_ID=ACCOUNT, **stand_in)
+    run.shim("provision")
+    flags = ("-P", "threads", "-c", "1", "--visibility-timeout", "2")
+
+    # When the first worker is killed with SIGKILL while a parcel is being packed
+    with run.worker(*flags, log_name="killed.log") as first:
+        keys = run.place_orders("shop.orders:pack_parcels")
+        wait_for(lambda: read_events(run.events_file), what="a task to start", on_timeout=run.log_tail)
+        first.kill()
+        first.wait(timeout=DEADLINE_SECONDS)
+    started_before_the_kill = {e["key"] for e in read_events(run.events_file) if e["event"] == "run"}
+    unfinished = started_before_the_kill - terminal_keys(run.events_file)
+    assert unfinished, "the kill came too late to interrupt a task"
+
+    # Then a second worker runs every parcel, the interrupted one again once its lease has expired
+    with run.worker(*flags, log_name="second.log") as second:
+        wait_for(lambda: keys <= terminal_keys(run.events_file), what="every parcel to be packed",
+                 on_timeout=lambda: f"events: {read_events(run.events_file)}\nlog: {run.log_tail()}")
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=DEADLINE_SECONDS) == 0, run.log_tail()
+
+    runs = [e["key"] for e in read_events(run.events_file) if e["event"] == "run"]
+    for key in unfinished:
+        assert runs.count(key) >= 2, runs
+    assert [queue["dead_letters"] for queue in run.inspect()] == [0]
+    for log in ("killed.log", "second.log"):
+        assert DUMMY_TOKEN not in (tmp_path / log).read_text()
 
 
 def test_before_provisioning_producer_and_worker_fail_naming_provision(tmp_path, stand_in):

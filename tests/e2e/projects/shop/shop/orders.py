@@ -1,6 +1,6 @@
 from datetime import datetime, timedelta, timezone
 
-from shop.tasks import add, charge, explode, fetch_rates, label
+from shop.tasks import add, charge, explode, fetch_rates, label, pack
 
 
 def place_orders():
@@ -16,3 +16,11 @@ def place_orders():
     add.apply_async(kwargs={"key": "at-eta", "x": 1, "y": 1}, eta=in_a_second)
     label.apply_async(("label",), task_id="label-0001", headers={"tenant": "acme"})
     return ["sum", "later", "card-ok", "card-declined", "rates", "rates-down", "bad-order", "at-eta", "label"]
+
+
+def pack_parcels():
+    """A slow batch: each parcel takes a second to pack."""
+    keys = [f"parcel-{number}" for number in range(4)]
+    for key in keys:
+        pack.delay(key, 1.0)
+    return keys

@@ -1,3 +1,5 @@
+import time
+
 from celery import shared_task
 from celery.signals import task_failure
 from celery.utils.log import get_task_logger
@@ -53,6 +55,15 @@ def label(self, key):
     text = f"{getattr(self.request, 'tenant', None)}/{self.request.id}"
     record("result", key=key, value=text)
     return text
+
+
+@app.task(bind=True)
+def pack(self, key, seconds):
+    """Packs a parcel slowly (the reliability test kills a worker while it runs)."""
+    record("run", key=key, retries=self.request.retries)
+    time.sleep(seconds)
+    record("result", key=key, value="packed")
+    return "packed"
 
 
 @shared_task
