@@ -702,6 +702,26 @@ def test_a_worker_killed_mid_task_on_the_cloudflare_path_loses_nothing(tmp_path,
         assert DUMMY_TOKEN not in (tmp_path / log).read_text()
 
 
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "at -l info the worker logs every SDK request (httpx 'HTTP Request: POST .../messages/pull'), "
+    "about one line per second per pull loop while idle; Celery's worker logs no broker requests"))
+def test_a_worker_on_the_cloudflare_path_logs_tasks_not_sdk_requests(tmp_path, stand_in):
+    copy = migrate(SHOP, tmp_path / "shop")
+    run = MigratedRun(SHOP, copy, tmp_path, CLOUDFLARE_ACCOUNT_ID=ACCOUNT, **stand_in)
+    run.shim("provision")
+
+    with run.worker("-P", "threads", "-c", "1") as worker:
+        keys = run.place_orders("shop.orders:pack_parcels")
+        wait_for(lambda: keys <= terminal_keys(run.events_file), what="the parcels", on_timeout=run.log_tail)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=DEADLINE_SECONDS) == 0, run.log_tail()
+
+    log = run.worker_log.read_text()
+    assert log.count(" succeeded in ") == len(keys), log[-4000:]
+    assert "HTTP Request:" not in log, [line for line in log.splitlines() if "HTTP Request:" in line][:3]
+
+
 def test_before_provisioning_producer_and_worker_fail_naming_provision(tmp_path, stand_in):
     copy = migrate(SHOP, tmp_path / "shop")
     run = MigratedRun(SHOP, copy, tmp_path, CLOUDFLARE_ACCOUNT_ID=ACCOUNT, **stand_in)
