@@ -669,12 +669,18 @@ def test_literal_broker_project_on_the_cloudflare_default_does_what_celery_did(t
     assert DUMMY_TOKEN not in run.worker_log.read_text()
 
 
-@pytest.mark.slow
-def test_a_worker_killed_mid_task_on_the_cloudflare_path_loses_nothing(tmp_path, stand_in):
-    # Given a migrated project on Cloudflare (the stand-in) and short leases
+def provisioned_shop(tmp_path: Path, stand_in: dict[str, str]) -> MigratedRun:
+    """The migrated shop on the Cloudflare stand-in (account from the environment), queues provisioned."""
     copy = migrate(SHOP, tmp_path / "shop")
     run = MigratedRun(SHOP, copy, tmp_path, CLOUDFLARE_ACCOUNT_ID=ACCOUNT, **stand_in)
     run.shim("provision")
+    return run
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_task_on_the_cloudflare_path_loses_nothing(tmp_path, stand_in):
+    # Given a migrated project on Cloudflare (the stand-in) and short leases
+    run = provisioned_shop(tmp_path, stand_in)
     flags = ("-P", "threads", "-c", "1", "--visibility-timeout", "2")
 
     # When the first worker is killed with SIGKILL while a parcel is being packed
@@ -707,9 +713,7 @@ def test_a_worker_killed_mid_task_on_the_cloudflare_path_loses_nothing(tmp_path,
     "at -l info the worker logs every SDK request (httpx 'HTTP Request: POST .../messages/pull'), "
     "about one line per second per pull loop while idle; Celery's worker logs no broker requests"))
 def test_a_worker_on_the_cloudflare_path_logs_tasks_not_sdk_requests(tmp_path, stand_in):
-    copy = migrate(SHOP, tmp_path / "shop")
-    run = MigratedRun(SHOP, copy, tmp_path, CLOUDFLARE_ACCOUNT_ID=ACCOUNT, **stand_in)
-    run.shim("provision")
+    run = provisioned_shop(tmp_path, stand_in)
 
     with run.worker("-P", "threads", "-c", "1") as worker:
         keys = run.place_orders("shop.orders:pack_parcels")
