@@ -23,6 +23,7 @@ from . import signals
 from .conf import Settings, load_object
 from .envelope import Envelope, encode
 from .exceptions import AlwaysEagerIgnored, FeatureNotAvailable, ImproperlyConfigured
+from .fixups import install_fixups
 from .limits import DEFAULT_LIMITS, Limits
 from .local import get_current_worker_task, set_current_app, set_default_app, _tls
 from .naming import DEAD_LETTER_SUFFIX, dead_letter_queue_name
@@ -128,6 +129,8 @@ class Celery:
         register_app(self)
         if set_as_current:
             self.set_current()
+        #: Framework fix-ups that apply here (Django's when DJANGO_SETTINGS_MODULE is set): cfq_shim.fixups.
+        self._fixups = install_fixups(self)
         self.on_init()
 
     def on_init(self) -> None:
@@ -227,6 +230,7 @@ class Celery:
                 return
             self._finalized = True
             self.on_configure.send(sender=self)
+            self._before_importing_tasks()
             for module_name in (*tuple(self.conf.imports or ()), *tuple(self.conf.include or ())):
                 __import__(module_name)
             while self._pending_autodiscover:
@@ -265,7 +269,13 @@ class Celery:
         else:
             self._pending_autodiscover.append((packages, related_name))
 
+    def _before_importing_tasks(self) -> None:
+        """Let the fix-ups prepare the framework tasks modules import from (``django.setup()``)."""
+        for fixup in getattr(self, "_fixups", ()):
+            fixup.on_import_modules()
+
     def _import_related(self, packages: Any, related_name: str) -> None:
+        self._before_importing_tasks()
         if callable(packages):
             packages = packages()
         if packages is None:

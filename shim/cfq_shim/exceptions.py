@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
-    "CeleryWarning", "AlwaysEagerIgnored", "DuplicateTaskNameWarning", "NotConfigured",
+    "CeleryWarning", "AlwaysEagerIgnored", "DuplicateTaskNameWarning", "NotConfigured", "FixupWarning",
     "CeleryError", "ImproperlyConfigured", "FeatureNotAvailable", "SecurityError",
     "TaskPredicate", "Retry", "Ignore", "Reject",
     "TaskError", "QueueNotFound", "IncompleteStream", "NotRegistered", "AlreadyRegistered",
@@ -50,6 +50,10 @@ class DuplicateTaskNameWarning(CeleryWarning):
 
 class NotConfigured(CeleryWarning):
     """A setting is unknown, or has no meaning here."""
+
+
+class FixupWarning(CeleryWarning):
+    """A framework fix-up cannot be applied (``DJANGO_SETTINGS_MODULE`` is set but Django is not installed)."""
 
 
 # -- core -----------------------------------------------------------------------------------------

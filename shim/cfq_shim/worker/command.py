@@ -8,6 +8,7 @@ import sys
 import click
 
 from ..cli import app_from_context
+from ..exceptions import ImproperlyConfigured
 from ..transport.base import TransportError
 from .consumer import POOLS
 
@@ -92,10 +93,12 @@ def worker(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    except ImproperlyConfigured as exc:  # e.g. Django could not be set up (cfq_shim.fixups.django)
+        raise click.ClickException(str(exc)) from None
     instance.on_ready = lambda: click.echo(banner(instance, broker_url=app.broker_url), err=True)
     try:
         code = instance.run()
-    except (TransportError, ValueError) as exc:
+    except (TransportError, ValueError, ImproperlyConfigured) as exc:
         # Start-up problems the user can fix: an unsupported broker URL, a missing queue, a bad flag.
         raise click.ClickException(str(exc)) from None
     sys.stdout.flush()

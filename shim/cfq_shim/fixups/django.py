@@ -1,0 +1,186 @@
+"""The Django fix-up: what Celery's ``celery.fixups.django`` does for a Django project, in the shim.
+
+It applies when ``DJANGO_SETTINGS_MODULE`` is set and Django is installed (checked when the app is
+created, without importing Django; nothing here imports Django otherwise). Then:
+
+- **before the tasks modules are imported** (the first ``app.tasks``, a worker start, ``autodiscover_tasks``,
+  ``cfq-shim inspect``/``purge``/``provision``): ``django.setup()``, unless Django is set up already or is
+  setting itself up. A tasks module that imports its models then loads, and ``autodiscover_tasks()`` finds
+  the installed apps;
+- **around each task a worker runs** (``task_prerun`` and ``task_postrun``, not in eager mode): the
+  thread's database connections are closed, so no task inherits a connection a previous task left broken
+  or stale, and the caches are closed after the task. This is what Celery 5.7 does (it closes every
+  initialized connection; ``CONN_MAX_AGE`` does not keep them open across tasks in a worker);
+- **in each prefork child** (``worker_process_init``): the connections inherited from the worker process are
+  dropped without talking to the database (their sockets are closed first, so the parent's connections
+  stay usable), and a spawned child, which never saw ``worker_init``, gets the task hooks too.
+
+Not carried over from Celery: ``CELERY_DB_REUSE_MAX``, the system checks Celery runs at worker start
+(``CELERY_SKIP_CHECKS``), and ``DjangoTask.delay_on_commit``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import sys
+import warnings
+from typing import TYPE_CHECKING, Any, Mapping
+
+from .. import signals
+from ..exceptions import FixupWarning, ImproperlyConfigured
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..app import Celery
+
+__all__ = ["SETTINGS_ENVVAR", "DjangoFixup", "fixup"]
+
+logger = logging.getLogger("cfq_shim.fixups.django")
+
+#: Django's own variable: when it is set, the app is a Django project's.
+SETTINGS_ENVVAR = "DJANGO_SETTINGS_MODULE"
+
+
+def fixup(app: "Celery", *, environ: Mapping[str, str] | None = None) -> "DjangoFixup | None":
+    """Install the Django fix-up on ``app`` when ``DJANGO_SETTINGS_MODULE`` is set and Django is
+    installed; warn (:class:`FixupWarning`) when it is set and Django is missing."""
+    settings_module = (os.environ if environ is None else environ).get(SETTINGS_ENVVAR)
+    if not settings_module:
+        return None
+    if importlib.util.find_spec("django") is None:
+        warnings.warn(
+            FixupWarning(f"{SETTINGS_ENVVAR} is set ({settings_module!r}) but Django is not installed: "
+                         "the Django fix-up is not applied."),
+            stacklevel=3,
+        )
+        return None
+    return DjangoFixup(app, settings_module=settings_module).install()
+
+
+class DjangoFixup:
+    """Sets Django up before tasks are imported and keeps database connections out of the way of tasks."""
+
+    def __init__(self, app: "Celery", *, settings_module: str) -> None:
+        self.app = app
+        self.settings_module = settings_module
+        #: The process that installed the fix-up: connections seen in another process were inherited.
+        self._pid = os.getpid()
+        self._uid = f"cfq_shim.fixups.django:{id(self):x}"
+        self.task_hooks_installed = False
+
+    def install(self) -> "DjangoFixup":
+        # As Celery: the project directory is importable (``cfq-shim -A`` also puts it first).
+        cwd = os.getcwd()
+        if cwd not in sys.path:
+            sys.path.insert(0, cwd)
+        signals.worker_init.connect(self.on_worker_init, dispatch_uid=f"{self._uid}:worker_init")
+        signals.worker_process_init.connect(self.on_worker_process_init, dispatch_uid=f"{self._uid}:process_init")
+        return self
+
+    # -- before tasks modules are imported -------------------------------------------------------------
+    def on_import_modules(self) -> None:
+        """``django.setup()``, once: skipped when Django is ready, or when this runs from inside Django's
+        own set-up (an app's ``ready()`` that reaches the tasks)."""
+        from django.apps import apps
+
+        if apps.ready or apps.loading:
+            return
+        import django
+
+        try:
+            django.setup()
+        except Exception as exc:  # a missing settings module, a broken INSTALLED_APPS entry...
+            raise ImproperlyConfigured(
+                f"Django could not be set up ({SETTINGS_ENVVAR}={self.settings_module!r}): "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    def installed_apps(self) -> list[str]:
+        """The installed apps' packages, for ``autodiscover_tasks()`` without arguments."""
+        from django.apps import apps
+
+        self.on_import_modules()
+        return [config.name for config in apps.get_app_configs()]
+
+    # -- worker -----------------------------------------------------------------------------------------
+    def on_worker_init(self, sender: Any = None, **kwargs: Any) -> None:
+        if sender is not None and getattr(sender, "app", self.app) is not self.app:
+            return  # another app's worker: its own fix-up handles it
+        self.on_import_modules()
+        self.install_task_hooks()
+        # Connections opened while the project was imported must not be shared with the first task.
+        self.close_database()
+        self.close_cache()
+
+    def install_task_hooks(self) -> None:
+        signals.task_prerun.connect(self.on_task_prerun, dispatch_uid=f"{self._uid}:prerun")
+        signals.task_postrun.connect(self.on_task_postrun, dispatch_uid=f"{self._uid}:postrun")
+        self.task_hooks_installed = True
+
+    def on_worker_process_init(self, **kwargs: Any) -> None:
+        if os.getpid() != self._pid:
+            self._forget_inherited_connections()
+        self.install_task_hooks()
+        self.close_database()
+        self.close_cache()
+
+    def on_task_prerun(self, sender: Any = None, **kwargs: Any) -> None:
+        if not _is_eager(sender):
+            self.close_database()
+
+    def on_task_postrun(self, sender: Any = None, **kwargs: Any) -> None:
+        if not _is_eager(sender):
+            self.close_database()
+            self.close_cache()
+
+    # -- connections -------------------------------------------------------------------------------------
+    def close_database(self) -> None:
+        """Close this thread's open database connections (Django opens a new one on next use)."""
+        from django.db import DatabaseError, InterfaceError
+
+        for connection in _initialized_connections():
+            try:
+                connection.close()
+            except InterfaceError:
+                pass
+            except DatabaseError as exc:
+                text = str(exc)
+                if "closed" not in text and "not connected" not in text:
+                    raise
+
+    def close_cache(self) -> None:
+        from django.core.cache import close_caches
+
+        with contextlib.suppress(TypeError, AttributeError):
+            close_caches()
+
+    def _forget_inherited_connections(self) -> None:
+        """In a forked child: close the sockets of the parent's connections before closing them, so that
+        closing sends nothing on a socket the parent still uses (Celery does the same)."""
+        from django.db import InterfaceError
+
+        for connection in _initialized_connections():
+            raw = getattr(connection, "connection", None)
+            fileno = getattr(raw, "fileno", None)
+            if raw is None or not callable(fileno):
+                continue  # SQLite has no socket
+            try:
+                with connection.wrap_database_errors:
+                    os.close(fileno())
+            except (InterfaceError, OSError, TypeError, AttributeError):
+                pass
+
+
+def _initialized_connections() -> list[Any]:
+    from django.db import connections
+
+    try:
+        return list(connections.all(initialized_only=True))
+    except TypeError:  # Django < 4.1
+        return list(connections.all())
+
+
+def _is_eager(task: Any) -> bool:
+    return bool(getattr(getattr(task, "request", None), "is_eager", False))
