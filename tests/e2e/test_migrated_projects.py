@@ -566,9 +566,6 @@ def test_literal_broker_project_migrated_with_broker_option_does_what_celery_did
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "cfq-shim worker never calls django.setup(), so a Django project's tasks module that imports its "
-    "models stops the worker with AppRegistryNotReady (Celery's Django fixup sets Django up first)"))
 def test_django_project_on_the_embedded_store_does_what_celery_did(tmp_path, celery_events):
     copy = migrate(BOOKSHOP, tmp_path / "bookshop")
     run = MigratedRun(BOOKSHOP, copy, tmp_path, CELERY_BROKER_URL=f"sqlite:///{tmp_path / 'q.db'}")
@@ -585,29 +582,6 @@ def test_flask_project_on_the_embedded_store_does_what_celery_did(tmp_path, cele
     run = MigratedRun(WEBAPP, copy, tmp_path, CELERY_BROKER_URL=f"sqlite:///{tmp_path / 'q.db'}")
 
     drain_and_compare(run, celery_events(WEBAPP), "-c", "2")
-
-
-#: The workaround in docs/migration-guide.md until the worker sets Django up itself: an app module that does.
-DJANGO_WORKER_MODULE = """\
-import django
-
-django.setup()
-
-from config.celery import app  # noqa: E402
-"""
-
-
-@pytest.mark.slow
-def test_django_project_with_a_worker_module_that_sets_django_up_does_what_celery_did(tmp_path, celery_events):
-    copy = migrate(BOOKSHOP, tmp_path / "bookshop")
-    (copy / "djangoworker.py").write_text(DJANGO_WORKER_MODULE)
-    project = dataclasses.replace(BOOKSHOP, shim_app="djangoworker")
-    run = MigratedRun(project, copy, tmp_path, CELERY_BROKER_URL=f"sqlite:///{tmp_path / 'q.db'}")
-
-    queues = drain_and_compare(run, celery_events(BOOKSHOP), "-c", "2")
-
-    # CELERY_TASK_DEFAULT_QUEUE, read through config_from_object(..., namespace="CELERY").
-    assert [queue["queue"] for queue in queues] == ["bookshop"]
 
 
 @pytest.fixture
