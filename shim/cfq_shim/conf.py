@@ -38,10 +38,11 @@ HONOURED_SETTINGS: dict[str, Any] = {
     "task_time_limit": None,
     "task_soft_time_limit": None,
     "task_serializer": "json",  # "json" only; anything else is an error
-    "task_default_rate_limit": None,  # fills Task.rate_limit: accepted, not enforced yet
+    "task_default_rate_limit": None,  # fills Task.rate_limit (enforced per worker: worker/ratelimit.py)
     "task_annotations": None,
     "worker_concurrency": None,
     "worker_max_tasks_per_child": None,
+    "worker_disable_rate_limits": False,  # True: the worker ignores every rate_limit
     "result_backend": None,  # kept; results are a later release
     "beat_schedule": {},  # kept; beat is a later release
 }
@@ -104,7 +105,7 @@ IGNORED_SETTINGS: frozenset[str] = frozenset({
     "task_store_eager_result", "task_store_errors_even_if_ignored", "task_track_started", "timezone",
     "worker_agent", "worker_autoscaler", "worker_cancel_long_running_tasks_on_connection_loss",
     "worker_consumer", "worker_deduplicate_successful_tasks", "worker_detect_quorum_queues", "worker_direct",
-    "worker_disable_prefetch", "worker_disable_rate_limits", "worker_enable_prefetch_count_reduction",
+    "worker_disable_prefetch", "worker_enable_prefetch_count_reduction",
     "worker_enable_remote_control", "worker_enable_soft_shutdown_on_idle", "worker_eta_task_limit",
     "worker_hijack_root_logger", "worker_log_color", "worker_log_datefmt", "worker_log_format",
     "worker_lost_wait", "worker_max_memory_per_child", "worker_pool", "worker_pool_putlocks",

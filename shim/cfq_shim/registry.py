@@ -14,7 +14,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
 from .conf import load_object
-from .exceptions import DuplicateTaskNameWarning, ImproperlyConfigured, NotConfigured, NotRegistered
+from .exceptions import DuplicateTaskNameWarning, ImproperlyConfigured, NotRegistered
 from .task import Task, add_autoretry_behaviour
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,8 +35,6 @@ _KNOWN_TASK_OPTIONS = frozenset({
     "pydantic_dump_kwargs", "lazy", "shared", "filter", "request_stack", "abstract", "exchange",
     "routing_key", "delivery_mode",
 })
-
-_rate_limit_warned = False
 
 #: Tasks made by @shared_task, registered in every app (created before or after them).
 _shared_tasks: list[Task] = []
@@ -77,20 +75,11 @@ def warn_duplicate(name: str, existing: Task, fun: Callable) -> None:
 
 
 def _check_task_options(name: str, options: dict[str, Any]) -> None:
-    global _rate_limit_warned
     serializer = options.get("serializer")
     if serializer not in (None, "json"):
         raise ImproperlyConfigured(
             f"Task {name!r}: serializer={serializer!r} is not supported. cfq_shim sends JSON only "
             "(Cloudflare Queues messages are text); remove the option or use 'json'."
-        )
-    if options.get("rate_limit") and not _rate_limit_warned:
-        _rate_limit_warned = True
-        warnings.warn(
-            f"Task {name!r}: rate_limit={options['rate_limit']!r} is accepted but not enforced by cfq_shim "
-            "yet (see docs/settings.md).",
-            NotConfigured,
-            stacklevel=4,
         )
     unknown = sorted(set(options) - _KNOWN_TASK_OPTIONS)
     if unknown and logger.isEnabledFor(logging.DEBUG):

@@ -32,10 +32,11 @@ from ..exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from ..naming import dead_letter_queue_name
 from ..transport.base import LeasedMessage, QueueNotFound
 from .jobs import LEASE_LOST, Job, LeaseLost
-from .leases import Prefetch, lease_ms_for
+from .leases import LEASE_MARGIN_MS, Prefetch, lease_ms_for
 from .outcomes import dead_letter, hop, settlement_for
 from .pools import Pool, SoloPool, ThreadPool
 from .puller import IDLE_BACKOFF_MAX_SECONDS, Puller
+from .ratelimit import RateLimiter
 from .settlement import ACK, NOTHING, Batch, Settlement
 from .shutdown import ColdShutdown, Shutdown
 from .timelimits import TimeKeeper, effective_limits
@@ -80,6 +81,8 @@ class Worker:
         pool_start_method: str | None = None,
         prefetch_multiplier: int | None = None,
         max_idle_backoff_seconds: float = IDLE_BACKOFF_MAX_SECONDS,
+        disable_rate_limits: bool | None = None,
+        rate_limit_clock: Callable[[], float] | None = None,
     ) -> None:
         if pool not in POOLS:
             raise ValueError(f"unknown pool {pool!r}: use one of {', '.join(POOLS)}")
@@ -97,6 +100,12 @@ class Worker:
         self._max_idle_backoff_seconds = max_idle_backoff_seconds
         self._requested_batch_size = batch_size
         self._requested_visibility_timeout_ms = visibility_timeout_ms
+        if disable_rate_limits is None:
+            disable_rate_limits = bool(app.conf.get("worker_disable_rate_limits"))
+        #: Task rate limits (ratelimit.py): the buckets, and the jobs waiting for their tokens.
+        self.rate_limits: RateLimiter[Job] = RateLimiter(
+            clock=rate_limit_clock or time.monotonic, disabled=disable_rate_limits,
+        )
         self.shutdown = Shutdown()
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
@@ -192,6 +201,8 @@ class Worker:
         self.batch_size = batch_size
         self.base_visibility_timeout_ms = self._base_lease_ms()
         self._per_task_seconds = {name: self._longest_limit_for(name) for name in self.queues}
+        for task in list(self.app.tasks.values()):
+            self.rate_limits.bucket_for(task)  # an unreadable rate_limit stops the start (ValueError)
         self.prefetch = Prefetch(slots=self.concurrency, max_batch=batch_size, fixed_depth=self.prefetch_multiplier)
         self._timekeeper = TimeKeeper(soft_exception=SoftTimeLimitExceeded, hard_exception=TimeLimitExceeded)
         self._pool = self._make_pool()
@@ -278,8 +289,9 @@ class Worker:
                 return self._cold()
             if self.shutdown.warm:
                 return self._warm()
+            self._submit_due_jobs()
             try:
-                pulled = handoff.get(timeout=0.05)
+                pulled = handoff.get(timeout=self._loop_wait_seconds())
             except queue_module.Empty:
                 self._flush_aging_batches()
                 continue
@@ -311,7 +323,47 @@ class Worker:
             if self.shutdown.requested:
                 self._hand_back(jobs[index:])
                 return
-            pool.submit(job)
+            if self._admit(job):
+                pool.submit(job)
+
+    # -- rate limits (ratelimit.py) ----------------------------------------------------------------
+    def _admit(self, job: Job) -> bool:
+        """True when ``job`` may run now; otherwise it waits for its token aside, or goes back to its
+        queue with a delay when the token would come too late for its lease."""
+        bucket = self.rate_limits.bucket_for(job.task)
+        if bucket is None:
+            return True
+        reservation = bucket.reserve(max_wait_seconds=self._token_wait_allowed_seconds(job))
+        if not reservation.granted:
+            logger.info("Task %s rate-limited (%s): sent back to %r for %.1fs", job.label, job.task.rate_limit,
+                        job.message.queue, reservation.wait_seconds)
+            self._settle(job, hop(job, reservation.wait_seconds, self.limits))
+            return False
+        if reservation.wait_seconds <= 0:
+            return True
+        self.rate_limits.hold(job, wait_seconds=reservation.wait_seconds)
+        return False
+
+    def _token_wait_allowed_seconds(self, job: Job) -> float:
+        """How long ``job`` may wait for a token and still run within its lease."""
+        run_seconds = (job.time_limit_seconds or job.soft_time_limit_seconds
+                       or self.prefetch.runtime_estimate_seconds or 0.0)
+        lease_left = job.batch.lease_deadline - time.monotonic()
+        return lease_left - run_seconds - LEASE_MARGIN_MS / 1000.0
+
+    def _submit_due_jobs(self) -> None:
+        pool = self._pool
+        assert pool is not None
+        for job in self.rate_limits.pop_due():
+            if self.shutdown.requested:
+                self._hand_back([job])
+            else:
+                pool.submit(job)
+
+    def _loop_wait_seconds(self) -> float:
+        """How long the loop may wait for a pulled batch: less when a rate-limited job is due sooner."""
+        due_in = self.rate_limits.seconds_until_next()
+        return 0.05 if due_in is None else min(0.05, due_in)
 
     def _prepare(self, message: LeasedMessage, batch: Batch) -> Job | None:
         """Decode ``message``; settle it at once when it must not run, else return its job."""
@@ -465,6 +517,7 @@ class Worker:
                 continue
             batch = self._new_batch(*pulled)
             self._hand_back([Job(message=m, batch=batch, hostname=self.hostname) for m in batch.messages])
+        self._hand_back(self.rate_limits.take_all())
         self._hand_back(pool.take_unstarted())
         logger.info("Handed back %d leased message(s) that had not started; waiting for %d running task(s).",
                     self._handed_back, pool.busy)
