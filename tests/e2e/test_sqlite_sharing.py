@@ -176,3 +176,36 @@ def test_a_consumer_killed_mid_run_loses_nothing(tmp_path: Path):
     # Given a consumer killed with SIGKILL while it holds leases (perhaps mid-transaction),
     # then the file stays usable, and the other consumer gets its messages once their leases lapse.
     run_and_check(tmp_path, kill_first_consumer_after=100)
+
+
+OPENER = r"""
+import sys, time
+from cfq_shim.transport.sqlite import SQLiteTransport
+
+path, start_at = sys.argv[1], float(sys.argv[2])
+while time.time() < start_at:  # line every process up on the same instant
+    time.sleep(0.001)
+transport = SQLiteTransport(path)
+transport.declare_queue("opened")
+transport.send("opened", "hello")
+print("opened")
+"""
+
+
+def test_many_processes_opening_a_new_file_at_once_all_succeed(tmp_path):
+    # Given several fresh files, each opened by eight processes at the same instant (as when a
+    # worker pool and producers start together): the first opener turns the file to WAL while the
+    # others already hold it, which SQLite refuses at once rather than waiting.
+    for round_number in range(4):
+        path = tmp_path / f"fresh-{round_number}.sqlite3"
+        start_at = time.time() + 1.0
+        openers = [
+            subprocess.Popen([sys.executable, "-c", OPENER, str(path), str(start_at)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(8)
+        ]
+        results = [opener.communicate(timeout=DEADLINE_SECONDS) for opener in openers]
+        # Then every process opened the store and sent its message, and none failed "locked".
+        failures = [err for (out, err) in results if out.strip() != "opened"]
+        assert failures == []
+        assert SQLiteTransport(str(path)).stats("opened").ready == 8

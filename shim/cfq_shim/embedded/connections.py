@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -55,8 +56,7 @@ class Connections:
             cached_statements=256,
         )
         if not self.in_memory:
-            # Persistent in the file; asking again is cheap and makes an old file WAL too.
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._enable_wal(conn)
         conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
         for pragma in schema.CONNECTION_PRAGMAS:
             conn.execute(pragma)
@@ -66,6 +66,26 @@ class Connections:
                 self._all.pop(thread).close()
             self._all[threading.current_thread()] = conn
         return conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch the file to WAL (persistent; asking again is cheap and makes an old file WAL too).
+
+        Changing the journal mode needs the file to itself, and SQLite answers "database is locked"
+        at once, without its busy handler, while another process is opening or writing the same
+        new file. So retry with a short backoff, up to the busy timeout."""
+        deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        pause_seconds = 0.002
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if time.monotonic() >= deadline:
+                    raise self._locked(exc) from exc
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+            time.sleep(pause_seconds)
+            pause_seconds = min(pause_seconds * 2, 0.05)
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
