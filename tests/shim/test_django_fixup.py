@@ -197,6 +197,14 @@ ready_after_tasks = apps.ready
 app.conf.broker_url = "memory://"
 from library.tasks import count_books
 eager = count_books.apply(args=("eager",)).get()
+from cfq_shim import signals
+from django.db import transaction
+published = []
+signals.after_task_publish.connect(lambda **kw: published.append(kw["headers"]["id"]), weak=False)
+with transaction.atomic():
+    count_books.delay_on_commit("on-commit")
+    sent_inside_transaction = len(published)
+sent_after_commit = len(published)
 worker = Worker(app, pool="threads", concurrency=1).start()
 try:
     for marker in ("a", "b", "c"):
@@ -205,7 +213,9 @@ try:
 finally:
     worker.stop()
 print(json.dumps({"ready_after_import": ready_after_import, "ready_after_tasks": ready_after_tasks,
-                  "names": names, "eager": eager, "fixups": [type(f).__name__ for f in app._fixups]}))
+                  "names": names, "eager": eager, "fixups": [type(f).__name__ for f in app._fixups],
+                  "task_class": [cls.__name__ for cls in type(count_books).__mro__],
+                  "sent_inside_transaction": sent_inside_transaction, "sent_after_commit": sent_after_commit}))
 """
 
 
@@ -223,9 +233,12 @@ def test_tasks_are_imported_after_django_setup_and_no_task_inherits_a_connection
     assert report["fixups"] == ["DjangoFixup"]
     # And every task the worker ran started without the connection the previous task had opened
     runs = {run["marker"]: run for run in results(tmp_path)}
-    assert set(runs) == {"eager", "a", "b", "c"}
-    assert [runs[m]["connection_was_open"] for m in ("a", "b", "c")] == [False, False, False]
+    assert set(runs) == {"eager", "on-commit", "a", "b", "c"}
+    assert [runs[m]["connection_was_open"] for m in ("on-commit", "a", "b", "c")] == [False] * 4
     assert report["eager"] == 3
+    # And tasks are DjangoTasks (Celery's Django task class): delay_on_commit sends after the commit
+    assert "DjangoTask" in report["task_class"]
+    assert (report["sent_inside_transaction"], report["sent_after_commit"]) == (0, 1)
 
 
 def test_without_django_settings_module_the_shim_does_not_import_django(tmp_path):
@@ -270,3 +283,21 @@ def test_django_settings_module_without_django_warns_and_installs_nothing(monkey
 
     assert installed is None
     assert django_fixup.fixup(app, environ={}) is None
+
+
+def test_the_fixup_makes_tasks_django_tasks_unless_the_app_chose_its_own_class():
+    from cfq_shim import Celery, Task
+    from cfq_shim.fixups import django as django_fixup
+
+    class AuditedTask(Task):
+        pass
+
+    plain = Celery("plain", broker="memory://", set_as_current=False)
+    chosen = Celery("chosen", broker="memory://", set_as_current=False, task_cls=AuditedTask)
+    environ = {"DJANGO_SETTINGS_MODULE": "mysite.settings"}
+
+    installed = [django_fixup.fixup(app, environ=environ) for app in (plain, chosen)]
+
+    assert all(isinstance(fixup, django_fixup.DjangoFixup) for fixup in installed)
+    assert plain.Task is django_fixup.DjangoTask
+    assert chosen.Task is AuditedTask

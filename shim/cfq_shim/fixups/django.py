@@ -13,15 +13,19 @@ created, without importing Django; nothing here imports Django otherwise). Then:
   initialized connection; ``CONN_MAX_AGE`` does not keep them open across tasks in a worker);
 - **in each prefork child** (``worker_process_init``): the connections inherited from the worker process are
   dropped without talking to the database (their sockets are closed first, so the parent's connections
-  stay usable), and a spawned child, which never saw ``worker_init``, gets the task hooks too.
+  stay usable), and a spawned child, which never saw ``worker_init``, gets the task hooks too;
+- **tasks** are :class:`DjangoTask` unless the app has a task class of its own (``task_cls=``, a subclass's
+  ``Task``): ``task.delay_on_commit(...)`` and ``task.apply_async_on_commit(...)`` send once the current
+  database transaction commits (Celery 5.4's ``celery.contrib.django.task.DjangoTask``).
 
-Not carried over from Celery: ``CELERY_DB_REUSE_MAX``, the system checks Celery runs at worker start
-(``CELERY_SKIP_CHECKS``), and ``DjangoTask.delay_on_commit``.
+Not carried over from Celery: ``CELERY_DB_REUSE_MAX`` and the system checks Celery runs at worker start
+(``CELERY_SKIP_CHECKS``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import logging
 import os
@@ -31,11 +35,12 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from .. import signals
 from ..exceptions import FixupWarning, ImproperlyConfigured
+from ..task import Task
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import Celery
 
-__all__ = ["SETTINGS_ENVVAR", "DjangoFixup", "fixup"]
+__all__ = ["SETTINGS_ENVVAR", "DjangoFixup", "DjangoTask", "fixup"]
 
 logger = logging.getLogger("cfq_shim.fixups.django")
 
@@ -59,6 +64,23 @@ def fixup(app: "Celery", *, environ: Mapping[str, str] | None = None) -> "Django
     return DjangoFixup(app, settings_module=settings_module).install()
 
 
+class DjangoTask(Task):
+    """The task class of a Django project's app: sending can wait for the database transaction."""
+
+    def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:
+        """``delay(*args, **kwargs)`` once the current transaction commits (at once outside one).
+        Returns None: there is no task id before the commit."""
+        from django.db import transaction
+
+        transaction.on_commit(functools.partial(self.delay, *args, **kwargs))
+
+    def apply_async_on_commit(self, *args: Any, **kwargs: Any) -> None:
+        """``apply_async(*args, **kwargs)`` once the current transaction commits."""
+        from django.db import transaction
+
+        transaction.on_commit(functools.partial(self.apply_async, *args, **kwargs))
+
+
 class DjangoFixup:
     """Sets Django up before tasks are imported and keeps database connections out of the way of tasks."""
 
@@ -75,6 +97,8 @@ class DjangoFixup:
         cwd = os.getcwd()
         if cwd not in sys.path:
             sys.path.insert(0, cwd)
+        if type(self.app).Task is Task and "Task" not in vars(self.app):
+            self.app.Task = DjangoTask  # as Celery, unless the project chose its own task class
         signals.worker_init.connect(self.on_worker_init, dispatch_uid=f"{self._uid}:worker_init")
         signals.worker_process_init.connect(self.on_worker_process_init, dispatch_uid=f"{self._uid}:process_init")
         return self
