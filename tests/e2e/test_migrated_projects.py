@@ -498,12 +498,8 @@ def test_migrated_project_loads_without_configuration_warnings(tmp_path, project
     assert result.returncode == 0, result.stderr[-4000:]
 
 
-# Not strict while the shim's rate-limit enforcement is in progress (uncommitted in the shared tree at
-# 23:51); drop this marker once it is committed.
-@pytest.mark.xfail(strict=False, reason=(
-    "rate_limit is kept without a finding (HONOURED in migrate/celery2cfq/fixers/task_options.py), "
-    "but cfq_shim does not enforce it and warns NotConfigured (shim/cfq_shim/registry.py)"))
-def test_a_task_option_the_shim_does_not_enforce_is_reported(tmp_path):
+def test_a_task_option_kept_without_a_finding_is_honoured_by_the_shim(tmp_path):
+    # rate_limit: the codemod keeps it silently, so the shim must enforce it (it does since dac0db6).
     package = tmp_path / "throttled"
     package.mkdir()
     (package / "__init__.py").write_text("")
