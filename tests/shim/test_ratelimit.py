@@ -2,10 +2,16 @@
 
 The bucket is tested with a fake clock. The worker tests run an in-process worker on ``memory://`` with
 the same fake clock for its buckets: time only moves when the test moves it, so the number of tasks that
-ran at each step is exact (counted runs and granted tokens, never seconds)."""
+ran at each step is exact (counted runs and granted tokens, never seconds). A last test runs a real
+``cfq-shim worker`` process (prefork) and counts what ran and what was sent back."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -314,3 +320,80 @@ def test_an_unreadable_rate_limit_stops_the_worker_at_start(app):
 
     with pytest.raises(ValueError, match="task 'test_ratelimit.limited'.*'10/fortnight'"):
         Worker(app, pool="threads").start()
+
+
+RATE_LIMITED_PROJECT = """
+import os
+
+from cfq_shim import Celery
+
+app = Celery("throttled", broker=os.environ["TEST_BROKER_URL"])
+RUNS = os.environ["TEST_RUNS_FILE"]
+
+
+def record(line):
+    with open(RUNS, "a") as out:
+        out.write(line + "\\n")
+
+
+@app.task(rate_limit="1/m")
+def poll(n):
+    record(f"poll {n}")
+
+
+@app.task
+def ping(n):
+    record(f"ping {n}")
+"""
+
+
+def test_a_real_worker_sends_back_what_its_rate_limit_cannot_run_within_the_lease(tmp_path):
+    (tmp_path / "throttled.py").write_text(RATE_LIMITED_PROJECT)
+    runs = tmp_path / "runs.txt"
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "TEST_BROKER_URL": f"sqlite:///{tmp_path / 'q.sqlite3'}",
+           "TEST_RUNS_FILE": str(runs)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    cfq_shim = [sys.executable, "-m", "cfq_shim", "-A", "throttled"]
+    # Given three calls of a 1/m task and three of an unlimited one
+    sent = subprocess.run([sys.executable, "-c", "from throttled import poll, ping\n"
+                           "for n in range(3):\n    poll.delay(n); ping.delay(n)"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert sent.returncode == 0, sent.stderr
+
+    def lines() -> list[str]:
+        return runs.read_text().split("\n")[:-1] if runs.exists() else []
+
+    def queue() -> dict:
+        result = subprocess.run([*cfq_shim, "inspect", "--json"], cwd=tmp_path, env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        [row] = [q for q in json.loads(result.stdout)["queues"] if q["queue"] == "celery"]
+        return row
+
+    # When a real worker (the default prefork pool) runs them
+    log = tmp_path / "worker.log"
+    with log.open("w") as out:
+        worker = subprocess.Popen([*cfq_shim, "worker", "-c", "2", "-l", "info"], cwd=tmp_path, env=env,
+                                  stdout=out, stderr=subprocess.STDOUT)
+    try:
+        def settled() -> bool:
+            assert worker.poll() is None, log.read_text()
+            if len([line for line in lines() if line.startswith("ping")]) < 3:
+                return False
+            row = queue()
+            return row["delayed"] == 2 and row["ready"] == 0 and row["in_flight"] == 0
+
+        wait_until(settled, what="the pings to run and two polls to be sent back", timeout_seconds=60)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(60) == 0, log.read_text()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+    # Then one poll ran (the bucket's one token), every ping ran, and the other polls wait in the queue
+    polls = [line for line in lines() if line.startswith("poll")]
+    assert len(polls) == 1
+    assert sorted(line for line in lines() if line.startswith("ping")) == ["ping 0", "ping 1", "ping 2"]
+    assert queue()["dead_letters"] == 0
+    assert log.read_text().count("rate-limited (1/m): sent back to 'celery'") == 2
