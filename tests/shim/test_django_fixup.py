@@ -143,18 +143,21 @@ def cfq_shim(root: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_a_real_worker_runs_a_django_task_that_queries_a_model(project, tmp_path):
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_a_real_worker_runs_a_django_task_that_queries_a_model(project, tmp_path, start_method):
     # Given a Django project whose tasks module imports its models, and two calls sent as a view sends them
     sent = run_python(project, "import django; django.setup(); from library.tasks import count_books; "
                                "count_books.delay('first'); count_books.delay('second')")
     assert sent.returncode == 0, sent.stderr
     log = tmp_path / "worker.log"
 
-    # When `cfq-shim -A mysite worker` runs them (the default prefork pool), started as a user starts it:
-    # DJANGO_SETTINGS_MODULE comes from mysite/celery.py, nothing calls django.setup() but the shim
+    # When `cfq-shim -A mysite worker` runs them (the default prefork pool; a spawned child imports the
+    # project again), started as a user starts it: DJANGO_SETTINGS_MODULE comes from mysite/celery.py,
+    # nothing calls django.setup() but the shim
     with log.open("w") as out:
         worker = subprocess.Popen(
-            [str(BIN / "cfq-shim"), "-A", "mysite", "worker", "-c", "1", "-l", "info"],
+            [str(BIN / "cfq-shim"), "-A", "mysite", "worker", "-c", "1", "--start-method", start_method,
+             "-l", "info"],
             cwd=project, stdout=out, stderr=subprocess.STDOUT, env=environment(),
         )
     try:
