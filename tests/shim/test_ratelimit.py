@@ -272,6 +272,28 @@ def test_worker_disable_rate_limits_turns_them_off(app, start):
     assert worker.rate_limits.held == 0
 
 
+def test_rate_limits_come_from_the_task_default_and_task_annotations(app, start):
+    @app.task
+    def plain():
+        pass
+
+    @app.task
+    def annotated():
+        pass
+
+    @app.task(rate_limit="3/s")
+    def own():
+        pass
+
+    app.conf.task_default_rate_limit = "100/h"
+    app.conf.task_annotations = {"test_ratelimit.annotated": {"rate_limit": "7/m"}}
+
+    worker = start()
+
+    rates = {task.__name__: worker.rate_limits.bucket_for(task).rate_per_second for task in (plain, annotated, own)}
+    assert rates == pytest.approx({"plain": 100 / 3600, "annotated": 7 / 60, "own": 3.0})
+
+
 def test_a_token_beyond_the_lease_sends_the_message_back_with_that_delay(app, start):
     runs: list[int] = []
 
