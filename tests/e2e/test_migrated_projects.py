@@ -702,9 +702,6 @@ def test_a_worker_killed_mid_task_on_the_cloudflare_path_loses_nothing(tmp_path,
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "at -l info the worker logs every SDK request (httpx 'HTTP Request: POST .../messages/pull'), "
-    "about one line per second per pull loop while idle; Celery's worker logs no broker requests"))
 def test_a_worker_on_the_cloudflare_path_logs_tasks_not_sdk_requests(tmp_path, stand_in):
     run = provisioned_shop(tmp_path, stand_in)
 

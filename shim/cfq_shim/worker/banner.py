@@ -27,6 +27,9 @@ WORKER_LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] %(message)s"
 WORKER_TASK_LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] %(task_name)s[%(task_id)s]: %(message)s"
 
 
+_HTTP_CLIENT_LOGGERS = ("httpx", "httpcore")
+
+
 def configure_logging(loglevel: str | int, *, logfile: str | None = None) -> None:
     level = logging.getLevelName(loglevel.upper()) if isinstance(loglevel, str) else loglevel
     if not isinstance(level, int):
@@ -41,6 +44,10 @@ def configure_logging(loglevel: str | int, *, logfile: str | None = None) -> Non
     handler.setFormatter(logging.Formatter(WORKER_LOG_FORMAT))
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The SDK's HTTP client logs every request at INFO, and a worker pulls several times a second.
+    # Celery's worker logs no broker traffic, so show it only with -l debug.
+    for name in _HTTP_CLIENT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if level <= logging.DEBUG else logging.WARNING)
     task_logger = logging.getLogger(TASK_LOGGER_NAME)
     task_handler = logging.StreamHandler(stream)
     task_handler.setFormatter(TaskFormatter(WORKER_TASK_LOG_FORMAT))
