@@ -155,6 +155,25 @@ def test_syntax_the_running_python_lacks_is_indexed_through_libcst():
     assert ix.resolver().kind("new.first") == TASK
 
 
+def test_python_314_syntax_is_indexed_through_libcst():
+    # PEP 758 (except without brackets) and PEP 750 (t-strings): ast of Python < 3.14 rejects both.
+    ix = kinds({"newer.py": """
+        from celery import shared_task
+        @shared_task
+        def render(name):
+            try:
+                return t"hello {name}"
+            except ValueError, TypeError:
+                return ""
+        def other():
+            try:
+                pass
+            except* KeyError, OSError:
+                pass
+    """})
+    assert ix.resolver().kind("newer.render") == TASK
+
+
 def test_unparsable_files_are_skipped_and_the_index_is_small_and_picklable():
     ix = kinds({"bad.py": "def (:\n", "ok.py": "from celery import shared_task\n@shared_task\ndef t(): ...\n"})
     assert ix.resolver().kind("ok.t") == TASK
