@@ -70,12 +70,17 @@ def main(ctx: click.Context, app_spec: str | None) -> None:
 
 def app_from_context(ctx: click.Context) -> Any:
     """Load the group's ``-A`` app for a sub-command, or fail with a one-line error (no traceback)."""
+    from .exceptions import ImproperlyConfigured
     from .loading import AppNotFound, load_app
 
     spec = (ctx.find_root().obj or {}).get("app_spec")
     if not spec:
         raise click.UsageError("No application given: pass -A/--app (for example: cfq-shim -A proj worker).")
     try:
-        return load_app(spec)
-    except AppNotFound as exc:
+        app = load_app(spec)
+        # Settings are read at first use; read them now, so a config module that does not import
+        # (or a wrong DJANGO_SETTINGS_MODULE) is one line naming it rather than a traceback later.
+        app.conf.read_sources()
+    except (AppNotFound, ImproperlyConfigured) as exc:
         raise click.ClickException(str(exc)) from None
+    return app

@@ -18,7 +18,7 @@ import importlib
 import warnings
 from typing import Any, Iterator, Mapping, MutableMapping
 
-from .exceptions import ImproperlyConfigured, NotConfigured
+from .exceptions import ConfigNotFound, ImproperlyConfigured, NotConfigured
 
 __all__ = ["Settings", "HONOURED_SETTINGS", "SHIM_SETTINGS", "IGNORED_SETTINGS", "OLD_NAMES", "load_object"]
 
@@ -514,14 +514,22 @@ class Settings(MutableMapping[str, Any]):
         """Read the sources added with :meth:`add_source`, in order (an import error is raised here)."""
         pending, self._sources[:] = list(self._sources), []
         for source, namespace, silent in pending:
+            named = source if isinstance(source, str) else type(source).__name__
             if isinstance(source, str):
                 try:
                     source = load_object(source)
-                except (ImportError, AttributeError, ImproperlyConfigured):
+                except (ImportError, AttributeError, ImproperlyConfigured) as exc:
                     if silent:
                         continue
-                    raise
-            self.load_from(source, namespace=namespace)
+                    raise ConfigNotFound(f"config_from_object({named!r}): cannot load it: {exc}") from exc
+            try:
+                self.load_from(source, namespace=namespace)
+            except Exception as exc:
+                # Reading a settings object runs the project's code (Django imports DJANGO_SETTINGS_MODULE
+                # here): its errors are configuration errors, named with their source, not tracebacks.
+                raise ImproperlyConfigured(
+                    f"config_from_object({named!r}): reading the settings failed: {type(exc).__name__}: {exc}"
+                ) from exc
 
     def load_from(self, source: Any, *, namespace: str | None = None, silent_unknown: bool = True) -> None:
         """Read settings from a mapping or an object's attributes, as ``config_from_object`` does.

@@ -4,7 +4,8 @@ once the import is rewritten to ``cfq_shim.exceptions``.
 Hierarchy (as Celery 5.7, whose billiard/kombu errors are defined here too):
 
 - ``CeleryError``
-    - ``ImproperlyConfigured`` -> ``FeatureNotAvailable`` (a name that exists, a feature built later)
+    - ``ImproperlyConfigured`` -> ``FeatureNotAvailable`` (a name that exists, a feature built later),
+      ``ConfigNotFound`` (also an ``ImportError``, as Celery raises there)
     - ``SecurityError``
     - ``TaskPredicate``: ``Retry``, ``Ignore``, ``Reject``
     - ``TaskError``: ``QueueNotFound``, ``NotRegistered``, ``AlreadyRegistered``, ``TimeoutError``,
@@ -24,7 +25,7 @@ from typing import Any
 
 __all__ = [
     "CeleryWarning", "AlwaysEagerIgnored", "DuplicateTaskNameWarning", "NotConfigured", "FixupWarning",
-    "CeleryError", "ImproperlyConfigured", "FeatureNotAvailable", "SecurityError",
+    "CeleryError", "ImproperlyConfigured", "ConfigNotFound", "FeatureNotAvailable", "SecurityError",
     "TaskPredicate", "Retry", "Ignore", "Reject",
     "TaskError", "QueueNotFound", "IncompleteStream", "NotRegistered", "AlreadyRegistered",
     "TimeoutError", "MaxRetriesExceededError", "TaskRevokedError", "InvalidTaskError", "ChordError",
@@ -63,6 +64,12 @@ class CeleryError(Exception):
 
 class ImproperlyConfigured(CeleryError):
     """The app, a task or a setting is configured in a way the shim cannot run."""
+
+
+class ConfigNotFound(ImproperlyConfigured, ImportError):
+    """``config_from_object`` names a module or attribute that cannot be loaded.
+
+    An ImportError too, as Celery raises one there, so ``except ImportError`` code keeps working."""
 
 
 class FeatureNotAvailable(ImproperlyConfigured, NotImplementedError):
