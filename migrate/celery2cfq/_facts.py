@@ -51,6 +51,14 @@ class ModuleFacts:
     sets_backend_setting: bool = False
     #: For module bindings: attribute names used on them; "" marks a bare use.
     module_attr_uses: dict[str, set[str]] = field(default_factory=dict)
+    #: For module bindings: the whole dotted chains used on them (``exceptions.Ignore`` for
+    #: ``celery.exceptions.Ignore``), so a chain through a submodule can be mapped as a whole.
+    module_attr_chains: dict[str, set[str]] = field(default_factory=dict)
+    #: Modules imported without ``as`` anywhere (``import celery.exceptions``).
+    plain_imports: set[str] = field(default_factory=set)
+    #: Qualified callee -> local names its calls start with (``celery`` in ``celery.Celery(...)``),
+    #: to tell which import an app's construction goes through.
+    call_heads: dict[str, set[str]] = field(default_factory=dict)
     mentions_celery: bool = False
     #: Names assigned or defined at module level.
     assigned: set[str] = field(default_factory=set)
@@ -188,6 +196,15 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool, track_sta
         if track_statements and isinstance(node, ast.stmt):
             owners = (*owners, id(node))
         if isinstance(node, ast.Attribute):
+            if id(node) not in attr_owned:
+                chain = _dotted(node)
+                head, _, rest = (chain or "").partition(".")
+                if head in module_names:
+                    facts.module_attr_chains.setdefault(head, set()).add(rest)
+                    inner = node.value
+                    while isinstance(inner, ast.Attribute):  # the same chain, seen again below
+                        attr_owned.add(id(inner))
+                        inner = inner.value
             if isinstance(node.value, ast.Name):
                 if node.value.id in module_names:
                     facts.module_attr_uses.setdefault(node.value.id, set()).add(node.attr)
@@ -210,6 +227,10 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool, track_sta
             continue  # a Name has no children worth walking
         elif isinstance(node, ast.Call):
             _call_facts(node, facts, qualify)
+            callee = _dotted(node.func)
+            ref = qualify(node.func) if callee else None
+            if ref:
+                facts.call_heads.setdefault(ref, set()).add(callee.partition(".")[0])
         elif isinstance(node, ast.Assign):
             value = node.value
             if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _RESULT_METHODS:
@@ -222,6 +243,8 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool, track_sta
                 facts.sets_backend_setting = True
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            if isinstance(node, ast.Import):
+                facts.plain_imports.update(a.name for a in node.names if not a.asname)
             if not getattr(node, "level", 0) and any(m.split(".")[0] in _CELERY_PACKAGES for m in modules):
                 facts.mentions_celery = True  # also an import inside a function
             always.update(owners)

@@ -18,7 +18,9 @@ __all__ = [
     "SIGNALS",
     "SIGNALS_NOT_SENT",
     "STATES",
+    "SHIM_PACKAGE_IMPORTS",
     "shim_module_for",
+    "shim_attribute_chain",
     "celery_equivalent",
 ]
 
@@ -83,6 +85,32 @@ PROVIDED: Mapping[tuple[str, str], str] = {
     for module, (target, names) in MODULE_TARGETS.items()
     for name in names
 }
+
+#: Submodules ``cfq_shim/__init__.py`` imports itself, so ``import cfq_shim`` makes
+#: ``cfq_shim.<sub>`` usable. Any other submodule reached as an attribute needs its own
+#: ``import cfq_shim.<sub>`` (tests/migrate/test_name_table.py checks this against the package).
+SHIM_PACKAGE_IMPORTS: frozenset[str] = frozenset({
+    "cfq_shim.states", "cfq_shim.app", "cfq_shim.canvas", "cfq_shim.local", "cfq_shim.log",
+    "cfq_shim.result", "cfq_shim.schedules", "cfq_shim.task",
+})
+
+
+def shim_attribute_chain(dotted: str) -> tuple[str, tuple[str, ...]] | None:
+    """(shim module, attributes after it) for a Celery name reached through a module import
+    (``celery.utils.log.get_task_logger`` -> ``("cfq_shim.log", ("get_task_logger",))``), or None
+    when the shim does not provide it. The longest Celery module the chain starts with decides;
+    the module itself (``celery`` alone) is not a name the shim provides."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        module = ".".join(parts[:cut])
+        if module in MODULE_TARGETS and (module == "celery" or module.startswith("celery.")):
+            target, names = MODULE_TARGETS[module]
+            rest = tuple(parts[cut:])
+            if (not rest and cut == 1) or (rest and rest[0] not in names):
+                return None
+            return target, rest
+    return None
+
 
 def _shim_to_celery() -> dict[str, str]:
     reverse: dict[str, str] = {}

@@ -535,10 +535,6 @@ def test_rewrite_rewrites_or_reports_a_flask_config_broker(tmp_path):
     assert not still_redis or findings, result.stdout
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "with `import celery` and `celery.exceptions.X`, the import stays (CFQ103 says cfq_shim lacks "
-    "'exceptions', which it has) but celery.Celery(broker=...) gets cloudflare://, so Celery fails: "
-    "KeyError: 'No such transport: cloudflare'"))
 def test_a_file_left_on_celery_keeps_a_broker_celery_can_use(tmp_path):
     (tmp_path / "tasks.py").write_text(
         "import celery\n\n"

@@ -24,6 +24,7 @@ import libcst as cst
 from ..index import APP, APP_CLASS
 from ..setting_names import NEW_NAMES, OLD_TO_NEW
 from ._base import Fixer, FileContext, keyword_name, quoted_like, string_value
+from .imports import app_stays_on_celery
 
 __all__ = ["SettingSite", "SettingEdit", "SettingsFixer", "setting_key"]
 
@@ -97,12 +98,22 @@ class SettingsFixer(Fixer):
         self.renamed_module_names: set[str] = set()
         self.skip_names: set[int] = set()
         self.uppercase = ctx.module in ctx.index.uppercase_config_modules
+        # The one place the "a file runs on one side" rule is kept: when this file's app is still
+        # built by Celery (an import stays on Celery), no setting changes, or Celery would get a
+        # broker only the shim has (``cloudflare://``: "No such transport").
+        self.app_stays_on_celery = app_stays_on_celery(ctx)
+        self.reported_stays = False
         if ctx.config_prefix == "" and ctx.enabled("CFQ203") and not self.uppercase:
             self.renamed_module_names = {n for n in ctx.facts.assigned if n in OLD_TO_NEW}
 
     # -- the edit itself -------------------------------------------------------------------
     def _run(self, key: str, spelling: str, style: str, prefix: str, value: cst.BaseExpression, node: cst.CSTNode) -> tuple[str, cst.BaseExpression] | None:
         """(new spelling, new value), or None when nothing changes."""
+        if self.app_stays_on_celery:
+            if not self.reported_stays:
+                self.reported_stays = True
+                self.ctx.report(node, "CFQ104", f"{spelling} and the rest of this file's configuration are left as they are: the app here is still built by Celery (see CFQ103)")
+            return None
         site = SettingSite(key=key, spelling=spelling, style=style, prefix=prefix, value=value, node=node)
         key_changed = False
         for handler in self.handlers:

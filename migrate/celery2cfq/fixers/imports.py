@@ -10,14 +10,16 @@ human decides.
 
 from __future__ import annotations
 
-from typing import Union
+from dataclasses import dataclass
+from typing import Mapping, Union
 
 import libcst as cst
 
-from ..names import MODULE_TARGETS, PROVIDED
+from ..index import APP_CLASS
+from ..names import MODULE_TARGETS, PROVIDED, SHIM_PACKAGE_IMPORTS, shim_attribute_chain
 from ._base import Example, Fixer, FileContext, Rule, dotted_name
 
-__all__ = ["ImportsFixer"]
+__all__ = ["ImportsFixer", "ModuleImportPlan", "app_stays_on_celery", "module_import_plans"]
 
 RULES = (
     Rule(
@@ -47,8 +49,11 @@ RULES = (
         title="`import celery` becomes `import cfq_shim`",
         description=(
             "`import celery as c` becomes `import cfq_shim as c`; a plain `import celery` becomes "
-            "`import cfq_shim` and its `celery.X` uses become `cfq_shim.X`. Only when every attribute "
-            "the module uses is provided by the shim; otherwise the import stays and CFQ103 says why."
+            "`import cfq_shim` and its `celery.X` uses become `cfq_shim.X`. Chains through submodules "
+            "follow the name table (`celery.utils.log.get_task_logger` -> `cfq_shim.log.get_task_logger`), "
+            "and `import cfq_shim.<sub>` is added for a submodule the package does not import itself. "
+            "Only when every attribute chain the module uses is provided by the shim; otherwise the "
+            "import stays and CFQ103 says why."
         ),
         rewrites=True,
         examples=(
@@ -59,6 +64,10 @@ RULES = (
             Example(
                 before="import celery\n\napp = celery.Celery('proj')\n",
                 after="import cfq_shim\n\napp = cfq_shim.Celery('proj')\n",
+            ),
+            Example(
+                before="import celery\n\n\ndef skip():\n    raise celery.exceptions.Ignore()\n",
+                after="import cfq_shim\nimport cfq_shim.exceptions\n\n\ndef skip():\n    raise cfq_shim.exceptions.Ignore()\n",
             ),
         ),
     ),
@@ -75,6 +84,23 @@ RULES = (
             Example(
                 before="from celery import Celery, bootsteps\n",
                 after="from cfq_shim import Celery\nfrom celery import bootsteps\n",
+            ),
+        ),
+    ),
+    Rule(
+        code="CFQ104",
+        name="app-stays-on-celery",
+        title="A file whose app is still built by Celery keeps its configuration",
+        description=(
+            "When the import an app is built through stays on Celery (CFQ103, or an import rule turned "
+            "off), none of the file's settings are changed: Celery cannot use `cloudflare://`, so a "
+            "half-migrated file would run on neither side. Migrate what CFQ103 names, then run again."
+        ),
+        examples=(
+            Example(
+                path="proj/celery.py",
+                before="import celery\n\napp = celery.Celery('proj', broker='redis://localhost')\nStep = celery.bootsteps.StartStopStep\n",
+                after="import celery\n\napp = celery.Celery('proj', broker='redis://localhost')\nStep = celery.bootsteps.StartStopStep\n",
             ),
         ),
     ),
@@ -97,14 +123,14 @@ class ImportsFixer(Fixer):
 
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
-        #: local names of ``import celery[...]`` that become cfq_shim, and plain ``import celery``.
-        self.rename_bare_celery = False
-
-    def _plain_module_rewritable(self, local: str, module: str) -> tuple[bool, set[str]]:
-        uses = self.ctx.facts.module_attr_uses.get(local, set())
-        provided = MODULE_TARGETS[module][1] if module in MODULE_TARGETS else frozenset()
-        missing = {u or "<the module itself>" for u in uses if u not in provided}
-        return module in MODULE_TARGETS and not missing, missing
+        self.plans = module_import_plans(ctx)
+        #: local module names whose import became cfq_shim: their attribute chains are renamed.
+        self.renamed_locals: set[str] = set()
+        #: ids of attributes inside a longer attribute chain (only the whole chain is renamed).
+        self.inner_attributes: set[int] = set()
+        #: id(original import) -> cfq_shim submodules to import on the lines after it.
+        self.pending_submodules: dict[int, list[str]] = {}
+        self.submodules_added: set[str] = set()
 
     def leave_Import(self, original_node: cst.Import, updated_node: cst.Import) -> cst.Import:
         new_names = []
@@ -114,18 +140,15 @@ class ImportsFixer(Fixer):
             if not _is_celery_module(module):
                 new_names.append(alias)
                 continue
+            assert module is not None
             local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else None
-            if local is None and module != "celery":
-                self.ctx.report(original_node, "CFQ103", f"`import {module}` is left as it is: use `from {module} import …` names the shim provides")
-                new_names.append(alias)
-                continue
             if local is not None and local not in self.ctx.facts.module_bindings:
                 self.ctx.report(original_node, "CFQ103", f"`import {module} as {local}` inside a function is left as it is")
                 new_names.append(alias)
                 continue
-            ok, missing = self._plain_module_rewritable(local or "celery", module)
-            if not ok:
-                what = ", ".join(sorted(missing)) if missing else module
+            plan = self.plans.get(local or module.split(".")[0])
+            if plan is None or plan.missing:
+                what = ", ".join(sorted(plan.missing)) if plan is not None else module
                 self.ctx.report(original_node, "CFQ103", f"`{module}` stays imported: cfq_shim does not provide {what}")
                 new_names.append(alias)
                 continue
@@ -135,16 +158,42 @@ class ImportsFixer(Fixer):
             target = MODULE_TARGETS[module][0]
             new_names.append(alias.with_changes(name=_module_node(target)))
             changed = True
-            if local is None:
-                self.rename_bare_celery = True
+            self.renamed_locals.add(local or module.split(".")[0])
+            self.submodules_added.add(target)
+            wanted = [m for m in sorted(plan.submodules) if m not in self.submodules_added]
+            if wanted:
+                self.submodules_added.update(wanted)
+                self.pending_submodules.setdefault(id(original_node), []).extend(wanted)
         return updated_node.with_changes(names=new_names) if changed else updated_node
 
-    def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> cst.Attribute:
-        if self.rename_bare_celery and isinstance(updated_node.value, cst.Name) and updated_node.value.value == "celery":
-            return updated_node.with_changes(value=cst.Name("cfq_shim"))
-        return updated_node
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self.inner_attributes.add(id(node.value))
+
+    def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> cst.BaseExpression:
+        if not self.renamed_locals or id(original_node) in self.inner_attributes:
+            return updated_node
+        chain = dotted_name(original_node)
+        if chain is None:
+            return updated_node
+        head, _, rest = chain.partition(".")
+        new = self.plans[head].chains.get(rest) if head in self.renamed_locals else None
+        if new is None or new == chain:
+            return updated_node
+        return _module_node(new).with_changes(lpar=updated_node.lpar, rpar=updated_node.rpar)
 
     def leave_SimpleStatementLine(
+        self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
+    ) -> Union[cst.SimpleStatementLine, cst.FlattenSentinel[cst.SimpleStatementLine]]:
+        result = self._split_imports(original_node, updated_node)
+        submodules = [m for s in original_node.body for m in self.pending_submodules.pop(id(s), ())]
+        if not submodules:
+            return result
+        # ``cfq_shim.exceptions.X`` needs ``import cfq_shim.exceptions``: the package does not import it.
+        lines = list(result.nodes) if isinstance(result, cst.FlattenSentinel) else [result]
+        lines.extend(cst.SimpleStatementLine(body=[cst.Import(names=[cst.ImportAlias(name=_module_node(m))])]) for m in submodules)
+        return cst.FlattenSentinel(lines)
+
+    def _split_imports(
         self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
     ) -> Union[cst.SimpleStatementLine, cst.FlattenSentinel[cst.SimpleStatementLine]]:
         lines: list[cst.SimpleStatementLine] = []
@@ -204,3 +253,80 @@ class ImportsFixer(Fixer):
             node.with_changes(module=_module_node(target), names=provided),
             node.with_changes(names=missing),
         ]
+
+
+@dataclass(frozen=True)
+class ModuleImportPlan:
+    """What becomes of one local name bound by ``import celery…``."""
+
+    #: The Celery module the name stands for (``celery`` for ``import celery.exceptions``).
+    module: str
+    #: Uses the shim lacks (dotted after the name; a module imported as a whole); empty: rewritable.
+    missing: frozenset[str]
+    #: Chain after the name -> the whole expression's new spelling (``exceptions.Ignore`` ->
+    #: ``cfq_shim.exceptions.Ignore``).
+    chains: Mapping[str, str]
+    #: cfq_shim submodules its chains reach that ``import cfq_shim`` alone does not load.
+    submodules: frozenset[str]
+
+
+def module_import_plans(ctx: FileContext) -> dict[str, ModuleImportPlan]:
+    """A plan for every local name bound to a Celery module by ``import``, and for ``celery``
+    (which may be imported inside a function), from the uses the module analysis found."""
+    facts = ctx.facts
+    plans: dict[str, ModuleImportPlan] = {}
+    locals_ = {name for name in facts.module_bindings if _is_celery_module(facts.bindings.get(name))} | {"celery"}
+    for local in locals_:
+        module = facts.bindings.get(local, "celery") if local in facts.module_bindings else "celery"
+        whole = local == module  # ``import celery`` / ``import celery.x``: chains spell full names
+        missing: set[str] = set()
+        if module not in MODULE_TARGETS:
+            missing.add(module)
+        if whole:
+            missing.update(m for m in facts.plain_imports if m.split(".")[0] == local and m not in MODULE_TARGETS)
+        if "" in facts.module_attr_uses.get(local, set()):
+            missing.add("<the module itself>")
+        base = MODULE_TARGETS[module][0] if module in MODULE_TARGETS else ""
+        chains: dict[str, str] = {}
+        submodules: set[str] = set()
+        for rest in facts.module_attr_chains.get(local, set()):
+            mapped = shim_attribute_chain(f"{module}.{rest}")
+            if mapped is None or not (whole or mapped[0] == base or mapped[0].startswith(base + ".")):
+                missing.add(rest)
+                continue
+            target, attributes = mapped
+            if whole:
+                chains[rest] = ".".join([target, *attributes])
+            else:  # ``c.utils.log.x`` with ``import celery as c`` -> ``c.log.x``: the name stays
+                below = target[len(base) + 1 :].split(".") if target != base else []
+                chains[rest] = ".".join([local, *below, *attributes])
+            if target not in SHIM_PACKAGE_IMPORTS and target != base:
+                submodules.add(target)
+        if whole:  # ``import celery.exceptions`` becomes ``import cfq_shim.exceptions`` itself
+            submodules -= {MODULE_TARGETS[m][0] for m in facts.plain_imports if m in MODULE_TARGETS}
+        plans[local] = ModuleImportPlan(module, frozenset(missing), chains, frozenset(submodules))
+    return plans
+
+
+def app_stays_on_celery(ctx: FileContext) -> bool:
+    """True when this file builds a Celery app through an import the rewrite leaves on Celery
+    (a module import with a name the shim lacks, or a disabled import rule). Such a file keeps
+    running on Celery, so its configuration must stay something Celery can use."""
+    facts = ctx.facts
+    plans: dict[str, ModuleImportPlan] | None = None
+    for ref, heads in facts.call_heads.items():
+        if ctx.resolver.kind(ref) != APP_CLASS:
+            continue
+        for head in heads:
+            target = facts.bindings.get(head, "")
+            if head in facts.module_bindings:
+                if plans is None:
+                    plans = module_import_plans(ctx)
+                plan = plans.get(head)
+                if plan is not None and (plan.missing or not ctx.enabled("CFQ102")):
+                    return True
+            elif target.startswith("celery."):
+                module, _, name = target.rpartition(".")
+                if (module, name) not in PROVIDED or not ctx.enabled("CFQ101"):
+                    return True
+    return False

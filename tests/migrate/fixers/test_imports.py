@@ -136,3 +136,101 @@ def test_import_celery_inside_a_function_with_provided_uses():
 
 def test_aliased_import_inside_a_function_stays():
     assert codes(check_noop("def make():\n    import celery as c\n    return c.Celery('x')\n")) == ["CFQ103"]
+
+
+# --- attribute chains through a module import (``celery.exceptions.Ignore``) -----------------------
+
+
+def test_import_celery_with_a_submodule_chain_imports_the_shim_submodule():
+    # cfq_shim/__init__.py does not import cfq_shim.exceptions, so the chain needs its own import.
+    check_transformed(
+        """\
+        import celery
+
+        app = celery.Celery("p", broker="redis://x")
+
+        @app.task
+        def t():
+            raise celery.exceptions.Ignore()
+        """,
+        """\
+        import cfq_shim
+        import cfq_shim.exceptions
+
+        app = cfq_shim.Celery("p", broker="cloudflare://")
+
+        @app.task
+        def t():
+            raise cfq_shim.exceptions.Ignore()
+        """,
+    )
+
+
+def test_chains_map_through_the_name_table():
+    check_transformed(
+        """\
+        import celery
+        log = celery.utils.log.get_task_logger(__name__)
+        every_hour = celery.schedules.crontab(minute=0)
+        done = celery.states.SUCCESS
+        celery.signals.task_success.connect(print)
+        """,
+        """\
+        import cfq_shim
+        import cfq_shim.signals
+        log = cfq_shim.log.get_task_logger(__name__)
+        every_hour = cfq_shim.schedules.crontab(minute=0)
+        done = cfq_shim.states.SUCCESS
+        cfq_shim.signals.task_success.connect(print)
+        """,
+    )
+
+
+def test_chains_through_an_aliased_module_keep_the_alias():
+    check_transformed(
+        "import celery as c\nlog = c.utils.log.get_task_logger(__name__)\nerror = c.exceptions.Reject\n",
+        "import cfq_shim as c\nimport cfq_shim.exceptions\nlog = c.log.get_task_logger(__name__)\nerror = c.exceptions.Reject\n",
+    )
+
+
+def test_dotted_imports_of_submodules_become_shim_submodules():
+    check_transformed(
+        "import celery.exceptions\nimport celery\napp = celery.Celery('p')\nerror = celery.exceptions.Retry\n",
+        "import cfq_shim.exceptions\nimport cfq_shim\napp = cfq_shim.Celery('p')\nerror = cfq_shim.exceptions.Retry\n",
+    )
+
+
+def test_a_submodule_import_is_added_once_per_file():
+    check_transformed(
+        "def a():\n    import celery\n    return celery.exceptions.Ignore\n\nimport celery\nerror = celery.exceptions.Retry\n",
+        "def a():\n    import cfq_shim\n    import cfq_shim.exceptions\n    return cfq_shim.exceptions.Ignore\n\n"
+        "import cfq_shim\nerror = cfq_shim.exceptions.Retry\n",
+    )
+
+
+def test_a_chain_the_shim_lacks_keeps_the_whole_module_on_celery():
+    result = check_noop("import celery\nerror = celery.exceptions.Ignore\nstep = celery.contrib.abortable.AbortableTask\n")
+    assert codes(result) == ["CFQ103"]
+    assert "contrib.abortable.AbortableTask" in result.findings[0].message
+    assert "exceptions" not in result.findings[0].message  # the shim has exceptions
+
+
+def test_a_dotted_import_of_a_module_the_shim_lacks_keeps_celery():
+    result = check_noop("import celery\nimport celery.bin.worker\napp = celery.Celery('p')\n")
+    assert set(codes(result)) == {"CFQ103"}
+
+
+def test_the_table_of_submodules_the_shim_package_imports_matches_the_package():
+    # ``import cfq_shim`` makes ``cfq_shim.x`` usable only for submodules its __init__ imports.
+    import ast
+    import pathlib
+
+    import cfq_shim
+    from celery2cfq.names import SHIM_PACKAGE_IMPORTS
+
+    tree = ast.parse(pathlib.Path(cfq_shim.__file__).read_text())
+    imported = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            imported.update(f"cfq_shim.{node.module}" if node.module else f"cfq_shim.{a.name}" for a in node.names)
+    assert SHIM_PACKAGE_IMPORTS == imported

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fixer_helpers import check_noop, check_transformed
+from fixer_helpers import check_noop, check_transformed, codes
 
 from celery2cfq import transform
 from celery2cfq.fixers import ALL_CODES
@@ -48,10 +48,19 @@ def test_comments_and_formatting_are_kept():
 
 def test_only_one_code_runs():
     check_transformed(
-        "from celery import Celery\napp = Celery('x', broker='redis://')\n",
-        "from celery import Celery\napp = Celery('x', broker='cloudflare://')\n",
+        "from cfq_shim import Celery\napp = Celery('x', broker='redis://')\napp.control.inspect()\n",
+        "from cfq_shim import Celery\napp = Celery('x', broker='cloudflare://')\napp.control.inspect()\n",
         options=Options(only=frozenset({"CFQ201"})),
     )
+
+
+def test_only_the_broker_rule_leaves_an_app_still_built_by_celery_alone():
+    # The import rules are off, so Celery builds the app: it cannot use cloudflare:// (CFQ104).
+    result = check_noop(
+        "from celery import Celery\napp = Celery('x', broker='redis://')\n",
+        options=Options(only=frozenset({"CFQ201", "CFQ104"})),
+    )
+    assert codes(result) == ["CFQ104"]
 
 
 def test_skipping_every_code_changes_nothing():
