@@ -46,6 +46,8 @@ class ModuleFacts:
     #: (module spelling, namespace or "") for config_from_object; "django:" spelling for Django.
     config_sources: list[tuple[str, str]] = field(default_factory=list)
     django_settings: list[str] = field(default_factory=list)
+    #: Keys of mappings passed to config_from_object (``"CELERY"`` for ``app.config["CELERY"]``).
+    config_mapping_keys: set[str] = field(default_factory=set)
     #: refs of calls that pass ``backend=``; only app classes count.
     backend_call_refs: list[str] = field(default_factory=list)
     sets_backend_setting: bool = False
@@ -314,6 +316,9 @@ def _call_facts(node: ast.Call, facts: ModuleFacts, qualify) -> None:
                 facts.config_sources.append(("django:", namespace))
             elif ":" not in spelling:
                 facts.config_sources.append((module_part, namespace))
+        elif _mapping_key(arg) is not None:
+            # Flask's documented pattern: ``celery_app.config_from_object(app.config["CELERY"])``.
+            facts.config_mapping_keys.add(_mapping_key(arg))  # type: ignore[arg-type]
         else:
             ref = qualify(arg)
             if ref:
@@ -330,6 +335,15 @@ def _call_facts(node: ast.Call, facts: ModuleFacts, qualify) -> None:
                 facts.backend_call_refs.append(ref)
         elif kw.arg in _BACKEND_NAMES:
             facts.sets_backend_setting = True
+
+
+def _mapping_key(node: ast.AST) -> str | None:
+    """``"CELERY"`` for ``x["CELERY"]`` and ``x.get("CELERY")``: a settings mapping read by key."""
+    if isinstance(node, ast.Subscript):
+        return _str_value(node.slice)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args:
+        return _str_value(node.args[0])
+    return None
 
 
 def parse_for_index(source: str) -> ast.Module | None:

@@ -76,6 +76,10 @@ class ProjectIndex:
     shadowed: frozenset[str] = frozenset()
     #: config modules whose setting names must stay UPPERCASE (Django settings read without a namespace).
     uppercase_config_modules: frozenset[str] = frozenset()
+    #: Keys under which the project keeps a settings mapping it passes to ``config_from_object``
+    #: (``"CELERY"`` for Flask's ``config_from_object(app.config["CELERY"])``): the mappings stored
+    #: under such a key (``app.config.from_mapping(CELERY=dict(...))``) are Celery configuration.
+    config_mapping_keys: frozenset[str] = frozenset()
 
     def resolver(self) -> "Resolver":
         """A resolver over this index; what it learns later stays in its own layer."""
@@ -276,6 +280,7 @@ def build_index(sources: Mapping[str, str]) -> ProjectIndex:
         celery_modules=celery_modules,
         shadowed=frozenset(resolver.shadowed),
         uppercase_config_modules=frozenset(uppercase_config),
+        config_mapping_keys=frozenset(key for facts in all_facts for key in facts.config_mapping_keys),
     )
 
 

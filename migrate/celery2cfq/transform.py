@@ -72,7 +72,9 @@ def transform_source(source: str, *, path: str, index: ProjectIndex, options: Op
     config_prefix = index.config_modules.get(module)
     #: ids of the ``ast`` statements a fixer could act in; None: all of them (a config module).
     interesting: set[int] | None = None
-    if exact_tree is not None and config_prefix is None:
+    # A settings mapping under a key (Flask's CELERY=dict(...)) can sit in any statement.
+    mapping_keys_here = any(key in source for key in index.config_mapping_keys)
+    if exact_tree is not None and config_prefix is None and not mapping_keys_here:
         interesting = set(facts.always_interesting)
         for name in _relevant_names(facts, resolver, index, module) | facts.result_names:
             interesting.update(facts.name_owners.get(name, ()))
@@ -251,6 +253,8 @@ def _needs_rewrite_pass(source: str, facts: ModuleFacts, resolver, index: Projec
     if facts.mentions_celery or module in index.config_modules:
         return True
     if "CELERY_" in source or "django_celery_beat" in source:
+        return True
+    if any(key in source for key in index.config_mapping_keys):
         return True
     if any(resolver.kinds.get(f"{module}.{name}" if module else name) for name in facts.assigned):
         return True

@@ -520,9 +520,6 @@ def test_a_task_option_kept_without_a_finding_is_honoured_by_the_shim(tmp_path):
     assert loaded.returncode == 0 or "CFQ302" in report.stdout, loaded.stderr[-2000:]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a broker set in a mapping passed to config_from_object (Flask's documented pattern: "
-    "app.config['CELERY'] = dict(broker_url=...)) is neither rewritten nor reported"))
 def test_rewrite_rewrites_or_reports_a_flask_config_broker(tmp_path):
     project = copy_project(WEBAPP, tmp_path / "webapp")
 

@@ -208,3 +208,26 @@ def test_the_index_does_not_change_when_a_resolver_learns():
     resolver = ix.resolver()
     resolver.kinds["b.extra"] = "task"
     assert dict(ix.kinds) == before and resolver.kind("b.extra") == "task" and resolver.kind("a.t") == "task"
+
+
+def test_a_settings_mapping_read_by_key_is_indexed():
+    # Flask's docs: the Celery app reads its settings from app.config["CELERY"].
+    ix = kinds({
+        "web/__init__.py": """
+            from celery import Celery
+            def init(app):
+                celery_app = Celery(app.name)
+                celery_app.config_from_object(app.config["CELERY"])
+            def other(app):
+                Celery("x").config_from_object(app.config.get("CELERY_SETTINGS"))
+            """,
+    })
+
+    assert ix.config_mapping_keys == frozenset({"CELERY", "CELERY_SETTINGS"})
+    assert pickle.loads(pickle.dumps(ix)) == ix
+
+
+def test_no_mapping_key_without_config_from_object():
+    ix = kinds({"web.py": "config = {}\nvalue = config['CELERY']\n"})
+
+    assert ix.config_mapping_keys == frozenset()

@@ -8,7 +8,10 @@ Sites:
 - assignments in configuration modules (``config_from_object('celeryconfig')``: lowercase or
   pre-4.0 uppercase names; Django settings read with ``namespace='CELERY'``: ``CELERY_<NAME>``);
 - anywhere in a Celery file, names, keywords, keys and subscripts spelled ``CELERY_<NAME>``
-  (Flask's ``app.config.update(CELERY_BROKER_URL=…)``, settings classes).
+  (Flask's ``app.config.update(CELERY_BROKER_URL=…)``, settings classes);
+- mappings stored under a key the project's app reads with ``config_from_object(x["KEY"])`` (Flask's
+  ``from_mapping(CELERY=dict(…))``, ``app.config["CELERY"] = {…}``, a config class's ``CELERY = {…}``),
+  with Celery's own names inside.
 
 A handler sees the site with the key in Celery's current spelling (``broker_url``) and may change the
 key or the value; the site is then written back in its own style (keyword, key, name, subscript).
@@ -95,6 +98,9 @@ class SettingsFixer(Fixer):
         super().__init__(ctx)
         self.handlers = handlers
         self.conf_dicts: set[int] = set()
+        #: ids of ``dict(...)`` calls that hold Celery settings (Flask's ``CELERY=dict(...)``).
+        self.conf_dict_calls: set[int] = set()
+        self.mapping_keys = ctx.index.config_mapping_keys
         self.renamed_module_names: set[str] = set()
         self.skip_names: set[int] = set()
         self.uppercase = ctx.module in ctx.index.uppercase_config_modules
@@ -219,8 +225,37 @@ class SettingsFixer(Fixer):
             return updated_node.with_changes(value=OLD_TO_NEW[original_node.value])
         return updated_node
 
+    # -- mappings under a key config_from_object reads (Flask: app.config["CELERY"]) ------------
+    def _mark_mapping(self, value: cst.BaseExpression) -> None:
+        if isinstance(value, cst.Dict):
+            self.conf_dicts.add(id(value))
+        elif isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "dict":
+            self.conf_dict_calls.add(id(value))
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        """``app.config["CELERY"] = dict(...)``, and ``CELERY = {...}`` in a Flask config class."""
+        if not self.mapping_keys or len(node.targets) != 1:
+            return
+        target = node.targets[0].target
+        key = None
+        if isinstance(target, cst.Name):
+            key = target.value
+        elif isinstance(target, cst.Subscript) and len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Index):
+            key = string_value(target.slice[0].slice.value)
+        if key in self.mapping_keys:
+            self._mark_mapping(node.value)
+
+    def visit_DictElement(self, node: cst.DictElement) -> None:
+        """``app.config.from_mapping({"CELERY": {...}})``."""
+        if self.mapping_keys and string_value(node.key) in self.mapping_keys:
+            self._mark_mapping(node.value)
+
     # -- calls: Celery(...), app.conf.update(...), x.update(CELERY_NAME=...) --------------------
     def visit_Call(self, node: cst.Call) -> None:
+        if self.mapping_keys:  # ``app.config.from_mapping(CELERY=dict(...))``, ``.update(CELERY=...)``
+            for arg in node.args:
+                if arg.keyword is not None and arg.keyword.value in self.mapping_keys:
+                    self._mark_mapping(arg.value)
         func = node.func
         if (
             isinstance(func, cst.Attribute)
@@ -235,7 +270,9 @@ class SettingsFixer(Fixer):
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
         func = original_node.func
         constructor = self.ctx.kind(func) == APP_CLASS
-        conf_update = isinstance(func, cst.Attribute) and func.attr.value == "update" and self._is_conf(func.value)
+        conf_update = (
+            isinstance(func, cst.Attribute) and func.attr.value == "update" and self._is_conf(func.value)
+        ) or id(original_node) in self.conf_dict_calls
         args = list(updated_node.args)
         changed = False
         for i, arg in enumerate(args):

@@ -24,7 +24,10 @@ RULES = (
         description=(
             "A literal broker URL for a kombu transport (`redis://`, `amqp://`, `sqs://`, …), also as the "
             "default of an environment read, is replaced whole by `--broker` (default `cloudflare://`). "
-            "`cloudflare://`, `sqlite://` and `memory://` are left as they are."
+            "`cloudflare://`, `sqlite://` and `memory://` are left as they are. Flask's pattern counts too: "
+            "when the app reads `config_from_object(app.config[\"CELERY\"])`, the mappings stored under that "
+            "key (`from_mapping(CELERY=dict(...))`, `config.update`, `app.config[\"CELERY\"] = {...}`, a config "
+            "class's `CELERY = {...}`) are Celery settings."
         ),
         rewrites=True,
         examples=(
@@ -36,6 +39,12 @@ RULES = (
                 path="proj/celery.py",
                 before="from celery import Celery\n\napp = Celery('proj')\napp.conf.broker_url = 'amqp://guest@rabbit//'\n",
                 after="from cfq_shim import Celery\n\napp = Celery('proj')\napp.conf.broker_url = 'cloudflare://'\n",
+            ),
+            Example(
+                path="web/__init__.py",
+                before="app.config.from_mapping(CELERY=dict(broker_url='redis://localhost'))\n",
+                after="app.config.from_mapping(CELERY=dict(broker_url='cloudflare://'))\n",
+                files=(("web/worker.py", "from celery import Celery\n\n\ndef init(app):\n    celery_app = Celery(app.name)\n    celery_app.config_from_object(app.config['CELERY'])\n"),),
             ),
         ),
     ),
