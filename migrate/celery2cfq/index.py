@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, MutableMapping
 
 from ._facts import ModuleFacts, analyze_module, is_celery_library, parse_for_index
+from .module_imports import app_module_stays_on_celery, is_celery_module
 from .names import celery_equivalent
 
 __all__ = ["ProjectIndex", "Resolver", "build_index", "module_name_for_path"]
@@ -80,6 +81,11 @@ class ProjectIndex:
     #: (``"CELERY"`` for Flask's ``config_from_object(app.config["CELERY"])``): the mappings stored
     #: under such a key (``app.config.from_mapping(CELERY=dict(...))``) are Celery configuration.
     config_mapping_keys: frozenset[str] = frozenset()
+    #: Apps built through a ``celery`` module import that must stay (the shim lacks a name the
+    #: module uses there), and the configuration modules such apps load: their settings stay
+    #: something Celery can use (CFQ104).
+    celery_side_apps: frozenset[str] = frozenset()
+    celery_side_config_modules: frozenset[str] = frozenset()
 
     def resolver(self) -> "Resolver":
         """A resolver over this index; what it learns later stays in its own layer."""
@@ -248,6 +254,7 @@ def build_index(sources: Mapping[str, str]) -> ProjectIndex:
     resolver.settle(all_facts)
 
     config_modules, uppercase_config = _config_modules(all_facts, resolver, set(path_modules.values()))
+    celery_side_apps, celery_side_config = _apps_left_on_celery(all_facts, resolver, config_modules)
     has_backend = any(
         facts.sets_backend_setting or any(resolver.kind(r) in (APP_CLASS, APP_FACTORY) for r in facts.backend_call_refs)
         for facts in all_facts
@@ -281,7 +288,32 @@ def build_index(sources: Mapping[str, str]) -> ProjectIndex:
         shadowed=frozenset(resolver.shadowed),
         uppercase_config_modules=frozenset(uppercase_config),
         config_mapping_keys=frozenset(key for facts in all_facts for key in facts.config_mapping_keys),
+        celery_side_apps=celery_side_apps,
+        celery_side_config_modules=celery_side_config,
     )
+
+
+def _apps_left_on_celery(
+    all_facts: list[ModuleFacts], resolver: Resolver, config_modules: Mapping[str, str]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """(apps, configuration modules) that stay on Celery: see ``ProjectIndex.celery_side_apps``."""
+    apps: set[str] = set()
+    config: set[str] = set()
+    loaded_by_name = {resolver.resolve(s) for facts in all_facts for s, _ in facts.config_sources if s != "django:"}
+    for facts in all_facts:
+        if not any(is_celery_module(facts.bindings.get(name)) for name in facts.module_bindings):
+            continue  # the usual case: no ``import celery…`` whose plan could keep an app on Celery
+        app_refs = {ref for ref in facts.call_heads if resolver.kind(ref) == APP_CLASS}
+        if not app_refs or not app_module_stays_on_celery(facts, app_refs):
+            continue
+        prefix = f"{facts.module}." if facts.module else ""
+        apps.update(prefix + name for name, rule, ref, _ in facts.defs if rule == "call" and ref in app_refs)
+        for spelling, _ in facts.config_sources:
+            if spelling == "django:":  # every settings module Django reads for the app
+                config.update(m for m in config_modules if m not in loaded_by_name)
+            elif resolver.resolve(spelling) in config_modules:
+                config.add(resolver.resolve(spelling))
+    return frozenset(apps), frozenset(config)
 
 
 def _config_modules(all_facts: list[ModuleFacts], resolver: Resolver, modules: set[str]) -> tuple[dict[str, str], set[str]]:

@@ -231,3 +231,25 @@ def test_no_mapping_key_without_config_from_object():
     ix = kinds({"web.py": "config = {}\nvalue = config['CELERY']\n"})
 
     assert ix.config_mapping_keys == frozenset()
+
+
+def test_apps_built_through_an_import_that_stays_on_celery():
+    ix = kinds({
+        "kept/celery.py": """
+            import celery
+            app = celery.Celery("kept")
+            app.config_from_object("kept.celeryconfig")
+            Step = celery.bootsteps.StartStopStep
+            """,
+        "kept/celeryconfig.py": "broker_url = 'redis://'\n",
+        "moved/celery.py": """
+            import celery
+            app = celery.Celery("moved")
+            app.config_from_object("moved.celeryconfig")
+            Ignore = celery.exceptions.Ignore
+            """,
+        "moved/celeryconfig.py": "broker_url = 'redis://'\n",
+    })
+
+    assert ix.celery_side_apps == frozenset({"kept.celery.app"})
+    assert ix.celery_side_config_modules == frozenset({"kept.celeryconfig"})

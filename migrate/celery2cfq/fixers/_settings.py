@@ -118,7 +118,7 @@ class SettingsFixer(Fixer):
         if self.app_stays_on_celery:
             if not self.reported_stays:
                 self.reported_stays = True
-                self.ctx.report(node, "CFQ104", f"{spelling} and the rest of this file's configuration are left as they are: the app here is still built by Celery (see CFQ103)")
+                self.ctx.report(node, "CFQ104", f"{spelling} and the rest of this file's configuration are left as they are: the app they configure is still built by Celery (see CFQ103)")
             return None
         site = SettingSite(key=key, spelling=spelling, style=style, prefix=prefix, value=value, node=node)
         key_changed = False

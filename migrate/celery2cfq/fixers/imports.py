@@ -10,16 +10,16 @@ human decides.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Mapping, Union
+from typing import Union
 
 import libcst as cst
 
 from ..index import APP_CLASS
-from ..names import MODULE_TARGETS, PROVIDED, SHIM_PACKAGE_IMPORTS, shim_attribute_chain
+from ..module_imports import ModuleImportPlan, is_celery_module, module_import_plans
+from ..names import MODULE_TARGETS, PROVIDED
 from ._base import Example, Fixer, FileContext, Rule, dotted_name
 
-__all__ = ["ImportsFixer", "ModuleImportPlan", "app_stays_on_celery", "module_import_plans"]
+__all__ = ["ImportsFixer", "app_stays_on_celery"]
 
 RULES = (
     Rule(
@@ -114,16 +114,12 @@ def _module_node(dotted: str) -> Union[cst.Name, cst.Attribute]:
     return node
 
 
-def _is_celery_module(module: str | None) -> bool:
-    return module is not None and (module == "celery" or module.startswith("celery.") or module in MODULE_TARGETS)
-
-
 class ImportsFixer(Fixer):
     rules = RULES
 
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
-        self.plans = module_import_plans(ctx)
+        self.plans = module_import_plans(ctx.facts)
         #: local module names whose import became cfq_shim: their attribute chains are renamed.
         self.renamed_locals: set[str] = set()
         #: ids of attributes inside a longer attribute chain (only the whole chain is renamed).
@@ -137,7 +133,7 @@ class ImportsFixer(Fixer):
         changed = False
         for alias in updated_node.names:
             module = dotted_name(alias.name)
-            if not _is_celery_module(module):
+            if not is_celery_module(module):
                 new_names.append(alias)
                 continue
             assert module is not None
@@ -222,7 +218,7 @@ class ImportsFixer(Fixer):
         if node.relative or node.module is None:
             return None
         module = dotted_name(node.module)
-        if not _is_celery_module(module):
+        if not is_celery_module(module):
             return None
         assert module is not None
         if isinstance(node.names, cst.ImportStar):
@@ -255,64 +251,18 @@ class ImportsFixer(Fixer):
         ]
 
 
-@dataclass(frozen=True)
-class ModuleImportPlan:
-    """What becomes of one local name bound by ``import celery…``."""
-
-    #: The Celery module the name stands for (``celery`` for ``import celery.exceptions``).
-    module: str
-    #: Uses the shim lacks (dotted after the name; a module imported as a whole); empty: rewritable.
-    missing: frozenset[str]
-    #: Chain after the name -> the whole expression's new spelling (``exceptions.Ignore`` ->
-    #: ``cfq_shim.exceptions.Ignore``).
-    chains: Mapping[str, str]
-    #: cfq_shim submodules its chains reach that ``import cfq_shim`` alone does not load.
-    submodules: frozenset[str]
-
-
-def module_import_plans(ctx: FileContext) -> dict[str, ModuleImportPlan]:
-    """A plan for every local name bound to a Celery module by ``import``, and for ``celery``
-    (which may be imported inside a function), from the uses the module analysis found."""
-    facts = ctx.facts
-    plans: dict[str, ModuleImportPlan] = {}
-    locals_ = {name for name in facts.module_bindings if _is_celery_module(facts.bindings.get(name))} | {"celery"}
-    for local in locals_:
-        module = facts.bindings.get(local, "celery") if local in facts.module_bindings else "celery"
-        whole = local == module  # ``import celery`` / ``import celery.x``: chains spell full names
-        missing: set[str] = set()
-        if module not in MODULE_TARGETS:
-            missing.add(module)
-        if whole:
-            missing.update(m for m in facts.plain_imports if m.split(".")[0] == local and m not in MODULE_TARGETS)
-        if "" in facts.module_attr_uses.get(local, set()):
-            missing.add("<the module itself>")
-        base = MODULE_TARGETS[module][0] if module in MODULE_TARGETS else ""
-        chains: dict[str, str] = {}
-        submodules: set[str] = set()
-        for rest in facts.module_attr_chains.get(local, set()):
-            mapped = shim_attribute_chain(f"{module}.{rest}")
-            if mapped is None or not (whole or mapped[0] == base or mapped[0].startswith(base + ".")):
-                missing.add(rest)
-                continue
-            target, attributes = mapped
-            if whole:
-                chains[rest] = ".".join([target, *attributes])
-            else:  # ``c.utils.log.x`` with ``import celery as c`` -> ``c.log.x``: the name stays
-                below = target[len(base) + 1 :].split(".") if target != base else []
-                chains[rest] = ".".join([local, *below, *attributes])
-            if target not in SHIM_PACKAGE_IMPORTS and target != base:
-                submodules.add(target)
-        if whole:  # ``import celery.exceptions`` becomes ``import cfq_shim.exceptions`` itself
-            submodules -= {MODULE_TARGETS[m][0] for m in facts.plain_imports if m in MODULE_TARGETS}
-        plans[local] = ModuleImportPlan(module, frozenset(missing), chains, frozenset(submodules))
-    return plans
-
-
 def app_stays_on_celery(ctx: FileContext) -> bool:
     """True when this file builds a Celery app through an import the rewrite leaves on Celery
-    (a module import with a name the shim lacks, or a disabled import rule). Such a file keeps
-    running on Celery, so its configuration must stay something Celery can use."""
+    (a module import with a name the shim lacks, or a disabled import rule), or configures such an
+    app built elsewhere (imports it, or is the configuration module it loads). That app keeps
+    running on Celery, so this configuration must stay something Celery can use."""
     facts = ctx.facts
+    index = ctx.index
+    # Built in another module through an import that stays (the index knows), and configured here.
+    if ctx.module in index.celery_side_config_modules:
+        return True
+    if index.celery_side_apps and any(ctx.resolver.resolve(t) in index.celery_side_apps for t in facts.bindings.values()):
+        return True
     plans: dict[str, ModuleImportPlan] | None = None
     for ref, heads in facts.call_heads.items():
         if ctx.resolver.kind(ref) != APP_CLASS:
@@ -321,7 +271,7 @@ def app_stays_on_celery(ctx: FileContext) -> bool:
             target = facts.bindings.get(head, "")
             if head in facts.module_bindings:
                 if plans is None:
-                    plans = module_import_plans(ctx)
+                    plans = module_import_plans(facts)
                 plan = plans.get(head)
                 if plan is not None and (plan.missing or not ctx.enabled("CFQ102")):
                     return True

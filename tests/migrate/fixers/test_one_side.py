@@ -114,3 +114,37 @@ def test_a_fully_provided_file_moves_app_and_broker_together():
     assert "import celery" not in result.source
     assert 'cfq_shim.Celery("p", broker="cloudflare://")' in result.source
     assert codes(result) == []
+
+
+#: An app built through ``import celery`` that must stay (the shim has no ``bootsteps``).
+KEPT_APP = (
+    "proj/celery.py",
+    "import celery\n\napp = celery.Celery('proj')\napp.config_from_object('proj.celeryconfig')\n"
+    "Step = celery.bootsteps.StartStopStep\n",
+)
+
+
+def test_a_config_module_of_an_app_left_on_celery_keeps_its_broker():
+    result = run("broker_url = 'redis://localhost'\n", path="proj/celeryconfig.py", files=dict([KEPT_APP]))
+
+    assert result.source == "broker_url = 'redis://localhost'\n"
+    assert codes(result) == ["CFQ104"]
+
+
+def test_a_module_configuring_an_app_left_on_celery_keeps_its_broker():
+    source = "from proj.celery import app\n\napp.conf.broker_url = 'amqp://rabbit//'\n"
+
+    result = run(source, path="proj/settings_hook.py", files=dict([KEPT_APP]))
+
+    assert result.source == source
+    assert codes(result) == ["CFQ104"]
+
+
+def test_the_same_modules_migrate_when_the_app_moves():
+    moved = ("proj/celery.py", "import celery\n\napp = celery.Celery('proj')\napp.config_from_object('proj.celeryconfig')\n")
+
+    config = run("broker_url = 'redis://localhost'\n", path="proj/celeryconfig.py", files=dict([moved]))
+    hook = run("from proj.celery import app\n\napp.conf.broker_url = 'amqp://rabbit//'\n", path="proj/hook.py", files=dict([moved]))
+
+    assert config.source == "broker_url = 'cloudflare://'\n"
+    assert "app.conf.broker_url = 'cloudflare://'" in hook.source
