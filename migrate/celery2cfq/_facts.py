@@ -58,9 +58,10 @@ class ModuleFacts:
     module_attr_chains: dict[str, set[str]] = field(default_factory=dict)
     #: Modules imported without ``as`` anywhere (``import celery.exceptions``).
     plain_imports: set[str] = field(default_factory=set)
-    #: Qualified callee -> local names its calls start with (``celery`` in ``celery.Celery(...)``),
-    #: to tell which import an app's construction goes through.
-    call_heads: dict[str, set[str]] = field(default_factory=dict)
+    #: Qualified callee or class base -> local names it is written with (``celery`` in
+    #: ``celery.Celery(...)`` or ``class App(celery.Celery)``), to tell which import an app's
+    #: construction goes through.
+    ref_heads: dict[str, set[str]] = field(default_factory=dict)
     mentions_celery: bool = False
     #: Names assigned or defined at module level.
     assigned: set[str] = field(default_factory=set)
@@ -165,6 +166,7 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool, track_sta
                 ref = qualify(base)
                 if ref:
                     facts.defs.append((stmt.name, "class", ref, False))
+                    facts.ref_heads.setdefault(ref, set()).add(_dotted(base).partition(".")[0])  # type: ignore[union-attr]
         elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             names = [t.id for t in targets if isinstance(t, ast.Name)]
@@ -232,7 +234,7 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool, track_sta
             callee = _dotted(node.func)
             ref = qualify(node.func) if callee else None
             if ref:
-                facts.call_heads.setdefault(ref, set()).add(callee.partition(".")[0])
+                facts.ref_heads.setdefault(ref, set()).add(callee.partition(".")[0])
         elif isinstance(node, ast.Assign):
             value = node.value
             if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _RESULT_METHODS:

@@ -303,11 +303,11 @@ def _apps_left_on_celery(
     for facts in all_facts:
         if not any(is_celery_module(facts.bindings.get(name)) for name in facts.module_bindings):
             continue  # the usual case: no ``import celery…`` whose plan could keep an app on Celery
-        app_refs = {ref for ref in facts.call_heads if resolver.kind(ref) == APP_CLASS}
+        app_refs = {ref for ref in facts.ref_heads if resolver.kind(ref) == APP_CLASS}
         if not app_refs or not app_module_stays_on_celery(facts, app_refs):
             continue
         prefix = f"{facts.module}." if facts.module else ""
-        apps.update(prefix + name for name, rule, ref, _ in facts.defs if rule == "call" and ref in app_refs)
+        apps.update(prefix + name for name, _, _, _ in facts.defs if resolver.kinds.get(prefix + name) == APP)
         for spelling, _ in facts.config_sources:
             if spelling == "django:":  # every settings module Django reads for the app
                 config.update(m for m in config_modules if m not in loaded_by_name)

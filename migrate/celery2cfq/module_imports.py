@@ -78,7 +78,7 @@ def app_module_stays_on_celery(facts: ModuleFacts, app_class_refs: "set[str]", p
     module goes through a Celery module import that must stay (its plan has missing names).
     Import rules turned off are the caller's business."""
     for ref in app_class_refs:
-        for head in facts.call_heads.get(ref, ()):
+        for head in facts.ref_heads.get(ref, ()):
             if head in facts.module_bindings:
                 if plans is None:
                     plans = module_import_plans(facts)

@@ -92,9 +92,11 @@ RULES = (
         name="app-stays-on-celery",
         title="A file whose app is still built by Celery keeps its configuration",
         description=(
-            "When the import an app is built through stays on Celery (CFQ103, or an import rule turned "
-            "off), none of the file's settings are changed: Celery cannot use `cloudflare://`, so a "
-            "half-migrated file would run on neither side. Migrate what CFQ103 names, then run again."
+            "When the import an app is built through (a call or a class base) stays on Celery (CFQ103, or "
+            "an import rule turned off), none of the file's settings are changed: Celery cannot use "
+            "`cloudflare://`, so a half-migrated file would run on neither side. The same holds for a "
+            "module that imports such an app to configure it, and for the configuration module it loads. "
+            "Migrate what CFQ103 names, then run again."
         ),
         examples=(
             Example(
@@ -264,7 +266,7 @@ def app_stays_on_celery(ctx: FileContext) -> bool:
     if index.celery_side_apps and any(ctx.resolver.resolve(t) in index.celery_side_apps for t in facts.bindings.values()):
         return True
     plans: dict[str, ModuleImportPlan] | None = None
-    for ref, heads in facts.call_heads.items():
+    for ref, heads in facts.ref_heads.items():
         if ctx.resolver.kind(ref) != APP_CLASS:
             continue
         for head in heads:
