@@ -67,7 +67,7 @@ RULES = (
             ),
             Example(
                 before="import celery\n\n\ndef skip():\n    raise celery.exceptions.Ignore()\n",
-                after="import cfq_shim\nimport cfq_shim.exceptions\n\n\ndef skip():\n    raise cfq_shim.exceptions.Ignore()\n",
+                after="import cfq_shim.exceptions\nimport cfq_shim\n\n\ndef skip():\n    raise cfq_shim.exceptions.Ignore()\n",
             ),
         ),
     ),
@@ -107,6 +107,10 @@ RULES = (
         ),
     ),
 )
+
+
+def _import(module: str) -> cst.Import:
+    return cst.Import(names=[cst.ImportAlias(name=_module_node(module))])
 
 
 def _module_node(dotted: str) -> Union[cst.Name, cst.Attribute]:
@@ -183,13 +187,18 @@ class ImportsFixer(Fixer):
         self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
     ) -> Union[cst.SimpleStatementLine, cst.FlattenSentinel[cst.SimpleStatementLine]]:
         result = self._split_imports(original_node, updated_node)
-        submodules = [m for s in original_node.body for m in self.pending_submodules.pop(id(s), ())]
+        submodules = [m for statement in original_node.body for m in self.pending_submodules.pop(id(statement), ())]
         if not submodules:
             return result
-        # ``cfq_shim.exceptions.X`` needs ``import cfq_shim.exceptions``: the package does not import it.
+        # ``cfq_shim.exceptions.X`` needs ``import cfq_shim.exceptions``: the package does not import
+        # it. Those imports go on their own lines just above (they bind ``cfq_shim`` too, so order
+        # does not matter, and ``import celery; x = celery.exceptions.X`` still works); comments
+        # above the line move above them, and findings stay with the line itself.
         lines = list(result.nodes) if isinstance(result, cst.FlattenSentinel) else [result]
-        lines.extend(cst.SimpleStatementLine(body=[cst.Import(names=[cst.ImportAlias(name=_module_node(m))])]) for m in submodules)
-        return cst.FlattenSentinel(lines)
+        added = [cst.SimpleStatementLine(body=[_import(m)]) for m in submodules]
+        added[0] = added[0].with_changes(leading_lines=lines[0].leading_lines)
+        lines[0] = lines[0].with_changes(leading_lines=[])
+        return cst.FlattenSentinel([*added, *lines])
 
     def _split_imports(
         self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine

@@ -154,8 +154,8 @@ def test_import_celery_with_a_submodule_chain_imports_the_shim_submodule():
             raise celery.exceptions.Ignore()
         """,
         """\
-        import cfq_shim
         import cfq_shim.exceptions
+        import cfq_shim
 
         app = cfq_shim.Celery("p", broker="cloudflare://")
 
@@ -176,8 +176,8 @@ def test_chains_map_through_the_name_table():
         celery.signals.task_success.connect(print)
         """,
         """\
-        import cfq_shim
         import cfq_shim.signals
+        import cfq_shim
         log = cfq_shim.log.get_task_logger(__name__)
         every_hour = cfq_shim.schedules.crontab(minute=0)
         done = cfq_shim.states.SUCCESS
@@ -189,7 +189,7 @@ def test_chains_map_through_the_name_table():
 def test_chains_through_an_aliased_module_keep_the_alias():
     check_transformed(
         "import celery as c\nlog = c.utils.log.get_task_logger(__name__)\nerror = c.exceptions.Reject\n",
-        "import cfq_shim as c\nimport cfq_shim.exceptions\nlog = c.log.get_task_logger(__name__)\nerror = c.exceptions.Reject\n",
+        "import cfq_shim.exceptions\nimport cfq_shim as c\nlog = c.log.get_task_logger(__name__)\nerror = c.exceptions.Reject\n",
     )
 
 
@@ -201,9 +201,11 @@ def test_dotted_imports_of_submodules_become_shim_submodules():
 
 
 def test_a_submodule_import_is_added_once_per_file():
+    # Above the import: ``import cfq_shim.exceptions`` binds ``cfq_shim`` too, and a use later on the
+    # same line (``import celery; x = celery.exceptions.X``) still finds the submodule loaded.
     check_transformed(
         "def a():\n    import celery\n    return celery.exceptions.Ignore\n\nimport celery\nerror = celery.exceptions.Retry\n",
-        "def a():\n    import cfq_shim\n    import cfq_shim.exceptions\n    return cfq_shim.exceptions.Ignore\n\n"
+        "def a():\n    import cfq_shim.exceptions\n    import cfq_shim\n    return cfq_shim.exceptions.Ignore\n\n"
         "import cfq_shim\nerror = cfq_shim.exceptions.Retry\n",
     )
 
@@ -234,3 +236,10 @@ def test_the_table_of_submodules_the_shim_package_imports_matches_the_package():
         if isinstance(node, ast.ImportFrom) and node.level == 1:
             imported.update(f"cfq_shim.{node.module}" if node.module else f"cfq_shim.{a.name}" for a in node.names)
     assert SHIM_PACKAGE_IMPORTS == imported
+
+
+def test_a_submodule_import_comes_before_a_use_on_the_same_line():
+    check_transformed(
+        "# why\nimport celery; x = celery.signals.task_success\n",
+        "# why\nimport cfq_shim.signals\nimport cfq_shim; x = cfq_shim.signals.task_success\n",
+    )

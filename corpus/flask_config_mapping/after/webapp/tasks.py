@@ -1,5 +1,5 @@
-import cfq_shim
 import cfq_shim.exceptions
+import cfq_shim
 from cfq_shim import shared_task
 
 
