@@ -46,7 +46,8 @@ class ModuleFacts:
     #: (module spelling, namespace or "") for config_from_object; "django:" spelling for Django.
     config_sources: list[tuple[str, str]] = field(default_factory=list)
     django_settings: list[str] = field(default_factory=list)
-    #: Keys of mappings passed to config_from_object (``"CELERY"`` for ``app.config["CELERY"]``).
+    #: Keys of mappings passed to config_from_object or ``app.conf.update`` (``"CELERY"`` for
+    #: ``app.config["CELERY"]``).
     config_mapping_keys: set[str] = field(default_factory=set)
     #: refs of calls that pass ``backend=``; only app classes count.
     backend_call_refs: list[str] = field(default_factory=list)
@@ -325,6 +326,12 @@ def _call_facts(node: ast.Call, facts: ModuleFacts, qualify) -> None:
             ref = qualify(arg)
             if ref:
                 facts.config_sources.append((ref, namespace))
+    elif (
+        isinstance(func, ast.Attribute) and func.attr == "update" and isinstance(func.value, ast.Attribute)
+        and func.value.attr == "conf" and len(node.args) == 1 and _mapping_key(node.args[0]) is not None
+    ):
+        # ``celery_app.conf.update(app.config["CELERY"])``: the same mapping, loaded another way.
+        facts.config_mapping_keys.add(_mapping_key(node.args[0]))  # type: ignore[arg-type]
     elif isinstance(func, ast.Attribute) and func.attr == "setdefault" and len(node.args) >= 2:
         if _str_value(node.args[0]) == "DJANGO_SETTINGS_MODULE":
             value = _str_value(node.args[1])

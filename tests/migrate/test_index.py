@@ -220,15 +220,17 @@ def test_a_settings_mapping_read_by_key_is_indexed():
                 celery_app.config_from_object(app.config["CELERY"])
             def other(app):
                 Celery("x").config_from_object(app.config.get("CELERY_SETTINGS"))
+            def third(app, celery_app):
+                celery_app.conf.update(app.config["CELERY_CONF"])
             """,
     })
 
-    assert ix.config_mapping_keys == frozenset({"CELERY", "CELERY_SETTINGS"})
+    assert ix.config_mapping_keys == frozenset({"CELERY", "CELERY_SETTINGS", "CELERY_CONF"})
     assert pickle.loads(pickle.dumps(ix)) == ix
 
 
 def test_no_mapping_key_without_config_from_object():
-    ix = kinds({"web.py": "config = {}\nvalue = config['CELERY']\n"})
+    ix = kinds({"web.py": "config = {}\nvalue = config['CELERY']\nsettings.update(config['CACHE'])\n"})
 
     assert ix.config_mapping_keys == frozenset()
 
