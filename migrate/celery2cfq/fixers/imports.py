@@ -6,6 +6,12 @@
 provided. An import that mixes provided and missing names is split in two. Names the shim does not
 provide are left alone and reported (CFQ103), so the code keeps importing them from Celery until a
 human decides.
+
+Attribute chains through a module import follow the same table as a whole
+(``celery.utils.log.get_task_logger`` -> ``cfq_shim.log.get_task_logger``; see
+``celery2cfq.module_imports``), with ``import cfq_shim.<sub>`` added for a submodule the package does
+not import itself. And a file whose app is still built by Celery keeps its configuration
+(:func:`app_stays_on_celery`, CFQ104): a file must run on one side.
 """
 
 from __future__ import annotations
@@ -130,7 +136,7 @@ class ImportsFixer(Fixer):
         self.renamed_locals: set[str] = set()
         #: ids of attributes inside a longer attribute chain (only the whole chain is renamed).
         self.inner_attributes: set[int] = set()
-        #: id(original import) -> cfq_shim submodules to import on the lines after it.
+        #: id(original import) -> cfq_shim submodules to import on the lines above it.
         self.pending_submodules: dict[int, list[str]] = {}
         self.submodules_added: set[str] = set()
 
@@ -274,12 +280,14 @@ def app_stays_on_celery(ctx: FileContext) -> bool:
         return True
     if index.celery_side_apps and any(ctx.resolver.resolve(t) in index.celery_side_apps for t in facts.bindings.values()):
         return True
+    # Only names bound to Celery itself can keep an app on Celery; most files have few or none.
+    on_celery = {name for name, target in facts.bindings.items() if target == "celery" or target.startswith("celery.")}
     plans: dict[str, ModuleImportPlan] | None = None
     for ref, heads in facts.ref_heads.items():
-        if ctx.resolver.kind(ref) != APP_CLASS:
+        if on_celery.isdisjoint(heads) or ctx.resolver.kind(ref) != APP_CLASS:
             continue
-        for head in heads:
-            target = facts.bindings.get(head, "")
+        for head in heads & on_celery:
+            target = facts.bindings[head]
             if head in facts.module_bindings:
                 if plans is None:
                     plans = module_import_plans(facts)
