@@ -123,6 +123,12 @@ def run_and_check(tmp_path: Path, *, kill_first_consumer_after: int | None = Non
     deadline = time.monotonic() + DEADLINE_SECONDS
     outputs = [tmp_path / f"consumer-{i}.jsonl" for i in range(2)]
     consumers = [spawn(CONSUMER, path, stop_file, out, LEASE_MS) for out in outputs]
+    # Both consumers are up (each creates its record file once its store is open) before any message
+    # exists; otherwise, on a loaded machine, the first one up can drain nearly everything alone.
+    while not all(out.exists() for out in outputs):
+        assert time.monotonic() < deadline, "the consumers did not start"
+        assert all(c.poll() is None for c in consumers), "a consumer exited at start-up"
+        time.sleep(0.01)
     producers = [spawn(PRODUCER, path, f"p{i}", MESSAGES_PER_PRODUCER) for i in range(PRODUCERS)]
     try:
         if kill_first_consumer_after is not None:
@@ -175,7 +181,9 @@ def test_producers_and_consumers_share_one_file_without_loss_or_double_leases(tm
 def test_a_consumer_killed_mid_run_loses_nothing(tmp_path: Path):
     # Given a consumer killed with SIGKILL while it holds leases (perhaps mid-transaction),
     # then the file stays usable, and the other consumer gets its messages once their leases lapse.
-    run_and_check(tmp_path, kill_first_consumer_after=100)
+    # The kill comes after its 20th delivery: early enough that a consumer the other outpaces still
+    # reaches it, late enough that both are mid-run with producers still sending.
+    run_and_check(tmp_path, kill_first_consumer_after=20)
 
 
 OPENER = r"""
