@@ -77,7 +77,10 @@ def load_config(start: Path) -> FileConfig:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: could not read: {exc.strerror}") from None
-    table = data.get("tool", {}).get("celery2cfq", {})
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: [tool] must be a table")
+    table = tool.get("celery2cfq", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.celery2cfq] must be a table")
     values: dict[str, Any] = {}

@@ -43,6 +43,8 @@ def test_nearest_pyproject_wins_even_without_the_table(tmp_path: Path):
         ("[tool.celery2cfq]\nexclude = 'a'\n", "exclude must be a list of strings"),
         ("[tool.celery2cfq]\nexclude = [1]\n", "exclude must be a list of strings"),
         ("[tool.celery2cfq\n", "not valid TOML"),
+        ("[tool]\ncelery2cfq = 1\n", "\\[tool.celery2cfq\\] must be a table"),
+        ("tool = 1\n", "\\[tool\\] must be a table"),
     ],
 )
 def test_bad_config_names_the_file_and_key(tmp_path: Path, body: str, message: str):
