@@ -119,7 +119,12 @@ def rewrite(
     rendered = report.render(result, format=fmt, mode=mode, verbosity=verbosity)
     diffs = "".join(f.diff for f in result.files) if show_diff else ""
     if report_file is not None:
-        report_file.write_text(rendered, encoding="utf-8")
+        try:
+            report_file.write_text(rendered, encoding="utf-8")
+        except OSError as exc:
+            click.echo(f"celery2cfq: could not write the report to {report_file}: {exc.strerror or exc}",
+                       err=True)
+            sys.exit(engine.EXIT_FAILED)
         if not reading_stdin:  # stdin's diff or code is already on stdout
             _emit(diffs)
     elif reading_stdin:

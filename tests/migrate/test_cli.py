@@ -84,6 +84,14 @@ def test_report_file_gets_the_report_and_stdout_the_diffs(project: Path, tmp_pat
     assert result.stdout.startswith(f"--- a/{project.as_posix()}/tasks.py")
 
 
+def test_unwritable_report_file_is_a_clear_error_not_a_traceback(project: Path, tmp_path: Path):
+    out = tmp_path / "missing-dir" / "report.txt"
+    result = invoke(str(project), "--check", "--report-file", str(out))
+    assert result.exit_code == 2
+    assert f"could not write the report to {out}: No such file or directory" in result.stderr
+    assert not out.exists()
+
+
 def test_unknown_only_code_is_a_usage_error_naming_known_codes(project: Path):
     result = invoke(str(project), "--only", "C2C900,NOPE")
     assert result.exit_code == 2
