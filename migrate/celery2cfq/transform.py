@@ -66,17 +66,19 @@ def transform_source(source: str, *, path: str, index: ProjectIndex, options: Op
     prefix = f"{module}." if module else ""
     task_names = {name for name, rule, _, _ in facts.defs if rule != "class" and resolver.kinds.get(prefix + name) == TASK}
 
-    if tree is not None and not _needs_rewrite_pass(source, facts, resolver, index, module):
+    celery_names = _celery_names(facts, resolver, index, module)
+    # A settings mapping under a key (Flask's CELERY=dict(...)) can sit in any statement.
+    mapping_keys_here = any(key in source for key in index.config_mapping_keys)
+    if tree is not None and not (celery_names or mapping_keys_here or _mentions_celery(source, facts, index, module)):
         return Transformed(source=source)
 
     config_prefix = index.config_modules.get(module)
     #: ids of the ``ast`` statements a fixer could act in; None: all of them (a config module).
     interesting: set[int] | None = None
-    # A settings mapping under a key (Flask's CELERY=dict(...)) can sit in any statement.
-    mapping_keys_here = any(key in source for key in index.config_mapping_keys)
     if exact_tree is not None and config_prefix is None and not mapping_keys_here:
         interesting = set(facts.always_interesting)
-        for name in _relevant_names(facts, resolver, index, module) | facts.result_names:
+        # "celery": the module imported inside a function, whose uses the import rewrite renames.
+        for name in {"celery"} | celery_names | facts.result_names:
             interesting.update(facts.name_owners.get(name, ()))
 
     def new_pass() -> _OnePass:
@@ -211,12 +213,11 @@ def _align_body(cst_body: Sequence[cst.CSTNode], ast_body: list[ast.stmt], out: 
     return position == len(ast_body)
 
 
-def _relevant_names(facts: ModuleFacts, resolver, index: ProjectIndex, module: str) -> set[str]:
-    """Local names that can lead to Celery: bound to a known app/task/decorator, to Celery itself,
-    or to a project module that defines such names."""
+def _celery_names(facts: ModuleFacts, resolver, index: ProjectIndex, module: str) -> set[str]:
+    """Module-level names that can lead to Celery: bound to a known app/task/decorator, to Celery
+    itself, or to a project module that defines such names."""
     prefix = f"{module}." if module else ""
-    # "celery": the module imported inside a function, whose uses the import rewrite renames.
-    names = {"celery"} | {name for name in facts.assigned if resolver.kinds.get(prefix + name)}
+    names = {name for name in facts.assigned if resolver.kinds.get(prefix + name)}
     for name, target in facts.bindings.items():
         resolved = resolver.resolve(target)
         if resolver.kind(resolved) or is_celery_library(resolved) or resolved in index.celery_modules:
@@ -249,20 +250,10 @@ def _syntax_error_text(source: str, error: cst.ParserSyntaxError) -> str:
     return f"line {error.raw_line}: {error.message}"
 
 
-def _needs_rewrite_pass(source: str, facts: ModuleFacts, resolver, index: ProjectIndex, module: str) -> bool:
-    if facts.mentions_celery or module in index.config_modules:
-        return True
-    if "CELERY_" in source or "django_celery_beat" in source:
-        return True
-    if any(key in source for key in index.config_mapping_keys):
-        return True
-    if any(resolver.kinds.get(f"{module}.{name}" if module else name) for name in facts.assigned):
-        return True
-    for target in facts.bindings.values():
-        resolved = resolver.resolve(target)
-        if resolver.kind(resolved) or resolved in index.celery_modules or is_celery_library(resolved):
-            return True
-    return False
+def _mentions_celery(source: str, facts: ModuleFacts, index: ProjectIndex, module: str) -> bool:
+    """Whether the module names Celery itself: an import, a configuration module, a setting."""
+    return (facts.mentions_celery or module in index.config_modules
+            or "CELERY_" in source or "django_celery_beat" in source)
 
 
 class _OnePass(cst.CSTTransformer):
