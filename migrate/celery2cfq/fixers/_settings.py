@@ -145,33 +145,38 @@ class SettingsFixer(Fixer):
     def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign) -> cst.Assign:
         if len(updated_node.targets) != 1:
             return updated_node
-        target = updated_node.targets[0].target
-        found = self._assignment_site(original_node.targets[0].target, target)
-        if found is None:
+        rewritten = self._rewritten_assignment(
+            original_node.targets[0].target, updated_node.targets[0].target, updated_node.value, original_node
+        )
+        if rewritten is None:
             return updated_node
-        (key, style, prefix), spelling = found
-        result = self._run(key, spelling, style, prefix, updated_node.value, original_node)
-        if result is None:
-            return updated_node
-        new_spelling, value = result
-        if new_spelling != spelling:
-            target = self._renamed_target(target, new_spelling)
+        target, value = rewritten
         return updated_node.with_changes(targets=[updated_node.targets[0].with_changes(target=target)], value=value)
 
     def leave_AnnAssign(self, original_node: cst.AnnAssign, updated_node: cst.AnnAssign) -> cst.AnnAssign:
         """``CELERY_BROKER_URL: str = "redis://..."`` (settings classes, typed config modules)."""
         if updated_node.value is None:
             return updated_node
-        found = self._assignment_site(original_node.target, updated_node.target)
-        if found is None:
+        rewritten = self._rewritten_assignment(original_node.target, updated_node.target, updated_node.value, original_node)
+        if rewritten is None:
             return updated_node
-        (key, style, prefix), spelling = found
-        result = self._run(key, spelling, style, prefix, updated_node.value, original_node)
-        if result is None:
-            return updated_node
-        new_spelling, value = result
-        target = self._renamed_target(updated_node.target, new_spelling) if new_spelling != spelling else updated_node.target
+        target, value = rewritten
         return updated_node.with_changes(target=target, value=value)
+
+    def _rewritten_assignment(
+        self, original_target: cst.BaseExpression, target: cst.BaseExpression, value: cst.BaseExpression,
+        node: cst.CSTNode,
+    ) -> tuple[cst.BaseExpression, cst.BaseExpression] | None:
+        """(new target, new value) when ``target = value`` sets a setting a handler changes, else None."""
+        found = self._assignment_site(original_target, target)
+        if found is None:
+            return None
+        (key, style, prefix), spelling = found
+        result = self._run(key, spelling, style, prefix, value, node)
+        if result is None:
+            return None
+        new_spelling, new_value = result
+        return (self._renamed_target(target, new_spelling) if new_spelling != spelling else target), new_value
 
     def _assignment_site(self, original: cst.BaseExpression, target: cst.BaseExpression):
         if isinstance(target, cst.Name):
