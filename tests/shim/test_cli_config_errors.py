@@ -47,3 +47,28 @@ def test_a_wrong_django_settings_module_is_named_without_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
     assert "config_from_object('django.conf:settings')" in result.stderr
     assert "No module named 'nope'" in result.stderr
+
+
+@pytest.mark.parametrize("setting", ["worker_concurrency", "worker_max_tasks_per_child"])
+def test_a_worker_number_setting_that_is_not_a_number_is_named_without_a_traceback(tmp_path, setting):
+    result = run_cfq_shim(tmp_path, f"""
+        from cfq_shim import Celery
+        app = Celery("proj")
+        app.conf.{setting} = "four"
+    """, ["worker", "-P", "solo"])
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [f"Error: {setting} must be a whole number (got 'four')"]
+
+
+def test_a_log_file_that_cannot_be_opened_is_named_without_a_traceback(tmp_path):
+    logfile = tmp_path / "no_such_dir" / "worker.log"
+    result = run_cfq_shim(tmp_path, """
+        from cfq_shim import Celery
+        app = Celery("proj")
+    """, ["worker", "-P", "solo", "-f", str(logfile)])
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"Error: cannot open the log file {str(logfile)!r}: No such file or directory"
+    ]

@@ -69,14 +69,15 @@ def worker(
     from .consumer import Worker
 
     app = app_from_context(ctx)
-    configure_logging(loglevel, logfile=logfile)
+    try:
+        configure_logging(loglevel, logfile=logfile)
+    except OSError as exc:
+        raise click.ClickException(f"cannot open the log file {logfile!r}: {exc.strerror or exc}") from None
     queue_names = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
     if concurrency is None:
-        configured = app.conf.get("worker_concurrency")
-        concurrency = int(configured) if configured else default_concurrency()
+        concurrency = _whole_number_setting(app, "worker_concurrency") or default_concurrency()
     if max_tasks_per_child is None:
-        configured = app.conf.get("worker_max_tasks_per_child")
-        max_tasks_per_child = int(configured) if configured else None
+        max_tasks_per_child = _whole_number_setting(app, "worker_max_tasks_per_child")
     try:
         instance = Worker(
             app,
@@ -104,3 +105,14 @@ def worker(
     sys.stdout.flush()
     sys.stderr.flush()
     ctx.exit(code)
+
+
+def _whole_number_setting(app: object, name: str) -> int | None:
+    """A whole-number setting of the app (None when unset); a value that is not a number is a one-line error."""
+    configured = app.conf.get(name)  # type: ignore[attr-defined]
+    if not configured:
+        return None
+    try:
+        return int(configured)
+    except (TypeError, ValueError):
+        raise click.ClickException(f"{name} must be a whole number (got {configured!r})") from None
