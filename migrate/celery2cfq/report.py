@@ -47,7 +47,7 @@ def render_text(result: RunResult, *, mode: Mode, verbosity: int = 0) -> str:
     ``verbosity`` < 0 (``-q``) keeps only errors; > 0 (``-v``) also lists unchanged files.
     """
     lines: list[str] = []
-    changed_word = "rewritten" if mode == "write" else "would be rewritten"
+    changed_word = _changed_word(mode)
     for f in result.files:
         if f.error is not None:
             lines.append(f"{f.path}: error: {f.error}")
@@ -89,7 +89,7 @@ def render_markdown(result: RunResult, *, mode: Mode, verbosity: int = 0) -> str
     for f in noted:
         out += [f"## `{f.path}`", ""]
         if f.changed:
-            out += ["Rewritten." if mode == "write" else "Would be rewritten.", ""]
+            out += [_changed_word(mode).capitalize() + ".", ""]
         if f.findings:
             out += ["| line | code | message |", "|---:|---|---|"]
             out += [f"| {x.line} | {x.code} | {_md_escape(x.message)} |" for x in f.findings]
@@ -111,7 +111,7 @@ def render(result: RunResult, *, format: str, mode: Mode, verbosity: int = 0) ->
 
 
 def summary_line(summary: Summary, *, mode: Mode) -> str:
-    changed = "rewritten" if mode == "write" else "would be rewritten"
+    changed = _changed_word(mode)
     findings = sum(summary.findings.values())
     by_code = ", ".join(f"{code}: {n}" for code, n in summary.findings.items())
     return (
@@ -145,6 +145,10 @@ def _file_data(f: FileResult) -> dict[str, Any]:
         "call_sites": f.call_sites,
         "diff": f.diff,
     }
+
+
+def _changed_word(mode: Mode) -> str:
+    return "rewritten" if mode == "write" else "would be rewritten"
 
 
 def _count(n: int, noun: str) -> str:
