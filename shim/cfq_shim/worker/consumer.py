@@ -33,7 +33,7 @@ from ..naming import dead_letter_queue_name
 from ..transport.base import LeasedMessage, QueueNotFound
 from .jobs import LEASE_LOST, Job, LeaseLost
 from .leases import LEASE_MARGIN_MS, Prefetch, lease_ms_for
-from .outcomes import dead_letter, hop, settlement_for
+from .outcomes import dead_letter, hop, requeue, settlement_for
 from .pools import Pool, SoloPool, ThreadPool
 from .puller import IDLE_BACKOFF_MAX_SECONDS, Puller
 from .ratelimit import RateLimiter
@@ -425,11 +425,7 @@ class Worker:
         """Give messages that have not started back to the queue at once (retry with delay 0)."""
         self._handed_back += len(jobs)
         for job in jobs:
-            if job.acked_early:
-                settlement = Settlement("none", send=(job.message.queue, job.message.body, 0))
-            else:
-                settlement = Settlement("retry", delay_seconds=0)
-            self._settle(job, settlement)
+            self._settle(job, requeue(job))
 
     # -- running a job (in a pool thread) ----------------------------------------------------------
     def _run_job(self, job: Job) -> Outcome | LeaseLost:

@@ -32,7 +32,7 @@ from ..naming import dead_letter_queue_name
 from .jobs import Job
 from .settlement import ACK, NOTHING, Settlement
 
-__all__ = ["settlement_for", "dead_letter", "hop"]
+__all__ = ["settlement_for", "dead_letter", "hop", "requeue"]
 
 
 def _ack(job: Job) -> Settlement:
@@ -94,6 +94,14 @@ def hop(job: Job, remaining_seconds: float, limits: Limits) -> Settlement:
     return _then_ack(job, (job.message.queue, job.message.body, delay))
 
 
+def requeue(job: Job) -> Settlement:
+    """Give ``job``'s message back to its queue at once: a retry of the lease, or a new send when the
+    message was acked early and its lease is gone."""
+    if job.acked_early:
+        return _then_ack(job, (job.message.queue, job.message.body, 0))
+    return Settlement("retry", delay_seconds=0)
+
+
 def settlement_for(
     outcome: Outcome,
     job: Job,
@@ -112,9 +120,7 @@ def settlement_for(
         return _resend(job, outcome.envelope, outcome.delay_seconds, limits)
     if isinstance(outcome, Rejected):
         if outcome.requeue:
-            if job.acked_early:
-                return _then_ack(job, (job.message.queue, job.message.body, 0))
-            return Settlement("retry", delay_seconds=0)
+            return requeue(job)
         return dead_letter(job, reason="rejected", limits=limits, exc_type="Reject", message=outcome.reason)
     if isinstance(outcome, Failed):
         reason = {
