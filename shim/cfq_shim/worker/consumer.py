@@ -200,7 +200,7 @@ class Worker:
             raise ValueError(f"--batch-size must be between 1 and {max_pull} (got {batch_size})")
         self.batch_size = batch_size
         self.base_visibility_timeout_ms = self._base_lease_ms()
-        self._per_task_seconds = {name: self._longest_limit_for(name) for name in self.queues}
+        self._per_task_seconds = self._longest_limits()
         for task in list(self.app.tasks.values()):
             self.rate_limits.bucket_for(task)  # an unreadable rate_limit stops the start (ValueError)
         self.prefetch = Prefetch(slots=self.concurrency, max_batch=batch_size, fixed_depth=self.prefetch_multiplier)
@@ -227,7 +227,8 @@ class Worker:
         if not transport.auto_declare_queues:
             return
         for name in self.queues:
-            transport.declare_queue(dead_letter_queue_name(name), self.app.queue_settings(dead_letter_queue_name(name)))
+            dead_letters = dead_letter_queue_name(name)
+            transport.declare_queue(dead_letters, self.app.queue_settings(dead_letters))
             transport.declare_queue(name, self.app.queue_settings(name))
 
     def _settings_of(self, name: str) -> Any:
@@ -245,19 +246,22 @@ class Worker:
             return min(self._requested_visibility_timeout_ms, self.limits.max_visibility_timeout_ms)
         return self.app.visibility_timeout_ms() or self.limits.default_visibility_timeout_ms
 
-    def _longest_limit_for(self, queue: str) -> float | None:
-        longest: float | None = None
+    def _longest_limits(self) -> dict[str, float | None]:
+        """The longest time limit among the tasks routed to each consumed queue (None: no limit);
+        one pass over the tasks, each routed once."""
+        longest: dict[str, float | None] = dict.fromkeys(self.queues)
         for name, task in list(self.app.tasks.items()):
             try:
-                task_queue = self.app.queue_for(name)
+                queue = self.app.queue_for(name)
             except Exception:  # noqa: BLE001 - a broken route must not stop the worker starting
                 continue
-            if task_queue != queue:
+            if queue not in longest:
                 continue
             soft, hard = effective_limits(task, self.app.conf)
             limit = hard or soft
-            if limit and (longest is None or limit > longest):
-                longest = limit
+            current = longest[queue]
+            if limit and (current is None or limit > current):
+                longest[queue] = limit
         return longest
 
     def _lease_ms_for(self, queue: str, n: int) -> int:
