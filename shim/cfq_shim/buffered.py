@@ -24,10 +24,12 @@ import logging
 import threading
 import time
 from collections import deque
+from operator import itemgetter
 from typing import Callable, Sequence
 
 from .limits import DEFAULT_LIMITS, Limits
 from .transport.base import OutgoingMessage, TransportError
+from .transport.validation import take_batch
 
 __all__ = ["BufferedSender", "UnsentMessages", "EXIT_FLUSH_SECONDS"]
 
@@ -89,15 +91,7 @@ class BufferedSender:
         if not self._pending_count:
             return None
         queue = max(self._pending, key=lambda name: len(self._pending[name]))
-        waiting = self._pending[queue]
-        batch: list[tuple[OutgoingMessage, int]] = []
-        total = 0
-        while waiting and len(batch) < self.limits.max_batch_messages:
-            if batch and total + waiting[0][1] > self.limits.max_batch_bytes:
-                break
-            item = waiting.popleft()
-            batch.append(item)
-            total += item[1]
+        batch = take_batch(self._pending[queue], itemgetter(1), self.limits)
         self._pending_count -= len(batch)
         return queue, batch
 

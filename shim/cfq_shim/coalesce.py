@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from operator import attrgetter
 from typing import Callable, Sequence
 
 from .buffered import EXIT_FLUSH_SECONDS, BufferedSender
 from .limits import DEFAULT_LIMITS, Limits
 from .producer import Producer
 from .transport.base import OutgoingMessage, QueueSettings, Transport
+from .transport.validation import take_batch
 
 __all__ = ["SendCoalescer", "CoalescingProducer", "DEFAULT_MAX_IN_FLIGHT"]
 
@@ -81,17 +83,8 @@ class SendCoalescer:
             raise mine.error
 
     def _take(self, queue: str) -> list[_Waiting]:
-        batch: list[_Waiting] = []
-        total = 0
         with self._lock:
-            waiting = self._waiting[queue]
-            while waiting and len(batch) < self.limits.max_batch_messages:
-                if batch and total + waiting[0].cost > self.limits.max_batch_bytes:
-                    break
-                item = waiting.popleft()
-                batch.append(item)
-                total += item.cost
-        return batch
+            return take_batch(self._waiting[queue], attrgetter("cost"), self.limits)
 
     def _lead(self, queue: str, mine: _Waiting) -> None:
         mine.wake.clear()  # it may have carried the hand-over; from now on it means "finished"

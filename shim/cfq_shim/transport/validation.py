@@ -11,7 +11,7 @@ How sizes are counted (docs/limits.md): a message costs its body in UTF-8 bytes 
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Deque, Iterable, TypeVar
 
 from ..limits import Limits
 from .base import (
@@ -34,7 +34,10 @@ __all__ = [
     "check_visibility_timeout",
     "check_max_retries",
     "check_retention",
+    "take_batch",
 ]
+
+_Item = TypeVar("_Item")
 
 #: Content types Cloudflare accepts on push (pull consumers cannot read ``v8``, but it is accepted).
 CONTENT_TYPES = frozenset({"text", "json", "bytes", "v8"})
@@ -95,6 +98,21 @@ def check_batch(costs: Iterable[int], limits: Limits) -> int:
             f"a batch holds at most {limits.max_batch_bytes} bytes, got {total} bytes in {len(costs)} messages"
         )
     return total
+
+
+def take_batch(waiting: Deque[_Item], cost: Callable[[_Item], int], limits: Limits) -> list[_Item]:
+    """Pop from the front of ``waiting`` the longest run that fits one bulk push: at most
+    ``max_batch_messages`` items and ``max_batch_bytes`` of summed ``cost(item)``. The first item is
+    always taken (each message was checked against ``max_message_bytes`` already)."""
+    batch: list[_Item] = []
+    total = 0
+    while waiting and len(batch) < limits.max_batch_messages:
+        item_cost = cost(waiting[0])
+        if batch and total + item_cost > limits.max_batch_bytes:
+            break
+        batch.append(waiting.popleft())
+        total += item_cost
+    return batch
 
 
 def check_content_type(content_type: object) -> str:
