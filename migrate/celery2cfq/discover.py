@@ -12,6 +12,8 @@
   glob (``fnmatch`` rules, where ``*`` also matches ``/``).
 - A file named on the command line is always taken (unless ``--exclude`` matches it), whatever its
   suffix and whatever ``.gitignore`` says.
+- A directory that cannot be listed (no permission) is not skipped silently: it is returned in
+  :attr:`Discovery.unreadable`, and the run reports it as a failure.
 
 Every file gets a ``key``: its path relative to the project root (the deepest directory holding
 every argument), with ``/`` separators. The index and the fixers know files by that key.
@@ -50,6 +52,8 @@ class SourceFile:
 class Discovery:
     root: Path
     files: tuple[SourceFile, ...]
+    #: (display path, reason) of each directory that could not be listed, sorted.
+    unreadable: tuple[tuple[str, str], ...] = ()
 
 
 def project_root(paths: Sequence[Path]) -> Path:
@@ -68,13 +72,17 @@ def discover(paths: Sequence[Path], *, excludes: Sequence[str] = ()) -> Discover
             raise FileNotFoundError(f"no such file or directory: {path}")
     root = project_root(paths)
     found: dict[str, SourceFile] = {}
+    unreadable: dict[str, str] = {}
     for given in paths:
-        for source in _walk(given, root, excludes):
+        for source in _walk(given, root, excludes, unreadable):
             found.setdefault(source.key, source)
-    return Discovery(root=root, files=tuple(found[key] for key in sorted(found)))
+    return Discovery(root=root, files=tuple(found[key] for key in sorted(found)),
+                     unreadable=tuple(sorted(unreadable.items())))
 
 
-def _walk(given: Path, root: Path, excludes: Sequence[str]) -> Iterable[SourceFile]:
+def _walk(given: Path, root: Path, excludes: Sequence[str], unreadable: dict[str, str]) -> Iterable[SourceFile]:
+    """The files under ``given``; directories that cannot be listed go into ``unreadable``
+    (display path -> reason)."""
     def key_of(absolute: str) -> str:
         return PurePosixPath(Path(os.path.relpath(absolute, root))).as_posix()
 
@@ -89,8 +97,14 @@ def _walk(given: Path, root: Path, excludes: Sequence[str]) -> Iterable[SourceFi
         return
 
     start = given.resolve()
+
+    def not_listed(error: OSError) -> None:
+        where = Path(error.filename) if error.filename else start
+        display = (given / where.relative_to(start)).as_posix()
+        unreadable.setdefault(display, f"could not list the directory: {error.strerror or error}")
+
     ignore = _GitIgnore.for_walk(start)
-    for dirpath, dirnames, filenames in os.walk(start):
+    for dirpath, dirnames, filenames in os.walk(start, onerror=not_listed):
         ignore.load(dirpath)
         here = Path(dirpath)
         keep = []

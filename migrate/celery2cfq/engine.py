@@ -125,9 +125,10 @@ def run(
     ``FileNotFoundError`` for a path that does not exist; every other problem is a file's error.
     """
     codemod = codemod or celery_codemod()
-    files = discover(paths, excludes=excludes).files
-    total = len(files)
-    results: list[FileResult] = []
+    discovery = discover(paths, excludes=excludes)
+    files = discovery.files
+    results = [FileResult(path=display, error=reason) for display, reason in discovery.unreadable]
+    total = len(files) + len(results)
     candidates: list[tuple[SourceFile, bytes, DecodedSource]] = []
     for source in files:
         outcome = _read_candidate(source, codemod)

@@ -1,12 +1,14 @@
 """A small fake codemod for engine and CLI tests, so the engine's guarantees hold whatever the
 fixers do. It "migrates" ``from celery import`` to ``from cfq_shim import`` and reacts to marker
 words: BOOM (a fixer bug), UNSTABLE (a second run changes the output again), BROKEN (output that
-does not parse), INSPECT (a finding with code C2C900).
+does not parse), INSPECT (a finding with code C2C900). Also a way to make a directory unlistable.
 """
 
 from __future__ import annotations
 
 import ast
+import os
+from pathlib import Path
 
 from celery2cfq.engine import Codemod
 from celery2cfq.model import Finding, Options, SourceError, Transformed
@@ -51,3 +53,16 @@ def fake_transform(source: str, *, path: str, index, options: Options) -> Transf
 
 
 FAKE = Codemod(fake_might_need_work, fake_build_index, fake_transform)
+
+
+def refuse_to_list(monkeypatch, refused: Path) -> None:
+    """Make the directory ``refused`` unlistable, as one without read permission is (the tests
+    may run as root, whom chmod does not stop)."""
+    real_scandir = os.scandir
+
+    def scandir(path=".", *args):
+        if Path(path).resolve() == refused.resolve():
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path, *args)
+
+    monkeypatch.setattr(os, "scandir", scandir)

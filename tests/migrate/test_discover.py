@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from celery2cfq.discover import discover
+from engine_fakes import refuse_to_list
 
 
 def make(root: Path, *names: str) -> None:
@@ -102,3 +103,11 @@ def test_gitignore_matcher_agrees_with_git(tmp_path: Path):
         cwd=tmp_path, capture_output=True, text=True, check=True, env=env,
     ).stdout.split("\n")
     assert keys(tmp_path) == sorted(p for p in listed if p)
+
+
+def test_a_directory_that_cannot_be_listed_is_reported_not_skipped(tmp_path: Path, monkeypatch):
+    make(tmp_path, "a.py", "locked/b.py")
+    refuse_to_list(monkeypatch, tmp_path / "locked")
+    found = discover([tmp_path])
+    assert [f.key for f in found.files] == ["a.py"]
+    assert found.unreadable == ((f"{tmp_path.as_posix()}/locked", "could not list the directory: Permission denied"),)

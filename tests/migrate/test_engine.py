@@ -11,7 +11,7 @@ import pytest
 from celery2cfq import engine, writer
 from celery2cfq.engine import run
 from celery2cfq.model import Finding, Options
-from engine_fakes import CELERY, FAKE, MIGRATED, PLAIN, index_builds
+from engine_fakes import CELERY, FAKE, MIGRATED, PLAIN, index_builds, refuse_to_list
 
 def run_fake(*paths: Path, **kwargs):
     kwargs.setdefault("options", Options())
@@ -230,3 +230,16 @@ def test_pool_works_with_spawned_workers(project: Path, monkeypatch):
     result = run_fake(project, jobs=2, write=True)
     assert (project / "tasks.py").read_text() == MIGRATED
     assert result.summary.files_changed == 2 and result.summary.files_failed == 1
+
+
+def test_a_directory_that_cannot_be_listed_fails_the_run(project: Path, monkeypatch):
+    locked = project / "locked"
+    locked.mkdir()
+    (locked / "more.py").write_text(CELERY)
+    refuse_to_list(monkeypatch, locked)
+    result = run_fake(project, write=True)
+    failed = by_path(result)["locked"]
+    assert failed.error == "could not list the directory: Permission denied"
+    assert result.summary.files_scanned == 4 and result.summary.files_failed == 1
+    assert (project / "tasks.py").read_text() == MIGRATED  # the other files are still migrated
+    assert result.exit_code(check_or_diff=False) == engine.EXIT_FAILED
