@@ -252,11 +252,15 @@ def _handle_failure(task: "Task", request: Context, exc: Exception, einfo: Excep
     # Celery's order: errbacks (with the result backend's mark_as_failure), on_failure, task_failure.
     _apply_errbacks(task, request, exc, einfo)
     task.on_failure(exc, request.id, request.args, request.kwargs, einfo)
+    _send_task_failure(task, request, exc, einfo)
+    _log_task_error(task, request, "raised unexpected", einfo, logging.ERROR)
+
+
+def _send_task_failure(task: "Task", request: Context, exc: BaseException, einfo: ExceptionInfo | None) -> None:
     signals.task_failure.send(
         sender=task, task_id=request.id, exception=exc, args=request.args, kwargs=request.kwargs,
-        traceback=einfo.tb, einfo=einfo,
+        traceback=einfo.tb if einfo else None, einfo=einfo,
     )
-    _log_task_error(task, request, "raised unexpected", einfo, logging.ERROR)
 
 
 def _log_task_error(task: "Task", request: Context, what: str, einfo: ExceptionInfo, level: int) -> None:
@@ -393,6 +397,10 @@ def _exc_message(exc: BaseException) -> str:
         return repr(exc)
 
 
+def _rejected(exc: Reject) -> Rejected:
+    return Rejected(reason=_exc_message(exc.reason) if exc.reason is not None else "", requeue=bool(exc.requeue))
+
+
 def execute(app: "Celery", envelope: Envelope, delivery: Delivery) -> Outcome:
     """Run the task an envelope names and say what should happen to its message.
 
@@ -419,7 +427,7 @@ def execute(app: "Celery", envelope: Envelope, delivery: Delivery) -> Outcome:
     try:
         result = trace(task, request, eager=False, propagate=False)
     except Reject as exc:  # raised by on_success/after_return: Celery rejects the message
-        return Rejected(reason=_exc_message(exc.reason) if exc.reason is not None else "", requeue=bool(exc.requeue))
+        return _rejected(exc)
     except Exception as exc:
         # A hook (on_failure, on_retry, ...) raised while handling the task's outcome: Celery reports an
         # internal error and records the task as failed.
@@ -439,12 +447,8 @@ def execute(app: "Celery", envelope: Envelope, delivery: Delivery) -> Outcome:
         if not retval.requeue:
             # Celery 5.7's worker: a message rejected for good fires task_failure (after task_postrun),
             # so the task does not look pending forever (celery/worker/request.py, issue #4222).
-            einfo = result.einfo
-            signals.task_failure.send(
-                sender=task, task_id=request.id, exception=retval, args=request.args, kwargs=request.kwargs,
-                traceback=einfo.tb if einfo else None, einfo=einfo,
-            )
-        return Rejected(reason=_exc_message(retval.reason) if retval.reason is not None else "", requeue=bool(retval.requeue))
+            _send_task_failure(task, request, retval, result.einfo)
+        return _rejected(retval)
     if state == states.IGNORED:
         return Ignored()
     return Failed(
