@@ -20,6 +20,7 @@ from .base import (
     InvalidDelay,
     MessageTooLarge,
     TooManyMessages,
+    TransportError,
 )
 
 __all__ = [
@@ -56,17 +57,18 @@ def message_cost(body: str | bytes, limits: Limits) -> int:
     return body_bytes(body) + limits.message_metadata_bytes
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _check_int_range(value: object, low: int, high: int, *, what: str, unit: str = "",
+                     error: type[TransportError] = InvalidArgument) -> int:
+    """``value`` when it is an integer (not a bool) in ``low .. high``; else ``error`` naming both."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise error(f"{what} must be an integer from {low} to {high}{unit}, got {value!r}")
+    return value
 
 
 def check_delay(delay_seconds: object, limits: Limits, *, what: str = "delay_seconds") -> int:
     """A push, bulk push or retry delay: an integer in 0 .. ``max_delay_seconds`` (error 10202)."""
-    if not _is_int(delay_seconds) or not 0 <= delay_seconds <= limits.max_delay_seconds:  # type: ignore[operator]
-        raise InvalidDelay(
-            f"{what} must be an integer from 0 to {limits.max_delay_seconds} seconds, got {delay_seconds!r}"
-        )
-    return delay_seconds  # type: ignore[return-value]
+    return _check_int_range(delay_seconds, 0, limits.max_delay_seconds, what=what, unit=" seconds",
+                            error=InvalidDelay)
 
 
 def check_message(body: object, limits: Limits) -> int:
@@ -126,37 +128,21 @@ def check_content_type(content_type: object) -> str:
 
 def check_pull_batch_size(batch_size: object, limits: Limits) -> int:
     """A pull ``batch_size``: an integer in 1 .. ``max_pull_batch_size``."""
-    if not _is_int(batch_size) or not 1 <= batch_size <= limits.max_pull_batch_size:  # type: ignore[operator]
-        raise InvalidArgument(
-            f"batch_size must be an integer from 1 to {limits.max_pull_batch_size}, got {batch_size!r}"
-        )
-    return batch_size  # type: ignore[return-value]
+    return _check_int_range(batch_size, 1, limits.max_pull_batch_size, what="batch_size")
 
 
 def check_visibility_timeout(visibility_timeout_ms: object, limits: Limits) -> int:
     """A lease length: an integer in 1 .. ``max_visibility_timeout_ms`` milliseconds."""
-    if not _is_int(visibility_timeout_ms) or not 1 <= visibility_timeout_ms <= limits.max_visibility_timeout_ms:  # type: ignore[operator]
-        raise InvalidArgument(
-            "visibility_timeout_ms must be an integer from 1 to "
-            f"{limits.max_visibility_timeout_ms} milliseconds, got {visibility_timeout_ms!r}"
-        )
-    return visibility_timeout_ms  # type: ignore[return-value]
+    return _check_int_range(visibility_timeout_ms, 1, limits.max_visibility_timeout_ms,
+                            what="visibility_timeout_ms", unit=" milliseconds")
 
 
 def check_max_retries(max_retries: object, limits: Limits) -> int:
     """A consumer's ``max_retries``: an integer in 0 .. ``max_max_retries``."""
-    if not _is_int(max_retries) or not 0 <= max_retries <= limits.max_max_retries:  # type: ignore[operator]
-        raise InvalidArgument(
-            f"max_retries must be an integer from 0 to {limits.max_max_retries}, got {max_retries!r}"
-        )
-    return max_retries  # type: ignore[return-value]
+    return _check_int_range(max_retries, 0, limits.max_max_retries, what="max_retries")
 
 
 def check_retention(retention_seconds: object, limits: Limits) -> int:
     """A queue's message retention: ``min_retention_seconds`` .. ``max_retention_seconds``."""
-    low, high = limits.min_retention_seconds, limits.max_retention_seconds
-    if not _is_int(retention_seconds) or not low <= retention_seconds <= high:  # type: ignore[operator]
-        raise InvalidArgument(
-            f"message retention must be an integer from {low} to {high} seconds, got {retention_seconds!r}"
-        )
-    return retention_seconds  # type: ignore[return-value]
+    return _check_int_range(retention_seconds, limits.min_retention_seconds, limits.max_retention_seconds,
+                            what="message retention", unit=" seconds")
