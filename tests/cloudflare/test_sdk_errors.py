@@ -51,6 +51,7 @@ def test_bad_retry_delay_is_400_10202_and_settles_nothing(sdk, queue_id):
 @pytest.mark.parametrize("body", [
     {"content_type": "xml", "body": "x"},
     {"content_type": "bytes", "body": "not base64!"},
+    {"content_type": ["text"], "body": "x"},  # not a string: a 400, not a 500 from an unhashable lookup
 ])
 def test_bad_content_type_or_body_is_400_10203(sdk, queue_id, body):
     with pytest.raises(cloudflare.BadRequestError) as caught:

@@ -14,14 +14,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from ..transport.validation import CONTENT_TYPES
 from . import api
 from .api import ApiError
 from .service import QueueService
 
 __all__ = ["Route", "ROUTES", "match_route", "Request"]
-
-#: What a pushed message may say about its body, and how a pull hands it back.
-CONTENT_TYPES = ("text", "json", "bytes", "v8")
 
 
 @dataclass(frozen=True)
@@ -75,8 +73,8 @@ def _outgoing(message: Any, default_delay: int) -> tuple[str, str, int]:
     """One pushed message as ``(stored body text, content type, delay seconds)``."""
     message = _object(message)
     content_type = message.get("content_type", "json")
-    if content_type not in CONTENT_TYPES:
-        raise ApiError(api.BAD_ARGUMENT, f"content_type must be one of {', '.join(CONTENT_TYPES)}, "
+    if not isinstance(content_type, str) or content_type not in CONTENT_TYPES:
+        raise ApiError(api.BAD_ARGUMENT, f"content_type must be one of {', '.join(sorted(CONTENT_TYPES))}, "
                                          f"got {content_type!r}")
     if "body" not in message:
         raise ApiError(api.BAD_JSON_SHAPE, "message has no body")
