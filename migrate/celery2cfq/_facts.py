@@ -15,7 +15,7 @@ from typing import Iterable
 
 from .names import celery_equivalent
 
-__all__ = ["ModuleFacts", "analyze_module", "is_celery_library", "parse_for_index", "parse_with_ast", "too_deep_for_python"]
+__all__ = ["ModuleFacts", "analyze_module", "is_celery_library", "parse_for_index", "parse_lowered", "parse_with_ast", "too_deep_for_python"]
 
 #: Packages whose import makes a module worth rewriting.
 _CELERY_PACKAGES = frozenset({"celery", "cfq_shim", "kombu"})
@@ -361,6 +361,12 @@ def parse_for_index(source: str) -> ast.Module | None:
     tree, error = parse_with_ast(source)
     if tree is not None or too_deep_for_python(error):
         return tree
+    return parse_lowered(source)
+
+
+def parse_lowered(source: str) -> ast.Module | None:
+    """For text the running Python's ``ast`` rejected: LibCST plus lowering, or None when LibCST
+    cannot parse it either."""
     from ._lowering import lower_for_ast
 
     lowered = lower_for_ast(source)

@@ -31,7 +31,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from .fixers import FIXERS, SETTING_HANDLERS
 from .fixers._base import FileContext, Fixer
 from .fixers._settings import SettingsFixer
-from ._facts import ModuleFacts, analyze_module, is_celery_library, parse_for_index, parse_with_ast, too_deep_for_python
+from ._facts import ModuleFacts, analyze_module, is_celery_library, parse_lowered, parse_with_ast, too_deep_for_python
 from .index import TASK, ProjectIndex
 from .model import Finding, Options, SourceError, Transformed
 
@@ -58,7 +58,8 @@ def transform_source(source: str, *, path: str, index: ProjectIndex, options: Op
     if too_deep_for_python(ast_error):
         line = getattr(ast_error, "lineno", None)
         raise SourceError(f"line {line}: nested too deeply for Python" if line else "nested too deeply for Python")
-    tree = exact_tree if exact_tree is not None else parse_for_index(source)
+    # Without an exact tree, ``ast`` rejected the text (not for depth): newer syntax, or a real error.
+    tree = exact_tree if exact_tree is not None else parse_lowered(source)
     facts = analyze_module(tree, module, is_package=is_package, track_statements=True) if tree is not None else ModuleFacts(module=module)
     resolver = index.resolver()
     resolver.add_module(facts)
