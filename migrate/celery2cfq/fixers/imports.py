@@ -209,7 +209,6 @@ class ImportsFixer(Fixer):
     def _split_imports(
         self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
     ) -> Union[cst.SimpleStatementLine, cst.FlattenSentinel[cst.SimpleStatementLine]]:
-        lines: list[cst.SimpleStatementLine] = []
         body: list[cst.BaseSmallStatement] = []
         changed = False
         for original, statement in zip(original_node.body, updated_node.body):
@@ -226,8 +225,7 @@ class ImportsFixer(Fixer):
             # One import became two: give each its own line, comments stay with the first.
             first = updated_node.with_changes(body=[body[0].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)])
             second = cst.SimpleStatementLine(body=[body[1]])
-            lines = [first, second]
-            return cst.FlattenSentinel(lines)
+            return cst.FlattenSentinel([first, second])
         return updated_node.with_changes(body=body)
 
     def _split_import_from(self, original: cst.ImportFrom, node: cst.ImportFrom) -> list[cst.ImportFrom] | None:
