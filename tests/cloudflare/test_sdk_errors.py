@@ -211,3 +211,21 @@ def test_bytes_are_counted_decoded_against_the_size_limit(sdk, queue_id):
     sdk.queues.messages.bulk_push(queue_id, account_id=ACCOUNT, messages=[
         {"body": base64.b64encode(raw).decode(), "content_type": "bytes"}])
     assert sdk.queues.get_metrics(queue_id, account_id=ACCOUNT).backlog_count == 1
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "\u00b2"])
+def test_a_malformed_content_length_is_400_not_a_traceback_or_a_hang(stand_in, length):
+    # httpx never sends such a header: speak HTTP by hand. The timeout is only a safety net for the
+    # hang a negative length used to cause (the server read until the client closed).
+    import socket
+
+    with socket.create_connection(("127.0.0.1", stand_in.port), timeout=5) as conn:
+        conn.sendall(f"POST /client/v4/accounts/{ACCOUNT}/queues HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     f"Authorization: Bearer x\r\nContent-Length: {length}\r\n\r\n".encode("latin-1"))
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]

@@ -212,11 +212,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
     stand_in: EmulatorServer
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > _MAX_REQUEST_BYTES:
+        raw_length = (self.headers.get("Content-Length") or "0").strip()
+        if not (raw_length.isascii() and raw_length.isdigit()):
+            # Without a length the body cannot be skipped: answer and close (int() of it raised, and a
+            # negative length read until the client hung up).
+            status, body, extra = 400, api.error_body(ApiError(
+                api.BAD_JSON, f"Content-Length must be a whole number of bytes, got {raw_length[:40]!r}")), {}
+            self.close_connection = True
+        elif int(raw_length) > _MAX_REQUEST_BYTES:
             status, body, extra = 413, api.error_body(ApiError(api.BATCH_TOO_LARGE, "request too large")), {}
             self.close_connection = True
         else:
+            length = int(raw_length)
             raw = self.rfile.read(length) if length else b""
             status, body, extra = self.stand_in.handle(self.command, self.path, self.headers, raw)
         if self.stand_in.latency_ms:
