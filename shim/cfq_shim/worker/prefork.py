@@ -132,6 +132,10 @@ def _child_main(conn: Any, app_source: Any, max_tasks: int | None, forked: bool,
     signals.worker_process_shutdown.send(sender=None, pid=os.getpid(), exitcode=0)
 
 
+#: What a slot's run returns when the pool itself ended the child (cold shutdown): no outcome to settle.
+_ENDED_BY_POOL = object()
+
+
 class _Slot:
     """One thread of the worker and the child process it drives."""
 
@@ -183,6 +187,10 @@ class _Slot:
                 self.end_child(kill=False)
                 return
             outcome = self._run(job)
+            if outcome is _ENDED_BY_POOL:
+                # A cold shutdown ended the child: nothing is settled, the message is left to its lease.
+                self.pool._slot_done()
+                return
             self.pool._finished(job, outcome)
 
     def _run(self, job: Job) -> Any:
@@ -194,34 +202,43 @@ class _Slot:
         if self.process is None or not self.process.is_alive():
             self.end_child(kill=True)
             self.start_child()
+        # The pool's cold stop may end the child from another thread at any moment (end_child clears
+        # self.conn): work on this child's own handles, and check which of the two ended it.
+        process, conn = self.process, self.conn
         try:
-            self.conn.send((job.envelope, job.delivery, job.soft_time_limit_seconds))
+            conn.send((job.envelope, job.delivery, job.soft_time_limit_seconds))
         except (OSError, ValueError) as exc:
+            if self.conn is not conn:
+                return _ENDED_BY_POOL
             self.end_child(kill=True)
             return Failed("WorkerLostError", f"could not hand the task to its process: {exc}", "")
         hard = job.time_limit_seconds
         deadline = job.started_at + hard if hard else None
-        while True:
+        while self.conn is conn:
             wait = _LIVENESS_POLL_SECONDS if deadline is None else max(0.0, min(_LIVENESS_POLL_SECONDS, deadline - time.monotonic()))
-            if self.conn.poll(wait):
-                try:
-                    outcome, retiring = self.conn.recv()
-                except (EOFError, OSError):
-                    break
-                if retiring:
-                    self.end_child(kill=False)
-                return outcome
-            if deadline is not None and time.monotonic() >= deadline:
-                pid = self.process.pid
-                self.end_child(kill=True)
-                logger.error("Hard time limit (%ss) exceeded for %s: child %s ended", hard, job.label, pid)
-                return Failed(
-                    "TimeLimitExceeded", f"TimeLimitExceeded({hard})",
-                    f"The task ran past its time_limit of {hard}s; its process (pid {pid}) was ended.\n",
-                )
-            if not self.process.is_alive() and not self.conn.poll(0):
+            try:
+                if conn.poll(wait):
+                    outcome, retiring = conn.recv()
+                    if retiring:
+                        self.end_child(kill=False)
+                    return outcome
+                if deadline is None or time.monotonic() < deadline:
+                    if not process.is_alive() and not conn.poll(0):
+                        break
+                    continue
+            except (EOFError, OSError, ValueError):
                 break
-        exitcode = self.process.exitcode if self.process is not None else None
+            if self.conn is not conn:
+                break
+            self.end_child(kill=True)
+            logger.error("Hard time limit (%ss) exceeded for %s: child %s ended", hard, job.label, process.pid)
+            return Failed(
+                "TimeLimitExceeded", f"TimeLimitExceeded({hard})",
+                f"The task ran past its time_limit of {hard}s; its process (pid {process.pid}) was ended.\n",
+            )
+        if self.conn is not conn:
+            return _ENDED_BY_POOL
+        exitcode = process.exitcode
         self.end_child(kill=True)
         return Failed(
             "WorkerLostError",
