@@ -229,3 +229,20 @@ def test_a_malformed_content_length_is_400_not_a_traceback_or_a_hang(stand_in, l
                 break
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+
+
+def test_creating_a_queue_past_the_account_limit_is_400_10203(tmp_path, clock):
+    server = start_stand_in(tmp_path / "full.sqlite3", clock=clock,
+                            limits=DEFAULT_LIMITS.with_overrides(max_queues=2))
+    try:
+        sdk = cloudflare.Cloudflare(api_token="any-token", base_url=server.base_url, max_retries=0)
+        sdk.queues.create(account_id=ACCOUNT, queue_name="one")
+        sdk.queues.create(account_id=ACCOUNT, queue_name="two")
+        with pytest.raises(cloudflare.BadRequestError) as caught:
+            sdk.queues.create(account_id=ACCOUNT, queue_name="three")
+        assert error_of(caught) == (400, 10203)
+        assert "2 queues" in str(caught.value)
+        assert [q.queue_name for q in sdk.queues.list(account_id=ACCOUNT)] == ["one", "two"]
+        sdk.close()
+    finally:
+        stop_stand_in(server)
