@@ -180,46 +180,27 @@ def test_prefork_hard_time_limit_ends_the_child_and_the_pool_replaces_it(harness
     assert harness.processes[0].poll() is None
 
 
-def test_second_sigterm_is_a_cold_shutdown_that_leaves_the_message_to_its_lease(harness):
+@pytest.mark.parametrize("pool", ["threads", "prefork"])
+def test_second_sigterm_is_a_cold_shutdown_that_leaves_the_message_to_its_lease(harness, pool):
     harness.send("sleeps", 1, 60)
-    worker = harness.worker("-P", "threads", "-c", "1", "--visibility-timeout", "2")
-    harness.wait_until(lambda: harness.lines("start"), what="the task to start")
-    worker.send_signal(signal.SIGTERM)
-    harness.wait_until(lambda: "Warm shutdown" in harness.log_of(0), what="the warm shutdown")
-    worker.send_signal(signal.SIGTERM)
-    assert worker.wait(30) == 1
-    assert "Cold shutdown" in harness.log_of(0) and harness.lines("end") == []
-    # Not acked: once its lease ends the message is delivered again.
-    harness.wait_until(lambda: not harness.queue_empty() and _ready(harness) == 1, what="redelivery")
-
-
-def test_cold_shutdown_of_the_prefork_pool_ends_the_children_quietly_and_leaves_the_message_to_its_lease(harness):
-    harness.send("sleeps", 1, 60)
-    worker = harness.worker("-P", "prefork", "-c", "1", "--visibility-timeout", "2")
+    worker = harness.worker("-P", pool, "-c", "1", "--visibility-timeout", "2")
     harness.wait_until(lambda: harness.lines("start"), what="the task to start")
     worker.send_signal(signal.SIGTERM)
     harness.wait_until(lambda: "Warm shutdown" in harness.log_of(0), what="the warm shutdown")
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(30) == 1
     log = harness.log_of(0)
-    # The slot thread whose child was ended settles nothing and does not die with a traceback.
+    # prefork: the slot thread whose child the pool ended settles nothing and dies with no traceback.
     assert "Cold shutdown" in log and "Traceback" not in log and harness.lines("end") == []
-    harness.wait_until(lambda: _ready(harness) == 1, what="redelivery")
-    assert _dead_letters(harness) == 0
+    # Not acked: once its lease ends the message is delivered again (and not dead-lettered).
+    harness.wait_until(lambda: not harness.queue_empty() and _stats(harness).ready == 1, what="redelivery")
+    assert _stats(harness).dead_letters == 0
 
 
-def _dead_letters(harness) -> int:
+def _stats(harness):
     transport = harness.transport()
     try:
-        return transport.stats("celery").dead_letters
-    finally:
-        transport.close()
-
-
-def _ready(harness) -> int:
-    transport = harness.transport()
-    try:
-        return transport.stats("celery").ready
+        return transport.stats("celery")
     finally:
         transport.close()
 
