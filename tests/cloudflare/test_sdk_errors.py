@@ -116,6 +116,26 @@ def test_throughput_above_the_per_queue_limit_is_429_10250_until_the_next_second
     sdk.queues.messages.push(queue_id, account_id=ACCOUNT, body="next second", content_type="text")
 
 
+def test_a_refused_push_does_not_use_up_the_throughput_limit(tmp_path, clock):
+    limits = DEFAULT_LIMITS.with_overrides(max_messages_per_second=2)
+    server = start_stand_in(tmp_path / "slow.sqlite3", clock=clock, limits=limits)
+    try:
+        sdk = cloudflare.Cloudflare(api_token="any-token", base_url=server.base_url, max_retries=0)
+        queue_id = sdk.queues.create(account_id=ACCOUNT, queue_name="q").queue_id
+        too_large = "x" * limits.max_body_bytes + "x"
+        with pytest.raises(cloudflare.BadRequestError) as caught:
+            sdk.queues.messages.bulk_push(queue_id, account_id=ACCOUNT, messages=[
+                {"body": "fine", "content_type": "text"}, {"body": too_large, "content_type": "text"}])
+        assert error_of(caught) == (400, 10204)
+        # Nothing was stored, so the second's two messages are still there to send.
+        sdk.queues.messages.bulk_push(queue_id, account_id=ACCOUNT, messages=[
+            {"body": "a", "content_type": "text"}, {"body": "b", "content_type": "text"}])
+        assert sdk.queues.get_metrics(queue_id, account_id=ACCOUNT).backlog_count == 2
+        sdk.close()
+    finally:
+        stop_stand_in(server)
+
+
 def test_full_backlog_is_429_10251(tmp_path, clock):
     limits = DEFAULT_LIMITS.with_overrides(max_backlog_bytes=1_000)
     server = start_stand_in(tmp_path / "small.sqlite3", clock=clock, limits=limits)

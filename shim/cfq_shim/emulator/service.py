@@ -203,11 +203,17 @@ class QueueService:
         """Store ``(body text, content type, delay)`` items, all or none (binary bodies arrive base64)."""
         self.get_queue(queue_id)
         items = [(_stored_body(text, content_type), content_type, delay) for text, content_type, delay in messages]
-        self._admit(queue_id, len(items))
-        self.store.push_batch(queue_id, items)
+        second = self._admit(queue_id, len(items))
+        try:
+            self.store.push_batch(queue_id, items)
+        except BaseException:
+            self._refund(queue_id, second, len(items))  # a refused push stored nothing
+            raise
 
-    def _admit(self, queue_id: str, count: int) -> None:
-        """Refuse sends above ``max_messages_per_second`` per queue with 429 / 10250, as Cloudflare does."""
+    def _admit(self, queue_id: str, count: int) -> int:
+        """Refuse sends above ``max_messages_per_second`` per queue with 429 / 10250, as Cloudflare does.
+
+        Returns the second the messages were counted in."""
         second = self.store.now_ms() // 1000
         limit = self.limits.max_messages_per_second
         with self._sent_lock:
@@ -218,6 +224,14 @@ class QueueService:
                 raise ApiError(api.OVERLOADED, f"queue {queue_id} accepts {limit} messages per second; "
                                                "slow down", retry_after_seconds=1)
             self._sent[queue_id] = (second, used + count)
+        return second
+
+    def _refund(self, queue_id: str, second: int, count: int) -> None:
+        """Give back what :meth:`_admit` counted in ``second`` for a push that was refused."""
+        with self._sent_lock:
+            window, used = self._sent.get(queue_id, (second, 0))
+            if window == second:
+                self._sent[queue_id] = (second, max(0, used - count))
 
     def pull(self, queue_id: str, *, batch_size: int | None, visibility_timeout_ms: int | None) -> dict[str, Any]:
         record = self.get_queue(queue_id)
