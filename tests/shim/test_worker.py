@@ -261,8 +261,10 @@ def test_warm_stop_finishes_running_tasks_and_hands_back_the_rest(app):
         release.wait(10)
         finished.append(n)
 
-    worker = Worker(app, pool="solo", max_idle_backoff_seconds=0.02).start()
-    for _ in range(20):  # fast tasks let the worker lease several messages per pull
+    # A fixed lease depth of 5: the adaptive depth follows measured run times, which a loaded
+    # machine stretches, and then fewer than five messages would be leased.
+    worker = Worker(app, pool="solo", max_idle_backoff_seconds=0.02, prefetch_multiplier=5).start()
+    for _ in range(20):
         fast.delay()
     worker.drain(10)
     for n in range(5):
