@@ -250,3 +250,39 @@ def test_banner_url_never_shows_credentials_or_query():
 
     assert safe_broker_url("cloudflare://user:tok3n@0123abcd/?token=tok3n") == "cloudflare://0123abcd/"
     assert safe_broker_url("sqlite:////var/lib/q.sqlite3") == "sqlite:////var/lib/q.sqlite3"
+
+
+def test_after_a_cold_stop_a_prefork_slot_runs_nothing_and_starts_no_child():
+    # A slot that takes a job as the pool stops cold must not start a child for it: a child left
+    # running would keep the worker's exit waiting for it (children are not daemonic).
+    from types import SimpleNamespace
+
+    from cfq_shim import Celery
+    from cfq_shim.execution import Delivery
+    from cfq_shim.envelope import Envelope
+    from cfq_shim.transport.base import LeasedMessage
+    from cfq_shim.worker.jobs import Job
+    from cfq_shim.worker.prefork import PreforkPool
+
+    app = Celery("units", broker="memory://")
+    ran = []
+
+    @app.task
+    def noop():
+        ran.append(1)
+
+    outcomes = []
+    pool = PreforkPool(concurrency=1, runner=lambda job: None, on_done=lambda job, outcome: outcomes.append(outcome),
+                       app=app, start_method="fork")
+    pool.stop(cold=True)
+    slot = pool._slots[0]
+    envelope = Envelope(id="t1", task=noop.name, args=[], kwargs={}, queue="celery")
+    message = LeasedMessage(id="m1", body="{}", attempts=1, timestamp_ms=0, lease_id="l1", queue="celery")
+    job = Job(message=message, batch=SimpleNamespace(lease_deadline=time.monotonic() + 60), hostname="h",
+              envelope=envelope, delivery=Delivery(message_id="m1", queue="celery", attempts=1, hostname="h"))
+    pool.submit(job)
+    try:
+        slot._loop()  # takes the job, as a slot thread does
+        assert pool.child_pids() == [] and outcomes == []
+    finally:
+        slot.end_child(kill=True)

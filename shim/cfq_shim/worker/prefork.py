@@ -205,6 +205,11 @@ class _Slot:
         # The pool's cold stop may end the child from another thread at any moment (end_child clears
         # self.conn): work on this child's own handles, and check which of the two ended it.
         process, conn = self.process, self.conn
+        if self.pool.stopped_cold:
+            # Stopped cold while this slot took the job or started a child the stop did not see: a
+            # child left running here would keep the worker's exit waiting for it.
+            self.end_child(kill=True)
+            return _ENDED_BY_POOL
         try:
             conn.send((job.envelope, job.delivery, job.soft_time_limit_seconds))
         except (OSError, ValueError) as exc:
@@ -272,6 +277,8 @@ class PreforkPool(QueuedPool):
         self.app = app
         self.app_spec = app_spec
         self.max_tasks_per_child = max_tasks_per_child
+        #: Set by a cold stop before it ends the children: from then on no slot runs or starts one.
+        self.stopped_cold = False
         self._slots = [_Slot(self, index) for index in range(self.concurrency)]
 
     def start(self) -> None:
@@ -292,6 +299,7 @@ class PreforkPool(QueuedPool):
     def stop(self, *, cold: bool = False) -> None:
         self._close()
         if cold:
+            self.stopped_cold = True
             for slot in self._slots:
                 slot.end_child(kill=True)
             return
