@@ -29,14 +29,21 @@ class Router:
         self._cache: dict[str, str] = {}
         self._cache_version = -1
         self._static = True
+        self._routers: list[Any] = []
+        self._routers_version = -1
 
     def routers(self) -> list[Any]:
-        routes = self.conf.task_routes
-        if not routes:
-            return []
-        if isinstance(routes, (dict, str)) or callable(routes):
-            routes = [routes]
-        return [load_object(router) if isinstance(router, str) else router for router in routes]
+        """``task_routes`` as a list of routers, ``"module.attr"`` paths imported; built again only when
+        the settings change (a router function is called on every send)."""
+        if self._routers_version != self.conf.changes:
+            routes = self.conf.task_routes  # may read pending config sources, which changes the count
+            if not routes:
+                routes = []
+            elif isinstance(routes, (dict, str)) or callable(routes):
+                routes = [routes]
+            self._routers = [load_object(router) if isinstance(router, str) else router for router in routes]
+            self._routers_version = self.conf.changes
+        return self._routers
 
     def route(self, name: str, args: Any = None, kwargs: Any = None, options: dict | None = None, task: "Task | None" = None) -> str:
         """The queue from ``task_routes``, else ``task_default_queue``."""
