@@ -62,3 +62,21 @@ def test_help_describes_every_option():
                             capture_output=True, text=True, check=True)
     for option in ("--host", "--port", "--db", "--latency-ms", "--token"):
         assert option in result.stdout
+
+
+def test_a_port_in_use_or_an_unopenable_db_is_a_clear_error_not_a_traceback(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = subprocess.run([sys.executable, "-m", "cfq_shim", "emulator", "--port", str(port)],
+                              capture_output=True, text=True, timeout=STARTUP_TIMEOUT_SECONDS)
+    assert busy.returncode != 0
+    assert f"127.0.0.1:{port}" in busy.stderr and "Traceback" not in busy.stderr, busy.stderr
+    no_dir = tmp_path / "missing" / "stand-in.sqlite3"
+    bad_db = subprocess.run([sys.executable, "-m", "cfq_shim", "emulator", "--port", "0", "--db", str(no_dir)],
+                            capture_output=True, text=True, timeout=STARTUP_TIMEOUT_SECONDS)
+    assert bad_db.returncode != 0
+    assert str(no_dir) in bad_db.stderr and "Traceback" not in bad_db.stderr, bad_db.stderr

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import signal
+import sqlite3
 import sys
 
 import click
 
+from ..embedded.connections import SchemaTooNew
 from . import open_stand_in
 
 __all__ = ["emulator_command"]
@@ -45,9 +47,16 @@ def emulator_command(host: str, port: int, db_path: str, latency_ms: int, token:
     Request counts per endpoint: GET http://HOST:PORT/__stand-in/stats.
     """
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = open_stand_in(db_path, host=host, port=port, latency_ms=latency_ms, token=token)
+    try:
+        server = open_stand_in(db_path, host=host, port=port, latency_ms=latency_ms, token=token)
+    except (sqlite3.Error, SchemaTooNew) as exc:
+        raise click.ClickException(f"cannot open the store --db {db_path}: {exc}") from None
+    try:
+        bound_port = server.start()
+    except OSError as exc:
+        server.service.store.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     _stop_on_sigterm()
-    bound_port = server.start()
     # One line on stdout that a parent process can read to learn the port (stderr carries logs).
     click.echo(f"cfq-shim stand-in listening: CLOUDFLARE_BASE_URL={server.base_url}")
     sys.stdout.flush()
