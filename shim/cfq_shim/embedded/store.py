@@ -305,16 +305,23 @@ class EmbeddedStore:
         warnings: dict[str, str] = {}
         ack_count = retry_count = 0
         seen: set[str] = set()
+
+        def first_settlement(lease_id: str) -> bool:
+            """False (with a warning) for a lease already acked or retried earlier in this call."""
+            if lease_id in seen:
+                warnings[lease_id] = "lease settled twice in one call; the first settlement counts"
+                return False
+            seen.add(lease_id)
+            return True
+
         with self._db.write() as conn:
             record = self._require(conn, queue_id)
             config = record.config
             now = self.now_ms()
             freed_count = freed_bytes = 0
             for lease_id in acks:
-                if lease_id in seen:
-                    warnings[lease_id] = "lease settled twice in one call; the first settlement counts"
+                if not first_settlement(lease_id):
                     continue
-                seen.add(lease_id)
                 row = conn.execute(
                     "DELETE FROM messages WHERE lease_id = ? AND queue_id = ? RETURNING size_bytes",
                     (lease_id, queue_id),
@@ -334,10 +341,8 @@ class EmbeddedStore:
             allowed = deliveries_allowed(config.max_retries)
             exhausted = []
             for lease_id, delay in retry_pairs:
-                if lease_id in seen:
-                    warnings[lease_id] = "lease settled twice in one call; the first settlement counts"
+                if not first_settlement(lease_id):
                     continue
-                seen.add(lease_id)
                 delay_seconds = config.retry_delay_seconds if delay is None else delay
                 row = conn.execute(
                     "UPDATE messages SET lease_id = NULL, lease_expires_ms = NULL, visible_at_ms = ? "
