@@ -319,7 +319,8 @@ class Celery:
     # -- the broker ------------------------------------------------------------------------------
     @property
     def broker_url(self) -> str:
-        """The configured broker, else ``$CFQ_SHIM_BROKER_URL``, else the embedded store in ./.cfq-shim/."""
+        """``$CELERY_BROKER_URL`` (it beats the setting, as in Celery), else the configured broker, else
+        ``$CFQ_SHIM_BROKER_URL``, else the embedded store in ./.cfq-shim/."""
         return self.conf.broker_url or os.environ.get(BROKER_URL_ENVVAR) or DEFAULT_BROKER_URL
 
     def visibility_timeout_ms(self) -> int | None:
@@ -351,12 +352,19 @@ class Celery:
         if self._transport is None:
             with self._connect_lock:
                 if self._transport is None:
-                    from .transport import open_transport
+                    from .transport import UnsupportedBrokerURL, open_transport
 
                     url = self.broker_url
                     if url == DEFAULT_BROKER_URL:
                         os.makedirs(".cfq-shim", exist_ok=True)
-                    self._transport = open_transport(url, limits=self.limits)
+                    try:
+                        self._transport = open_transport(url, limits=self.limits)
+                    except UnsupportedBrokerURL as exc:
+                        source = self.conf.source_of("broker_url")
+                        if source.startswith("the environment"):
+                            # A deployment that still exports the old Redis/AMQP URL: say where it comes from.
+                            raise UnsupportedBrokerURL(f"{exc} (The URL comes from {source}.)") from None
+                        raise
         return self._transport
 
     @property

@@ -15,12 +15,13 @@ Any other name warns once (:class:`~cfq_shim.exceptions.NotConfigured`), so a ty
 from __future__ import annotations
 
 import importlib
+import os
 import warnings
 from typing import Any, Iterator, Mapping, MutableMapping
 
 from .exceptions import ConfigNotFound, ImproperlyConfigured, NotConfigured
 
-__all__ = ["Settings", "HONOURED_SETTINGS", "SHIM_SETTINGS", "IGNORED_SETTINGS", "OLD_NAMES", "load_object"]
+__all__ = ["Settings", "CELERY_BROKER_URL_ENVVAR", "CELERY_RESULT_BACKEND_ENVVAR", "HONOURED_SETTINGS", "SHIM_SETTINGS", "IGNORED_SETTINGS", "OLD_NAMES", "load_object"]
 
 #: Settings the shim acts on, with Celery 5.7's defaults.
 HONOURED_SETTINGS: dict[str, Any] = {
@@ -391,6 +392,12 @@ def load_object(spec: str) -> Any:
             raise exc from None
 
 
+#: Environment variables Celery reads before the setting of the same meaning (celery/app/utils.py).
+CELERY_BROKER_URL_ENVVAR = "CELERY_BROKER_URL"
+CELERY_RESULT_BACKEND_ENVVAR = "CELERY_RESULT_BACKEND"
+_ENVIRONMENT_OVERRIDES = {"broker_url": CELERY_BROKER_URL_ENVVAR, "result_backend": CELERY_RESULT_BACKEND_ENVVAR}
+
+
 class Settings(MutableMapping[str, Any]):
     """Attribute and item access over the app's settings, with defaults.
 
@@ -470,6 +477,35 @@ class Settings(MutableMapping[str, Any]):
 
     def __delattr__(self, name: str) -> None:
         del self[name]
+
+    # -- settings the environment overrides, as Celery's ``celery.app.utils.Settings`` ----------------
+    # Celery 5.7 reads these variables before the configured value on *attribute* access (whatever the
+    # app's namespace; an empty variable does not count); ``conf['broker_url']``/``conf.get`` return the
+    # configured value. So ``CELERY_BROKER_URL=sqlite:///dev.db cfq-shim -A proj worker`` runs a project
+    # whose code names ``cloudflare://`` locally, without edits.
+    @property
+    def broker_url(self) -> Any:
+        return os.environ.get(CELERY_BROKER_URL_ENVVAR) or self.get("broker_url")
+
+    @property
+    def result_backend(self) -> Any:
+        return os.environ.get(CELERY_RESULT_BACKEND_ENVVAR) or self.get("result_backend")
+
+    @property
+    def broker_read_url(self) -> Any:
+        return os.environ.get("CELERY_BROKER_READ_URL") or self.get("broker_read_url") or self.broker_url
+
+    @property
+    def broker_write_url(self) -> Any:
+        return os.environ.get("CELERY_BROKER_WRITE_URL") or self.get("broker_write_url") or self.broker_url
+
+    def source_of(self, name: str) -> str:
+        """Where the value of ``broker_url``/``result_backend`` comes from, for error messages: the
+        environment variable's name when it overrides the setting, else ``"the setting NAME"``."""
+        variable = _ENVIRONMENT_OVERRIDES.get(name)
+        if variable and os.environ.get(variable):
+            return f"the environment variable {variable}"
+        return f"the setting {name}"
 
     # -- Celery's helpers -------------------------------------------------------------------------
     def get(self, name: str, default: Any = None) -> Any:
