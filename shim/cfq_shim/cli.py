@@ -20,6 +20,7 @@ _COMMANDS: dict[str, str] = {
     "purge": "cfq_shim.admin:purge_command",
     "provision": "cfq_shim.provision:provision_command",
     "emulator": "cfq_shim.emulator.command:emulator_command",
+    "dlq": "cfq_shim.deadletters.command:dlq_command",
 }
 
 
@@ -30,6 +31,7 @@ _SHORT_HELP: dict[str, str] = {
     "purge": "Delete every message of the app's queues.",
     "provision": "Create the app's queues on Cloudflare.",
     "emulator": "Serve Cloudflare's Queues REST API locally.",
+    "dlq": "List, show, replay and purge dead letters.",
 }
 
 
