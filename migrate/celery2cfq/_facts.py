@@ -10,12 +10,16 @@ the same names (``celery2cfq._lowering``), and ``ast`` reads the result.
 from __future__ import annotations
 
 import ast
+import enum
 from dataclasses import dataclass, field
 from typing import Iterable
 
 from .names import celery_equivalent
 
-__all__ = ["ModuleFacts", "analyze_module", "is_celery_library", "parse_for_index", "parse_lowered", "parse_with_ast", "too_deep_for_python"]
+__all__ = [
+    "ConfigSource", "Definition", "DefinitionForm", "ModuleFacts", "analyze_module", "is_celery_library", "parse_for_index", "parse_lowered", "parse_with_ast",
+    "too_deep_for_python",
+]
 
 #: Packages whose import makes a module worth rewriting.
 _CELERY_PACKAGES = frozenset({"celery", "cfq_shim", "kombu"})
@@ -30,6 +34,48 @@ def is_celery_library(qualified: str) -> bool:
     return qualified == "celery" or qualified.startswith("celery.")
 
 
+class DefinitionForm(enum.Enum):
+    """How a top-level name is defined from another name (the ref); the index decides from the
+    ref's kind what the name becomes (see ``celery2cfq.index``)."""
+
+    #: ``name = ref(...)``: an app from an app class or factory; a task or a decorator from a
+    #: task decorator (``app.task(func)`` or ``app.task(bind=True)``).
+    CALL = "call"
+    #: ``name = ref(...)(func)``: a task from a task decorator with options.
+    CALL_OF_CALL = "call of call"
+    #: ``@ref`` or ``@ref(...)`` above ``def name``: a task.
+    DECORATED = "decorated"
+    #: ``class name(ref)``: an app or task class.
+    SUBCLASS = "subclass"
+    #: ``def name(): ...; return ref(...)``: an app factory.
+    FACTORY = "factory"
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One top-level definition that may make an app, a task, a decorator or a class."""
+
+    name: str
+    form: DefinitionForm
+    #: Qualified name of what the definition calls, decorates with or subclasses.
+    ref: str
+    #: For ``CALL``: the call has a positional argument (``app.task(func)`` makes a task,
+    #: ``app.task(bind=True)`` a decorator).
+    positional: bool = False
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """What one ``config_from_object`` call loads."""
+
+    #: The module spelling or qualified object name (``"celeryconfig"``); "" for Django's settings.
+    spelling: str
+    #: The ``namespace=`` argument, "" without one.
+    namespace: str = ""
+    #: ``config_from_object('django.conf:settings', ...)``: Django's settings modules.
+    django: bool = False
+
+
 @dataclass
 class ModuleFacts:
     """What one module says about Celery, before cross-module resolution. Refs are dotted names
@@ -40,11 +86,8 @@ class ModuleFacts:
     bindings: dict[str, str] = field(default_factory=dict)
     #: local names bound by ``import x`` / ``import x.y as z`` (the name is a module).
     module_bindings: set[str] = field(default_factory=set)
-    #: (local name, rule, ref, flag): rule is "call" (flag: has a positional argument),
-    #: "call2" (``ref(...)(func)``), "decorated", "class", "factory".
-    defs: list[tuple[str, str, str, bool]] = field(default_factory=list)
-    #: (module spelling, namespace or "") for config_from_object; "django:" spelling for Django.
-    config_sources: list[tuple[str, str]] = field(default_factory=list)
+    defs: list[Definition] = field(default_factory=list)
+    config_sources: list[ConfigSource] = field(default_factory=list)
     django_settings: list[str] = field(default_factory=list)
     #: Keys of mappings passed to config_from_object or ``app.conf.update`` (``"CELERY"`` for
     #: ``app.config["CELERY"]``).
@@ -159,14 +202,14 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool, track_sta
                 callee = deco.func if isinstance(deco, ast.Call) else deco
                 ref = qualify(callee)
                 if ref:
-                    facts.defs.append((stmt.name, "decorated", ref, isinstance(deco, ast.Call)))
+                    facts.defs.append(Definition(stmt.name, DefinitionForm.DECORATED, ref))
             for ref in _constructed_and_returned(stmt, qualify):
-                facts.defs.append((stmt.name, "factory", ref, False))
+                facts.defs.append(Definition(stmt.name, DefinitionForm.FACTORY, ref))
         elif isinstance(stmt, ast.ClassDef):
             for base in stmt.bases:
                 ref = qualify(base)
                 if ref:
-                    facts.defs.append((stmt.name, "class", ref, False))
+                    facts.defs.append(Definition(stmt.name, DefinitionForm.SUBCLASS, ref))
                     facts.ref_heads.setdefault(ref, set()).add(_dotted(base).partition(".")[0])  # type: ignore[union-attr]
         elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
@@ -177,11 +220,11 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool, track_sta
                     if isinstance(value.func, ast.Call):
                         ref = qualify(value.func.func)
                         if ref:
-                            facts.defs.append((name, "call2", ref, True))
+                            facts.defs.append(Definition(name, DefinitionForm.CALL_OF_CALL, ref))
                     else:
                         ref = qualify(value.func)
                         if ref:
-                            facts.defs.append((name, "call", ref, bool(value.args)))
+                            facts.defs.append(Definition(name, DefinitionForm.CALL, ref, positional=bool(value.args)))
                 else:
                     ref = qualify(value)
                     if ref:
@@ -316,16 +359,16 @@ def _call_facts(node: ast.Call, facts: ModuleFacts, qualify) -> None:
         if spelling is not None:
             module_part = spelling.split(":")[0]
             if module_part in ("django.conf", "django.conf.settings"):
-                facts.config_sources.append(("django:", namespace))
+                facts.config_sources.append(ConfigSource("", namespace, django=True))
             elif ":" not in spelling:
-                facts.config_sources.append((module_part, namespace))
+                facts.config_sources.append(ConfigSource(module_part, namespace))
         elif _mapping_key(arg) is not None:
             # Flask's documented pattern: ``celery_app.config_from_object(app.config["CELERY"])``.
             facts.config_mapping_keys.add(_mapping_key(arg))  # type: ignore[arg-type]
         else:
             ref = qualify(arg)
             if ref:
-                facts.config_sources.append((ref, namespace))
+                facts.config_sources.append(ConfigSource(ref, namespace))
     elif (
         isinstance(func, ast.Attribute) and func.attr == "update" and isinstance(func.value, ast.Attribute)
         and func.value.attr == "conf" and len(node.args) == 1 and _mapping_key(node.args[0]) is not None

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, MutableMapping
 
-from ._facts import ModuleFacts, analyze_module, is_celery_library, parse_for_index
+from ._facts import Definition, DefinitionForm, ModuleFacts, analyze_module, is_celery_library, parse_for_index
 from .module_imports import app_module_stays_on_celery, is_celery_module
 from .names import celery_equivalent
 
@@ -177,16 +177,16 @@ class Resolver:
     def settle(self, all_facts: Iterable[ModuleFacts]) -> None:
         """Apply every module's definitions until nothing new is learnt."""
         defs = [
-            ((f"{facts.module}.{name}" if facts.module else name), rule, ref, flag)
+            ((f"{facts.module}.{definition.name}" if facts.module else definition.name), definition)
             for facts in all_facts
-            for name, rule, ref, flag in facts.defs
+            for definition in facts.defs
         ]
         for _ in range(10):
             learnt = False
-            for qualified, rule, ref, flag in defs:
+            for qualified, definition in defs:
                 if qualified in self.kinds:
                     continue
-                kind = _kind_of_definition(self.kind(ref), rule, flag)
+                kind = _kind_of_definition(self.kind(definition.ref), definition)
                 if kind:
                     self.kinds[qualified] = kind
                     learnt = True
@@ -194,22 +194,21 @@ class Resolver:
                 return
 
 
-def _kind_of_definition(ref_kind: str | None, rule: str, flag: bool) -> str | None:
+def _kind_of_definition(ref_kind: str | None, definition: Definition) -> str | None:
     if ref_kind is None:
         return None
-    if rule == "decorated":
+    form = definition.form
+    if form is DefinitionForm.DECORATED or form is DefinitionForm.CALL_OF_CALL:
         return TASK if ref_kind == TASK_DECORATOR else None
-    if rule == "class":
+    if form is DefinitionForm.SUBCLASS:
         return ref_kind if ref_kind in (APP_CLASS, TASK_CLASS) else None
-    if rule == "factory":
+    if form is DefinitionForm.FACTORY:
         return APP_FACTORY if ref_kind in (APP_CLASS, APP_FACTORY) else None
-    if rule == "call2":
-        return TASK if ref_kind == TASK_DECORATOR else None
-    if rule == "call":
+    if form is DefinitionForm.CALL:
         if ref_kind in (APP_CLASS, APP_FACTORY):
             return APP
         if ref_kind == TASK_DECORATOR:
-            return TASK if flag else TASK_DECORATOR
+            return TASK if definition.positional else TASK_DECORATOR
     return None
 
 
@@ -299,7 +298,7 @@ def _apps_left_on_celery(
     """(apps, configuration modules) that stay on Celery: see ``ProjectIndex.celery_side_apps``."""
     apps: set[str] = set()
     config: set[str] = set()
-    loaded_by_name = {resolver.resolve(s) for facts in all_facts for s, _ in facts.config_sources if s != "django:"}
+    loaded_by_name = {resolver.resolve(s.spelling) for facts in all_facts for s in facts.config_sources if not s.django}
     for facts in all_facts:
         if not any(is_celery_module(facts.bindings.get(name)) for name in facts.module_bindings):
             continue  # the usual case: no ``import celery…`` whose plan could keep an app on Celery
@@ -307,12 +306,12 @@ def _apps_left_on_celery(
         if not app_refs or not app_module_stays_on_celery(facts, app_refs):
             continue
         prefix = f"{facts.module}." if facts.module else ""
-        apps.update(prefix + name for name, _, _, _ in facts.defs if resolver.kinds.get(prefix + name) == APP)
-        for spelling, _ in facts.config_sources:
-            if spelling == "django:":  # every settings module Django reads for the app
+        apps.update(prefix + d.name for d in facts.defs if resolver.kinds.get(prefix + d.name) == APP)
+        for source in facts.config_sources:
+            if source.django:  # every settings module Django reads for the app
                 config.update(m for m in config_modules if m not in loaded_by_name)
-            elif resolver.resolve(spelling) in config_modules:
-                config.add(resolver.resolve(spelling))
+            elif resolver.resolve(source.spelling) in config_modules:
+                config.add(resolver.resolve(source.spelling))
     return frozenset(apps), frozenset(config)
 
 
@@ -322,12 +321,12 @@ def _config_modules(all_facts: list[ModuleFacts], resolver: Resolver, modules: s
     settings_spellings: list[str] = []
     for facts in all_facts:
         settings_spellings.extend(facts.django_settings)
-        for spelling, namespace in facts.config_sources:
-            prefix = f"{namespace}_" if namespace else ""
-            if spelling == "django:":
+        for source in facts.config_sources:
+            prefix = f"{source.namespace}_" if source.namespace else ""
+            if source.django:
                 django_namespace = prefix
                 continue
-            module = resolver.resolve(spelling)
+            module = resolver.resolve(source.spelling)
             if module in modules:
                 config[module] = prefix
     uppercase: set[str] = set()

@@ -28,10 +28,9 @@ from typing import Callable, Mapping, Sequence, Union
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from .fixers import FIXERS, SETTING_HANDLERS
+from .fixers import FIXERS
 from .fixers._base import FileContext, Fixer
-from .fixers._settings import SettingsFixer
-from ._facts import ModuleFacts, analyze_module, is_celery_library, parse_lowered, parse_with_ast, too_deep_for_python
+from ._facts import DefinitionForm, ModuleFacts, analyze_module, is_celery_library, parse_lowered, parse_with_ast, too_deep_for_python
 from .index import TASK, ProjectIndex
 from .model import Finding, Options, SourceError, Transformed
 
@@ -65,7 +64,9 @@ def transform_source(source: str, *, path: str, index: ProjectIndex, options: Op
     resolver.add_module(facts)
     resolver.settle([facts])
     prefix = f"{module}." if module else ""
-    task_names = {name for name, rule, _, _ in facts.defs if rule != "class" and resolver.kinds.get(prefix + name) == TASK}
+    task_names = {
+        d.name for d in facts.defs if d.form is not DefinitionForm.SUBCLASS and resolver.kinds.get(prefix + d.name) == TASK
+    }
 
     celery_names = _celery_names(facts, resolver, index, module)
     # A settings mapping under a key (Flask's CELERY=dict(...)) can sit in any statement.
@@ -87,9 +88,7 @@ def transform_source(source: str, *, path: str, index: ProjectIndex, options: Op
             path=path, module=module, source=source, options=options, index=index,
             resolver=resolver, facts=facts, config_prefix=config_prefix,
         )
-        fixers: list[Fixer] = [cls(ctx) for cls in FIXERS]
-        fixers.insert(1, SettingsFixer(ctx, SETTING_HANDLERS))
-        return _OnePass(ctx, fixers, skip=set())
+        return _OnePass(ctx, [cls(ctx) for cls in FIXERS], skip=set())
 
     if exact_tree is not None:
         one_pass = new_pass()

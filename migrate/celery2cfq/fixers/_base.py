@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import ClassVar, Sequence
+from typing import ClassVar, Sequence, TypeVar
 
 import libcst as cst
 
@@ -18,7 +18,12 @@ from ..index import ProjectIndex, Resolver
 from ..model import Options
 from ..names import celery_equivalent
 
-__all__ = ["Example", "Rule", "Fixer", "FileContext", "dotted_name", "string_value", "remove_args", "keyword_name"]
+__all__ = [
+    "Example", "Rule", "Fixer", "FileContext", "dotted_name", "string_value", "remove_args", "keyword_name",
+    "registered_fixers",
+]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -103,12 +108,40 @@ class FileContext:
 
 class Fixer:
     """Base class: subclasses set ``rules`` and define ``visit_*``/``leave_*`` methods taking
-    (original_node, updated_node) like a LibCST transformer."""
+    (original_node, updated_node) like a LibCST transformer.
+
+    A subclass joins the pass by naming its place in it: ``class ImportsFixer(Fixer, order=10)``.
+    Fixers run on each node in ascending ``order`` (they compose on the same tree, so the import
+    rewrite, which later fixers rely on, comes first). A subclass without ``order`` is not
+    registered (a base class, or a test's own fixer)."""
 
     rules: ClassVar[Sequence[Rule]] = ()
+    order: ClassVar[int]
+
+    def __init_subclass__(cls, *, order: int | None = None, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if order is not None:
+            cls.order = order
+            register_at(_FIXERS, order, cls, cls.__qualname__)
 
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
+
+
+_FIXERS: dict[int, type[Fixer]] = {}
+
+
+def register_at(registry: dict[int, T], order: int, item: T, name: str) -> None:
+    """Put ``item`` at ``order``; two items at one place would make the pass order arbitrary."""
+    taken = registry.get(order)
+    if taken is not None and taken is not item:
+        raise RuntimeError(f"{name} and {getattr(taken, '__qualname__', taken)} both ask for order {order}")
+    registry[order] = item
+
+
+def registered_fixers() -> tuple[type[Fixer], ...]:
+    """Every registered fixer class, in pass order."""
+    return tuple(_FIXERS[order] for order in sorted(_FIXERS))
 
     @classmethod
     def codes(cls) -> tuple[str, ...]:

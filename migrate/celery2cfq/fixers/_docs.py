@@ -47,6 +47,9 @@ _FOOTER = """
 3. **Rewrite** (`celery2cfq.transform`): one LibCST parse per file and one pass with every fixer.
    Only calls on names the index ties to Celery are touched or counted; a file with nothing
    Celery in it is answered from `ast` alone.
+   Fixers register themselves where they are defined (`class ImportsFixer(Fixer, order=10)`,
+   `@setting_handler(order=20)` for a setting rule, a module's `RULES` tuple for its codes); every
+   module of `celery2cfq.fixers` is discovered, so a new rule family is one new module.
 
 ### Known limits
 

@@ -26,10 +26,12 @@ import libcst as cst
 
 from ..index import APP, APP_CLASS
 from ..setting_names import NEW_NAMES, OLD_TO_NEW
-from ._base import Fixer, FileContext, keyword_name, quoted_like, string_value
+from ._base import Fixer, FileContext, register_at, keyword_name, quoted_like, string_value
 from .imports import app_stays_on_celery
 
-__all__ = ["SettingSite", "SettingEdit", "SettingsFixer", "setting_key"]
+__all__ = [
+    "SettingSite", "SettingEdit", "SettingsFixer", "registered_setting_handlers", "setting_handler", "setting_key",
+]
 
 NEW = "new"
 OLD = "old"
@@ -61,6 +63,24 @@ class SettingEdit:
 
 Handler = Callable[[SettingSite, FileContext], "SettingEdit | None"]
 
+_HANDLERS: dict[int, Handler] = {}
+
+
+def setting_handler(*, order: int) -> Callable[[Handler], Handler]:
+    """Register a setting rule's handler: the settings pass calls every handler on each site, in
+    ascending ``order``, each seeing the key and value the previous ones left (a rename by one is
+    what the next one matches)."""
+
+    def register(handler: Handler) -> Handler:
+        register_at(_HANDLERS, order, handler, f"{handler.__module__}.{handler.__qualname__}")
+        return handler
+
+    return register
+
+
+def registered_setting_handlers() -> tuple[Handler, ...]:
+    return tuple(_HANDLERS[order] for order in sorted(_HANDLERS))
+
 
 def setting_key(name: str, prefix: str) -> tuple[str, str] | None:
     """(key, style) for a name written in a context using ``prefix`` ('' or 'CELERY_')."""
@@ -89,14 +109,15 @@ def _site(name: str, *, in_celery_conf: bool) -> tuple[str, str, str] | None:
     return (found[0], found[1], "CELERY_") if found else None
 
 
-class SettingsFixer(Fixer):
-    """Finds setting sites and runs the handlers of the setting rules over them."""
+class SettingsFixer(Fixer, order=20):
+    """Finds setting sites and runs the handlers of the setting rules over them (after the import
+    rewrite, which tells whether this file's app stays on Celery, and before the task fixers)."""
 
     rules = ()
 
-    def __init__(self, ctx: FileContext, handlers: Sequence[Handler]) -> None:
+    def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
-        self.handlers = handlers
+        self.handlers = registered_setting_handlers()
         self.conf_dicts: set[int] = set()
         #: ids of ``dict(...)`` calls that hold Celery settings (Flask's ``CELERY=dict(...)``).
         self.conf_dict_calls: set[int] = set()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import libcst as cst
 
 from ._base import Example, FileContext, Fixer, Rule, dotted_name
-from ._settings import SettingEdit, SettingSite
+from ._settings import SettingEdit, SettingSite, setting_handler
 
 __all__ = ["BeatFixer", "handle_setting", "RULES"]
 
@@ -53,13 +53,14 @@ RULES = (
 )
 
 
+@setting_handler(order=50)
 def handle_setting(site: SettingSite, ctx: FileContext) -> SettingEdit | None:
     if site.key == "beat_schedule":
         ctx.report(site.node, "CFQ504", f"{site.spelling}: cfq_shim does not run periodic tasks yet; schedule them another way")
     return None
 
 
-class BeatFixer(Fixer):
+class BeatFixer(Fixer, order=100):
     rules = RULES
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import libcst as cst
 
 from ._base import Example, FileContext, Rule, dotted_name, keyword_name, quoted_like, string_value
-from ._settings import SettingEdit, SettingSite
+from ._settings import SettingEdit, SettingSite, setting_handler
 
 __all__ = ["handle_setting", "RULES"]
 
@@ -196,6 +196,7 @@ def _describe(value: cst.BaseExpression) -> str:
     return dotted_name(value) or "an expression"
 
 
+@setting_handler(order=20)
 def handle_setting(site: SettingSite, ctx: FileContext) -> SettingEdit | None:
     if site.key not in BROKER_KEYS:
         return None

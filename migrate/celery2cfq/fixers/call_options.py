@@ -68,7 +68,7 @@ TASK_METHODS = frozenset({"delay", "apply_async", "s", "si", "signature"})
 OPTION_METHODS = frozenset({"apply_async", "signature", "send_task"})
 
 
-class CallOptionsFixer(Fixer):
+class CallOptionsFixer(Fixer, order=40):
     rules = RULES
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:

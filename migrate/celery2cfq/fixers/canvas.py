@@ -36,7 +36,7 @@ RULES = (
 CHORD = frozenset({"celery.chord", "celery.canvas.chord"})
 
 
-class CanvasFixer(Fixer):
+class CanvasFixer(Fixer, order=80):
     rules = RULES
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:

@@ -10,7 +10,7 @@ done. Parts of a broker URL (``broker_password``, ``BROKER_USER``) hold credenti
 from __future__ import annotations
 
 from ._base import Example, FileContext, Rule
-from ._settings import SettingEdit, SettingSite
+from ._settings import SettingEdit, SettingSite, setting_handler
 
 __all__ = ["handle_setting", "RULES", "WITHOUT_EFFECT"]
 
@@ -53,6 +53,7 @@ WITHOUT_EFFECT = URL_PARTS | frozenset({
 })
 
 
+@setting_handler(order=40)
 def handle_setting(site: SettingSite, ctx: FileContext) -> SettingEdit | None:
     if site.key in URL_PARTS:
         ctx.report(site.node, "CFQ208", f"{site.spelling} is part of the old broker's URL and may hold credentials: remove it")

@@ -31,7 +31,7 @@ RULES = (
 )
 
 
-class DynamicLookupFixer(Fixer):
+class DynamicLookupFixer(Fixer, order=60):
     rules = RULES
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:

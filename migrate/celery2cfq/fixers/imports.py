@@ -126,7 +126,7 @@ def _module_node(dotted: str) -> Union[cst.Name, cst.Attribute]:
     return node
 
 
-class ImportsFixer(Fixer):
+class ImportsFixer(Fixer, order=10):
     rules = RULES
 
     def __init__(self, ctx: FileContext) -> None:

@@ -32,7 +32,7 @@ RULES = (
 )
 
 
-class RemoteControlFixer(Fixer):
+class RemoteControlFixer(Fixer, order=70):
     rules = RULES
 
     def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> cst.Attribute:

@@ -13,7 +13,7 @@ import libcst as cst
 
 from ..index import APP, TASK
 from ._base import Example, FileContext, Fixer, Rule
-from ._settings import SettingEdit, SettingSite
+from ._settings import SettingEdit, SettingSite, setting_handler
 
 __all__ = ["ResultGetFixer", "handle_setting", "RULES"]
 
@@ -55,13 +55,14 @@ RULES = (
 RESULT_METHODS = frozenset({"delay", "apply_async", "send_task"})
 
 
+@setting_handler(order=30)
 def handle_setting(site: SettingSite, ctx: FileContext) -> SettingEdit | None:
     if site.key == "result_backend":
         ctx.report(site.node, "CFQ207", f"{site.spelling} kept: cfq_shim stores no task results yet")
     return None
 
 
-class ResultGetFixer(Fixer):
+class ResultGetFixer(Fixer, order=50):
     rules = RULES
 
     def _no_backend(self) -> bool:

@@ -32,7 +32,7 @@ RULES = (
 )
 
 
-class SignalsFixer(Fixer):
+class SignalsFixer(Fixer, order=90):
     rules = RULES
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:

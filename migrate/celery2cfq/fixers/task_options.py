@@ -62,7 +62,7 @@ HONOURED = frozenset({
 REMOVED = frozenset({"priority", "exchange", "routing_key", "delivery_mode"})
 
 
-class TaskOptionsFixer(Fixer):
+class TaskOptionsFixer(Fixer, order=30):
     rules = RULES
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:

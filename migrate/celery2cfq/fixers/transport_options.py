@@ -13,7 +13,7 @@ from __future__ import annotations
 import libcst as cst
 
 from ._base import Example, FileContext, Rule, string_value
-from ._settings import SettingEdit, SettingSite
+from ._settings import SettingEdit, SettingSite, setting_handler
 
 __all__ = ["handle_setting", "RULES"]
 
@@ -57,6 +57,7 @@ KEY = "broker_transport_options"
 NEW_KEY = "broker_visibility_timeout"
 
 
+@setting_handler(order=10)
 def handle_setting(site: SettingSite, ctx: FileContext) -> SettingEdit | None:
     if site.key != KEY:
         return None
