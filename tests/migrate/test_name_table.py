@@ -4,6 +4,7 @@ equals the installed Celery's."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import subprocess
 import sys
 
@@ -27,6 +28,43 @@ def test_celery_names_exist_in_celery():
         celery_module = importlib.import_module(module)
         if not hasattr(celery_module, name):  # a submodule, e.g. ``from celery import states``
             importlib.import_module(f"{module}.{name}")
+
+
+def _exports(module_name: str) -> set[str]:
+    return set(importlib.import_module(module_name).__all__)
+
+
+@pytest.mark.parametrize("celery_module", sorted(names.MODULE_TARGETS))
+def test_the_table_equals_what_celery_and_the_shim_both_export(celery_module: str):
+    """Both directions: every name the table maps is one the shim exports (or a submodule of it),
+    and every name the Celery module and its shim module both export is mapped, unless it is
+    left out on purpose (``names.NOT_MAPPED``, with the reason). A name the shim gains becomes a
+    failure here until the codemod migrates it (``from celery import current_task`` was left on
+    Celery with CFQ103 while the shim exported it)."""
+    shim_module, mapped = names.MODULE_TARGETS[celery_module]
+    shim_exports = _exports(shim_module)
+    package = importlib.import_module(shim_module)
+    submodules = {
+        name for name in mapped
+        if hasattr(package, "__path__") and importlib.util.find_spec(f"{shim_module}.{name}") is not None
+    }
+    assert mapped - shim_exports <= submodules, f"mapped but not exported by {shim_module}"
+    left_out = {name for (module, name) in names.NOT_MAPPED if module == celery_module}
+    # Celery's ``__all__`` is not complete (``celery.states`` leaves out REJECTED), so the names
+    # both export must be mapped, and the mapped ones must be Celery's (test_celery_names_exist_in_celery).
+    assert (_exports(celery_module) & shim_exports) - left_out <= mapped
+    assert left_out <= _exports(celery_module) & shim_exports, "NOT_MAPPED names a name one side lacks"
+
+
+def test_current_task_is_migrated_with_the_other_names():
+    from celery2cfq.index import ProjectIndex
+    from celery2cfq.model import Options
+    from celery2cfq.transform import transform_source
+
+    source = "from celery import current_task, shared_task\n\n\n@shared_task\ndef who():\n    return current_task.request.id\n"
+    out = transform_source(source, path="proj/tasks.py", index=ProjectIndex(), options=Options())
+    assert out.source == source.replace("from celery import", "from cfq_shim import")
+    assert [f.code for f in out.findings] == []
 
 
 def test_signals_match_celery():

@@ -38,7 +38,7 @@ CASES = {
         app = celery.Celery("p")
         app.conf.broker_url = "amqp://guest@rabbit//"
         app.conf.update(broker_transport_options={"visibility_timeout": 60}, result_backend="redis://r")
-        Chunks = celery.chunks
+        Report = celery.bugreport
         """,
     "kept-aliased-module": """\
         import celery as c
