@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Mapping
 
 import libcst as cst
 
@@ -24,9 +24,11 @@ def filter_options(
     what: str,
     star_code: str | None = None,
     extra_check: Callable[[str, cst.BaseExpression], str | None] | None = None,
+    not_honoured: Mapping[str, str] | None = None,
 ) -> cst.Call:
-    """Remove ``removed`` keywords (finding ``removed_code``) and report keywords outside
-    ``honoured`` (``kept_code``). ``extra_check`` may return a message for a kept option."""
+    """Remove ``removed`` keywords (finding ``removed_code``) and report kept keywords the shim
+    does not honour (``kept_code``): with ``not_honoured`` (name -> why), only those names; without
+    it, every keyword outside ``honoured``. ``extra_check`` may return a message for a kept option."""
     drop: set[int] = set()
     for i, (orig_arg, arg) in enumerate(zip(original.args, updated.args)):
         if arg.star == "**":
@@ -41,7 +43,11 @@ def filter_options(
                 ctx.report(orig_arg, removed_code, f"{what}: removed {name}= (no meaning on Cloudflare Queues)")
                 drop.add(i)
             continue
-        if name not in honoured:
+        if not_honoured is not None:
+            if name in not_honoured:
+                ctx.report(orig_arg, kept_code, f"{what}: kept {name}=; {not_honoured[name]}")
+                continue
+        elif name not in honoured:
             ctx.report(orig_arg, kept_code, f"{what}: kept {name}=, which cfq_shim does not honour")
             continue
         if extra_check is not None:

@@ -1,9 +1,12 @@
 """Task options: keep what the shim honours, drop what Cloudflare Queues has no use for.
 
 ``priority``, ``exchange``, ``routing_key`` and ``delivery_mode`` describe AMQP/Redis routing; a
-Cloudflare queue has none of it, so they are removed with a finding (CFQ301). Options the shim does
-not honour but whose removal would change behaviour (``serializer='pickle'``, ``reject_on_worker_lost``,
-…) are kept with a finding (CFQ302). Applies to ``@app.task(...)``, ``@shared_task(...)``, decorator
+Cloudflare queue has none of it, so they are removed with a finding (CFQ301). Celery options that
+change what happens to a task and that the shim does not act on (``serializer='pickle'``,
+``reject_on_worker_lost``, ``Request=``, …; see ``NOT_HONOURED``) are kept with a finding (CFQ302).
+Any other keyword is a task attribute in Celery and in the shim alike (``verbose_name=…``,
+``description=…`` that a project reads back, or Celery's bookkeeping such as ``send_events``): kept
+silently. Applies to ``@app.task(...)``, ``@shared_task(...)``, decorator
 aliases (``retrying = shared_task(acks_late=True)``), the call form ``app.task(func, ...)``, and class
 attributes of ``Task`` subclasses defined at module level (``class Base(Task): priority = 5``).
 """
@@ -16,7 +19,7 @@ from ..index import TASK_CLASS, TASK_DECORATOR
 from ._base import Example, Fixer, Rule
 from ._options import filter_options, serializer_check
 
-__all__ = ["TaskOptionsFixer", "HONOURED", "REMOVED", "RULES"]
+__all__ = ["TaskOptionsFixer", "HONOURED", "NOT_HONOURED", "REMOVED", "RULES"]
 
 RULES = (
     Rule(
@@ -41,8 +44,12 @@ RULES = (
         name="task-option-kept",
         title="A task option the shim does not honour is kept",
         description=(
-            "Removing it could change behaviour, so it stays for a human to decide: for example "
-            "`serializer='pickle'` (the shim sends JSON only) or `reject_on_worker_lost`."
+            "A Celery option that changes what happens to the task, which the shim does not act on. Removing it "
+            "could change behaviour too, so it stays for a human to decide: `serializer='pickle'` (the shim sends "
+            "JSON only), `reject_on_worker_lost`, `retry_on_worker_lost`, `acks_on_failure_or_timeout`, "
+            "`acks_on_failure`, `acks_on_timeout`, `Request`, `Strategy`, the `pydantic` options. Other keywords "
+            "(`verbose_name=…`, `description=…`) become task attributes in Celery and in the shim alike and get "
+            "no finding."
         ),
         examples=(
             Example(
@@ -61,6 +68,24 @@ HONOURED = frozenset({
 })
 REMOVED = frozenset({"priority", "exchange", "routing_key", "delivery_mode"})
 
+_WORKER_LOST = "the shim does not act on it: a message whose worker died comes back when its lease lapses"
+_ACKS = "the shim does not act on it: a task that fails or times out is acknowledged (or retried) as without it"
+_PYDANTIC = "the shim does not validate arguments with pydantic: the task receives them as sent (plain JSON)"
+#: Celery task options that change behaviour and that the shim does not act on -> why (CFQ302).
+NOT_HONOURED: dict[str, str] = {
+    "reject_on_worker_lost": _WORKER_LOST,
+    "retry_on_worker_lost": _WORKER_LOST,
+    "acks_on_failure_or_timeout": _ACKS,
+    "acks_on_failure": _ACKS,
+    "acks_on_timeout": _ACKS,
+    "Request": "the shim's worker does not use a custom Request class: its hooks (on_timeout, on_failure, ...) never run",
+    "Strategy": "the shim's worker does not use a custom Strategy: messages are handled by its own consumer",
+    "pydantic": _PYDANTIC,
+    "pydantic_strict": _PYDANTIC,
+    "pydantic_context": _PYDANTIC,
+    "pydantic_dump_kwargs": _PYDANTIC,
+}
+
 
 class TaskOptionsFixer(Fixer, order=30):
     rules = RULES
@@ -71,7 +96,7 @@ class TaskOptionsFixer(Fixer, order=30):
         return filter_options(
             self.ctx, original_node, updated_node,
             honoured=HONOURED, removed=REMOVED, removed_code="CFQ301", kept_code="CFQ302",
-            what="task option", extra_check=serializer_check,
+            what="task option", extra_check=serializer_check, not_honoured=NOT_HONOURED,
         )
 
     def leave_Decorator(self, original_node: cst.Decorator, updated_node: cst.Decorator) -> cst.Decorator:

@@ -1,5 +1,7 @@
 """CFQ301/CFQ302: task definition options."""
 
+import pytest
+
 from fixer_helpers import check_noop, check_transformed, codes
 
 APP = "from celery import Celery, shared_task\napp = Celery('p')\n"
@@ -63,8 +65,32 @@ def test_pickle_serializer_kept_with_finding():
     assert codes(check_noop("from cfq_shim import shared_task\n@shared_task(serializer='pickle')\ndef t():\n    pass\n")) == ["CFQ302"]
 
 
-def test_unknown_option_kept_with_finding():
-    assert codes(check_noop("from cfq_shim import shared_task\n@shared_task(reject_on_worker_lost=True)\ndef t():\n    pass\n")) == ["CFQ302"]
+def test_an_option_the_shim_does_not_act_on_is_kept_with_its_reason():
+    result = check_noop("from cfq_shim import shared_task\n@shared_task(reject_on_worker_lost=True)\ndef t():\n    pass\n")
+    assert [(f.code, f.message) for f in result.findings] == [(
+        "CFQ302",
+        "task option: kept reject_on_worker_lost=; the shim does not act on it: a message whose worker died comes back "
+        "when its lease lapses",
+    )]
+
+
+@pytest.mark.parametrize("option", ["Request='proj.requests:Audited'", "acks_on_failure_or_timeout=False", "pydantic=True"])
+def test_other_options_that_change_behaviour_are_reported(option):
+    source = f"from celery import shared_task\n\n@shared_task({option})\ndef t():\n    pass\n"
+    result = check_transformed(source, source.replace("from celery", "from cfq_shim"))
+    assert codes(result) == ["CFQ302"]
+
+
+def test_custom_options_are_task_attributes_in_both_and_get_no_finding():
+    # Celery and the shim both set unknown keywords as attributes of the task (verbose_name is read
+    # back by admin pages): nothing changes, so nothing is reported.
+    source = (
+        "from celery import shared_task\n\n"
+        "@shared_task(bind=True, verbose_name='Send the digest', description='Weekly e-mail', send_events=False)\n"
+        "def digest(self):\n    return self.verbose_name\n"
+    )
+    result = check_transformed(source, source.replace("from celery", "from cfq_shim"))
+    assert codes(result) == []
 
 
 def test_not_a_celery_decorator():
