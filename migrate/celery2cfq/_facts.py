@@ -14,7 +14,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .names import celery_equivalent
+from .names import CELERY_INSTRUMENTATION_MODULES, celery_equivalent
 
 __all__ = [
     "ConfigSource", "Definition", "DefinitionForm", "ModuleFacts", "analyze_module", "is_celery_library", "parse_for_index", "parse_lowered", "parse_with_ast",
@@ -166,7 +166,7 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool, track_sta
             if stmt.level:
                 rel = _relative_base(module, is_package, stmt.level)
                 base = ".".join(p for p in (rel, base) if p)
-            if base.split(".")[0] in _CELERY_PACKAGES:
+            if base.split(".")[0] in _CELERY_PACKAGES or base in CELERY_INSTRUMENTATION_MODULES:
                 facts.mentions_celery = True  # also ``from celery.x import *``
             for alias in stmt.names:
                 if alias.name == "*":
@@ -293,7 +293,9 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool, track_sta
             modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
             if isinstance(node, ast.Import):
                 facts.plain_imports.update(a.name for a in node.names if not a.asname)
-            if not getattr(node, "level", 0) and any(m.split(".")[0] in _CELERY_PACKAGES for m in modules):
+            if not getattr(node, "level", 0) and any(
+                m.split(".")[0] in _CELERY_PACKAGES or m in CELERY_INSTRUMENTATION_MODULES for m in modules
+            ):
                 facts.mentions_celery = True  # also an import inside a function
             always.update(owners)
             continue

@@ -23,7 +23,14 @@ __all__ = [
     "shim_module_for",
     "shim_attribute_chain",
     "celery_equivalent",
+    "CELERY_INSTRUMENTATION_MODULES",
 ]
+
+#: Third-party modules that instrument Celery itself (reported by CFQ511); importing one makes a
+#: module worth reading even when it imports nothing else of Celery's.
+CELERY_INSTRUMENTATION_MODULES: frozenset[str] = frozenset({
+    "sentry_sdk.integrations.celery", "opentelemetry.instrumentation.celery",
+})
 
 #: Celery's signal names (``celery.signals.__all__`` of Celery 5.7).
 SIGNALS: frozenset[str] = frozenset({
@@ -83,6 +90,8 @@ MODULE_TARGETS: Mapping[str, tuple[str, frozenset[str]]] = {
     "celery.canvas": ("cfq_shim.canvas", _CANVAS),
     "celery.app.task": ("cfq_shim.task", frozenset({"Task", "Context"})),
     "celery.app": ("cfq_shim.app", frozenset({"Celery", "shared_task"})),
+    # Celery 5.4's Django task class (delay_on_commit); the shim's Django fix-up has the same one.
+    "celery.contrib.django.task": ("cfq_shim.fixups.django", frozenset({"DjangoTask"})),
     # Celery projects catch kombu's serialisation and connection errors; the shim has them too.
     "kombu.exceptions": (
         "cfq_shim.exceptions", frozenset({"EncodeError", "DecodeError", "OperationalError", "KombuError"})

@@ -24,6 +24,7 @@ from ..index import APP_CLASS
 from ..module_imports import ModuleImportPlan, is_celery_module, module_import_plans
 from ..names import MODULE_TARGETS, PROVIDED
 from ._base import Example, Fixer, FileContext, Rule, dotted_name
+from .celery_contrib import contrib_message, is_contrib
 
 __all__ = ["ImportsFixer", "app_stays_on_celery"]
 
@@ -84,7 +85,7 @@ RULES = (
         description=(
             "The import is left as it is, so the module still needs Celery installed for that name. "
             "Replace the feature, or keep Celery for it. Examples: `celery.bootsteps`, "
-            "`celery.contrib.*`, `celery.bin`."
+            "`celery.bin`; `celery.contrib.*` has its own finding (CFQ510)."
         ),
         examples=(
             Example(
@@ -157,7 +158,10 @@ class ImportsFixer(Fixer, order=10):
             plan = self.plans.get(local or module.split(".")[0])
             if plan is None or plan.missing:
                 what = ", ".join(sorted(plan.missing)) if plan is not None else module
-                self.ctx.report(original_node, "CFQ103", f"`{module}` stays imported: cfq_shim does not provide {what}")
+                if is_contrib(module) and local is None:
+                    self.ctx.report(original_node, "CFQ510", contrib_message(module, []))
+                else:
+                    self.ctx.report(original_node, "CFQ103", f"`{module}` stays imported: cfq_shim does not provide {what}")
                 new_names.append(alias)
                 continue
             if not self.ctx.enabled("CFQ102"):
@@ -250,8 +254,12 @@ class ImportsFixer(Fixer, order=10):
             name = dotted_name(alias.name) or ""
             (provided if (module, name) in PROVIDED else missing).append(alias)
         if missing:
-            names = ", ".join(dotted_name(a.name) or "?" for a in missing)
-            self.ctx.report(original, "CFQ103", f"cfq_shim does not provide {names} (from {module}); left on Celery")
+            missing_names = [dotted_name(a.name) or "?" for a in missing]
+            if is_contrib(module):
+                self.ctx.report(original, "CFQ510", contrib_message(module, missing_names))
+            else:
+                names = ", ".join(missing_names)
+                self.ctx.report(original, "CFQ103", f"cfq_shim does not provide {names} (from {module}); left on Celery")
         if not provided or not self.ctx.enabled("CFQ101"):
             return None
         target = PROVIDED[(module, dotted_name(provided[0].name) or "")]

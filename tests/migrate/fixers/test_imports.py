@@ -90,7 +90,7 @@ def test_bare_module_use_stays():
 
 
 def test_unprovided_module_stays():
-    result = check_noop("from celery.contrib.testing.worker import start_worker\n")
+    result = check_noop("from celery.bin.worker import worker\n")
     assert codes(result) == ["CFQ103"]
 
 
