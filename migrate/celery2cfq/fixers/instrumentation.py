@@ -22,8 +22,9 @@ RULES = (
         title="Sentry's `CeleryIntegration` or OpenTelemetry's `CeleryInstrumentor` see nothing on the shim",
         description=(
             "Both hook Celery's own task classes and signals; with cfq_shim's tasks and worker they report no task "
-            "failure and make no span, without an error. Replace them with the shim's counterparts "
-            "(docs/integrations.md), or report from the shim's `task_failure`/`task_prerun` signals."
+            "failure and make no span, without an error. Report from the shim's signals instead (`task_failure` "
+            "with `sentry_sdk.capture_exception`, spans around `task_prerun`/`task_postrun`), or use the shim's own "
+            "integration where it has one."
         ),
         examples=(
             Example(
@@ -45,7 +46,7 @@ _WHAT = {
     "sentry_sdk.integrations.celery": "Sentry's Celery integration: task failures on cfq_shim would not be reported",
     "opentelemetry.instrumentation.celery": "OpenTelemetry's Celery instrumentation: tasks on cfq_shim would make no spans",
 }
-_INSTEAD = "use the shim's counterpart (docs/integrations.md) or the shim's task_failure/task_prerun signals"
+_INSTEAD = "report from the shim's task_failure/task_prerun/task_postrun signals, or use the shim's own integration"
 
 
 class InstrumentationFixer(Fixer, order=130):
