@@ -27,7 +27,7 @@ from .fixups import install_fixups
 from .limits import DEFAULT_LIMITS, Limits
 from .local import get_current_worker_task, set_current_app, set_default_app, _tls
 from .naming import DEAD_LETTER_SUFFIX, dead_letter_queue_name
-from .producer import Producer
+from .sending.producer import Producer
 from .result import AsyncResult
 from .registry import TaskRegistry, gen_task_name, make_task, register_app, shared_task, warn_duplicate
 from .routing import Router
@@ -375,8 +375,8 @@ class Celery:
                 if self._producer is None:
                     producer_class: type[Producer] = Producer
                     if getattr(transport, "coalesce_sends", False):
-                        # Over HTTP, concurrent .delay() calls share bulk pushes (cfq_shim.coalesce).
-                        from .coalesce import CoalescingProducer as producer_class
+                        # Over HTTP, concurrent .delay() calls share bulk pushes (cfq_shim.sending.coalesce).
+                        from .sending.coalesce import CoalescingProducer as producer_class
                     self._producer = producer_class(transport, limits=self.limits, queue_settings=self.queue_settings)
         return self._producer
 

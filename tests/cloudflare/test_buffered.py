@@ -9,7 +9,7 @@ import threading
 import pytest
 from stand_in_support import ACCOUNT, SECRET_TOKEN
 
-from cfq_shim.buffered import BufferedSender, UnsentMessages
+from cfq_shim.sending.buffered import BufferedSender, UnsentMessages
 from cfq_shim.limits import DEFAULT_LIMITS
 from cfq_shim.transport.base import Overloaded, OutgoingMessage
 

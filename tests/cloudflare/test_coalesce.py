@@ -7,7 +7,7 @@ import threading
 import pytest
 from stand_in_support import ACCOUNT, SECRET_TOKEN
 
-from cfq_shim.coalesce import SendCoalescer
+from cfq_shim.sending.coalesce import SendCoalescer
 from cfq_shim.limits import DEFAULT_LIMITS
 from cfq_shim.transport.base import Overloaded, OutgoingMessage
 
@@ -196,7 +196,7 @@ def test_concurrent_delay_calls_share_requests_through_the_stand_in(tmp_path, mo
 
 
 def test_send_many_goes_straight_to_full_bulk_chunks(stand_in):
-    from cfq_shim.coalesce import CoalescingProducer
+    from cfq_shim.sending.coalesce import CoalescingProducer
     from cfq_shim.transport.cloudflare import CloudflareTransport
 
     stand_in.service.store.create_queue("celery")
@@ -213,7 +213,7 @@ def test_send_many_goes_straight_to_full_bulk_chunks(stand_in):
 
 
 def test_send_many_checks_every_body_before_sending_any(stand_in):
-    from cfq_shim.coalesce import CoalescingProducer
+    from cfq_shim.sending.coalesce import CoalescingProducer
     from cfq_shim.exceptions import EncodeError
     from cfq_shim.transport.cloudflare import CloudflareTransport
 

@@ -97,7 +97,7 @@ def test_a_closed_transport_refuses_work():
 
 
 def test_the_producer_chunks_batches_by_the_stores_byte_rule():
-    from cfq_shim.producer import Producer
+    from cfq_shim.sending.producer import Producer
 
     transport = MemoryTransport()
     try:

@@ -6,7 +6,7 @@ import pytest
 
 from cfq_shim.exceptions import EncodeError
 from cfq_shim.limits import DEFAULT_LIMITS
-from cfq_shim.producer import Producer
+from cfq_shim.sending.producer import Producer
 from cfq_shim.transport.memory import MemoryTransport
 
 

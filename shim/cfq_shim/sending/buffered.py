@@ -27,9 +27,9 @@ from collections import deque
 from operator import itemgetter
 from typing import Callable, Sequence
 
-from .limits import DEFAULT_LIMITS, Limits
-from .transport.base import OutgoingMessage, TransportError
-from .transport.validation import take_batch
+from ..limits import DEFAULT_LIMITS, Limits
+from ..transport.base import OutgoingMessage, TransportError
+from ..transport.validation import take_batch
 
 __all__ = ["BufferedSender", "UnsentMessages", "EXIT_FLUSH_SECONDS"]
 

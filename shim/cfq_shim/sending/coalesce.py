@@ -23,10 +23,10 @@ from operator import attrgetter
 from typing import Callable, Sequence
 
 from .buffered import EXIT_FLUSH_SECONDS, BufferedSender
-from .limits import DEFAULT_LIMITS, Limits
+from ..limits import DEFAULT_LIMITS, Limits
 from .producer import Producer
-from .transport.base import OutgoingMessage, QueueSettings, Transport
-from .transport.validation import take_batch
+from ..transport.base import OutgoingMessage, QueueSettings, Transport
+from ..transport.validation import take_batch
 
 __all__ = ["SendCoalescer", "CoalescingProducer", "DEFAULT_MAX_IN_FLIGHT"]
 
@@ -113,11 +113,11 @@ class SendCoalescer:
 
 
 class CoalescingProducer(Producer):
-    """The core :class:`~cfq_shim.producer.Producer`, with concurrent single sends coalesced into
+    """The core :class:`~cfq_shim.sending.producer.Producer`, with concurrent single sends coalesced into
     bulk pushes (see the module docstring); ``send_many`` sends whole bulk chunks, several at once.
 
     When the transport says ``producer_mode = "buffered"`` (``cloudflare://...?producer=buffered``),
-    single sends go to a :class:`~cfq_shim.buffered.BufferedSender` instead and return at once; call
+    single sends go to a :class:`~cfq_shim.sending.buffered.BufferedSender` instead and return at once; call
     :meth:`flush` where a lost task matters."""
 
     def __init__(
@@ -136,7 +136,7 @@ class CoalescingProducer(Producer):
 
     def flush(self, timeout_seconds: float = EXIT_FLUSH_SECONDS) -> None:
         """Buffered mode: wait until every ``.delay()`` so far was pushed; raise
-        :class:`~cfq_shim.buffered.UnsentMessages` for any that could not be. Durable mode: nothing to do."""
+        :class:`~cfq_shim.sending.buffered.UnsentMessages` for any that could not be. Durable mode: nothing to do."""
         if self._buffer is not None:
             self._buffer.flush(timeout_seconds)
 

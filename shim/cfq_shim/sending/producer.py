@@ -10,9 +10,9 @@ from __future__ import annotations
 import threading
 from typing import Callable, Sequence
 
-from .exceptions import EncodeError
-from .limits import DEFAULT_LIMITS, Limits
-from .transport.base import OutgoingMessage, QueueSettings, Transport
+from ..exceptions import EncodeError
+from ..limits import DEFAULT_LIMITS, Limits
+from ..transport.base import OutgoingMessage, QueueSettings, Transport
 
 __all__ = ["Producer"]
 

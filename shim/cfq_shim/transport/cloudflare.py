@@ -126,7 +126,7 @@ class CloudflareTransport(Transport):
     auto_declare_queues = False
     #: Cloudflare's metrics give one backlog figure; :meth:`stats` cannot split ready/delayed/in flight.
     stats_by_state = False
-    #: Each push is a round trip: the app's producer coalesces concurrent sends (cfq_shim.coalesce).
+    #: Each push is a round trip: the app's producer coalesces concurrent sends (cfq_shim.sending.coalesce).
     coalesce_sends = True
 
     def __init__(
@@ -146,7 +146,7 @@ class CloudflareTransport(Transport):
         super().__init__(limits=limits)
         if producer_mode not in PRODUCER_MODES:
             raise ValueError(f"producer must be one of {', '.join(PRODUCER_MODES)}, got {producer_mode!r}")
-        #: Read by the app's producer (cfq_shim.coalesce): ``durable`` or ``buffered``.
+        #: Read by the app's producer (cfq_shim.sending.coalesce): ``durable`` or ``buffered``.
         self.producer_mode = producer_mode
         if not api_token:
             raise AuthenticationFailed(f"{TOKEN_VARIABLE} is not set: {PERMISSION_HINT}.")
