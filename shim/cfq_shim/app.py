@@ -374,7 +374,7 @@ class Celery:
             with self._connect_lock:
                 if self._producer is None:
                     producer_class: type[Producer] = Producer
-                    if getattr(transport, "coalesce_sends", False):
+                    if transport.coalesce_sends:
                         # Over HTTP, concurrent .delay() calls share bulk pushes (cfq_shim.sending.coalesce).
                         from .sending.coalesce import CoalescingProducer as producer_class
                     self._producer = producer_class(transport, limits=self.limits, queue_settings=self.queue_settings)

@@ -15,7 +15,7 @@ DEADLINE_SECONDS = 15.0
 def counts_by_state(transport: Transport) -> bool:
     """False where the service reports one backlog figure only (Cloudflare's metrics): such a
     transport's stats give the whole backlog as ``ready`` and 0 delayed / in flight."""
-    return getattr(transport, "stats_by_state", True)
+    return transport.stats_by_state
 
 
 def is_hex_id(value: str) -> bool:

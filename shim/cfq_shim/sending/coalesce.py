@@ -130,7 +130,7 @@ class CoalescingProducer(Producer):
         super().__init__(transport, limits=limits, queue_settings=queue_settings)
         self._coalescer = SendCoalescer(transport.send_batch, limits=limits)
         self._buffer: BufferedSender | None = None
-        if getattr(transport, "producer_mode", "durable") == "buffered":
+        if transport.producer_mode == "buffered":
             self._buffer = BufferedSender(transport.send_batch, limits=limits,
                                           max_in_flight=DEFAULT_MAX_IN_FLIGHT)
 

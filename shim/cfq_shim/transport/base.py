@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import ClassVar, Literal, Mapping, Sequence, TypeVar
 
+from ..exceptions import OperationalError
 from ..limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
@@ -39,7 +40,15 @@ __all__ = [
     "QueueAlreadyExists",
     "AuthenticationFailed",
     "UnsupportedBrokerURL",
+    "ProducerMode",
 ]
+
+#: ``durable``: ``.delay()`` returns once the service stored the message; ``buffered``: it returns at
+#: once and a background thread pushes (cfq_shim.sending.buffered).
+ProducerMode = Literal["durable", "buffered"]
+PRODUCER_MODES: tuple[ProducerMode, ...] = ("durable", "buffered")
+
+_T = TypeVar("_T", bound="Transport")
 
 
 @dataclass(frozen=True)
@@ -112,8 +121,13 @@ class QueueStats:
     backlog_bytes: int = 0
 
 
-class TransportError(Exception):
-    """Base of every error a transport raises. ``code`` is Cloudflare's error code where one exists."""
+class TransportError(OperationalError):
+    """Base of every error a transport raises. ``code`` is Cloudflare's error code where one exists.
+
+    It is an :class:`~cfq_shim.exceptions.OperationalError` (kombu's class, which ``celery2cfq rewrite``
+    maps ``kombu.exceptions.OperationalError`` to), so a migrated ``except OperationalError:`` around
+    ``.delay()`` still catches a broker that is unreachable, refuses the credentials, lacks the queue or
+    is overloaded."""
 
     code: int | None = None
 
@@ -184,10 +198,30 @@ class Transport(abc.ABC):
     scheme: str = ""
     #: True where queues are created on first use (embedded, memory: zero configuration). On Cloudflare
     #: queues are created by ``cfq-shim provision``, and a missing queue is an error that says so.
-    auto_declare_queues: bool = False
+    auto_declare_queues: ClassVar[bool] = False
+
+    # -- capabilities: read by the producer, the worker and ``inspect``; a subclass overrides them ----
+    #: False where the service reports one backlog figure only (Cloudflare's metrics): :meth:`stats`
+    #: then reports it as ``ready`` and ``inspect`` says so.
+    stats_by_state: ClassVar[bool] = True
+    #: True where each push is a round trip (HTTP): the app's producer lets concurrent single sends
+    #: share bulk pushes (cfq_shim.sending.coalesce).
+    coalesce_sends: ClassVar[bool] = False
+    #: Pull loops a worker runs per queue (over HTTP each pull is a round trip; an instance may set it
+    #: from its URL, as ``cloudflare://...?pullers=N`` does).
+    pull_concurrency: int = 1
+    #: How ``.delay()`` sends (see :data:`ProducerMode`); an instance may set it from its URL.
+    producer_mode: ProducerMode = "durable"
 
     def __init__(self, *, limits: Limits = DEFAULT_LIMITS) -> None:
         self.limits = limits
+
+    @classmethod
+    def from_url(cls: type[_T], url: str, *, limits: Limits = DEFAULT_LIMITS) -> _T:
+        """The transport a broker URL of this :attr:`scheme` names (:func:`cfq_shim.transport.open_transport`
+        picks the class by scheme and calls this). A URL this class cannot use raises
+        :class:`UnsupportedBrokerURL` or ``ValueError`` naming the cause, never repeating credentials."""
+        raise NotImplementedError(f"{cls.__name__} cannot be opened from a URL")
 
     # -- queues ---------------------------------------------------------------------------------
     @abc.abstractmethod

@@ -39,6 +39,8 @@ from ..limits import DEFAULT_LIMITS, Limits
 from ..naming import dead_letter_queue_name
 from . import validation
 from .base import (
+    PRODUCER_MODES,
+    ProducerMode,
     AckResult,
     AuthenticationFailed,
     BacklogFull,
@@ -77,9 +79,6 @@ DEFAULT_TIMEOUT_SECONDS = 30.0
 #: Pull loops a worker runs per queue: with a 50 ms round trip one loop fetches at most ~20 batches
 #: a second, so eight keep one process near Cloudflare's 5,000 messages/s per queue.
 DEFAULT_PULL_CONCURRENCY = 8
-#: How ``.delay()`` sends: ``durable`` returns after Cloudflare accepted the message (cfq_shim/coalesce.py),
-#: ``buffered`` returns at once and pushes in the background (cfq_shim/buffered.py).
-PRODUCER_MODES = ("durable", "buffered")
 
 #: Cloudflare error code -> the transport error that carries it.
 _ERRORS_BY_CODE: dict[int, type[TransportError]] = {
@@ -139,14 +138,13 @@ class CloudflareTransport(Transport):
         max_retries: int = DEFAULT_MAX_RETRIES,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         pull_concurrency: int = DEFAULT_PULL_CONCURRENCY,
-        producer_mode: str = "durable",
+        producer_mode: ProducerMode = "durable",
         limits: Limits = DEFAULT_LIMITS,
         verify: bool = True,
     ) -> None:
         super().__init__(limits=limits)
         if producer_mode not in PRODUCER_MODES:
             raise ValueError(f"producer must be one of {', '.join(PRODUCER_MODES)}, got {producer_mode!r}")
-        #: Read by the app's producer (cfq_shim.sending.coalesce): ``durable`` or ``buffered``.
         self.producer_mode = producer_mode
         if not api_token:
             raise AuthenticationFailed(f"{TOKEN_VARIABLE} is not set: {PERMISSION_HINT}.")
@@ -194,7 +192,7 @@ class CloudflareTransport(Transport):
             max_retries=_int_option(options, "max_retries", DEFAULT_MAX_RETRIES),
             timeout_seconds=_number_option(options, "timeout_seconds", DEFAULT_TIMEOUT_SECONDS),
             pull_concurrency=_int_option(options, "pullers", DEFAULT_PULL_CONCURRENCY),
-            producer_mode=options.get("producer", "durable"),
+            producer_mode=options.get("producer", "durable"),  # type: ignore[arg-type] # checked in __init__
             limits=limits,
         )
 

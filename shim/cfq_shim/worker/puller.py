@@ -69,7 +69,7 @@ class Puller:
         # (``pull_concurrency``). The extra ones work only while pulls bring messages (see ``_busy``), and
         # the Prefetch lets each have a full pull in flight when tasks are fast.
         if threads is None:
-            threads = int(getattr(transport, "pull_concurrency", 1) or 1)
+            threads = max(1, int(transport.pull_concurrency))
         self._threads = [
             threading.Thread(target=self._loop, args=(index,), name=f"cfq-shim-puller-{index}", daemon=True)
             for index in range(max(1, threads))
