@@ -19,18 +19,19 @@ import click
 from .cli import app_from_context
 from .deadletter import parse as parse_dead_letter
 from .naming import dead_letter_queue_name
-from .transport.base import QueueNotFound, QueueStats, TransportError
+from .runtime import Runtime
+from .transport.base import QueueNotFound, QueueStats, Transport, TransportError
 
 __all__ = ["inspect_command", "purge_command", "queue_stats"]
 
 
-def _queues(app: Any, option: str | None) -> list[str]:
+def _queues(app: Runtime, option: str | None) -> list[str]:
     if option:
         return [q.strip() for q in option.split(",") if q.strip()]
     return list(app.queues())
 
 
-def _transport(app: Any) -> Any:
+def _transport(app: Runtime) -> Transport:
     try:
         return app.transport
     except TransportError as exc:

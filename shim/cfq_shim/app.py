@@ -16,23 +16,35 @@ import sys
 import threading
 import uuid
 import warnings
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from . import signals
+from .canvas import signature as make_signature
 from .conf import Settings, load_object
 from .envelope import Envelope, encode
 from .exceptions import AlwaysEagerIgnored, FeatureNotAvailable, ImproperlyConfigured
 from .fixups import install_fixups
 from .limits import DEFAULT_LIMITS, Limits
-from .local import get_current_worker_task, set_current_app, set_default_app, _tls
+from .local import (
+    _tls,
+    get_current_task,
+    get_current_worker_task,
+    set_current_app,
+    set_default_app,
+    set_default_app_factory,
+)
 from .naming import DEAD_LETTER_SUFFIX, dead_letter_queue_name
+from .sending.coalesce import CoalescingProducer
 from .sending.producer import Producer
 from .result import AsyncResult
 from .registry import TaskRegistry, gen_task_name, make_task, register_app, shared_task, warn_duplicate
 from .routing import Router
 from .signals import Signal
 from .task import Task, add_autoretry_behaviour
+from .transport import UnsupportedBrokerURL, open_transport
+from .transport.base import QueueSettings, Transport
 
 __all__ = ["Celery", "shared_task", "DEFAULT_BROKER_URL", "BROKER_URL_ENVVAR"]
 
@@ -103,7 +115,7 @@ class Celery:
         self._finalize_lock = threading.RLock()
         self._pending_autodiscover: list[tuple[Any, str]] = []
         self._router = Router(self.conf)
-        self._transport: Any = None
+        self._transport: Transport | None = None
         self._producer: Producer | None = None
         self._limits: Limits | None = None
         self._connect_lock = threading.Lock()
@@ -333,11 +345,9 @@ class Celery:
             return None
         return min(int(float(seconds) * 1000), self.limits.max_visibility_timeout_ms)
 
-    def queue_settings(self, name: str) -> Any:
+    def queue_settings(self, name: str) -> QueueSettings:
         """The consumer settings a queue gets when it is created on first use: a dead-letter queue
         (``<name>-dlq``, itself without one) and ``cfq_queue_max_retries``."""
-        from .transport.base import QueueSettings
-
         max_retries = self.conf.cfq_queue_max_retries
         if max_retries is None:
             max_retries = self.limits.default_max_retries
@@ -347,13 +357,11 @@ class Celery:
         return QueueSettings(max_retries=max_retries, dead_letter_queue=dead_letter, visibility_timeout_ms=timeout_ms)
 
     @property
-    def transport(self) -> Any:
+    def transport(self) -> Transport:
         """The transport for :attr:`broker_url`, opened on first use."""
         if self._transport is None:
             with self._connect_lock:
                 if self._transport is None:
-                    from .transport import UnsupportedBrokerURL, open_transport
-
                     url = self.broker_url
                     if url == DEFAULT_BROKER_URL:
                         os.makedirs(".cfq-shim", exist_ok=True)
@@ -376,18 +384,18 @@ class Celery:
                     producer_class: type[Producer] = Producer
                     if transport.coalesce_sends:
                         # Over HTTP, concurrent .delay() calls share bulk pushes (cfq_shim.sending.coalesce).
-                        from .sending.coalesce import CoalescingProducer as producer_class
+                        producer_class = CoalescingProducer
                     self._producer = producer_class(transport, limits=self.limits, queue_settings=self.queue_settings)
         return self._producer
 
-    def connection_for_write(self) -> Any:
+    def connection_for_write(self) -> Transport:
         return self.transport
 
     connection = connection_for_write
 
-    def _reset_after_fork(self) -> None:
+    def reset_after_fork(self) -> None:
         """Forget the parent's transport and producer in a forked child (without closing what the
-        parent still uses); the child opens its own on first use."""
+        parent still uses); the child opens its own on first use. (:class:`cfq_shim.runtime.Runtime`)"""
         self._transport = None
         self._producer = None
         self._connect_lock = threading.Lock()
@@ -496,7 +504,6 @@ class Celery:
 
     def _before_publish(self, envelope: Envelope) -> Envelope:
         """Fire ``before_task_publish`` with Celery's arguments; header changes the handlers make are kept."""
-        from dataclasses import replace
 
         headers = _protocol_headers(envelope)
         protocol_keys = set(headers) - set(envelope.headers)
@@ -512,14 +519,12 @@ class Celery:
         return AsyncResult(task_id, app=self, **kwargs)
 
     def signature(self, *args: Any, **kwargs: Any) -> Any:
-        from .canvas import signature
 
         kwargs["app"] = self
-        return signature(*args, **kwargs)
+        return make_signature(*args, **kwargs)
 
     @property
     def current_task(self) -> Task | None:
-        from .local import get_current_task
 
         return get_current_task()
 
@@ -546,19 +551,27 @@ class Celery:
 
     def worker_main(self, argv: Sequence[str] | None = None) -> None:
         """Run ``cfq-shim -A <this app> <argv>`` (Celery's ``app.worker_main(['worker', '-l', 'info'])``)."""
-        from .cli import main
-
         argv = list(argv or ["worker"])
         if not argv or argv[0].startswith("-"):
             argv.insert(0, "worker")
-        main.main(args=["-A", self.app_spec(), *argv])
+        _command_line().main(args=["-A", self.app_spec(), *argv])
 
     def start(self, argv: Sequence[str] | None = None) -> None:
         """Run ``cfq-shim -A <this app> <argv>`` (Celery's ``app.start()``)."""
-        from .cli import main
-
         argv = list(argv if argv is not None else sys.argv[1:])
-        main.main(args=["-A", self.app_spec(), *argv])
+        _command_line().main(args=["-A", self.app_spec(), *argv])
+
+
+#: The ``cfq-shim`` command line that :meth:`Celery.start` and :meth:`Celery.worker_main` run. The CLI sits
+#: on top of this facade (it loads apps through it), so it is named here and resolved when one of those
+#: methods runs, the way the CLI itself names its sub-commands: importing it would make the facade
+#: depend on the layer above it (issue 7's app <-> cli cycle).
+COMMAND_LINE = "cfq_shim.cli:main"
+
+
+def _command_line() -> Any:
+    module_name, _, attribute = COMMAND_LINE.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
 
 
 def _unpickle_app(cls: type[Celery], main: str | None, changes: dict[str, Any]) -> Celery:
@@ -636,3 +649,7 @@ def _django_installed_apps() -> list[str]:
         return [getattr(app, "name", app) for app in settings.INSTALLED_APPS]  # type: ignore[union-attr]
     except Exception:  # Django loaded but not configured
         return []
+
+
+# ``current_app`` with no app yet makes this one (as Celery does); cfq_shim.local sits below this module.
+set_default_app_factory(lambda: Celery("default", set_as_current=True))

@@ -15,10 +15,11 @@ import uuid
 from typing import TYPE_CHECKING, Any, Iterable
 
 from .exceptions import FeatureNotAvailable
+from .local import get_current_app
+from .result import AsyncResult, GroupResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import Celery
-    from .result import AsyncResult
     from .task import Task
 
 __all__ = ["Signature", "signature", "maybe_signature", "subtask", "group", "chain", "chord", "chunks", "xmap", "xstarmap"]
@@ -107,7 +108,6 @@ class Signature(dict):
             return self._app
         if self._type is not None:
             return self._type.app
-        from .local import get_current_app
 
         return get_current_app()
 
@@ -168,7 +168,6 @@ class Signature(dict):
         self["immutable"] = immutable
 
     def freeze(self, _id: str | None = None, **kwargs: Any) -> "AsyncResult":
-        from .result import AsyncResult
 
         task_id = self.options.setdefault("task_id", _id or str(uuid.uuid4()))
         return AsyncResult(task_id, app=self._app)
@@ -303,7 +302,6 @@ class group(_Composition):  # noqa: N801 - Celery's name
         super().__init__("celery.group", (), {"tasks": _flatten(tasks)}, options, subtask_type="group", app=app)
 
     def apply_async(self, args: Iterable | None = None, kwargs: dict | None = None, route_name: str | None = None, **options: Any) -> Any:
-        from .result import GroupResult
 
         options = {**self.options, **options}
         group_id = options.pop("group_id", None) or options.pop("task_id", None) or str(uuid.uuid4())
@@ -313,7 +311,6 @@ class group(_Composition):  # noqa: N801 - Celery's name
         return GroupResult(group_id, results, app=self._app)
 
     def apply(self, args: Iterable | None = None, kwargs: dict | None = None, **options: Any) -> Any:
-        from .result import GroupResult
 
         options = {**self.options, **options}
         group_id = options.pop("group_id", None) or options.pop("task_id", None) or str(uuid.uuid4())
@@ -347,7 +344,6 @@ class chain(_Composition):  # noqa: N801 - Celery's name
         return NotImplemented
 
     def apply_async(self, args: Iterable | None = None, kwargs: dict | None = None, route_name: str | None = None, **options: Any) -> Any:
-        from .result import AsyncResult
 
         tasks = list(self.tasks)
         if not tasks:

@@ -7,11 +7,13 @@ Each sub-command lives in the module that owns its concept and is imported only 
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 import click
 
 from . import __version__
+from .exceptions import ImproperlyConfigured
+from .loading import AppNotFound, load_app
+from .runtime import Runtime
 
 #: command name -> "module:attribute" of a click command.
 _COMMANDS: dict[str, str] = {
@@ -70,11 +72,8 @@ def main(ctx: click.Context, app_spec: str | None) -> None:
     ctx.obj = {"app_spec": app_spec}
 
 
-def app_from_context(ctx: click.Context) -> Any:
+def app_from_context(ctx: click.Context) -> Runtime:
     """Load the group's ``-A`` app for a sub-command, or fail with a one-line error (no traceback)."""
-    from .exceptions import ImproperlyConfigured
-    from .loading import AppNotFound, load_app
-
     spec = (ctx.find_root().obj or {}).get("app_spec")
     if not spec:
         raise click.UsageError("No application given: pass -A/--app (for example: cfq-shim -A proj worker).")

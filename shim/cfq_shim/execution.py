@@ -20,21 +20,22 @@ import time
 import traceback as traceback_module
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union
 
 from . import signals, states
+from .canvas import maybe_signature
 from .envelope import Envelope
 from .exceptions import Ignore, NotRegistered, Reject, Retry
 from .local import pop_task, push_task, set_current_app
 from .request import Context
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .app import Celery
+    from .runtime import Runtime
     from .task import Task
 
 __all__ = [
     "Delivery", "Succeeded", "RetryLater", "Failed", "Rejected", "Ignored", "Expired", "Outcome",
-    "ExceptionInfo", "TraceResult", "execute", "trace",
+    "ExceptionInfo", "TraceResult", "execute", "trace", "default_hook",
 ]
 
 logger = logging.getLogger("cfq_shim.execution")
@@ -141,8 +142,17 @@ class TraceResult:
 _NO_AFTER_RETURN = frozenset({states.IGNORED, states.RETRY, states.REJECTED})
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
 _HOOKS = ("__call__", "before_start", "on_success", "after_return")
 _overridden_by_type: dict[type, frozenset[str]] = {}
+
+
+def default_hook(function: _F) -> _F:
+    """Mark one of :class:`cfq_shim.Task`'s hooks (``_HOOKS``) as the default the tracer may skip: a task
+    class whose hook still carries the mark has not overridden it."""
+    function.__cfq_default_hook__ = True  # type: ignore[attr-defined]
+    return function
 
 
 def _overridden(task: "Task") -> frozenset[str]:
@@ -150,9 +160,8 @@ def _overridden(task: "Task") -> frozenset[str]:
     cls = type(task)
     found = _overridden_by_type.get(cls)
     if found is None:
-        from .task import Task
-
-        found = frozenset(name for name in _HOOKS if getattr(cls, name) is not getattr(Task, name))
+        found = frozenset(name for name in _HOOKS
+                          if not getattr(getattr(cls, name), "__cfq_default_hook__", False))
         _overridden_by_type[cls] = found
     return found
 
@@ -274,7 +283,6 @@ def _log_task_error(task: "Task", request: Context, what: str, einfo: ExceptionI
 def _apply_callbacks(task: "Task", request: Context, retval: Any) -> None:
     if not request.callbacks:
         return
-    from .canvas import maybe_signature
 
     root_id = request.root_id or request.id
     for callback in request.callbacks:
@@ -305,7 +313,6 @@ def _apply_errbacks(task: "Task", request: Context, exc: BaseException, einfo: E
     the failed task's id, sent (or applied in eager mode) as Celery does."""
     if not request.errbacks:
         return
-    from .canvas import maybe_signature
 
     by_id = []
     for errback in request.errbacks:
@@ -401,7 +408,7 @@ def _rejected(exc: Reject) -> Rejected:
     return Rejected(reason=_exc_message(exc.reason) if exc.reason is not None else "", requeue=bool(exc.requeue))
 
 
-def execute(app: "Celery", envelope: Envelope, delivery: Delivery) -> Outcome:
+def execute(app: "Runtime", envelope: Envelope, delivery: Delivery) -> Outcome:
     """Run the task an envelope names and say what should happen to its message.
 
     Catches everything the task raises (``SoftTimeLimitExceeded`` included); only BaseExceptions that

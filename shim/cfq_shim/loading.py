@@ -20,6 +20,8 @@ import sys
 from types import ModuleType
 from typing import Any
 
+from .app import Celery
+
 __all__ = ["AppNotFound", "load_app", "is_shim_app"]
 
 
@@ -29,8 +31,6 @@ class AppNotFound(ImportError):
 
 def is_shim_app(obj: Any) -> bool:
     """True for an instance of :class:`cfq_shim.Celery` (or a subclass)."""
-    from .app import Celery
-
     return isinstance(obj, Celery)
 
 
@@ -117,7 +117,7 @@ def _find_in_module(module: ModuleType, spec: str) -> Any:
     )
 
 
-def load_app(spec: str) -> Any:
+def load_app(spec: str) -> Celery:
     """The :class:`cfq_shim.Celery` application named by ``spec`` (see the module docstring)."""
     if not spec or not spec.strip():
         raise AppNotFound("No application given: pass -A/--app (for example '-A proj' or '-A proj.celery:app').")

@@ -2,7 +2,9 @@
 
 ``current_app`` is the app set most recently on this thread (by creating one, or by
 ``app.set_current()``), else the default app. Celery makes a default app on first use when none
-exists; so does this module, so ``current_app.conf`` always works.
+exists; so does this module, so ``current_app.conf`` always works. It does so through the factory
+``app.py`` registers when it is imported (:func:`set_default_app_factory`): this module sits below the
+app and never imports it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .app import Celery
     from .task import Task
 
-__all__ = ["current_app", "current_task", "get_current_app", "get_current_task", "set_default_app", "Proxy"]
+__all__ = [
+    "current_app", "current_task", "get_current_app", "get_current_task", "set_default_app",
+    "set_default_app_factory", "Proxy",
+]
 
 
 class _State(threading.local):
@@ -26,7 +31,15 @@ class _State(threading.local):
 
 _tls = _State()
 _default_app: "Celery | None" = None
+#: Makes the default app when none exists (set by cfq_shim.app, which the package imports first).
+_default_app_factory: "Callable[[], Celery] | None" = None
 _apps_lock = threading.Lock()
+
+
+def set_default_app_factory(factory: "Callable[[], Celery]") -> None:
+    """Register what :func:`get_current_app` calls when no app exists yet (``app.py`` does, on import)."""
+    global _default_app_factory
+    _default_app_factory = factory
 
 
 def set_default_app(app: "Celery") -> None:
@@ -43,9 +56,9 @@ def get_current_app() -> "Celery":
     if app is None:
         with _apps_lock:
             if _default_app is None:
-                from .app import Celery  # late: app.py imports this module
-
-                Celery("default", set_as_current=True)
+                if _default_app_factory is None:
+                    raise RuntimeError("no cfq_shim app exists and cfq_shim.app is not imported: import cfq_shim")
+                set_default_app(_default_app_factory())
             app = _default_app
     assert app is not None
     return app

@@ -27,8 +27,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import click
 
+from .cli import app_from_context
 from .limits import Limits
 from .naming import DEAD_LETTER_SUFFIX
+from .runtime import Runtime
 from .transport.base import QueueSettings, TransportError
 from .transport.cloudflare_names import cloudflare_queue_name
 
@@ -54,13 +56,13 @@ def _prefix_for(broker_url: str) -> str:
     return options.get("queue_prefix", os.environ.get(PREFIX_VARIABLE, ""))
 
 
-def _retry_delay_seconds(app: Any, limits: Limits) -> int:
+def _retry_delay_seconds(app: Runtime, limits: Limits) -> int:
     task_class = getattr(app, "Task", None)
     delay = getattr(task_class, "default_retry_delay", None) or limits.default_retry_delay_seconds
     return max(0, min(int(delay), limits.max_delay_seconds))
 
 
-def plan_queues(app: Any, *, prefix: str | None = None) -> list[QueuePlan]:
+def plan_queues(app: Runtime, *, prefix: str | None = None) -> list[QueuePlan]:
     """The plan for every queue the app knows (dead-letter queues are not planned on their own)."""
     limits: Limits = app.limits
     on_cloudflare = app.broker_url.startswith("cloudflare:")
@@ -137,7 +139,6 @@ def provision_command(ctx: click.Context, dry_run: bool) -> None:
     Uses the app's broker (cloudflare://ACCOUNT_ID, with CLOUDFLARE_API_TOKEN and, for the local
     stand-in, CLOUDFLARE_BASE_URL). Safe to run again: existing queues are kept, consumers updated.
     """
-    from .cli import app_from_context
 
     app = app_from_context(ctx)
     plans = plan_queues(app)

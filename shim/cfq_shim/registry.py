@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .conf import load_object
 from .exceptions import DuplicateTaskNameWarning, ImproperlyConfigured, NotRegistered
+from .local import get_current_app
 from .task import Task, add_autoretry_behaviour
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -154,7 +155,6 @@ def shared_task(*args: Any, **kwargs: Any) -> Any:
     """
 
     def create(fun: Callable) -> Task:
-        from .local import get_current_app
 
         app = get_current_app()
         name = kwargs.get("name") or app.gen_task_name(fun.__name__, fun.__module__)

@@ -14,14 +14,15 @@ import uuid
 from typing import TYPE_CHECKING, Any, Iterable
 
 from . import states
-from .canvas import Signature
-from .exceptions import MaxRetriesExceededError, NotRegistered, Reject, Retry
-from .local import pop_task, push_task
+from .canvas import Signature, chunks, xmap, xstarmap
+from .exceptions import Ignore, MaxRetriesExceededError, NotRegistered, Reject, Retry
+from .execution import default_hook, trace
+from .local import get_current_app, get_current_worker_task, pop_task, push_task
 from .request import Context
+from .result import AsyncResult, EagerResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import Celery
-    from .result import AsyncResult, EagerResult
 
 __all__ = ["Task", "Context"]
 
@@ -133,7 +134,6 @@ class Task:
     def app(self) -> "Celery":
         app = self._app
         if app is None:
-            from .local import get_current_app
 
             return get_current_app()
         return app
@@ -164,6 +164,7 @@ class Task:
         """The body of the task (the decorated function)."""
         raise NotImplementedError("Tasks must define the run method.")
 
+    @default_hook
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the task in this process, as a plain call (``request.called_directly`` is True)."""
         push_task(self)
@@ -259,9 +260,6 @@ class Task:
 
         ``throw`` (default: ``task_eager_propagates``) re-raises the task's exception.
         """
-        from .execution import trace
-        from .result import EagerResult
-        from .local import get_current_worker_task
 
         app = self.app
         args = tuple(args or ())
@@ -430,29 +428,27 @@ class Task:
         return self.signature(args, kwargs, immutable=True)
 
     def chunks(self, it: Iterable, n: int) -> Any:
-        from .canvas import chunks
 
         return chunks(self.s(), it, n)
 
     def map(self, it: Iterable) -> Any:
-        from .canvas import xmap
 
         return xmap(self.s(), it)
 
     def starmap(self, it: Iterable) -> Any:
-        from .canvas import xstarmap
 
         return xstarmap(self.s(), it)
 
     def AsyncResult(self, task_id: str, **kwargs: Any) -> "AsyncResult":  # noqa: N802 - Celery's name
-        from .result import AsyncResult
 
         return AsyncResult(task_id, task_name=self.name, app=self._app, **kwargs)
 
     # -- hooks (Celery's signatures; the defaults do nothing) ------------------------------------------
+    @default_hook
     def before_start(self, task_id: str, args: tuple, kwargs: dict) -> None:
         """Before the task runs (after ``task_prerun``)."""
 
+    @default_hook
     def on_success(self, retval: Any, task_id: str, args: tuple, kwargs: dict) -> None:
         """After the task returned."""
 
@@ -462,6 +458,7 @@ class Task:
     def on_retry(self, exc: BaseException | None, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
         """After the task asked to be retried."""
 
+    @default_hook
     def after_return(self, status: str, retval: Any, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
         """After every run that did not end in Ignore or Reject."""
 
@@ -492,7 +489,6 @@ def _as_list(value: Any) -> list | None:
 
 
 def _unpickle_task(name: str) -> Task:
-    from .local import get_current_app
 
     app = get_current_app()
     try:
@@ -514,7 +510,6 @@ def add_autoretry_behaviour(task: Task) -> None:
     orig_run = task.run
 
     def run(*args: Any, **kwargs: Any) -> Any:
-        from .exceptions import Ignore
 
         try:
             return orig_run(*args, **kwargs)

@@ -545,7 +545,7 @@ def test_reset_after_fork_forgets_the_transport_without_closing_it(app):
 
     job.delay()
     parents = app.transport
-    app._reset_after_fork()
+    app.reset_after_fork()
     assert app._transport is None and app._producer is None
     assert parents.stats("celery").ready == 1  # still usable: not closed
     job.delay()

@@ -13,6 +13,7 @@ package does: the official ``cloudflare`` SDK, pointed at it with ``base_url`` o
 
 from __future__ import annotations
 
+from ..embedded import EmbeddedStore
 from .server import API_PREFIX, STATS_PATH, EmulatorServer
 from .service import QueueService
 
@@ -22,7 +23,6 @@ __all__ = ["EmulatorServer", "QueueService", "API_PREFIX", "STATS_PATH", "open_s
 def open_stand_in(db: str = ":memory:", *, host: str = "127.0.0.1", port: int = 0, latency_ms: int = 0,
                   token: str | None = None) -> EmulatorServer:
     """An (unstarted) stand-in on an embedded store at ``db`` (a file path, or ``:memory:``)."""
-    from ..embedded import EmbeddedStore
 
     return EmulatorServer(QueueService(EmbeddedStore(db)), host=host, port=port, latency_ms=latency_ms,
                           token=token)

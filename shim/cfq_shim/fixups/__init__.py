@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .django import fixup as django_fixup
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import Celery
 
@@ -16,7 +18,6 @@ __all__ = ["install_fixups"]
 
 def install_fixups(app: "Celery") -> list[Any]:
     """The fix-ups that apply to ``app`` in this environment, installed (an empty list when none does)."""
-    from .django import fixup as django_fixup
 
     installed = django_fixup(app)
     return [installed] if installed is not None else []

@@ -10,7 +10,8 @@ import click
 from ..cli import app_from_context
 from ..exceptions import ImproperlyConfigured
 from ..transport.base import TransportError
-from .consumer import POOLS
+from .banner import banner, configure_logging
+from .consumer import POOLS, Worker
 
 # app_from_context is also imported from here by provision.py.
 __all__ = ["worker", "DEFAULT_POOL", "default_concurrency", "app_from_context"]
@@ -65,8 +66,6 @@ def worker(
     hostname: str | None,
 ) -> None:
     """Start a worker that runs the app's tasks."""
-    from .banner import banner, configure_logging
-    from .consumer import Worker
 
     app = app_from_context(ctx)
     try:

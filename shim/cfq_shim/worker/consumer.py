@@ -30,11 +30,13 @@ from ..dedupe import CompletedTasks
 from ..execution import Delivery, Failed, Ignored, Outcome, Rejected, RetryLater, execute
 from ..exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from ..naming import dead_letter_queue_name
-from ..transport.base import LeasedMessage, QueueNotFound
+from ..runtime import Runtime
+from ..transport.base import LeasedMessage, QueueNotFound, QueueSettings
 from .jobs import LEASE_LOST, Job, LeaseLost
 from .leases import LEASE_MARGIN_MS, Prefetch, lease_ms_for
 from .outcomes import dead_letter, hop, requeue, settlement_for
 from .pools import Pool, SoloPool, ThreadPool
+from .prefork import PreforkPool
 from .puller import IDLE_BACKOFF_MAX_SECONDS, Puller
 from .ratelimit import RateLimiter
 from .settlement import ACK, NOTHING, Batch, Settlement
@@ -68,7 +70,7 @@ class Worker:
 
     def __init__(
         self,
-        app: Any,
+        app: Runtime,
         *,
         queues: Sequence[str] | None = None,
         concurrency: int = 1,
@@ -231,7 +233,7 @@ class Worker:
             transport.declare_queue(dead_letters, self.app.queue_settings(dead_letters))
             transport.declare_queue(name, self.app.queue_settings(name))
 
-    def _settings_of(self, name: str) -> Any:
+    def _settings_of(self, name: str) -> QueueSettings | None:
         try:
             return self.transport.queue_settings(name)
         except QueueNotFound:
@@ -276,7 +278,6 @@ class Worker:
             return SoloPool(concurrency=1, runner=self._run_job, on_done=self._on_done)
         if self.pool_name == "threads":
             return ThreadPool(concurrency=self.concurrency, runner=self._run_job, on_done=self._on_done)
-        from .prefork import PreforkPool
 
         return PreforkPool(
             concurrency=self.concurrency, runner=self._run_job, on_done=self._on_done, app=self.app,

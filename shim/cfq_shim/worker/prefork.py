@@ -27,6 +27,12 @@ import threading
 import time
 from typing import Any
 
+from .. import signals
+from ..exceptions import SoftTimeLimitExceeded
+from ..execution import Failed, Succeeded, execute
+from ..loading import load_app
+from ..runtime import Runtime
+from .banner import configure_logging
 from .jobs import LEASE_LOST, Job
 from .pools import OnDone, QueuedPool, Runner
 
@@ -48,30 +54,18 @@ class _ReprResult:
         return self.text
 
 
-def _after_fork_in_child(app: Any) -> None:
+def _after_fork_in_child(app: Runtime) -> None:
     """Forget the transport inherited from the worker (a task that sends opens its own; a connection
     must never cross fork()), then send the app's ``on_after_fork`` as Celery does."""
-    reset = getattr(app, "_reset_after_fork", None)
-    if callable(reset):
-        reset()
-    elif hasattr(app, "_transport"):
-        app._transport = None
-        app._producer = None
-    on_after_fork = getattr(app, "on_after_fork", None)
-    if on_after_fork is not None:
-        on_after_fork.send(sender=app)
+    app.reset_after_fork()
+    app.on_after_fork.send(sender=app)
 
 
 def _child_main(conn: Any, app_source: Any, max_tasks: int | None, forked: bool, log_level: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from .. import signals
-    from ..exceptions import SoftTimeLimitExceeded
-    from ..execution import Succeeded, execute
 
     if isinstance(app_source, str):
-        from ..loading import load_app
-        from .banner import configure_logging
 
         configure_logging(log_level)  # a spawned child starts without the worker's logging
         app = load_app(app_source)
@@ -194,7 +188,6 @@ class _Slot:
             self.pool._finished(job, outcome)
 
     def _run(self, job: Job) -> Any:
-        from ..execution import Failed
 
         if job.lease_ran_out():
             return LEASE_LOST
@@ -261,7 +254,7 @@ class PreforkPool(QueuedPool):
         concurrency: int,
         runner: Runner,
         on_done: OnDone,
-        app: Any,
+        app: Runtime,
         app_spec: str | None = None,
         start_method: str | None = None,
         max_tasks_per_child: int | None = None,
