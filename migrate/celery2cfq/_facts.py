@@ -66,14 +66,19 @@ class Definition:
 
 @dataclass(frozen=True)
 class ConfigSource:
-    """What one ``config_from_object`` call loads."""
+    """What one ``config_from_object`` call (or ``Celery(config_source=...)``, or
+    ``config_from_envvar``) loads."""
 
-    #: The module spelling or qualified object name (``"celeryconfig"``); "" for Django's settings.
+    #: The module spelling or qualified object name (``"celeryconfig"``); "" for Django's settings
+    #: and for an environment variable the index has not looked up yet.
     spelling: str
     #: The ``namespace=`` argument, "" without one.
     namespace: str = ""
     #: ``config_from_object('django.conf:settings', ...)``: Django's settings modules.
     django: bool = False
+    #: ``config_from_envvar('CELERY_CONFIG_MODULE')``: the variable whose default (an
+    #: ``os.environ.setdefault`` in the project) names the module.
+    envvar: str = ""
 
 
 @dataclass
@@ -89,6 +94,8 @@ class ModuleFacts:
     defs: list[Definition] = field(default_factory=list)
     config_sources: list[ConfigSource] = field(default_factory=list)
     django_settings: list[str] = field(default_factory=list)
+    #: ``os.environ.setdefault(NAME, 'value')`` calls: NAME -> value.
+    environment_defaults: dict[str, str] = field(default_factory=dict)
     #: Keys of mappings passed to config_from_object or ``app.conf.update`` (``"CELERY"`` for
     #: ``app.config["CELERY"]``).
     config_mapping_keys: set[str] = field(default_factory=set)
@@ -377,13 +384,23 @@ def _call_facts(node: ast.Call, facts: ModuleFacts, qualify) -> None:
     ):
         # ``celery_app.conf.update(app.config["CELERY"])``: the same mapping, loaded another way.
         facts.config_mapping_keys.add(_mapping_key(node.args[0]))  # type: ignore[arg-type]
+    elif isinstance(func, ast.Attribute) and func.attr == "config_from_envvar" and node.args:
+        variable = _str_value(node.args[0])
+        if variable:
+            namespace = next((_str_value(kw.value) or "" for kw in node.keywords if kw.arg == "namespace"), "")
+            facts.config_sources.append(ConfigSource("", namespace, envvar=variable))
     elif isinstance(func, ast.Attribute) and func.attr == "setdefault" and len(node.args) >= 2:
-        if _str_value(node.args[0]) == "DJANGO_SETTINGS_MODULE":
-            value = _str_value(node.args[1])
-            if value:
+        name, value = _str_value(node.args[0]), _str_value(node.args[1])
+        if name and value:
+            facts.environment_defaults[name] = value
+            if name == "DJANGO_SETTINGS_MODULE":
                 facts.django_settings.append(value)
     for kw in node.keywords:
-        if kw.arg == "backend":
+        if kw.arg == "config_source":  # ``Celery('proj', config_source='celeryconfig')``
+            spelling = _str_value(kw.value)
+            if spelling is not None and ":" not in spelling:
+                facts.config_sources.append(ConfigSource(spelling))
+        elif kw.arg == "backend":
             ref = qualify(func)
             if ref:
                 facts.backend_call_refs.append(ref)

@@ -12,7 +12,7 @@ Names under ``cfq_shim`` count as their Celery equivalents, so migrated code ind
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, MutableMapping
 
 from ._facts import Definition, DefinitionForm, ModuleFacts, analyze_module, is_celery_library, parse_for_index
@@ -245,6 +245,7 @@ def build_index(sources: Mapping[str, str]) -> ProjectIndex:
             continue
         all_facts.append(analyze_module(tree, module, is_package=is_package))
 
+    _look_up_environment_sources(all_facts)
     module_aliases = _module_aliases(path_modules.values())
     resolver = Resolver({}, {}, module_aliases)
     for facts in all_facts:
@@ -315,6 +316,25 @@ def _apps_left_on_celery(
     return frozenset(apps), frozenset(config)
 
 
+#: The module Celery's default loader reads (``CELERY_CONFIG_MODULE``'s default), also what
+#: ``celery --config celeryconfig`` names in deployment files: a configuration module even when
+#: no Python code loads it by name.
+DEFAULT_CONFIG_MODULE = "celeryconfig"
+
+
+def _look_up_environment_sources(all_facts: list[ModuleFacts]) -> None:
+    """``config_from_envvar('VAR')`` loads the module that ``os.environ.setdefault('VAR', 'mod')``
+    names somewhere in the project: spell such sources with that module (or drop them)."""
+    defaults = {name: value for facts in all_facts for name, value in facts.environment_defaults.items()}
+    for facts in all_facts:
+        if any(source.envvar for source in facts.config_sources):
+            facts.config_sources = [
+                replace(source, spelling=defaults[source.envvar], envvar="") if source.envvar else source
+                for source in facts.config_sources
+                if not source.envvar or source.envvar in defaults
+            ]
+
+
 def _config_modules(all_facts: list[ModuleFacts], resolver: Resolver, modules: set[str]) -> tuple[dict[str, str], set[str]]:
     config: dict[str, str] = {}
     django_namespace: str | None = None
@@ -329,6 +349,14 @@ def _config_modules(all_facts: list[ModuleFacts], resolver: Resolver, modules: s
             module = resolver.resolve(source.spelling)
             if module in modules:
                 config[module] = prefix
+            else:
+                # Loaded by a name several files could answer to (``celeryconfig`` in ``deploy/`` and in
+                # ``docker/``), depending on the path the worker starts with: each of them is it.
+                for candidate in modules:
+                    if candidate.endswith("." + source.spelling):
+                        config.setdefault(candidate, prefix)
+    if DEFAULT_CONFIG_MODULE in modules:
+        config.setdefault(DEFAULT_CONFIG_MODULE, "")
     uppercase: set[str] = set()
     if django_namespace is not None:
         settings_modules = {_settings_scope(resolver.resolve(s)) for s in settings_spellings}

@@ -99,6 +99,24 @@ def _celery_prefixed(name: str) -> tuple[str, str] | None:
     return setting_key(name, "CELERY_") if name.startswith("CELERY_") else None
 
 
+def _merge_reports(reports: list, start: int, spelling: str) -> None:
+    """One finding per code for one setting: ``os.environ.get('X', ['amqp://a'])`` is both read
+    from the environment and a list of URLs, and says so in one finding, not two on one line.
+    Later messages lose the setting's name they would repeat."""
+    merged: dict[str, int] = {}
+    kept = reports[:start]
+    for report in reports[start:]:
+        node, code, message, statement, top = report
+        if code not in merged:
+            merged[code] = len(kept)
+            kept.append(report)
+            continue
+        rest = message[len(spelling):].lstrip(" :") if message.startswith(spelling) else message
+        first = kept[merged[code]]
+        kept[merged[code]] = (first[0], code, f"{first[2]}; and {rest}", first[3], first[4])
+    reports[:] = kept
+
+
 def _site(name: str, *, in_celery_conf: bool) -> tuple[str, str, str] | None:
     """(key, style, prefix) for a keyword or dict key: Celery's own names inside ``Celery(...)`` and
     ``app.conf.update``; elsewhere only ``CELERY_<NAME>`` spellings count."""
@@ -143,6 +161,7 @@ class SettingsFixer(Fixer, order=20):
             return None
         site = SettingSite(key=key, spelling=spelling, style=style, prefix=prefix, value=value, node=node)
         key_changed = False
+        reported_before = len(self.ctx.reports)
         for handler in self.handlers:
             edit = handler(site, self.ctx)
             if edit is None:
@@ -152,6 +171,8 @@ class SettingsFixer(Fixer, order=20):
                 key_changed = True
             if edit.value is not None:
                 site.value = edit.value
+        if len(self.ctx.reports) - reported_before > 1:
+            _merge_reports(self.ctx.reports, reported_before, spelling)
         new_spelling = spelling
         if key_changed or (style == OLD and self.ctx.enabled("CFQ203") and not self.uppercase):
             if style == PREFIXED:

@@ -241,3 +241,18 @@ def test_settings_without_effect_are_kept_and_reported():
 def test_namespaced_setting_without_effect():
     result = check_noop("CELERY_BROKER_POOL_LIMIT = 0\nCELERY_TASK_DEFAULT_QUEUE = 'jobs'\n", path="proj/settings.py", files=dict([DJANGO_CELERY]))
     assert codes(result) == ["CFQ208"]
+
+
+def test_two_findings_for_one_setting_on_one_line_are_one():
+    # Read from the environment, with a list of URLs as the default: one finding says both.
+    result = check_noop("import os\nfrom cfq_shim import Celery\napp = Celery('p')\napp.conf.broker_url = os.environ.get('X', ['amqp://a'])\n")
+    assert [(f.code, f.line, f.message) for f in result.findings] == [(
+        "CFQ202", 4,
+        "broker_url is read from environment variable X: set it to cloudflare:// where the app runs; and is a list "
+        "of URLs: replace it with cloudflare:// by hand",
+    )]
+
+
+def test_findings_for_two_settings_on_one_line_stay_apart():
+    result = check_noop("import os\nfrom cfq_shim import Celery\napp = Celery('p', broker=os.getenv('B'), backend=os.getenv('R'))\n")
+    assert codes(result) == ["CFQ202", "CFQ207"]
