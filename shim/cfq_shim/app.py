@@ -18,9 +18,13 @@ import uuid
 import warnings
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from . import signals
+from .backend import Backend, DisabledBackend
+from .builtins import add_builtin_tasks
+from .chords import on_chord_part_return
 from .canvas import signature as make_signature
 from .conf import Settings, load_object
 from .envelope import Envelope, encode
@@ -39,6 +43,7 @@ from .naming import DEAD_LETTER_SUFFIX, dead_letter_queue_name
 from .sending.coalesce import CoalescingProducer
 from .sending.producer import Producer
 from .result import AsyncResult
+from .results import open_backend
 from .registry import TaskRegistry, gen_task_name, make_task, register_app, shared_task, warn_duplicate
 from .routing import Router
 from .signals import Signal
@@ -59,9 +64,17 @@ BROKER_URL_ENVVAR = "CFQ_SHIM_BROKER_URL"
 _IGNORED_SEND_OPTIONS = frozenset({
     "priority", "exchange", "routing_key", "exchange_type", "serializer", "compression", "delivery_mode",
     "mandatory", "immediate", "reply_to", "correlation_id", "retry", "retry_policy", "declare", "connection",
-    "publisher", "producer", "result_cls", "router", "add_to_parent", "chord", "chain", "group_index",
-    "route_name", "shadow", "ignore_result", "stamped_headers", "replaced_task_nesting",
+    "publisher", "producer", "result_cls", "router", "add_to_parent", "chain", "group_index",
+    "route_name", "shadow", "stamped_headers", "replaced_task_nesting", "chord_size",
 })
+
+class _BulkSends(threading.local):
+    #: (queue, body, delay_seconds) held by ``Celery.sending_in_bulk`` on this thread, or None.
+    items: list[tuple[str, str, int]] | None = None
+
+
+_bulk = _BulkSends()
+
 
 class _Control:
     """``app.control``: remote control is not part of the shim (use ``cfq-shim inspect``/``purge``)."""
@@ -116,6 +129,7 @@ class Celery:
         self._pending_autodiscover: list[tuple[Any, str]] = []
         self._router = Router(self.conf)
         self._transport: Transport | None = None
+        self._backend: Any = None
         self._producer: Producer | None = None
         self._limits: Limits | None = None
         self._connect_lock = threading.Lock()
@@ -132,7 +146,6 @@ class Celery:
         if broker:
             self.conf.broker_url = broker
         if backend:
-            # Results are a later release: keep the setting so code reading it works.
             self.conf.result_backend = backend
         if include:
             self.conf.include = tuple(include)
@@ -241,6 +254,7 @@ class Celery:
             if self._finalized:
                 return
             self._finalized = True
+            add_builtin_tasks(self)
             self.on_configure.send(sender=self)
             self._before_importing_tasks()
             for module_name in (*tuple(self.conf.imports or ()), *tuple(self.conf.include or ())):
@@ -398,15 +412,20 @@ class Celery:
         parent still uses); the child opens its own on first use. (:class:`cfq_shim.runtime.Runtime`)"""
         self._transport = None
         self._producer = None
+        if self._backend is not None:
+            self._backend.reset_after_fork()
         self._connect_lock = threading.Lock()
         self._finalize_lock = threading.RLock()
 
     def close(self) -> None:
-        """Close the transport (it is reopened on the next send)."""
+        """Close the transport and the result backend's connections (both reopen on next use)."""
         with self._connect_lock:
             transport, self._transport, self._producer = self._transport, None, None
+            backend = self._backend  # kept: it reconnects on next use (memory:// keeps its results)
         if transport is not None:
             transport.close()
+        if backend is not None:
+            backend.close()
 
     # -- sending ----------------------------------------------------------------------------------
     def send_task(
@@ -447,6 +466,7 @@ class Celery:
         if kwargs is not None and not isinstance(kwargs, Mapping):
             raise TypeError(f"task keyword arguments must be a mapping (task {name!r} got {type(kwargs).__name__})")
         task_id = task_id or str(uuid.uuid4())
+        parent = None
         if _tls.task_stack:
             parent = get_current_worker_task()
             if parent is not None:
@@ -455,6 +475,7 @@ class Celery:
                     root_id = request.root_id or request.id
                 if parent_id is None:
                     parent_id = request.id
+        headers = _result_headers(headers, options)
         if root_id is None:
             root_id = task_id
         if queue is None:
@@ -495,12 +516,36 @@ class Celery:
         if signals.before_task_publish.receivers:
             envelope = self._before_publish(envelope)
         body = encode(envelope, limits=self.limits)
-        self.producer.send(queue, body, delay_seconds=_ceil_seconds(delay))
+        bulk = _bulk.items
+        if bulk is not None:
+            bulk.append((queue, body, _ceil_seconds(delay)))
+        else:
+            self.producer.send(queue, body, delay_seconds=_ceil_seconds(delay))
         if signals.after_task_publish.receivers:
             signals.after_task_publish.send(
                 sender=name, body=body, exchange="", routing_key=queue, headers=_protocol_headers(envelope)
             )
-        return AsyncResult(task_id, task_name=name, app=self)
+        result = AsyncResult(task_id, task_name=name, app=self)
+        if parent is not None and parent.trail and options.get("add_to_parent", True):
+            parent.request.children.append(result)  # stored as the parent's ``children``
+        return result
+
+    @contextmanager
+    def sending_in_bulk(self) -> Iterator[None]:
+        """Hold the sends made in this block (this thread) and push them together at its end, as bulk
+        pushes of up to the batch limits (``group`` and ``chord`` headers). Nested blocks join the outer
+        one. Nothing is pushed when the block raises."""
+        if _bulk.items is not None:
+            yield
+            return
+        _bulk.items = []
+        try:
+            yield
+            items = _bulk.items
+        finally:
+            _bulk.items = None
+        if items:
+            self.producer.send_many(items)
 
     def _before_publish(self, envelope: Envelope) -> Envelope:
         """Fire ``before_task_publish`` with Celery's arguments; header changes the handlers make are kept."""
@@ -534,7 +579,20 @@ class Celery:
 
     @property
     def backend(self) -> Any:
-        return None
+        """The result backend for ``result_backend`` (:mod:`cfq_shim.backend`), opened on first use.
+        Without one, a :class:`~cfq_shim.backend.DisabledBackend`: storing does nothing, reading raises
+        an error that suggests a backend."""
+        if self._backend is None:
+            with self._connect_lock:
+                if self._backend is None:
+                    self._backend = self.open_backend(self.conf.result_backend)
+        return self._backend
+
+    def open_backend(self, url: str | None) -> Any:
+        """A result backend for ``url`` with this app's settings (None: the disabled backend)."""
+        if not url:
+            return DisabledBackend()
+        return Backend(open_backend(url), self.conf, url, on_chord_part=on_chord_part_return)
 
     def app_spec(self) -> str:
         """A ``module:attribute`` that names this app, for ``cfq-shim -A`` (found among loaded modules)."""
@@ -591,6 +649,22 @@ def _as_aware(moment: datetime | str) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment
+
+
+def _result_headers(headers: dict | None, options: dict[str, Any]) -> dict | None:
+    """Carry what the worker needs for results in the message headers, which become request
+    attributes there, as in Celery's protocol: ``ignore_result``, and a chord header task's ``chord``
+    (the body) and ``chord_size``."""
+    chord = options.get("chord")
+    if not chord and not options.get("ignore_result"):
+        return headers
+    headers = dict(headers or {})
+    if options.get("ignore_result"):
+        headers["ignore_result"] = True
+    if chord:
+        headers["chord"] = dict(chord)
+        headers["chord_size"] = options.get("chord_size")
+    return headers
 
 
 def _signatures(value: Any) -> list:

@@ -1,12 +1,16 @@
-"""Signatures (``task.s()``, ``task.si()``, ``signature(...)``) and the canvas primitives.
+"""Signatures (``task.s()``, ``task.si()``, ``signature(...)``) and the canvas: chain, group, chord,
+chunks, map and starmap, with Celery's semantics.
 
 A :class:`Signature` is a dict (as in Celery), so it travels inside an envelope's ``callbacks`` as JSON.
-It can be delayed, applied, cloned, partially applied, linked and chained into ``callbacks``.
 
-What needs no result backend works: ``chain`` (sent as link callbacks), ``group`` (each task sent; reading
-the group's results needs a backend), and everything in eager mode (``task_always_eager`` or ``apply()``),
-``chord`` included. What needs one raises :class:`~cfq_shim.exceptions.FeatureNotAvailable` naming it:
-a chord outside eager mode, a group inside a sent chain, ``chunks``/``xmap``/``xstarmap``.
+- ``chain`` is sent as ``link`` callbacks: each step carries the rest. Nested chains are flattened and a
+  group followed by another step becomes a chord, as in Celery.
+- ``group`` sends its tasks in bulk pushes and returns a :class:`~cfq_shim.result.GroupResult`.
+- ``chord`` saves the header's ids in the result backend and sends the header; the last header task to
+  finish fires the body (:mod:`cfq_shim.chords`): no polling ``chord_unlock`` task.
+- ``xmap``/``xstarmap`` run as the built-in ``celery.map``/``celery.starmap`` tasks, ``chunks`` as a group
+  of ``celery.starmap`` tasks (:mod:`cfq_shim.builtins`).
+- Eager mode (``task_always_eager`` or ``apply()``) runs all of them here with the same results.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .exceptions import FeatureNotAvailable
 from .local import get_current_app
 from .result import AsyncResult, GroupResult
 
@@ -23,12 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .task import Task
 
 __all__ = ["Signature", "signature", "maybe_signature", "subtask", "group", "chain", "chord", "chunks", "xmap", "xstarmap"]
-
-_CANVAS_HINT = (
-    "This canvas composition needs a result backend, which cfq_shim does not have yet. chain() and group() "
-    "work without one; a chord works in eager mode only."
-)
-
 
 class Signature(dict):
     """A task call to make later: task name, args, kwargs and options."""
@@ -108,7 +105,6 @@ class Signature(dict):
             return self._app
         if self._type is not None:
             return self._type.app
-
         return get_current_app()
 
     @property
@@ -167,9 +163,11 @@ class Signature(dict):
     def set_immutable(self, immutable: bool) -> None:
         self["immutable"] = immutable
 
-    def freeze(self, _id: str | None = None, **kwargs: Any) -> "AsyncResult":
-
+    def freeze(self, _id: str | None = None, group_id: str | None = None, **kwargs: Any) -> "AsyncResult":
+        """Fix the task id (and group id) the call will have, and return its result."""
         task_id = self.options.setdefault("task_id", _id or str(uuid.uuid4()))
+        if group_id and "group_id" not in self.options:
+            self.options["group_id"] = group_id
         return AsyncResult(task_id, app=self._app)
 
     def link(self, callback: "Signature") -> "Signature":
@@ -242,11 +240,6 @@ def maybe_signature(value: Any, app: "Celery | None" = None) -> Signature | None
 class _Composition(Signature):
     """A canvas primitive, built like Celery's."""
 
-    _kind = "canvas"
-
-    def _unavailable(self, why: str) -> FeatureNotAvailable:
-        return FeatureNotAvailable(f"{type(self).__name__}(...) {why}", _CANVAS_HINT)
-
     @property
     def tasks(self) -> tuple:
         return tuple(maybe_signature(task, app=self._app) for task in self.kwargs.get("tasks", ()))
@@ -275,15 +268,9 @@ class _Composition(Signature):
 
     def clone(self, args: Iterable | None = None, kwargs: dict | None = None, **options: Any) -> "Signature":
         clone = type(self).__new__(type(self))
-        dict.__init__(clone, {**self, "options": {**self.options, **options}})
+        dict.__init__(clone, {**self, "kwargs": dict(self.kwargs), "options": {**self.options, **options}})
         clone._app, clone._type = self._app, None
         return clone
-
-    def apply_async(self, args: Iterable | None = None, kwargs: dict | None = None, route_name: str | None = None, **options: Any) -> Any:
-        raise self._unavailable(f"({self._kind})")
-
-    def apply(self, args: Iterable | None = None, kwargs: dict | None = None, **options: Any) -> Any:
-        raise self._unavailable(f"({self._kind})")
 
 
 def _flatten(tasks: tuple) -> list:
@@ -292,34 +279,69 @@ def _flatten(tasks: tuple) -> list:
     return list(tasks)
 
 
-class group(_Composition):  # noqa: N801 - Celery's name
-    """Run tasks in parallel: each is sent (or, eager, run); ``get()`` on the result needs a result
-    backend, except in eager mode."""
+def _as_list(value: Any) -> list:
+    if not value:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
-    _kind = "run tasks in parallel and collect their results"
+
+def _link(step: Signature, callback: Signature) -> None:
+    """Make ``callback`` run after ``step``: on a chord, after its body."""
+    if isinstance(step, chord):
+        body = step.body.clone()
+        body.link(callback)
+        step.kwargs["body"] = body
+    else:
+        step.link(callback)
+
+
+def _link_error(step: Signature, errback: Signature) -> None:
+    if isinstance(step, chord):
+        body = step.body.clone()
+        body.link_error(errback)
+        step.kwargs["body"] = body
+    else:
+        step.link_error(errback)
+
+
+class group(_Composition):  # noqa: N801 - Celery's name
+    """Run tasks in parallel. Sent as bulk pushes; the :class:`GroupResult` collects the results."""
 
     def __init__(self, *tasks: Any, app: "Celery | None" = None, **options: Any) -> None:
         super().__init__("celery.group", (), {"tasks": _flatten(tasks)}, options, subtask_type="group", app=app)
 
-    def apply_async(self, args: Iterable | None = None, kwargs: dict | None = None, route_name: str | None = None, **options: Any) -> Any:
-
-        options = {**self.options, **options}
-        group_id = options.pop("group_id", None) or options.pop("task_id", None) or str(uuid.uuid4())
-        results = [
-            task.apply_async(args, kwargs, group_id=group_id, **options) for task in self.tasks
-        ]
+    def freeze(self, _id: str | None = None, group_id: str | None = None, **kwargs: Any) -> Any:
+        """Fix the group's id and every member's task id; returns the GroupResult they will have."""
+        group_id = self.options.setdefault("group_id", group_id or _id or str(uuid.uuid4()))
+        members = [task.clone() for task in self.tasks]
+        results = [member.freeze(group_id=group_id) for member in members]
+        self.kwargs["tasks"] = members
         return GroupResult(group_id, results, app=self._app)
 
-    def apply(self, args: Iterable | None = None, kwargs: dict | None = None, **options: Any) -> Any:
+    @staticmethod
+    def _group_id(options: dict) -> str:
+        """The group's id (``group_id``, else ``task_id``, else new), taken out of the members' options."""
+        group_id = options.pop("group_id", None)
+        task_id = options.pop("task_id", None)
+        return group_id or task_id or str(uuid.uuid4())
 
+    def apply_async(self, args: Iterable | None = None, kwargs: dict | None = None, route_name: str | None = None, **options: Any) -> Any:
+        if self._eager():
+            return self.apply(args, kwargs, **options)
         options = {**self.options, **options}
-        group_id = options.pop("group_id", None) or options.pop("task_id", None) or str(uuid.uuid4())
+        group_id = self._group_id(options)
+        app = self.app
+        with app.sending_in_bulk():
+            results = [task.apply_async(args, kwargs, group_id=group_id, **options) for task in self.tasks]
+        return GroupResult(group_id, results, app=app)
+
+    def apply(self, args: Iterable | None = None, kwargs: dict | None = None, **options: Any) -> Any:
+        options = {**self.options, **options}
+        group_id = self._group_id(options)
         return GroupResult(group_id, [task.apply(args, kwargs, **options) for task in self.tasks], app=self._app)
 
     def __or__(self, other: Any) -> Any:
-        if isinstance(other, Signature) and not isinstance(other, (group, chain)):
-            return chord(self, other, app=self._app)
-        if isinstance(other, (group, chain)):
+        if isinstance(other, Signature):
             return chain(self, other, app=self._app)
         return NotImplemented
 
@@ -327,77 +349,113 @@ class group(_Composition):  # noqa: N801 - Celery's name
 class chain(_Composition):  # noqa: N801 - Celery's name
     """Run tasks one after another, each getting the previous result as its first argument.
 
-    Sent as ``link`` callbacks (each task carries the rest of the chain), so it needs no result backend.
-    Returns the last task's result; eager mode runs it at once.
+    Sent as ``link`` callbacks (each step carries the rest). Returns the last step's result, whose
+    ``parent`` is the step before, as in Celery.
     """
 
-    _kind = "run tasks one after another, passing results"
-
     def __init__(self, *tasks: Any, app: "Celery | None" = None, **options: Any) -> None:
-        super().__init__("celery.chain", (), {"tasks": _flatten(tasks)}, options, subtask_type="chain", app=app)
+        flat: list = []
+        for task in _flatten(tasks):
+            task = maybe_signature(task, app=app)
+            if isinstance(task, chain):
+                # Celery flattens nested chains; their link_error moves onto each of their tasks.
+                errbacks = _as_list(task.options.get("link_error"))
+                for inner in task.tasks:
+                    inner = inner.clone()
+                    for errback in errbacks:
+                        _link_error(inner, maybe_signature(errback, app=app))
+                    flat.append(inner)
+            else:
+                flat.append(task)
+        super().__init__("celery.chain", (), {"tasks": flat}, options, subtask_type="chain", app=app)
 
     def __or__(self, other: Any) -> "chain":
-        if isinstance(other, chain):
-            return chain(*self.tasks, *other.tasks, app=self._app)
         if isinstance(other, Signature):
-            return chain(*self.tasks, other, app=self._app)
+            return chain(self, other, app=self._app)
         return NotImplemented
 
-    def apply_async(self, args: Iterable | None = None, kwargs: dict | None = None, route_name: str | None = None, **options: Any) -> Any:
+    def _steps(self) -> list[Signature]:
+        """The tasks as Celery runs them: a group followed by another step is a chord with it as body."""
+        steps: list[Signature] = []
+        for task in self.tasks:
+            if steps and isinstance(steps[-1], group):
+                steps[-1] = chord(steps[-1], task, app=self._app)
+            else:
+                steps.append(task.clone())
+        return steps
 
-        tasks = list(self.tasks)
-        if not tasks:
+    def freeze(self, _id: str | None = None, group_id: str | None = None, **kwargs: Any) -> Any:
+        """Fix every step's ids; returns the last step's result (parents linked)."""
+        steps = self._steps()
+        result = None
+        for step in steps:
+            frozen = step.freeze(group_id=group_id) if not isinstance(step, (group, chord)) else step.freeze()
+            frozen.parent = result
+            result = frozen
+        self.kwargs["tasks"] = steps
+        return result
+
+    def apply_async(self, args: Iterable | None = None, kwargs: dict | None = None, route_name: str | None = None, **options: Any) -> Any:
+        if not self.kwargs.get("tasks"):
             raise ValueError("chain() needs at least one task")
         if self._eager():
             return self.apply(args, kwargs, **options)
-        if any(isinstance(task, _Composition) for task in tasks):
-            raise self._unavailable("with a group or chord inside needs a result backend")
         options = {**self.options, **options}
-        last_link, last_errbacks = options.pop("link", None), options.pop("link_error", None)
-        # Build from the end: each task links to the next, which carries the rest.
-        following: Signature | None = None
-        ids: list[str] = []
-        for position, task in enumerate(reversed(tasks)):
-            step = task.clone()
-            step.options.setdefault("task_id", str(uuid.uuid4()))
-            if position == 0 and last_link:
-                for callback in last_link if isinstance(last_link, (list, tuple)) else [last_link]:
-                    step.link(callback)
-            if last_errbacks:
-                for errback in last_errbacks if isinstance(last_errbacks, (list, tuple)) else [last_errbacks]:
-                    step.link_error(errback)
-            if following is not None:
-                step.link(following)
-            following = step
-            ids.append(step.options["task_id"])
-        assert following is not None
-        following.apply_async(args, kwargs, **options)
-        result: AsyncResult | None = None
-        for task_id in reversed(ids):  # first task first, so each result's parent is the one before
-            result = AsyncResult(task_id, app=self._app, parent=result)
-        return result
+        last_links = _as_list(options.pop("link", None))
+        errbacks = _as_list(options.pop("link_error", None))
+        # A chain inside a chord header: the chord's bookkeeping belongs to its last task.
+        tail_options = {key: options.pop(key) for key in ("chord", "chord_size", "group_id") if key in options}
+        task_id = options.pop("task_id", None)
+        steps = self._steps()
+        results = []
+        previous = None
+        for position, step in enumerate(steps):
+            is_last = position == len(steps) - 1
+            if is_last and tail_options:
+                step.options.update(tail_options)
+            frozen = step.freeze(_id=task_id if is_last else None) if not isinstance(step, (group, chord)) else step.freeze()
+            frozen.parent = previous
+            previous = frozen
+            results.append(frozen)
+            for errback in errbacks:
+                _link_error(step, maybe_signature(errback, app=self._app))
+        for callback in last_links:
+            _link(steps[-1], maybe_signature(callback, app=self._app))
+        # Link from the end: each step carries the rest of the chain as its callback.
+        for position in range(len(steps) - 2, -1, -1):
+            _link(steps[position], steps[position + 1])
+        steps[0].apply_async(args, kwargs, **options)
+        return results[-1]
 
     def apply(self, args: Iterable | None = None, kwargs: dict | None = None, **options: Any) -> Any:
-        """Run every task here, in order (Celery's ``chain.apply``)."""
+        """Run every step here, in order (Celery's ``chain.apply``)."""
         options = {**self.options, **options}
         last = None
         first_args, first_kwargs = args, kwargs
-        for task in self.tasks:
+        for step in self._steps():
             partial = (last.get(),) if last is not None else first_args
-            result = task.apply(partial, first_kwargs, **options)
+            result = step.apply(partial, first_kwargs, **options)
             result.parent = last
             last, first_kwargs = result, None
         return last
 
 
 class chord(_Composition):  # noqa: N801 - Celery's name
-    """Run a group, then a body with the list of results. Outside eager mode this needs a result backend
-    (a later release) and raises :class:`FeatureNotAvailable`."""
+    """Run a group (the header), then a body with the list of the header's results.
 
-    _kind = "run a group, then a callback with all results"
+    Needs a result backend: the header's results are counted there (:mod:`cfq_shim.chords`). A failed
+    header task fails the chord as in Celery: the body's ``link_error`` runs and the body does not.
+    """
 
     def __init__(self, header: Any, body: Any = None, app: "Celery | None" = None, **options: Any) -> None:
-        header_tasks = list(header.tasks) if isinstance(header, group) else _flatten((header,)) if not isinstance(header, dict) else [header]
+        if isinstance(header, dict) and not isinstance(header, group) and header.get("subtask_type") == "group":
+            header = maybe_signature(header, app=app)
+        if isinstance(header, group):
+            header_tasks = list(header.tasks)
+        elif isinstance(header, dict):
+            header_tasks = [header]
+        else:
+            header_tasks = _flatten((header,))
         super().__init__(
             "celery.chord", (), {"header": header_tasks, "body": body}, options, subtask_type="chord", app=app
         )
@@ -410,16 +468,59 @@ class chord(_Composition):  # noqa: N801 - Celery's name
     def body(self) -> Signature | None:
         return maybe_signature(self.kwargs.get("body"), app=self._app)
 
+    @property
+    def tasks(self) -> tuple:
+        return tuple(self.header.tasks)
+
     def __call__(self, body: Any = None, **options: Any) -> Any:
         """``chord(header)(body)``: Celery's call form."""
         if body is not None:
             return chord(self.header, body, app=self._app, **{**self.options, **options}).apply_async()
         return self.apply_async(**options)
 
+    def freeze(self, _id: str | None = None, group_id: str | None = None, **kwargs: Any) -> Any:
+        """Fix the header's and the body's ids; returns the body's result, whose parent is the header's."""
+        header = self.header
+        header_result = header.freeze(group_id=self.options.get("group_id"))
+        self.options["group_id"] = header_result.id
+        self.kwargs["header"] = list(header.tasks)
+        body = self.body
+        if body is None:
+            raise ValueError("chord() needs a body")
+        body = body.clone()
+        body_result = body.freeze(_id=_id)
+        self.kwargs["body"] = body
+        body_result.parent = header_result
+        return body_result
+
     def apply_async(self, args: Iterable | None = None, kwargs: dict | None = None, route_name: str | None = None, **options: Any) -> Any:
         if self._eager():
             return self.apply(args, kwargs, **options)
-        raise self._unavailable("outside eager mode needs a result backend to collect the header's results")
+        sending = self.clone()  # freezing writes ids: the chord itself can be sent again with new ones
+        options = {**self.options, **options}
+        for callback in _as_list(options.pop("link", None)):
+            _link(sending, maybe_signature(callback, app=self._app))
+        for errback in _as_list(options.pop("link_error", None)):
+            _link_error(sending, maybe_signature(errback, app=self._app))
+        if "group_id" in options:
+            sending.options["group_id"] = options.pop("group_id")
+        body_result = sending.freeze(_id=options.pop("task_id", None))
+        header_result: GroupResult = body_result.parent
+        app = self.app
+        body = sending.body
+        members = list(sending.header.tasks)
+        # The header's ids, in order, so the last header task can read their results (and the chord fails
+        # here, before anything is sent, when there is no result backend).
+        app.backend.save_group(header_result.id, header_result)
+        if not members:
+            body.apply_async(([],))
+            return body_result
+        body_options = dict(body)
+        with app.sending_in_bulk():
+            for member in members:
+                member.apply_async(args, kwargs, group_id=header_result.id, chord=body_options,
+                                   chord_size=len(members), **options)
+        return body_result
 
     def apply(self, args: Iterable | None = None, kwargs: dict | None = None, **options: Any) -> Any:
         body = self.body
@@ -429,22 +530,56 @@ class chord(_Composition):  # noqa: N801 - Celery's name
         return body.apply((results.get(),))
 
 
-class chunks(_Composition):  # noqa: N801 - Celery's name
-    _kind = "split an iterable into chunked tasks"
-
-    def __init__(self, task: Any, it: Iterable, n: int, **options: Any) -> None:
-        super().__init__("celery.chunks", (), {"task": task, "it": list(it), "n": n}, options, subtask_type="chunks")
-
-
 class xmap(_Composition):  # noqa: N801 - Celery's name
-    _kind = "map a task over an iterable"
+    """``task.map(it)``: one ``celery.map`` task calls ``task(item)`` for each item, in order."""
+
+    _builtin = "celery.map"
+    _subtask_type = "xmap"
 
     def __init__(self, task: Any, it: Iterable, **options: Any) -> None:
-        super().__init__("celery.map", (), {"task": task, "it": list(it)}, options, subtask_type="xmap")
+        app = options.pop("app", None)
+        super().__init__(self._builtin, (), {"task": dict(task), "it": [list(i) if isinstance(i, tuple) else i for i in it]},
+                         options, subtask_type=self._subtask_type, immutable=True, app=app or getattr(task, "_app", None))
+
+    def apply_async(self, args: Iterable | None = None, kwargs: dict | None = None, route_name: str | None = None, **options: Any) -> Any:
+        task = self.app.tasks[self._builtin]
+        return task.apply_async((), dict(self.kwargs), **{**self.options, **options})
+
+    def apply(self, args: Iterable | None = None, kwargs: dict | None = None, **options: Any) -> Any:
+        task = self.app.tasks[self._builtin]
+        return task.apply((), dict(self.kwargs), **{**self.options, **options})
 
 
 class xstarmap(xmap):  # noqa: N801 - Celery's name
-    pass
+    """``task.starmap(it)``: one ``celery.starmap`` task calls ``task(*item)`` for each item."""
+
+    _builtin = "celery.starmap"
+    _subtask_type = "xstarmap"
 
 
-_COMPOSITIONS: dict[str, type[_Composition]] = {"group": group, "chain": chain, "chord": chord}
+class chunks(_Composition):  # noqa: N801 - Celery's name
+    """``task.chunks(it, n)``: a group of ``celery.starmap`` tasks of ``n`` items each."""
+
+    def __init__(self, task: Any, it: Iterable, n: int, **options: Any) -> None:
+        app = options.pop("app", None)
+        super().__init__("celery.chunks", (), {"task": dict(task), "it": [list(i) for i in it], "n": int(n)}, options,
+                         subtask_type="chunks", immutable=True, app=app or getattr(task, "_app", None))
+
+    def group(self) -> group:
+        task = maybe_signature(self.kwargs["task"], app=self._app)
+        items, size = list(self.kwargs["it"]), self.kwargs["n"]
+        if size < 1:
+            raise ValueError("chunks() needs n >= 1")
+        parts = [items[start:start + size] for start in range(0, len(items), size)]
+        return group([xstarmap(task, part, app=self._app) for part in parts], app=self._app)
+
+    def apply_async(self, args: Iterable | None = None, kwargs: dict | None = None, route_name: str | None = None, **options: Any) -> Any:
+        return self.group().apply_async(args, kwargs, **{**self.options, **options})
+
+    def apply(self, args: Iterable | None = None, kwargs: dict | None = None, **options: Any) -> Any:
+        return self.group().apply(args, kwargs, **{**self.options, **options})
+
+
+_COMPOSITIONS: dict[str, type[_Composition]] = {
+    "group": group, "chain": chain, "chord": chord, "xmap": xmap, "xstarmap": xstarmap, "chunks": chunks,
+}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import os
 import warnings
+from datetime import timedelta
 from typing import Any, Iterator, Mapping, MutableMapping
 
 from .exceptions import ConfigNotFound, ImproperlyConfigured, NotConfigured
@@ -35,7 +36,10 @@ HONOURED_SETTINGS: dict[str, Any] = {
     "task_always_eager": False,
     "task_eager_propagates": False,
     "task_acks_late": False,
-    "task_ignore_result": False,  # fills Task.ignore_result; there is no result backend yet
+    "task_ignore_result": False,  # fills Task.ignore_result
+    "task_store_errors_even_if_ignored": False,
+    "task_store_eager_result": False,
+    "task_track_started": False,
     "task_time_limit": None,
     "task_soft_time_limit": None,
     "task_serializer": "json",  # "json" only; anything else is an error
@@ -44,7 +48,9 @@ HONOURED_SETTINGS: dict[str, Any] = {
     "worker_concurrency": None,
     "worker_max_tasks_per_child": None,
     "worker_disable_rate_limits": False,  # True: the worker ignores every rate_limit
-    "result_backend": None,  # kept; results are a later release
+    "result_backend": None,  # no default: a project that reads results must name one (cfq_shim.results)
+    "result_expires": timedelta(days=1),  # purged by the backend itself on writes: no beat needed
+    "result_extended": False,
     "beat_schedule": {},  # kept; beat is a later release
 }
 
@@ -92,7 +98,7 @@ IGNORED_SETTINGS: frozenset[str] = frozenset({
     "result_backend_max_retries", "result_backend_max_sleep_between_retries_ms",
     "result_backend_transport_options", "result_cache_max", "result_chord_expires",
     "result_chord_join_timeout", "result_chord_retry_interval", "result_compression", "result_exchange",
-    "result_exchange_type", "result_expires", "result_extended", "result_failure_expires",
+    "result_exchange_type", "result_failure_expires",
     "result_persistent", "result_serializer", "s3_access_key_id", "s3_base_path", "s3_bucket",
     "s3_endpoint_url", "s3_region", "s3_secret_access_key", "security_cert_store", "security_certificate",
     "security_digest", "security_key", "security_key_password", "task_acks_on_failure",
@@ -103,7 +109,7 @@ IGNORED_SETTINGS: frozenset[str] = frozenset({
     "task_default_routing_key", "task_inherit_parent_priority", "task_protocol", "task_publish_retry",
     "task_publish_retry_policy", "task_queue_max_priority", "task_reject_on_worker_lost",
     "task_remote_tracebacks", "task_repr_maxlevels", "task_retry_on_worker_lost", "task_send_sent_event",
-    "task_store_eager_result", "task_store_errors_even_if_ignored", "task_track_started", "timezone",
+    "timezone",
     "worker_agent", "worker_autoscaler", "worker_cancel_long_running_tasks_on_connection_loss",
     "worker_consumer", "worker_deduplicate_successful_tasks", "worker_detect_quorum_queues", "worker_direct",
     "worker_disable_prefetch", "worker_enable_prefetch_count_reduction",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import os
 import sys
 import time
 import traceback as traceback_module
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union
 from . import signals, states
 from .canvas import maybe_signature
 from .envelope import Envelope
-from .exceptions import Ignore, NotRegistered, Reject, Retry
+from .exceptions import Ignore, NotRegistered, Reject, Retry, TimeLimitExceeded, WorkerLostError
 from .local import pop_task, push_task, set_current_app
 from .request import Context
 
@@ -166,13 +167,37 @@ def _overridden(task: "Task") -> frozenset[str]:
     return found
 
 
+@dataclass(frozen=True)
+class _ResultPolicy:
+    """What one call writes to the result backend (Celery's tracer: publish_result, store_errors,
+    track_started)."""
+
+    publish: bool
+    store_errors: bool
+    track_started: bool
+
+
+def _result_policy(task: "Task", request: Context, eager: bool) -> _ResultPolicy:
+    ignore = bool(task.ignore_result) or bool(request.ignore_result)
+    stores_here = not eager or bool(task.store_eager_result)
+    store_errors = stores_here and (not task.ignore_result or bool(task.store_errors_even_if_ignored))
+    return _ResultPolicy(
+        publish=stores_here and not ignore,
+        store_errors=store_errors,
+        track_started=not eager and bool(task.track_started) and not ignore,
+    )
+
+
 def trace(task: "Task", request: Context, *, eager: bool, propagate: bool) -> TraceResult:
     """Run ``task`` under ``request`` (which holds args and kwargs), as Celery's tracer does.
 
     ``propagate`` (eager mode with ``task_eager_propagates``) lets the task's exception out before
     ``on_failure``/``on_retry`` run, as in Celery. KeyboardInterrupt/SystemExit always pass through.
+    States and results go to the result backend as in Celery: STARTED (``track_started``), RETRY,
+    FAILURE, SUCCESS; a return value JSON cannot carry makes the task a FAILURE saying so.
     """
     args, kwargs, task_id = request.args, request.kwargs, request.id
+    policy = _result_policy(task, request, eager)
     overridden = _overridden(task)
     fun = task if "__call__" in overridden else task.run
     started = time.monotonic()
@@ -184,6 +209,8 @@ def trace(task: "Task", request: Context, *, eager: bool, propagate: bool) -> Tr
     try:
         if signals.task_prerun.receivers:
             signals.task_prerun.send(sender=task, task_id=task_id, task=task, args=args, kwargs=kwargs)
+        if policy.track_started:
+            task.backend.store_result(task_id, {"pid": os.getpid(), "hostname": request.hostname}, states.STARTED, request=request)
         try:
             if "before_start" in overridden:
                 task.before_start(task_id, args, kwargs)
@@ -202,6 +229,8 @@ def trace(task: "Task", request: Context, *, eager: bool, propagate: bool) -> Tr
                 raise
             state, retval = states.RETRY, exc
             einfo = ExceptionInfo()
+            if policy.store_errors:
+                task.backend.mark_as_retry(task_id, exc.exc or exc, einfo.traceback, request=request)
             task.on_retry(exc.exc, task_id, args, kwargs, einfo)
             signals.task_retry.send(sender=task, request=request, reason=exc, einfo=einfo)
             if logger.isEnabledFor(logging.INFO):
@@ -211,17 +240,19 @@ def trace(task: "Task", request: Context, *, eager: bool, propagate: bool) -> Tr
                 raise
             state, retval = states.FAILURE, exc
             einfo = ExceptionInfo()
-            _handle_failure(task, request, exc, einfo)
+            _handle_failure(task, request, exc, einfo, policy.store_errors)
         else:
             runtime = time.monotonic() - started
             try:
                 _apply_callbacks(task, request, retval)
-            except Exception as exc:  # a link that cannot be sent fails the task, as in Celery
+                # After the callbacks, so the children they sent are in the stored meta (as Celery).
+                task.backend.mark_as_done(task_id, retval, request, policy.publish)
+            except Exception as exc:  # a link that cannot be sent, a result JSON cannot carry: FAILURE
                 if propagate:
                     raise
                 state, retval = states.FAILURE, exc
                 einfo = ExceptionInfo()
-                _handle_failure(task, request, exc, einfo)
+                _handle_failure(task, request, exc, einfo, policy.store_errors)
             else:
                 if "on_success" in overridden:
                     try:
@@ -257,9 +288,10 @@ def trace(task: "Task", request: Context, *, eager: bool, propagate: bool) -> Tr
     return TraceResult(state=state or states.FAILURE, retval=retval, runtime_seconds=time.monotonic() - started, einfo=einfo)
 
 
-def _handle_failure(task: "Task", request: Context, exc: Exception, einfo: ExceptionInfo) -> None:
-    # Celery's order: errbacks (with the result backend's mark_as_failure), on_failure, task_failure.
-    _apply_errbacks(task, request, exc, einfo)
+def _handle_failure(task: "Task", request: Context, exc: Exception, einfo: ExceptionInfo, store_errors: bool) -> None:
+    # Celery's order: the result backend's mark_as_failure (with the errbacks), on_failure, task_failure.
+    task.backend.mark_as_failure(request.id, exc, einfo.traceback, request=request, store_result=store_errors)
+    apply_errbacks(task.app, task.name, request, exc, einfo.tb)
     task.on_failure(exc, request.id, request.args, request.kwargs, einfo)
     _send_task_failure(task, request, exc, einfo)
     _log_task_error(task, request, "raised unexpected", einfo, logging.ERROR)
@@ -308,7 +340,7 @@ def _errback_takes_failure_details(errback_task: "Task", sig: Any) -> bool:
     return len(positional) > 1
 
 
-def _apply_errbacks(task: "Task", request: Context, exc: BaseException, einfo: ExceptionInfo) -> None:
+def apply_errbacks(app: "Runtime", task_name: str | None, request: Context, exc: BaseException, tb: Any) -> None:
     """``link_error``: new-style errbacks run here with ``(request, exc, traceback)``; old-style ones get
     the failed task's id, sent (or applied in eager mode) as Celery does."""
     if not request.errbacks:
@@ -316,7 +348,7 @@ def _apply_errbacks(task: "Task", request: Context, exc: BaseException, einfo: E
 
     by_id = []
     for errback in request.errbacks:
-        sig = maybe_signature(errback, app=task.app)
+        sig = maybe_signature(errback, app=app)
         try:
             errback_task = sig.type
         except KeyError:  # not registered here: another worker may know it
@@ -324,7 +356,7 @@ def _apply_errbacks(task: "Task", request: Context, exc: BaseException, einfo: E
             continue
         if _errback_takes_failure_details(errback_task, sig):
             try:
-                sig(request, exc, einfo.tb)
+                sig(request, exc, tb)
             except Exception:
                 logger.exception("Errback %r raised an exception", sig.name)
         else:
@@ -332,12 +364,12 @@ def _apply_errbacks(task: "Task", request: Context, exc: BaseException, einfo: E
     root_id = request.root_id or request.id
     for sig in by_id:
         try:
-            if task.app.conf.task_always_eager or request.is_eager:
+            if app.conf.task_always_eager or request.is_eager:
                 sig.apply((request.id,), parent_id=request.id, root_id=root_id)
             else:
                 sig.apply_async((request.id,), parent_id=request.id, root_id=root_id)
         except Exception as send_error:
-            logger.error("Task %s[%s]: errback %r could not be sent: %r", task.name, request.id, sig.name, send_error)
+            logger.error("Task %s[%s]: errback %r could not be sent: %r", task_name, request.id, sig.name, send_error)
 
 
 # -- the worker's entry point -------------------------------------------------------------------------
@@ -397,6 +429,32 @@ def _retry_outcome(envelope: Envelope, request: Context, exc: Retry) -> RetryLat
     return RetryLater(envelope=next_envelope, delay_seconds=delay, reason=str(exc), body_changed=body_changed)
 
 
+def _store_internal_error(task: "Task", request: Context, exc: BaseException, einfo: ExceptionInfo) -> None:
+    try:
+        task.backend.mark_as_failure(request.id, exc, einfo.traceback, request=request, call_errbacks=False)
+    except Exception:  # noqa: BLE001 - the message still goes to the dead-letter queue with the reason
+        logger.exception("Task %s[%s]: could not store the internal error in the result backend", task.name, request.id)
+
+
+#: Failures the worker, not the task, reports (a hard time limit, a child process that died).
+WORKER_FAILURES = {"TimeLimitExceeded": TimeLimitExceeded, "WorkerLostError": WorkerLostError}
+
+
+def record_worker_failure(app: "Runtime", envelope: Envelope, exc_type: str, message: str, hostname: str) -> None:
+    """Store FAILURE for a task the worker had to give up on (Celery's ``on_timeout``/worker lost), so
+    ``get()`` raises instead of waiting, and a chord counts the header task as done."""
+    task = app.tasks.get(envelope.task)
+    if task is None:
+        return
+    exc = WORKER_FAILURES[exc_type](message)
+    request = _request_for(envelope, Delivery(message_id="", queue=envelope.queue, attempts=1, hostname=hostname))
+    store = not task.ignore_result or bool(task.store_errors_even_if_ignored)
+    try:
+        task.backend.mark_as_failure(envelope.id, exc, None, request=request, store_result=store)
+    except Exception:  # noqa: BLE001 - the message still goes to the dead-letter queue with the reason
+        logger.exception("Task %s[%s]: could not store %s in the result backend", envelope.task, envelope.id, exc_type)
+
+
 def _exc_message(exc: BaseException) -> str:
     try:
         return str(exc)
@@ -428,6 +486,7 @@ def execute(app: "Runtime", envelope: Envelope, delivery: Delivery) -> Outcome:
     request = _request_for(envelope, delivery)
     if envelope.expires is not None and envelope.expires <= datetime.now(timezone.utc):
         signals.task_revoked.send(sender=task, request=request, terminated=False, signum=None, expired=True)
+        task.backend.mark_as_revoked(envelope.id, "expired", request=request, store_result=not task.ignore_result)
         if logger.isEnabledFor(logging.INFO):
             logger.info("Discarding revoked task: %s[%s] (expired)", task.name, envelope.id)
         return Expired()
@@ -444,6 +503,7 @@ def execute(app: "Runtime", envelope: Envelope, delivery: Delivery) -> Outcome:
             exception=exc, traceback=einfo.tb, einfo=einfo,
         )
         logger.error("Task %s[%s] internal error: %r", task.name, request.id, exc, exc_info=einfo.exc_info)
+        _store_internal_error(task, request, exc, einfo)
         return Failed(exc_type=type(exc).__name__, message=_exc_message(exc), traceback=einfo.traceback)
     state, retval = result.state, result.retval
     if state == states.SUCCESS:

@@ -57,11 +57,16 @@ class Context:
         return getattr(self, key, default)
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {key: value for key, value in self.__dict__.items() if key != "_children"}
 
     def __repr__(self) -> str:
         return f"<Context: {self.__dict__!r}>"
 
+    _children: list | None = None
+
     @property
     def children(self) -> list:
-        return []
+        """Results of the tasks this call sent (stored in its meta as ``children``); one list per request."""
+        if self._children is None:
+            self._children = []
+        return self._children

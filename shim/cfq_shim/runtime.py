@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, runtime_checkable
 
+from .backend import Backend, DisabledBackend
 from .conf import Settings
 from .limits import Limits
 from .sending.producer import Producer
@@ -62,6 +63,12 @@ class Runtime(Protocol):
     @property
     def producer(self) -> Producer:
         """The producer the app sends through, created on first use."""
+        ...
+
+    @property
+    def backend(self) -> Backend | DisabledBackend:
+        """The result backend (``result_backend``), opened on first use; ``backend.store`` is the shared
+        state (task metas, chord sets, revoked ids, heartbeats, locks: :mod:`cfq_shim.results.base`)."""
         ...
 
     def queues(self) -> list[str]:

@@ -441,6 +441,7 @@ class Task:
 
     def AsyncResult(self, task_id: str, **kwargs: Any) -> "AsyncResult":  # noqa: N802 - Celery's name
 
+        kwargs.setdefault("backend", self._backend if self._backend is not None and not isinstance(self._backend, str) else None)
         return AsyncResult(task_id, task_name=self.name, app=self._app, **kwargs)
 
     # -- hooks (Celery's signatures; the defaults do nothing) ------------------------------------------
@@ -463,15 +464,32 @@ class Task:
         """After every run that did not end in Ignore or Reject."""
 
     def update_state(self, task_id: str | None = None, state: str | None = None, meta: Any = None, **kwargs: Any) -> None:
-        """Celery stores a custom state in the result backend; there is none yet, so this does nothing."""
+        """Store a state (custom ones too: ``state='PROGRESS', meta={'done': 3}``) for this call, or for
+        ``task_id``; ``AsyncResult(id).state``/``.info`` read it from any process."""
+        if task_id is None:
+            task_id = self.request.id
+        self.backend.store_result(task_id, meta, state, request=self.request, **kwargs)
 
     def send_event(self, type_: str, retry: bool = True, retry_policy: Any = None, **fields: Any) -> None:
         """Celery's task events are not sent by cfq_shim (no event stream); accepted and ignored."""
 
     # -- misc -------------------------------------------------------------------------------------
+    #: A per-task result backend (``@app.task(backend=...)``); None: the app's.
+    _backend: Any = None
+
     @property
     def backend(self) -> Any:
-        return None
+        """The result backend this task stores into: its own, else the app's (``app.backend``)."""
+        backend = self._backend
+        if backend is None:
+            return self.app.backend
+        if isinstance(backend, str):  # a URL: opened once, on first use
+            backend = self._backend = self.app.open_backend(backend)
+        return backend
+
+    @backend.setter
+    def backend(self, value: Any) -> None:
+        self._backend = value
 
     def __repr__(self) -> str:
         return f"<@task: {self.name} of {self._app.main if self._app else 'current app'}>"

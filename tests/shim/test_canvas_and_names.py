@@ -1,4 +1,5 @@
-"""Signatures work; names for later features build, and using them raises an error that names them."""
+"""Signatures and canvas shapes as sent; names for later features build, and using them raises an error
+that names them; reading results without a result backend suggests one."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 
 from cfq_shim import AsyncResult, Celery, chain, chord, crontab, group, schedule, signature, states, xmap
 from cfq_shim.envelope import decode
+from cfq_shim.backend import NoResultBackend
 from cfq_shim.exceptions import FeatureNotAvailable
 
 
@@ -86,7 +88,7 @@ def test_group_sends_every_task_with_the_group_id(app):
     sent = [decode(m.body) for m in app.transport.pull("celery", batch_size=10, visibility_timeout_ms=1000)]
     assert [e.args for e in sent] == [[1, 1], [2, 2]]
     assert {e.group_id for e in sent} == {result.id} and [r.id for r in result.results] == [e.id for e in sent]
-    with pytest.raises(FeatureNotAvailable, match="task results"):
+    with pytest.raises(NoResultBackend, match="sqlite:///"):
         result.get()
 
 
@@ -108,24 +110,36 @@ def test_canvas_in_eager_mode_runs_like_celery(app):
     assert (group(add.s(1, 1), add.s(2, 2)) | total.s()).delay().get() == 6
 
 
-def test_what_needs_a_result_backend_says_so(app):
+def test_a_chord_needs_a_result_backend_and_says_so_before_sending(app):
     @app.task
     def add(x, y):
         return x + y
 
-    for built in (chord([add.s(1, 1)], add.s(2)), chain(group(add.s(1, 1)), add.s(1)), xmap(add.s(), [1, 2])):
-        with pytest.raises(FeatureNotAvailable, match="result backend"):
+    for built in (chord([add.s(1, 1)], add.s(2)), chain(group(add.s(1, 1)), add.s(1))):
+        with pytest.raises(NoResultBackend, match="result_backend"):
             built.apply_async()
-        with pytest.raises(NotImplementedError):
+        with pytest.raises(NotImplementedError):  # as Celery's DisabledBackend
             built.delay()
+    add.delay(7, 7)  # nothing of the chords was sent: this is the only message
+    assert [decode(m.body).args for m in app.transport.peek("celery", batch_size=10)] == [[7, 7]]
 
 
-def test_async_result_holds_an_id_and_names_the_missing_backend(app):
+def test_map_is_sent_as_the_builtin_map_task(app):
+    @app.task
+    def add(x, y):
+        return x + y
+
+    xmap(add.s(), [1, 2]).apply_async()
+    [sent] = [decode(m.body) for m in app.transport.pull("celery", batch_size=10, visibility_timeout_ms=1000)]
+    assert sent.task == "celery.map" and sent.kwargs["it"] == [1, 2] and sent.kwargs["task"]["task"] == add.name
+
+
+def test_async_result_holds_an_id_and_suggests_a_backend(app):
     result = AsyncResult("abc")
     assert result.id == result.task_id == "abc" and result == AsyncResult("abc") and str(result) == "abc"
-    with pytest.raises(FeatureNotAvailable, match=r"AsyncResult.get\(\) \(task results\).*result backend"):
+    with pytest.raises(NoResultBackend, match=r"No result backend is configured.*sqlite:///"):
         result.get(timeout=1)
-    with pytest.raises(FeatureNotAvailable, match="task results"):
+    with pytest.raises(NoResultBackend):
         result.state
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from celery.app import defaults as celery_defaults
@@ -41,5 +42,6 @@ def test_defaults_and_explicit_values():
     assert conf.task_default_queue == "q" and conf.task_always_eager is False
     assert conf.is_set("task_default_queue") and not conf.is_set("task_always_eager")
     assert conf.changes_only() == {"task_default_queue": "q"}
-    assert conf.result_expires is None  # an ignored Celery setting reads as None until set
+    assert conf.result_persistent is None  # an ignored Celery setting reads as None until set
+    assert conf.result_expires == timedelta(days=1)  # honoured, with Celery's default
     assert "task_routes" in conf and "nonsense" not in conf

@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 from .. import signals
 from ..envelope import EnvelopeError, decode
 from ..dedupe import CompletedTasks
-from ..execution import Delivery, Failed, Ignored, Outcome, Rejected, RetryLater, execute
+from ..execution import WORKER_FAILURES, Delivery, Failed, Ignored, Outcome, Rejected, RetryLater, execute, record_worker_failure
 from ..exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from ..naming import dead_letter_queue_name
 from ..runtime import Runtime
@@ -194,6 +194,7 @@ class Worker:
         signals.worker_init.send(sender=self)
         self.transport = app.transport
         self.limits = self.transport.limits
+        app.backend  # an unsupported result_backend stops the start here, naming the supported ones
         self._declare_queues()
         self._max_retries = {name: self._settings_of(name).max_retries for name in self.queues}
         max_pull = self.limits.max_pull_batch_size
@@ -456,6 +457,8 @@ class Worker:
             return
         try:
             self._log_outcome(job, outcome)
+            if isinstance(outcome, Failed) and job.envelope is not None and outcome.exc_type in WORKER_FAILURES:
+                record_worker_failure(self.app, job.envelope, outcome.exc_type, outcome.message, self.hostname)
             settlement = settlement_for(outcome, job, limits=self.limits, max_retries_of=self._max_retries_of)
         except Exception:  # noqa: BLE001 - never lose the message over a logging or encoding bug
             logger.exception("Could not settle %s; it will be delivered again after its lease.", job.label)
