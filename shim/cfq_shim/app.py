@@ -9,25 +9,21 @@ the tasks are first needed (``app.tasks``, a worker start), and the broker is op
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import socket
 import sys
 import threading
 import uuid
 import warnings
-from dataclasses import replace
-from datetime import datetime, timedelta, timezone
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from . import signals
 from .backend import Backend, DisabledBackend
 from .builtins import add_builtin_tasks
 from .chords import on_chord_part_return
 from .canvas import signature as make_signature
 from .conf import Settings, load_object
-from .envelope import Envelope, encode
 from .exceptions import AlwaysEagerIgnored, FeatureNotAvailable, ImproperlyConfigured
 from .fixups import install_fixups
 from .limits import DEFAULT_LIMITS, Limits
@@ -41,6 +37,7 @@ from .local import (
 )
 from .naming import DEAD_LETTER_SUFFIX, dead_letter_queue_name
 from .sending.coalesce import CoalescingProducer
+from .sending.message import build_envelope, check_arguments, publish, result_headers, warn_ignored_options
 from .sending.producer import Producer
 from .result import AsyncResult
 from .results import open_backend
@@ -53,20 +50,11 @@ from .transport.base import QueueSettings, Transport
 
 __all__ = ["Celery", "shared_task", "DEFAULT_BROKER_URL", "BROKER_URL_ENVVAR"]
 
-logger = logging.getLogger("cfq_shim.app")
 
 #: The broker when none is configured: the embedded store, relative to the working directory.
 DEFAULT_BROKER_URL = "sqlite:///.cfq-shim/queues.sqlite3"
 #: Environment variable that sets the broker when the app's settings do not.
 BROKER_URL_ENVVAR = "CFQ_SHIM_BROKER_URL"
-
-#: ``apply_async``/``send_task`` options that mean nothing on Cloudflare Queues (accepted, debug-logged).
-_IGNORED_SEND_OPTIONS = frozenset({
-    "priority", "exchange", "routing_key", "exchange_type", "serializer", "compression", "delivery_mode",
-    "mandatory", "immediate", "reply_to", "correlation_id", "retry", "retry_policy", "declare", "connection",
-    "publisher", "producer", "result_cls", "router", "add_to_parent", "chain", "group_index",
-    "route_name", "shadow", "stamped_headers", "replaced_task_nesting", "chord_size",
-})
 
 class _BulkSends(threading.local):
     #: (queue, body, delay_seconds) held by ``Celery.sending_in_bulk`` on this thread, or None.
@@ -455,16 +443,10 @@ class Celery:
         Raises :class:`~cfq_shim.exceptions.EncodeError` (naming the task and the size or reason) before
         anything is sent when the call cannot be carried.
         """
-        if options and logger.isEnabledFor(logging.DEBUG):
-            ignored = sorted(set(options) & _IGNORED_SEND_OPTIONS)
-            if ignored:
-                logger.debug("send_task(%s): options %s have no effect on Cloudflare Queues", name, ignored)
+        warn_ignored_options(name, options)
         if task_type is None and self.conf.task_always_eager:
             warnings.warn("send_task ignores task_always_eager: the task is sent to the broker", AlwaysEagerIgnored, stacklevel=2)
-        if args is not None and not isinstance(args, (list, tuple)):
-            raise TypeError(f"task args must be a list or tuple (task {name!r} got {type(args).__name__})")
-        if kwargs is not None and not isinstance(kwargs, Mapping):
-            raise TypeError(f"task keyword arguments must be a mapping (task {name!r} got {type(kwargs).__name__})")
+        check_arguments(name, args, kwargs)
         task_id = task_id or str(uuid.uuid4())
         parent = None
         if _tls.task_stack:
@@ -475,56 +457,17 @@ class Celery:
                     root_id = request.root_id or request.id
                 if parent_id is None:
                     parent_id = request.id
-        headers = _result_headers(headers, options)
+        headers = result_headers(headers, options)
         if root_id is None:
             root_id = task_id
         if queue is None:
             queue = self.queue_for(name, args, kwargs)
-        delay = 0.0
-        now = None
-        if countdown:
-            now = datetime.now(timezone.utc)
-            eta = now + timedelta(seconds=countdown)
-            delay = float(countdown)
-        elif eta is not None:
-            now = datetime.now(timezone.utc)
-            eta = _as_aware(eta)
-            delay = (eta - now).total_seconds()
-        if expires is not None:
-            if isinstance(expires, (int, float)):
-                expires = (now or datetime.now(timezone.utc)) + timedelta(seconds=expires)
-            else:
-                expires = _as_aware(expires)
-        envelope = Envelope(
-            id=task_id,
-            task=name,
-            args=list(args) if args else [],
-            kwargs=dict(kwargs) if kwargs else {},
-            queue=queue,
-            retries=retries or 0,
-            eta=eta,  # type: ignore[arg-type]
-            expires=expires,  # type: ignore[arg-type]
-            root_id=root_id,
-            parent_id=parent_id,
-            group_id=group_id,
-            headers=dict(headers) if headers else {},
-            callbacks=_signatures(link),
-            errbacks=_signatures(link_error),
-            time_limit=time_limit,
-            soft_time_limit=soft_time_limit,
+        envelope, delay_seconds = build_envelope(
+            name, args, kwargs, task_id=task_id, queue=queue, root_id=root_id, parent_id=parent_id,
+            countdown=countdown, eta=eta, expires=expires, link=link, link_error=link_error, group_id=group_id,
+            retries=retries, time_limit=time_limit, soft_time_limit=soft_time_limit, headers=headers,
         )
-        if signals.before_task_publish.receivers:
-            envelope = self._before_publish(envelope)
-        body = encode(envelope, limits=self.limits)
-        bulk = _bulk.items
-        if bulk is not None:
-            bulk.append((queue, body, _ceil_seconds(delay)))
-        else:
-            self.producer.send(queue, body, delay_seconds=_ceil_seconds(delay))
-        if signals.after_task_publish.receivers:
-            signals.after_task_publish.send(
-                sender=name, body=body, exchange="", routing_key=queue, headers=_protocol_headers(envelope)
-            )
+        publish(self.producer, envelope, delay_seconds, limits=self.limits, held=_bulk.items)
         result = AsyncResult(task_id, task_name=name, app=self)
         if parent is not None and parent.trail and options.get("add_to_parent", True):
             parent.request.children.append(result)  # stored as the parent's ``children``
@@ -546,19 +489,6 @@ class Celery:
             _bulk.items = None
         if items:
             self.producer.send_many(items)
-
-    def _before_publish(self, envelope: Envelope) -> Envelope:
-        """Fire ``before_task_publish`` with Celery's arguments; header changes the handlers make are kept."""
-
-        headers = _protocol_headers(envelope)
-        protocol_keys = set(headers) - set(envelope.headers)
-        body = (envelope.args, envelope.kwargs, {"callbacks": envelope.callbacks, "errbacks": envelope.errbacks, "chain": None, "chord": None})
-        signals.before_task_publish.send(
-            sender=envelope.task, body=body, exchange="", routing_key=envelope.queue, headers=headers,
-            properties={"correlation_id": envelope.id}, declare=[], retry_policy=None,
-        )
-        custom = {key: value for key, value in headers.items() if key not in protocol_keys}
-        return replace(envelope, headers=custom) if custom != envelope.headers else envelope
 
     def AsyncResult(self, task_id: str, **kwargs: Any) -> AsyncResult:  # noqa: N802 - Celery's name
         return AsyncResult(task_id, app=self, **kwargs)
@@ -634,60 +564,6 @@ def _command_line() -> Any:
 
 def _unpickle_app(cls: type[Celery], main: str | None, changes: dict[str, Any]) -> Celery:
     return cls(main, set_as_current=False, changes=changes)
-
-
-def _ceil_seconds(seconds: float) -> int:
-    if seconds <= 0:
-        return 0
-    whole = int(seconds)
-    return whole if whole == seconds else whole + 1
-
-
-def _as_aware(moment: datetime | str) -> datetime:
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment
-
-
-def _result_headers(headers: dict | None, options: dict[str, Any]) -> dict | None:
-    """Carry what the worker needs for results in the message headers, which become request
-    attributes there, as in Celery's protocol: ``ignore_result``, and a chord header task's ``chord``
-    (the body) and ``chord_size``."""
-    chord = options.get("chord")
-    if not chord and not options.get("ignore_result"):
-        return headers
-    headers = dict(headers or {})
-    if options.get("ignore_result"):
-        headers["ignore_result"] = True
-    if chord:
-        headers["chord"] = dict(chord)
-        headers["chord_size"] = options.get("chord_size")
-    return headers
-
-
-def _signatures(value: Any) -> list:
-    if not value:
-        return []
-    items = value if isinstance(value, (list, tuple)) else [value]
-    return [dict(item) for item in items]
-
-
-def _protocol_headers(envelope: Envelope) -> dict[str, Any]:
-    return {
-        **envelope.headers,
-        "lang": "py",
-        "task": envelope.task,
-        "id": envelope.id,
-        "eta": envelope.eta.isoformat() if envelope.eta else None,
-        "expires": envelope.expires.isoformat() if envelope.expires else None,
-        "group": envelope.group_id,
-        "retries": envelope.retries,
-        "timelimit": [envelope.time_limit, envelope.soft_time_limit],
-        "root_id": envelope.root_id,
-        "parent_id": envelope.parent_id,
-    }
 
 
 def _import_related_module(package: str, related_name: str) -> None:

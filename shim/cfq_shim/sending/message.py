@@ -1,0 +1,198 @@
+"""From one task call to one message: the envelope, Celery's publish signals, the encoded body.
+
+:meth:`cfq_shim.Celery.send_task` decides the ids, the parent and the queue; this module turns the
+call's options into an :class:`~cfq_shim.envelope.Envelope` (the wire format), fires
+``before_task_publish``/``after_task_publish`` with Celery's arguments, and hands the encoded body to
+a producer. The size of the body is checked once, by :func:`cfq_shim.envelope.encode`, before
+anything is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable, Mapping
+
+from .. import signals
+from ..envelope import Envelope, encode
+from ..limits import Limits
+from .producer import Producer
+
+__all__ = ["IGNORED_SEND_OPTIONS", "build_envelope", "check_arguments", "result_headers", "publish", "protocol_headers", "warn_ignored_options"]
+
+logger = logging.getLogger("cfq_shim.app")
+
+#: ``apply_async``/``send_task`` options that mean nothing on Cloudflare Queues (accepted, debug-logged).
+IGNORED_SEND_OPTIONS = frozenset({
+    "priority", "exchange", "routing_key", "exchange_type", "serializer", "compression", "delivery_mode",
+    "mandatory", "immediate", "reply_to", "correlation_id", "retry", "retry_policy", "declare", "connection",
+    "publisher", "producer", "result_cls", "router", "add_to_parent", "chain", "group_index",
+    "route_name", "shadow", "stamped_headers", "replaced_task_nesting", "chord_size",
+})
+
+
+def warn_ignored_options(name: str, options: Mapping[str, Any]) -> None:
+    """Debug-log the Celery send options that have no effect here (only when debug logging is on)."""
+    if options and logger.isEnabledFor(logging.DEBUG):
+        ignored = sorted(set(options) & IGNORED_SEND_OPTIONS)
+        if ignored:
+            logger.debug("send_task(%s): options %s have no effect on Cloudflare Queues", name, ignored)
+
+
+def check_arguments(name: str, args: Any, kwargs: Any) -> None:
+    """``TypeError`` naming the task when ``args`` is not a list/tuple or ``kwargs`` not a mapping."""
+    if args is not None and not isinstance(args, (list, tuple)):
+        raise TypeError(f"task args must be a list or tuple (task {name!r} got {type(args).__name__})")
+    if kwargs is not None and not isinstance(kwargs, Mapping):
+        raise TypeError(f"task keyword arguments must be a mapping (task {name!r} got {type(kwargs).__name__})")
+
+
+def build_envelope(
+    name: str,
+    args: Iterable | None,
+    kwargs: Mapping | None,
+    *,
+    task_id: str,
+    queue: str,
+    root_id: str,
+    parent_id: str | None,
+    countdown: float | None = None,
+    eta: datetime | str | None = None,
+    expires: float | datetime | str | None = None,
+    link: Any = None,
+    link_error: Any = None,
+    group_id: str | None = None,
+    retries: int = 0,
+    time_limit: float | None = None,
+    soft_time_limit: float | None = None,
+    headers: Mapping | None = None,
+) -> tuple[Envelope, int]:
+    """The envelope of one call and the delay to send it with (whole seconds, rounded up).
+
+    ``countdown`` wins over ``eta``; a numeric ``expires`` counts from now. Naive datetimes and ISO
+    strings are taken as UTC. Call :func:`check_arguments` first."""
+    delay = 0.0
+    now = None
+    if countdown:
+        now = datetime.now(timezone.utc)
+        eta = now + timedelta(seconds=countdown)
+        delay = float(countdown)
+    elif eta is not None:
+        now = datetime.now(timezone.utc)
+        eta = _as_aware(eta)
+        delay = (eta - now).total_seconds()
+    if expires is not None:
+        if isinstance(expires, (int, float)):
+            expires = (now or datetime.now(timezone.utc)) + timedelta(seconds=expires)
+        else:
+            expires = _as_aware(expires)
+    envelope = Envelope(
+        id=task_id,
+        task=name,
+        args=list(args) if args else [],
+        kwargs=dict(kwargs) if kwargs else {},
+        queue=queue,
+        retries=retries or 0,
+        eta=eta,  # type: ignore[arg-type]
+        expires=expires,  # type: ignore[arg-type]
+        root_id=root_id,
+        parent_id=parent_id,
+        group_id=group_id,
+        headers=dict(headers) if headers else {},
+        callbacks=_signatures(link),
+        errbacks=_signatures(link_error),
+        time_limit=time_limit,
+        soft_time_limit=soft_time_limit,
+    )
+    return envelope, _ceil_seconds(delay)
+
+
+def result_headers(headers: Mapping | None, options: Mapping[str, Any]) -> Mapping | None:
+    """Carry what the worker needs for results in the message headers, which become request
+    attributes there, as in Celery's protocol: ``ignore_result``, and a chord header task's ``chord``
+    (the body) and ``chord_size``."""
+    chord = options.get("chord")
+    if not chord and not options.get("ignore_result"):
+        return headers
+    carried = dict(headers or {})
+    if options.get("ignore_result"):
+        carried["ignore_result"] = True
+    if chord:
+        carried["chord"] = dict(chord)
+        carried["chord_size"] = options.get("chord_size")
+    return carried
+
+
+def publish(producer: Producer, envelope: Envelope, delay_seconds: int, *, limits: Limits,
+            held: list[tuple[str, str, int]] | None = None) -> str:
+    """Fire ``before_task_publish``, encode (the one size check: :class:`~cfq_shim.exceptions.EncodeError`
+    before anything is sent), send, fire ``after_task_publish``. Returns the body sent.
+
+    ``held``: a list that collects ``(queue, body, delay_seconds)`` instead of sending
+    (``Celery.sending_in_bulk``, which pushes them together with ``producer.send_many``)."""
+    if signals.before_task_publish.receivers:
+        envelope = _before_publish(envelope)
+    body = encode(envelope, limits=limits)
+    if held is not None:
+        held.append((envelope.queue, body, delay_seconds))
+    else:
+        producer.send(envelope.queue, body, delay_seconds=delay_seconds)
+    if signals.after_task_publish.receivers:
+        signals.after_task_publish.send(
+            sender=envelope.task, body=body, exchange="", routing_key=envelope.queue,
+            headers=protocol_headers(envelope),
+        )
+    return body
+
+
+def _before_publish(envelope: Envelope) -> Envelope:
+    """Fire ``before_task_publish`` with Celery's arguments; header changes the handlers make are kept."""
+    headers = protocol_headers(envelope)
+    protocol_keys = set(headers) - set(envelope.headers)
+    body = (envelope.args, envelope.kwargs, {"callbacks": envelope.callbacks, "errbacks": envelope.errbacks, "chain": None, "chord": None})
+    signals.before_task_publish.send(
+        sender=envelope.task, body=body, exchange="", routing_key=envelope.queue, headers=headers,
+        properties={"correlation_id": envelope.id}, declare=[], retry_policy=None,
+    )
+    custom = {key: value for key, value in headers.items() if key not in protocol_keys}
+    return replace(envelope, headers=custom) if custom != envelope.headers else envelope
+
+
+def protocol_headers(envelope: Envelope) -> dict[str, Any]:
+    """The message headers Celery's protocol 2 would carry, as the publish signals show them."""
+    return {
+        **envelope.headers,
+        "lang": "py",
+        "task": envelope.task,
+        "id": envelope.id,
+        "eta": envelope.eta.isoformat() if envelope.eta else None,
+        "expires": envelope.expires.isoformat() if envelope.expires else None,
+        "group": envelope.group_id,
+        "retries": envelope.retries,
+        "timelimit": [envelope.time_limit, envelope.soft_time_limit],
+        "root_id": envelope.root_id,
+        "parent_id": envelope.parent_id,
+    }
+
+
+def _ceil_seconds(seconds: float) -> int:
+    if seconds <= 0:
+        return 0
+    whole = int(seconds)
+    return whole if whole == seconds else whole + 1
+
+
+def _as_aware(moment: datetime | str) -> datetime:
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
+def _signatures(value: Any) -> list:
+    if not value:
+        return []
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return [dict(item) for item in items]
