@@ -22,9 +22,9 @@ from decimal import Decimal
 from typing import Any
 
 from .exceptions import EncodeError
-from .limits import DEFAULT_LIMITS, Limits
+from .limits import DEFAULT_LIMITS, Limits, body_bytes
 
-__all__ = ["ENVELOPE_VERSION", "Envelope", "EnvelopeError", "encode", "decode", "dumps", "loads"]
+__all__ = ["ENVELOPE_VERSION", "Envelope", "EnvelopeError", "encode", "decode", "dumps", "loads", "check_body_size"]
 
 ENVELOPE_VERSION = 1
 
@@ -166,14 +166,22 @@ def encode(envelope: Envelope, *, limits: Limits = DEFAULT_LIMITS) -> str:
             f"Cannot send task {envelope.task!r} (id {envelope.id}): its arguments cannot be "
             f"encoded as JSON: {exc}"
         ) from exc
-    size = len(body) if body.isascii() else len(body.encode("utf-8"))
+    check_body_size(body, limits, what=f"task {envelope.task!r} (id {envelope.id})")
+    return body
+
+
+def check_body_size(body: str, limits: Limits, *, what: str) -> int:
+    """The sender's size check, made once per message before anything is sent: the body's size in bytes,
+    or :class:`EncodeError` naming ``what`` ("task 'proj.add' (id ...)", "a message to queue 'q'")
+    when it is over ``limits.max_body_bytes`` (a queue message less Cloudflare's metadata)."""
+    size = body_bytes(body)
     if size > limits.max_body_bytes:
         raise EncodeError(
-            f"Cannot send task {envelope.task!r} (id {envelope.id}): its message is {size} bytes, "
-            f"over the {limits.max_body_bytes}-byte limit of a queue message. Pass a reference "
-            "(a key or URL) to large data instead of the data itself."
+            f"Cannot send {what}: its message is {size} bytes, over the {limits.max_body_bytes}-byte "
+            "limit of a queue message. Pass a reference (a key or URL) to large data instead of the "
+            "data itself."
         )
-    return body
+    return size
 
 
 def _parse_moment(value: Any, name: str) -> datetime | None:

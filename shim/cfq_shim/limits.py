@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-__all__ = ["Limits", "DEFAULT_LIMITS", "deliveries_allowed"]
+__all__ = ["Limits", "DEFAULT_LIMITS", "deliveries_allowed", "body_bytes"]
 
 
 @dataclass(frozen=True)
@@ -76,3 +76,13 @@ def deliveries_allowed(max_retries: int) -> int:
     the first try plus ``max_retries`` retries. This is the only place that rule is written.
     """
     return max_retries + 1
+
+
+def body_bytes(body: str | bytes) -> int:
+    """The size of a message body in bytes (UTF-8 for text): the one way sizes are counted, by the
+    sender's check (:func:`cfq_shim.envelope.check_body_size`) and by every transport's
+    (:func:`cfq_shim.transport.validation.message_cost`)."""
+    if isinstance(body, bytes):
+        return len(body)
+    # ASCII bodies (the usual JSON envelope) are as long in bytes as in characters: skip the encode.
+    return len(body) if body.isascii() else len(body.encode("utf-8"))

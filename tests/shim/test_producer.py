@@ -41,7 +41,7 @@ def test_send_many_checks_everything_before_sending_anything():
     transport = CountingTransport()
     producer = Producer(transport)
     too_big = "x" * (DEFAULT_LIMITS.max_body_bytes + 1)
-    with pytest.raises(EncodeError, match=r"\d+-byte message to queue 'a'"):
+    with pytest.raises(EncodeError, match=r"a message to queue 'a': its message is \d+ bytes"):
         producer.send_many([("a", "ok", 0), ("a", too_big, 0)])
     assert transport.batches == []
 

@@ -8,17 +8,19 @@ a batch: :meth:`Producer.send_many` checks every message against the limits befo
 from __future__ import annotations
 
 import threading
+from collections import deque
+from operator import itemgetter
 from typing import Callable, Sequence
 
-from ..exceptions import EncodeError
+from ..envelope import check_body_size
 from ..limits import DEFAULT_LIMITS, Limits
 from ..transport.base import OutgoingMessage, QueueSettings, Transport
+from ..transport.validation import take_batch
 
 __all__ = ["Producer"]
 
 
-def _size(body: str) -> int:
-    return len(body) if body.isascii() else len(body.encode("utf-8"))
+_cost = itemgetter(1)
 
 
 class Producer:
@@ -54,13 +56,8 @@ class Producer:
         return min(int(delay_seconds), self.limits.max_delay_seconds)
 
     def _check(self, queue: str, body: str) -> int:
-        size = _size(body)
-        if size > self.limits.max_body_bytes:
-            raise EncodeError(
-                f"Cannot send a {size}-byte message to queue {queue!r}: the limit is "
-                f"{self.limits.max_body_bytes} bytes."
-            )
-        return size
+        """The body's size, after the one size rule (:func:`cfq_shim.envelope.check_body_size`)."""
+        return check_body_size(body, self.limits, what=f"a message to queue {queue!r}")
 
     def send(self, queue: str, body: str, *, delay_seconds: int = 0) -> None:
         """Send one body to ``queue`` (created on first use where the transport allows it)."""
@@ -74,21 +71,13 @@ class Producer:
         Every body is checked before anything is sent, so a bad item sends nothing. Each transport call
         is all-or-nothing; a transport error part-way leaves the earlier chunks sent and raises.
         """
-        by_queue: dict[str, list[tuple[str, int, int]]] = {}
+        by_queue: dict[str, deque[tuple[OutgoingMessage, int]]] = {}
+        metadata = self.limits.message_metadata_bytes
         for queue, body, delay_seconds in items:
             size = self._check(queue, body)
             # A batch counts each message as body + Cloudflare's metadata (validation.message_cost).
-            by_queue.setdefault(queue, []).append((body, self._delay(delay_seconds), size + self.limits.message_metadata_bytes))
-        max_count, max_bytes = self.limits.max_batch_messages, self.limits.max_batch_bytes
-        for queue, messages in by_queue.items():
+            by_queue.setdefault(queue, deque()).append((OutgoingMessage(body, self._delay(delay_seconds)), size + metadata))
+        for queue, waiting in by_queue.items():
             self._ensure_queue(queue)
-            chunk: list[OutgoingMessage] = []
-            chunk_bytes = 0
-            for body, delay, size in messages:
-                if chunk and (len(chunk) >= max_count or chunk_bytes + size > max_bytes):
-                    self.transport.send_batch(queue, chunk)
-                    chunk, chunk_bytes = [], 0
-                chunk.append(OutgoingMessage(body, delay))
-                chunk_bytes += size
-            if chunk:
-                self.transport.send_batch(queue, chunk)
+            while waiting:  # the one batching rule, shared with the coalescing and buffered senders
+                self.transport.send_batch(queue, [message for message, _ in take_batch(waiting, _cost, self.limits)])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Callable, Deque, Iterable, TypeVar
 
-from ..limits import Limits
+from ..limits import Limits, body_bytes
 from .base import (
     BatchTooLarge,
     InvalidArgument,
@@ -42,14 +42,6 @@ _Item = TypeVar("_Item")
 
 #: Content types Cloudflare accepts on push (pull consumers cannot read ``v8``, but it is accepted).
 CONTENT_TYPES = frozenset({"text", "json", "bytes", "v8"})
-
-
-def body_bytes(body: str | bytes) -> int:
-    """The size of a body in bytes (UTF-8 for text)."""
-    if isinstance(body, bytes):
-        return len(body)
-    # ASCII bodies (the usual JSON envelope) are as long in bytes as in characters: skip the encode.
-    return len(body) if body.isascii() else len(body.encode("utf-8"))
 
 
 def message_cost(body: str | bytes, limits: Limits) -> int:
