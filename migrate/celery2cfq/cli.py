@@ -32,9 +32,10 @@ PROGRESS_BAR_MIN_FILES = 200
 
 def known_codes() -> frozenset[str]:
     """Every fixer and finding code, for validating --only/--skip."""
+    from .files.rules import FILE_CODES
     from .fixers import ALL_CODES
 
-    return frozenset(ALL_CODES)
+    return frozenset(ALL_CODES) | FILE_CODES
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
@@ -61,14 +62,21 @@ def main() -> None:
               help=f"What a Redis/AMQP/SQS broker becomes (default: {DEFAULT_BROKER}; e.g. sqlite:///tasks.db).")
 @click.option("--todo-comments/--no-todo-comments", default=None,
               help="Insert '# TODO(celery2cfq): CODE ...' at each finding's line.")
+@click.option("--only-python", is_flag=True,
+              help="Rewrite Python files only: leave Procfiles, Dockerfiles, compose and Kubernetes YAML, "
+                   "shell scripts, systemd and supervisor units, Makefiles, .env and requirements files alone.")
 @click.option("-v", "--verbose", count=True, help="More detail (repeatable).")
 @click.option("-q", "--quiet", count=True, help="Less output: only errors.")
 def rewrite(
     paths: tuple[Path, ...], show_diff: bool, check: bool, report_format: str | None,
     report_file: Path | None, jobs: int | None, excludes: tuple[str, ...], only: tuple[str, ...],
-    skip: tuple[str, ...], broker: str | None, todo_comments: bool | None, verbose: int, quiet: int,
+    skip: tuple[str, ...], broker: str | None, todo_comments: bool | None, only_python: bool, verbose: int,
+    quiet: int,
 ) -> None:
     """Migrate the Celery code under PATH... to cfq_shim.
+
+    Besides Python, the files that start, configure and install Celery are rewritten too (see
+    docs/rules.md, CFQ6xx and CFQ7xx), unless --only-python.
 
     Without --diff or --check, changed files are written in place (atomically, keeping encoding,
     line endings and file mode). "-" reads one file from stdin and writes the result to stdout.
@@ -106,6 +114,7 @@ def rewrite(
             result = engine.run(
                 list(paths), options=options, jobs=jobs or config.jobs or engine.default_jobs(),
                 excludes=tuple(excludes) + config.exclude, write=mode == "write", progress=status.progress,
+                only_python=only_python or config.only_python,
             )
         except KeyboardInterrupt:
             status.close()

@@ -15,6 +15,8 @@ Keys (``-`` or ``_`` both accepted)::
     skip = ["CODE"]                 # --skip
     jobs = 2                        # --jobs
     report = "json"                 # --report
+    only-python = true              # --only-python
+    exit-zero = true                # --exit-zero
 """
 
 from __future__ import annotations
@@ -47,11 +49,13 @@ class FileConfig:
     skip: tuple[str, ...] = ()
     jobs: int | None = None
     report: str | None = None
+    only_python: bool = False
+    exit_zero: bool = False
 
 
 _KINDS: dict[str, type] = {
     "broker": str, "todo_comments": bool, "exclude": list, "only": list, "skip": list, "jobs": int,
-    "report": str,
+    "report": str, "only_python": bool, "exit_zero": bool,
 }
 
 

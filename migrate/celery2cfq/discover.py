@@ -1,6 +1,9 @@
-"""Find the Python files a run covers.
+"""Find the files a run covers.
 
-- A directory is walked for ``*.py`` files, in sorted order, without following symbolic links.
+- A directory is walked for ``*.py`` files and, when the run is given a ``classify`` function
+  (the non-Python codemod's :func:`celery2cfq.files.kind_of`), for every file it names a format
+  for (Procfiles, Dockerfiles, YAML, requirements files …). The name is all it looks at, so the
+  walk stays as cheap as before; in sorted order, without following symbolic links.
 - Directories that never hold project code are skipped: :data:`DEFAULT_EXCLUDED_DIRS`.
 - ``.gitignore`` files are honoured, by our own matcher for the common subset of gitignore
   patterns (comments, ``!`` negation, a trailing ``/`` for directories only, patterns anchored by a
@@ -24,7 +27,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -46,6 +49,8 @@ class SourceFile:
     display: str
     #: Its path relative to the project root, with ``/`` separators.
     key: str
+    #: "python", or the format ``classify`` named for it.
+    kind: str = "python"
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,10 @@ def project_root(paths: Sequence[Path]) -> Path:
     return Path(os.path.commonpath(dirs)) if dirs else Path.cwd()
 
 
-def discover(paths: Sequence[Path], *, excludes: Sequence[str] = ()) -> Discovery:
-    """Every Python file under ``paths``, once each, sorted by key.
+def discover(paths: Sequence[Path], *, excludes: Sequence[str] = (),
+             classify: Callable[[str], str | None] | None = None) -> Discovery:
+    """Every Python file under ``paths`` (and every file ``classify`` names a format for), once
+    each, sorted by key.
 
     Raises ``FileNotFoundError`` naming the first path that does not exist.
     """
@@ -74,13 +81,14 @@ def discover(paths: Sequence[Path], *, excludes: Sequence[str] = ()) -> Discover
     found: dict[str, SourceFile] = {}
     unreadable: dict[str, str] = {}
     for given in paths:
-        for source in _walk(given, root, excludes, unreadable):
+        for source in _walk(given, root, excludes, unreadable, classify):
             found.setdefault(source.key, source)
     return Discovery(root=root, files=tuple(found[key] for key in sorted(found)),
                      unreadable=tuple(sorted(unreadable.items())))
 
 
-def _walk(given: Path, root: Path, excludes: Sequence[str], unreadable: dict[str, str]) -> Iterable[SourceFile]:
+def _walk(given: Path, root: Path, excludes: Sequence[str], unreadable: dict[str, str],
+          classify: Callable[[str], str | None] | None = None) -> Iterable[SourceFile]:
     """The files under ``given``; directories that cannot be listed go into ``unreadable``
     (display path -> reason)."""
     def key_of(absolute: str) -> str:
@@ -93,7 +101,8 @@ def _walk(given: Path, root: Path, excludes: Sequence[str], unreadable: dict[str
     if not given.is_dir():
         key = key_of(str(given.resolve()))
         if not excluded(key):
-            yield SourceFile(path=given, display=given.as_posix(), key=key)
+            kind = classify(key) if classify is not None and not key.endswith(".py") else None
+            yield SourceFile(path=given, display=given.as_posix(), key=key, kind=kind or "python")
         return
 
     start = given.resolve()
@@ -117,7 +126,14 @@ def _walk(given: Path, root: Path, excludes: Sequence[str], unreadable: dict[str
             keep.append(name)
         dirnames[:] = keep
         for name in sorted(filenames):
-            if not name.endswith(".py"):
+            if name.endswith(".py"):
+                kind = "python"
+            elif classify is not None:
+                # The parent's name and the file's: all classify looks at, and cheaper than a relative path.
+                kind = classify(f"{os.path.basename(dirpath)}/{name}")
+                if kind is None:
+                    continue
+            else:
                 continue
             full = here / name
             if full.is_symlink() or ignore.ignored(str(full), is_dir=False):
@@ -126,7 +142,7 @@ def _walk(given: Path, root: Path, excludes: Sequence[str], unreadable: dict[str
             if excluded(key):
                 continue
             display = (given / full.relative_to(start)).as_posix()
-            yield SourceFile(path=given / full.relative_to(start), display=display, key=key)
+            yield SourceFile(path=given / full.relative_to(start), display=display, key=key, kind=kind)
 
 
 @dataclass(frozen=True)

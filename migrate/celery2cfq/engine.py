@@ -2,7 +2,10 @@
 write -> results.
 
 The engine knows nothing about Celery. The Celery-aware part is reached through :class:`Codemod`:
-the pre-filter, the project index and the per-file transform (see :mod:`celery2cfq.model`).
+the pre-filter, the project index and the per-file transform (see :mod:`celery2cfq.model`), and,
+for files that are not Python (deployment, environment and dependency files), a classifier, a
+pre-filter and a transform of their own (:mod:`celery2cfq.files`). Those files go through the same
+read, verify, diff and write steps; they are not indexed.
 
 - Files the pre-filter rules out are neither decoded nor parsed; they are reported as unchanged.
 - The index is built once, in this process, over every candidate file. Pool workers receive it once,
@@ -52,13 +55,20 @@ class Codemod:
     might_need_work: Callable[[bytes], bool]
     build_index: Callable[[Mapping[str, str]], Any]
     transform_source: TransformFn
+    #: Files that are not Python: the format of a path (None: not read), the byte pre-filter for
+    #: a format, and the transform. Unset: only Python files are read.
+    classify: Callable[[str], str | None] | None = None
+    might_need_work_other: Callable[[bytes, str], bool] | None = None
+    transform_other: TransformFn | None = None
 
 
 def celery_codemod() -> Codemod:
     """The real Celery fixers (imported on first use, so ``--help`` stays fast)."""
-    from . import index, prefilter, transform
+    from . import files, index, prefilter, transform
 
-    return Codemod(prefilter.might_need_work, index.build_index, transform.transform_source)
+    return Codemod(prefilter.might_need_work, index.build_index, transform.transform_source,
+                   classify=files.kind_of, might_need_work_other=files.might_need_work,
+                   transform_other=files.transform_file)
 
 
 @dataclass(frozen=True)
@@ -118,14 +128,17 @@ def run(
     write: bool = False,
     progress: Callable[[int, int], None] | None = None,
     codemod: Codemod | None = None,
+    only_python: bool = False,
 ) -> RunResult:
-    """Migrate every Python file under ``paths``; write the changes only if ``write``.
+    """Migrate every Python file under ``paths``, and the deployment, environment and dependency
+    files unless ``only_python``; write the changes only if ``write``.
 
     ``progress(done, total)`` is called in this process as files finish. Raises
     ``FileNotFoundError`` for a path that does not exist; every other problem is a file's error.
     """
     codemod = codemod or celery_codemod()
-    discovery = discover(paths, excludes=excludes)
+    classify = None if only_python or codemod.transform_other is None else codemod.classify
+    discovery = discover(paths, excludes=excludes, classify=classify)
     files = discovery.files
     results = [FileResult(path=display, error=reason) for display, reason in discovery.unreadable]
     total = len(files) + len(results)
@@ -140,13 +153,15 @@ def run(
         progress(len(results), total)
 
     try:
-        index = codemod.build_index({source.key: decoded.text for source, _, decoded in candidates})
+        index = codemod.build_index(
+            {source.key: decoded.text for source, _, decoded in candidates if source.kind == "python"})
     except Exception as exc:  # a bug in the index: every candidate fails, nothing is written
         results.extend(FileResult(path=s.display, error=_internal_error(exc)) for s, _, _ in candidates)
         candidates = []
         index = None
     # Largest files first, so that no worker is left with a big file at the end while others idle.
-    work = [(s.display, s.key, decoded) for s, _, decoded in sorted(candidates, key=lambda c: -len(c[1]))]
+    work = [(s.display, s.key, decoded, s.kind != "python")
+            for s, _, decoded in sorted(candidates, key=lambda c: -len(c[1]))]
     originals = {s.display: (s.path, data) for s, data, _ in candidates}
     for result in _transform_all(work, index=index, options=options, jobs=jobs, codemod=codemod):
         if write and result.changed and result.error is None:
@@ -189,7 +204,11 @@ def _read_candidate(source: SourceFile, codemod: Codemod) -> FileResult | tuple[
     except OSError as exc:
         return FileResult(path=source.display, error=f"could not read: {exc.strerror or exc}")
     try:
-        if not codemod.might_need_work(data):
+        if source.kind != "python":
+            assert codemod.might_need_work_other is not None
+            if not codemod.might_need_work_other(data, source.kind):
+                return FileResult(path=source.display)
+        elif not codemod.might_need_work(data):
             return FileResult(path=source.display)
         return data, decode(data)
     except SourceError as exc:
@@ -210,29 +229,32 @@ def _write(result: FileResult, path: Path, old_bytes: bytes) -> FileResult:
 # ---------------------------------------------------------------------------------------------
 # Transforming: in this process (jobs=1, or a single file) or in a process pool.
 
-_WorkItem = tuple[str, str, DecodedSource]
+#: (display, key, decoded text, not Python)
+_WorkItem = tuple[str, str, DecodedSource, bool]
 
 #: The multiprocessing start method for the pool; None is the platform's default (fork on Linux up
 #: to Python 3.13, forkserver from 3.14, spawn on macOS and Windows). Tests set "spawn" to prove that
 #: everything sent to workers pickles.
 _POOL_START_METHOD: str | None = None
 
-#: Set once per pool worker by :func:`_init_worker`: (index, options, transform_source).
-_worker_state: tuple[Any, Options, TransformFn] | None = None
+#: Set once per pool worker by :func:`_init_worker`: (index, options, transform_source, transform_other).
+_worker_state: tuple[Any, Options, TransformFn, TransformFn | None] | None = None
 
 
 def _transform_all(
     work: list[_WorkItem], *, index: Any, options: Options, jobs: int, codemod: Codemod
 ) -> Iterator[FileResult]:
     if jobs <= 1 or len(work) <= 1:
-        for display, key, decoded in work:
-            yield _transform_one(display, key, decoded, index, options, codemod.transform_source)
+        for display, key, decoded, other in work:
+            transform = codemod.transform_other if other else codemod.transform_source
+            assert transform is not None
+            yield _transform_one(display, key, decoded, index, options, transform)
         return
     with ProcessPoolExecutor(
         max_workers=min(jobs, len(work)),
         mp_context=multiprocessing.get_context(_POOL_START_METHOD),
         initializer=_init_worker,
-        initargs=(index, options, codemod.transform_source),
+        initargs=(index, options, codemod.transform_source, codemod.transform_other),
     ) as pool:
         futures = {pool.submit(_transform_in_worker, item): item for item in work}
         for future in as_completed(futures):
@@ -243,15 +265,19 @@ def _transform_all(
                 yield FileResult(path=display, error=_internal_error(exc))
 
 
-def _init_worker(index: Any, options: Options, transform_source: TransformFn) -> None:
+def _init_worker(index: Any, options: Options, transform_source: TransformFn,
+                 transform_other: TransformFn | None = None) -> None:
     global _worker_state
-    _worker_state = (index, options, transform_source)
+    _worker_state = (index, options, transform_source, transform_other)
 
 
 def _transform_in_worker(item: _WorkItem) -> FileResult:
     assert _worker_state is not None, "the pool initializer did not run"
-    index, options, transform_source = _worker_state
-    return _transform_one(*item, index, options, transform_source)
+    index, options, transform_source, transform_other = _worker_state
+    display, key, decoded, other = item
+    transform = transform_other if other else transform_source
+    assert transform is not None
+    return _transform_one(display, key, decoded, index, options, transform)
 
 
 def _transform_one(
@@ -287,7 +313,8 @@ def _verify(output: str, *, key: str, index: Any, options: Options, transform_so
     try:
         again = transform_source(output, path=key, index=index, options=options)
     except SourceError as exc:
-        return f"{INTERNAL_ERROR}: the rewritten code is not valid Python ({exc}); the file was not changed"
+        what = "code is not valid Python" if key.endswith(".py") else "file cannot be read again"
+        return f"{INTERNAL_ERROR}: the rewritten {what} ({exc}); the file was not changed"
     except Exception as exc:
         return _internal_error(exc) + "; the file was not changed"
     if again.source != output:

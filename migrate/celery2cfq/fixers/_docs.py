@@ -18,7 +18,8 @@ _HEADER = """\
 
 Every change and every finding of `celery2cfq rewrite` has a stable code. Codes are grouped:
 CFQ1xx imports, CFQ2xx configuration, CFQ3xx task definitions, CFQ4xx call sites, CFQ5xx findings
-that need a human. `--only CODE` and `--skip CODE` select rules by code; `--todo-comments` writes
+that need a human; for files that are not Python (unless `--only-python`), CFQ6xx commands in deployment
+files and CFQ7xx environment variables and dependencies. `--only CODE` and `--skip CODE` select rules by code; `--todo-comments` writes
 `# TODO(celery2cfq): CODE message` above each finding's statement.
 
 A rule marked *rewrites* changes code; the others only report, and leave the code as it is.
@@ -95,15 +96,19 @@ def _findings(example: Example):
 
 
 def render() -> str:
+    from ..files.rules import FILE_RULES
+    from ..files.rules_doc import file_example
+
+    every_rule = {**RULES, **FILE_RULES}
     lines = [_HEADER]
-    for code, rule in RULES.items():
+    for code, rule in every_rule.items():
         kind = "rewrites" if rule.rewrites else "finding"
         lines.append(f"| [{code}](#{code.lower()}) | `{rule.name}` | {kind} | {rule.title} |\n")
-    for code, rule in RULES.items():
+    for code, rule in every_rule.items():
         kind = "rewrites" if rule.rewrites else "finding"
         lines.append(f"\n## {code}\n\n**{rule.title}** (`{rule.name}`, {kind})\n\n{rule.description}\n")
         for example in rule.examples:
-            lines.append("\n" + _example(example))
+            lines.append("\n" + (file_example(example) if code in FILE_RULES else _example(example)))
     lines.append(_FOOTER)
     return "".join(lines)
 

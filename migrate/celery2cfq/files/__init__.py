@@ -1,0 +1,127 @@
+"""The codemod on files that are not Python: deployment files, environment files, dependencies.
+
+- :func:`kind_of` names a file's format from its path alone (cheap: discovery calls it for every
+  file of the tree); :func:`might_need_work` looks at its bytes once (``celery`` in any case, a
+  shell shebang for extension-less scripts, ``[program:`` for supervisor).
+- :func:`transform_file` has the same contract as the Python transform: text in, new text and
+  findings out, :class:`~celery2cfq.model.SourceError` for a file it cannot read (which is then
+  reported and left byte-identical). The engine runs it again on its output to prove a second run
+  changes nothing.
+
+One module per format family: :mod:`.line_formats` (shell scripts, Procfile, Makefile, systemd,
+supervisor, Dockerfile, environment files), :mod:`.yaml_format` (compose, Kubernetes, Helm values),
+:mod:`.dependencies` (requirements files, pyproject.toml, setup.cfg). Rules and codes: :mod:`.rules`.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable
+
+from ..model import Finding, Options, Transformed
+from .celery_cli import SHELLS
+from .edits import Edit, Note, apply_edits, line_and_column
+
+__all__ = ["kind_of", "might_need_work", "transform_file", "KINDS"]
+
+#: Formats and what they are for (docs/cli.md lists them).
+KINDS = ("procfile", "dockerfile", "shell", "systemd", "supervisor", "makefile", "yaml", "env", "requirements",
+         "pyproject", "setup.cfg", "script?")
+
+
+def kind_of(key: str) -> str | None:
+    """The format of the file at ``key`` (a ``/``-separated path), from its name; None for files
+    the codemod never reads (and for Python files, which the Python codemod reads)."""
+    name = posixpath.basename(key)
+    lowered = name.lower()
+    stem, dot, suffix = lowered.rpartition(".")
+    suffix = f".{suffix}" if dot else ""
+    if suffix == ".py":
+        return None
+    if name == "Procfile" or name.startswith("Procfile."):
+        return "procfile"
+    if lowered in ("dockerfile", "containerfile") or lowered.startswith(("dockerfile.", "containerfile.")) \
+            or lowered.endswith(".dockerfile"):
+        return "dockerfile"
+    if lowered in ("makefile", "gnumakefile") or suffix == ".mk":
+        return "makefile"
+    if suffix in (".sh", ".bash"):
+        return "shell"
+    if suffix == ".service":
+        return "systemd"
+    if suffix in (".conf", ".ini") and lowered not in ("setup.cfg", "tox.ini", "pytest.ini", "mypy.ini"):
+        return "supervisor"
+    if suffix in (".yml", ".yaml"):
+        return "yaml"
+    if lowered == ".env" or lowered.startswith(".env.") or suffix == ".env" or lowered in ("celeryd", "celerybeat"):
+        return "env"
+    if lowered == "pyproject.toml":
+        return "pyproject"
+    if lowered == "setup.cfg":
+        return "setup.cfg"
+    parent = posixpath.basename(posixpath.dirname(key)).lower()
+    if suffix in (".txt", ".in") and (lowered.startswith(("requirements", "constraints"))
+                                      or "requirements" in stem or parent == "requirements"):
+        return "requirements"
+    if not dot:
+        return "script?"
+    return None
+
+
+def might_need_work(data: bytes, kind: str) -> bool:
+    lowered = data.lower()
+    marker = b"flower" if kind == "requirements" else b"broker_url"  # flower alone; BROKER_URL=… (pre-4.0 name)
+    if b"celery" not in lowered and marker not in lowered:
+        return False
+    if kind == "script?":
+        return _is_shell_script(data)
+    if kind == "supervisor":
+        return b"[program:" in lowered
+    return True
+
+
+def _is_shell_script(data: bytes | str) -> bool:
+    first = data.split(b"\n" if isinstance(data, bytes) else "\n", 1)[0]
+    if isinstance(first, bytes):
+        first = first.decode("latin-1")
+    if not first.startswith("#!"):
+        return False
+    interpreter = first[2:].split()
+    if not interpreter:
+        return False
+    program = posixpath.basename(interpreter[0])
+    if program == "env" and len(interpreter) > 1:
+        program = interpreter[-1]
+    return program in SHELLS
+
+
+def _formatter(kind: str) -> Callable[[str, Options], tuple[list[Edit], list[Note]]]:
+    from . import dependencies, line_formats, yaml_format
+
+    return {
+        "procfile": line_formats.procfile, "dockerfile": line_formats.dockerfile, "shell": line_formats.shell_script,
+        "script?": line_formats.shell_script, "systemd": line_formats.systemd_unit,
+        "supervisor": line_formats.supervisor_conf, "makefile": line_formats.makefile, "env": line_formats.env_file,
+        "yaml": yaml_format.yaml_file, "requirements": dependencies.requirements_file,
+        "pyproject": dependencies.pyproject_file, "setup.cfg": dependencies.setup_cfg_file,
+    }[kind]
+
+
+def transform_file(source: str, *, path: str, index: object = None, options: Options) -> Transformed:
+    """Rewrite one non-Python file's text (the engine's ``transform_other``). ``path`` is the
+    file's key; ``index`` (the Python project index) is not used."""
+    kind = kind_of(path)
+    if kind is None or (kind == "script?" and not _is_shell_script(source)):
+        return Transformed(source=source)
+    edits, notes = _formatter(kind)(source, options)
+    edits = sorted(set(edits))  # a YAML anchor's node is reached once per alias: the same edit, once
+    from .rules import REWRITE_GATES
+
+    gate = REWRITE_GATES.get(kind, "CFQ601")
+    new_source = apply_edits(source, edits) if edits and options.enabled(gate) else source
+    findings = []
+    for note in notes:
+        if options.enabled(note.code):
+            line, column = line_and_column(source, note.offset)
+            findings.append(Finding(line=line, code=note.code, message=note.message, column=column))
+    return Transformed(source=new_source, findings=tuple(sorted(set(findings))))

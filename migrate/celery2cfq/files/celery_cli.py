@@ -1,0 +1,413 @@
+"""Celery's command line, mapped to ``cfq-shim``'s, one word at a time.
+
+Input is the words of one simple command (from a shell line, a YAML list or a Dockerfile exec
+form); output is a :class:`Plan`: which words to replace, delete or move, and the findings. The
+callers turn the plan into text edits in their own syntax, so quoting, variables, continuations and
+everything around the command stay as they were.
+
+Where Celery's options go (``cfq-shim --help`` and the issues that add ``beat``, ``status`` and
+``control``):
+- ``-A/--app`` is a group option of ``cfq-shim``; after the sub-command (Celery 4's
+  ``celery worker --app=proj``) it is moved in front of the sub-command.
+- worker: ``-l -c -Q -P -n -f --prefetch-multiplier --max-tasks-per-child -B -s -S`` keep their
+  names. Options that mean nothing without a broadcast channel or events are removed (CFQ602);
+  those that belong in the app's configuration (time limits, broker) are removed with a finding
+  saying where they go (CFQ603); those a process manager does (``--detach``, ``--pidfile``,
+  ``--uid``) are removed with a finding (CFQ604); ``--autoscale`` becomes ``--concurrency`` (CFQ607).
+- An option the codemod does not know is kept, with a finding (CFQ605).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+__all__ = ["Arg", "Plan", "plan_command", "find_program", "SHELLS"]
+
+SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh"})
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One word as the planner sees it: its literal value, or None and the literal prefix."""
+
+    value: str | None
+    prefix: str
+    #: The word as written (``${CELERY_BIN}``).
+    raw: str = ""
+
+    @property
+    def text(self) -> str:
+        return self.value if self.value is not None else self.prefix
+
+
+@dataclass
+class Plan:
+    #: word index -> new value of the whole word
+    replace: dict[int, str] = field(default_factory=dict)
+    #: word index -> (old literal prefix, new prefix): rename the start of a word, keep the rest
+    rename: dict[int, tuple[str, str]] = field(default_factory=dict)
+    delete: set[int] = field(default_factory=set)
+    #: words moved, in order, to just after the program word
+    move_to_front: list[int] = field(default_factory=list)
+    #: (word index, code, message)
+    findings: list[tuple[int, str, str]] = field(default_factory=list)
+    program: int = 0
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.replace or self.rename or self.delete or self.move_to_front)
+
+
+@dataclass(frozen=True)
+class _Option:
+    names: tuple[str, ...]
+    takes_value: bool
+    #: keep | remove | rename:<new long name> | pool | scheduler | autoscale | hostname
+    action: str = "keep"
+    code: str = ""
+    why: str = ""
+
+
+def _opts(*options: _Option) -> dict[str, _Option]:
+    return {name: option for option in options for name in option.names}
+
+
+_NO_BROADCAST = "cfq-shim has no broadcast channel or event stream on Cloudflare Queues, so it is not needed"
+_PROCESS_MANAGER = ("cfq-shim runs in the foreground; let the process manager (systemd, supervisor, "
+                    "Docker) detach it, write its pid file and set its user")
+
+_GLOBAL = _opts(
+    _Option(("-A", "--app"), True),
+    _Option(("-b", "--broker"), True, "remove", "CFQ603",
+            "set broker_url in the app's configuration (cloudflare://) or CELERY_BROKER_URL in its environment"),
+    _Option(("--result-backend",), True, "remove", "CFQ603",
+            "set result_backend in the app's configuration"),
+    _Option(("--loader",), True, "remove", "CFQ603", "cfq-shim has no loaders; the app configures itself"),
+    _Option(("--config",), True, "remove", "CFQ603",
+            "load the module from the app with app.config_from_object()"),
+    _Option(("--workdir",), True, "remove", "CFQ604",
+            "change directory before starting (WorkingDirectory=, directory=, WORKDIR)"),
+    _Option(("-q", "--quiet"), False, "remove", "CFQ602", "cfq-shim prints no banner"),
+    _Option(("-C", "--no-color"), False, "remove", "CFQ602", "cfq-shim prints no colours"),
+    _Option(("--skip-checks",), False, "remove", "CFQ602", "cfq-shim runs no start-up checks to skip"),
+)
+
+_WORKER = _opts(
+    _Option(("-l", "--loglevel"), True),
+    _Option(("-c", "--concurrency"), True),
+    _Option(("-Q", "--queues"), True),
+    _Option(("-f", "--logfile"), True),
+    _Option(("--prefetch-multiplier",), True),
+    _Option(("--max-tasks-per-child",), True),
+    _Option(("--maxtasksperchild",), True, "rename:--max-tasks-per-child"),
+    _Option(("-B", "--beat"), False),
+    _Option(("-s", "--schedule", "--schedule-filename"), True),
+    _Option(("-S", "--scheduler"), True, "scheduler"),
+    _Option(("-P", "--pool"), True, "pool"),
+    _Option(("-n", "--hostname"), True, "hostname"),
+    _Option(("-E", "--task-events"), False, "remove", "CFQ602",
+            "Cloudflare Queues has no event stream; cfq-shim inspect reads the queues instead"),
+    _Option(("--without-gossip",), False, "remove", "CFQ602", _NO_BROADCAST),
+    _Option(("--without-mingle",), False, "remove", "CFQ602", _NO_BROADCAST),
+    _Option(("--without-heartbeat",), False, "remove", "CFQ602", _NO_BROADCAST),
+    _Option(("--heartbeat-interval",), True, "remove", "CFQ602", _NO_BROADCAST),
+    _Option(("-O",), True, "remove", "CFQ602",
+            "cfq-shim leases messages per free slot, which is what -O fair asks Celery for"),
+    _Option(("--statedb",), True, "remove", "CFQ602",
+            "revoked task ids live in the shared store, not in a worker state file"),
+    _Option(("--time-limit",), True, "remove", "CFQ603",
+            "set task_time_limit in the app's configuration (or time_limit= on the task)"),
+    _Option(("--soft-time-limit",), True, "remove", "CFQ603",
+            "set task_soft_time_limit in the app's configuration (or soft_time_limit= on the task)"),
+    _Option(("-I", "--include"), True, "remove", "CFQ603",
+            "list the modules in the app's include= or imports setting"),
+    _Option(("-X", "--exclude-queues"), True, "remove", "CFQ603",
+            "cfq-shim has no exclude list; name the queues to consume with -Q"),
+    _Option(("--max-memory-per-child",), True, "remove", "CFQ603",
+            "cfq-shim has no memory limit per child; use --max-tasks-per-child or the container's limit"),
+    _Option(("-D", "--detach"), False, "remove", "CFQ604", _PROCESS_MANAGER),
+    _Option(("--pidfile",), True, "remove", "CFQ604", _PROCESS_MANAGER),
+    _Option(("--uid",), True, "remove", "CFQ604", _PROCESS_MANAGER),
+    _Option(("--gid",), True, "remove", "CFQ604", _PROCESS_MANAGER),
+    _Option(("--umask",), True, "remove", "CFQ604", _PROCESS_MANAGER),
+    _Option(("--executable",), True, "remove", "CFQ604", _PROCESS_MANAGER),
+    _Option(("--autoscale",), True, "autoscale"),
+)
+
+_BEAT = _opts(
+    _Option(("-l", "--loglevel"), True),
+    _Option(("-f", "--logfile"), True),
+    _Option(("-s", "--schedule"), True),
+    _Option(("--max-interval",), True),
+    _Option(("--pidfile",), True),
+    _Option(("-S", "--scheduler"), True, "scheduler"),
+    _Option(("-D", "--detach"), False, "remove", "CFQ604", _PROCESS_MANAGER),
+    _Option(("--uid",), True, "remove", "CFQ604", _PROCESS_MANAGER),
+    _Option(("--gid",), True, "remove", "CFQ604", _PROCESS_MANAGER),
+    _Option(("--umask",), True, "remove", "CFQ604", _PROCESS_MANAGER),
+    _Option(("--executable",), True, "remove", "CFQ604", _PROCESS_MANAGER),
+)
+
+_REMOTE = _opts(
+    _Option(("-j", "--json"), False, "rename:--json"),
+    _Option(("-t", "--timeout"), True, "remove", "CFQ602",
+            "cfq-shim answers from the shared store, without waiting for worker replies"),
+    _Option(("-d", "--destination"), True, "remove", "CFQ602",
+            "cfq-shim answers for every worker from the shared store"),
+)
+
+_PURGE = _opts(
+    _Option(("-f", "--force"), False),
+    _Option(("-Q", "--queues"), True),
+    _Option(("-X", "--exclude-queues"), True, "remove", "CFQ603",
+            "cfq-shim purge has no exclude list; name the queues with -Q"),
+)
+
+#: Sub-commands cfq-shim has, with their options; inspect/control only for some actions.
+_SUBCOMMANDS: dict[str, dict[str, _Option]] = {
+    "worker": _WORKER, "beat": _BEAT, "status": _REMOTE, "inspect": _REMOTE, "control": _REMOTE,
+    "purge": _PURGE,
+}
+_INSPECT_ACTIONS = frozenset({"active", "scheduled", "registered", "stats"})
+_CONTROL_ACTIONS = frozenset({"revoke"})
+
+#: Celery sub-commands without a cfq-shim counterpart, and what to use instead.
+_NO_COUNTERPART = {
+    "multi": "run one `cfq-shim -A APP worker` per node under the process manager (systemd units, "
+             "supervisor programs, compose replicas)",
+    "flower": "use `cfq-shim -A APP dashboard` for the web view, and `cfq-shim -A APP inspect` for queue depths",
+    "events": "Cloudflare Queues has no event stream; use `cfq-shim -A APP inspect` or the dashboard",
+    "shell": "use `python -c` or the framework's shell with the app imported",
+    "call": "call the task from Python (`task.delay()`), or `cfq-shim` once it has a call command",
+    "result": "read results from Python with AsyncResult(id).get()",
+    "migrate": "Cloudflare Queues messages cannot be moved between brokers by cfq-shim",
+    "upgrade": "the codemod already migrated the settings",
+    "graph": "cfq-shim has no graph command",
+    "list": "cfq-shim -A APP inspect lists the queues",
+    "amqp": "Cloudflare Queues is not AMQP; use `cfq-shim -A APP inspect` and `purge`",
+    "report": "cfq-shim --version and pip freeze describe the installation",
+    "logtool": "cfq-shim has no log tool",
+}
+_ALL_SUBCOMMANDS = frozenset(_SUBCOMMANDS) | frozenset(_NO_COUNTERPART)
+
+_POOLS = {"prefork": "prefork", "processes": "prefork", "solo": "solo", "threads": "threads",
+          "eventlet": "threads", "gevent": "threads"}
+_DJANGO_SCHEDULERS = frozenset({
+    "django", "django_celery_beat.schedulers:DatabaseScheduler", "django_celery_beat.schedulers.DatabaseScheduler",
+})
+
+
+def _is_celery_program(arg: Arg) -> bool:
+    if arg.value is not None:
+        return posixpath.basename(arg.value) == "celery"
+    return arg.prefix == "" and arg.raw.strip('"') in ("$CELERY_BIN", "${CELERY_BIN}")  # as Celery's systemd docs write it
+
+
+def find_program(args: Sequence[Arg]) -> list[int]:
+    """Indexes of words that start a Celery command line (``celery``, ``/venv/bin/celery``,
+    ``python -m celery``, ``$CELERY_BIN``), followed by a Celery sub-command."""
+    found = []
+    for i, arg in enumerate(args):
+        if _is_celery_program(arg) or (arg.value == "celery" and i >= 1 and args[i - 1].value == "-m"):
+            if _subcommand_index(args, i) is not None:
+                found.append(i)
+    return found
+
+
+def _subcommand_index(args: Sequence[Arg], program: int) -> int | None:
+    """Where the sub-command is, after the global options; None when this is not a Celery
+    command line (``pip install celery``, ``chown celery:celery``)."""
+    i = program + 1
+    while i < len(args):
+        arg = args[i]
+        text = arg.text
+        if arg.value is None and arg.prefix == "":
+            return i if i > program + 1 else None  # "celery -A proj $COMMAND": dynamic
+        if text in _ALL_SUBCOMMANDS and arg.value is not None:
+            return i
+        if not text.startswith("-"):
+            return None
+        option = _match(text, _GLOBAL)
+        if option is None:
+            return None
+        value_follows = option[0].takes_value and option[1] is None and arg.value is not None
+        i += 2 if value_follows else 1
+    return None
+
+
+def _match(text: str, table: dict[str, _Option]) -> tuple[_Option, str | None, str] | None:
+    """(option, inline value or None, the literal text naming the option) for a word."""
+    if text.startswith("--"):
+        name, eq, value = text.partition("=")
+        option = table.get(name)
+        if option is None:
+            return None
+        return option, (value if eq else None), name + eq
+    if text.startswith("-") and len(text) >= 2:
+        option = table.get(text[:2])
+        if option is None:
+            return None
+        if len(text) == 2:
+            return option, None, text
+        if option.takes_value:
+            rest = text[2:]
+            return option, rest[1:] if rest.startswith("=") else rest, text[:2] + ("=" if rest.startswith("=") else "")
+    return None
+
+
+def plan_command(args: Sequence[Arg], program: int) -> Plan:
+    """The plan that turns the Celery command line starting at ``args[program]`` into cfq-shim's."""
+    plan = Plan(program=program)
+    sub = _subcommand_index(args, program)
+    assert sub is not None, "find_program() picks only Celery command lines"
+    subcommand = args[sub]
+    if subcommand.value is None:
+        plan.findings.append((sub, "CFQ609", "the Celery sub-command is only known at run time "
+                              f"({subcommand.text or args[sub].prefix or 'a variable'}); rewrite this line by hand"))
+        return plan
+    name = subcommand.value
+    if name in _NO_COUNTERPART:
+        plan.findings.append((program, "CFQ608", f"`celery {name}` has no cfq-shim counterpart and is left as it is: "
+                              f"{_NO_COUNTERPART[name]}"))
+        return plan
+    table = _SUBCOMMANDS[name]
+    first_option = sub + 1
+    if name in ("inspect", "control"):
+        action = args[sub + 1] if sub + 1 < len(args) else None
+        allowed = _INSPECT_ACTIONS if name == "inspect" else _CONTROL_ACTIONS
+        if action is None or action.value not in allowed:
+            what = f"`celery {name} {action.text if action else ''}`".replace(" `", "`")
+            plan.findings.append((sub, "CFQ608", f"{what} has no cfq-shim counterpart and is left as it is; cfq-shim "
+                                  f"{name} has {', '.join(sorted(allowed))}"))
+            return plan
+        first_option = sub + 2
+
+    _program_word(args, program, plan)
+    # Global options before the sub-command.
+    i = program + 1
+    while i < sub:
+        i = _apply(args, i, _GLOBAL, plan, before_subcommand=True)
+    # The sub-command's options (and -A, which Celery 4 allowed after it).
+    i = first_option
+    while i < len(args):
+        arg = args[i]
+        if not arg.text.startswith("-"):
+            if arg.value is None and arg.prefix == "":
+                plan.findings.append((i, "CFQ605", "options in a variable are only known at run time; "
+                                      "check that cfq-shim accepts them"))
+            i += 1
+            continue
+        if _match(arg.text, _GLOBAL) is not None and _match(arg.text, table) is None:
+            i = _apply(args, i, _GLOBAL, plan, before_subcommand=False)
+        else:
+            i = _apply(args, i, table, plan, before_subcommand=False, subcommand=name)
+    return plan
+
+
+def _program_word(args: Sequence[Arg], program: int, plan: Plan) -> None:
+    word = args[program]
+    if word.value is None:  # $CELERY_BIN: the environment file says what it runs
+        return
+    if program >= 1 and args[program - 1].value == "-m":
+        plan.replace[program] = "cfq_shim"
+    else:
+        head = posixpath.dirname(word.value)
+        plan.replace[program] = posixpath.join(head, "cfq-shim") if head else "cfq-shim"
+
+
+def _apply(args: Sequence[Arg], i: int, table: dict[str, _Option], plan: Plan, *, before_subcommand: bool,
+           subcommand: str = "") -> int:
+    """Plan the option at ``args[i]``; the index of the next word to look at."""
+    arg = args[i]
+    matched = _match(arg.text, table)
+    if matched is None:
+        label = f"celery {subcommand}" if subcommand else "celery"
+        plan.findings.append((i, "CFQ605", f"{arg.text.split('=')[0]} is not an option cfq-shim knows for `{label}`; "
+                              "it is kept, and cfq-shim will refuse to start until it is removed or replaced"))
+        # Its value, if it has one, is the next word that is not an option.
+        nxt = i + 1
+        if nxt < len(args) and not args[nxt].text.startswith("-") and "=" not in arg.text:
+            return nxt + 1
+        return i + 1
+    option, inline, named = matched
+    if arg.value is None and inline is None:
+        inline = ""  # "-Q$QUEUES": the value is the expansion, in this word
+    value_index = i + 1 if option.takes_value and inline is None and i + 1 < len(args) else None
+    words = [i] if value_index is None else [i, value_index]
+    value = inline if inline is not None else (args[value_index].value if value_index is not None else None)
+    if value_index is not None and args[value_index].value is None:
+        value = None
+    if inline is not None and arg.value is None:
+        value = None  # "--concurrency=$N"
+    shown = named.rstrip("=")
+    end = (value_index if value_index is not None else i) + 1
+
+    if option.names[0] == "-A" and not before_subcommand:
+        plan.move_to_front.extend(words)
+        return end
+    action = option.action
+    if action == "keep":
+        return end
+    if action.startswith("rename:"):
+        new = action.split(":", 1)[1]
+        plan.rename[i] = (shown, new if shown.startswith("--") or new.startswith("--") else new)
+        return end
+    if action == "remove":
+        plan.delete.update(words)
+        what = " ".join(args[w].text for w in words)
+        plan.findings.append((i, option.code, f"`{what}` was removed: {option.why}"))
+        return end
+    if action == "pool":
+        if value is None:
+            return end
+        target = _POOLS.get(value)
+        if target is None:
+            plan.findings.append((i, "CFQ606", f"the {value!r} pool has no cfq-shim counterpart (prefork, threads, "
+                                  "solo); it is kept and must be replaced"))
+        elif target != value:
+            _set_value(args, plan, i, value_index, named, target)
+            if value in ("eventlet", "gevent"):
+                plan.findings.append((i, "CFQ606", f"the {value} pool became threads: cfq-shim has no green-thread "
+                                      "pool; tasks that rely on monkey-patching need a look, and -c may be lower"))
+        return end
+    if action == "scheduler":
+        if value in _DJANGO_SCHEDULERS:
+            if value != "django":
+                _set_value(args, plan, i, value_index, named, "django")
+        elif value is not None:
+            plan.findings.append((i, "CFQ611", f"the beat scheduler {value!r} has no cfq-shim counterpart; cfq-shim "
+                                  "beat reads beat_schedule, or django_celery_beat's tables with -S django"))
+        return end
+    if action == "hostname":
+        if value is not None and "%" in value:
+            plan.findings.append((i, "CFQ610", f"cfq-shim does not expand %h, %n, %d or %i in -n {value!r}; give the "
+                                  "worker a literal name, or build it in the shell ($(hostname))"))
+        return end
+    if action == "autoscale":
+        has_concurrency = any(_match(a.text, {"-c": _WORKER["-c"], "--concurrency": _WORKER["-c"]})
+                              for a in args if a.value is not None or a.prefix)
+        plan.delete.update(words)
+        maximum = value.split(",")[0] if value is not None else None
+        if maximum is not None and maximum.isdigit() and not has_concurrency:
+            plan.delete.difference_update(words)
+            _set_value(args, plan, i, value_index, named, maximum)
+            if value_index is None:
+                plan.replace[i] = f"--concurrency={maximum}"
+            else:
+                plan.replace[i] = "--concurrency"
+            plan.findings.append((i, "CFQ607", f"--autoscale {value} became --concurrency {maximum}: cfq-shim runs a "
+                                  "fixed number of slots, the autoscaler's maximum"))
+        else:
+            plan.findings.append((i, "CFQ607", "--autoscale was removed: cfq-shim runs a fixed number of slots; "
+                                  "set -c to the autoscaler's maximum"))
+        return end
+    raise AssertionError(action)
+
+
+def _set_value(args: Sequence[Arg], plan: Plan, flag: int, value_index: int | None, named: str, new: str) -> None:
+    if value_index is not None:
+        plan.replace[value_index] = new
+    else:
+        plan.replace[flag] = named + new

@@ -1,0 +1,224 @@
+"""Celery command lines inside shell text and inside word lists, rewritten as exact edits.
+
+Shell text (a Procfile line, a script, a ``RUN``/``CMD`` shell form, a YAML ``command:`` string) is
+lexed with :mod:`.shell`; each simple command that runs Celery gets a :class:`~.celery_cli.Plan`,
+which becomes edits on the words' spans: a replaced word is re-quoted, a removed word takes the
+blanks (and ``\\``-newline continuation) before it, and ``-A`` moved in front of the sub-command
+keeps its own spelling. ``sh -c '…'`` is followed into its script when the script is quoted
+without escapes.
+
+Word lists (YAML sequences, Dockerfile exec form) give each word as a separate item; the format's
+:class:`WordList` says how to replace, remove and insert items in its syntax.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from .celery_cli import SHELLS, Arg, Plan, find_program, plan_command
+from .edits import Edit, Note, Text
+from .shell import ShellSyntaxError, Word, lex, quote, simple_commands
+
+__all__ = ["ListItem", "WordList", "rewrite_shell", "rewrite_word_list", "mentions_celery_command"]
+
+#: A ``-c`` script nested deeper than this is left alone (``sh -c "sh -c '…'"``).
+_MAX_DEPTH = 3
+
+
+def mentions_celery_command(value: str) -> bool:
+    return "celery" in value.lower()
+
+
+def rewrite_shell(text: Text, *, depth: int = 0) -> tuple[list[Edit], list[Note]]:
+    """Edits and findings for every Celery command in ``text``. Text that is not shell (an
+    unterminated quote) gives one CFQ609 finding and no edits."""
+    if "celery" not in text.value.lower():
+        return [], []
+    try:
+        tokens = lex(text.value)
+    except ShellSyntaxError as exc:
+        return [], [Note(text.after(exc.offset + 1) - 1 if text.value else text.after(0), "CFQ609",
+                         f"could not read this as a shell command ({exc}); any Celery command in it is left as it is")]
+    edits: list[Edit] = []
+    notes: list[Note] = []
+    for words in simple_commands(tokens):
+        args = [Arg(w.value, w.prefix, w.raw) for w in words]
+        programs = find_program(args)
+        if programs:
+            plan = plan_command(args, programs[0])
+            edits.extend(_shell_edits(text, words, plan))
+            notes.extend(Note(text.after(words[i].start + 1) - 1, code, message) for i, code, message in plan.findings)
+            continue
+        script = _shell_script_word(words)
+        if script is not None and depth < _MAX_DEPTH:
+            inner = _quoted_inside(text, script)
+            if inner is not None:
+                more_edits, more_notes = rewrite_shell(inner, depth=depth + 1)
+                edits.extend(more_edits)
+                notes.extend(more_notes)
+            elif "celery" in (script.value or script.raw).lower():
+                notes.append(Note(text.after(script.start + 1) - 1, "CFQ609",
+                                  "a Celery command inside a string with escapes is left as it is; rewrite it by hand"))
+    return edits, notes
+
+
+def _shell_script_word(words: Sequence[Word]) -> Word | None:
+    """The script of ``sh -c SCRIPT`` (also ``exec bash -lc SCRIPT``)."""
+    for k, word in enumerate(words[:-1]):
+        if word.value is None or posixpath.basename(word.value) not in SHELLS:
+            continue
+        for j in range(k + 1, len(words) - 1):
+            flag = words[j].value or ""
+            if flag.startswith("-") and not flag.startswith("--") and flag.endswith("c"):
+                return words[j + 1]
+            if not flag.startswith("-"):
+                break
+    return None
+
+
+def _quoted_inside(text: Text, word: Word) -> Text | None:
+    raw = word.raw
+    if len(raw) >= 2 and raw[0] == raw[-1] == "'" and raw.count("'") == 2:
+        return text.sub(word.start + 1, word.end - 1)
+    if len(raw) >= 2 and raw[0] == raw[-1] == '"' and raw.count('"') == 2 and "\\" not in raw:
+        return text.sub(word.start + 1, word.end - 1)
+    return None
+
+
+def _blank_start(value: str, index: int) -> int:
+    """Where the blanks (and continuations) just before ``index`` start."""
+    i = index
+    while i > 0:
+        if value[i - 1] in " \t":
+            i -= 1
+        elif value[i - 1] == "\n" and i >= 2 and value[i - 2] == "\\":
+            i -= 2
+        else:
+            break
+    return i
+
+
+def _is_gap(value: str) -> bool:
+    """Only blanks and continuations (nothing like a redirection between two words)."""
+    return value.replace("\\\n", "").strip(" \t") == ""
+
+
+def _removal_edits(text: Text, words: Sequence[Word], removed: set[int]) -> list[Edit]:
+    """Deletions for the removed words. Each run of adjacent removed words, with the gaps around
+    it, shrinks to one gap: the first that holds a continuation, so a ``\\``-newline layout stays
+    (``-Q x \\ <removed> \\ -l info`` keeps one continuation), else the first."""
+    value = text.value
+    edits: list[Edit] = []
+    i = 0
+    while i < len(words):
+        if i not in removed:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(words) and j + 1 in removed and _is_gap(value[words[j].end:words[j + 1].start]):
+            j += 1
+        gaps = [(words[k - 1].end, words[k].start) for k in range(max(i, 1), j + 2) if k < len(words)]
+        gaps = [(a, b) for a, b in gaps if _is_gap(value[a:b])]
+        left = words[i - 1].end if i and gaps and gaps[0][0] == words[i - 1].end else _blank_start(value, words[i].start)
+        right_adjacent = j + 1 < len(words) and gaps and gaps[-1][1] == words[j + 1].start
+        if right_adjacent:
+            keep = next((g for g in gaps if "\n" in value[g[0]:g[1]]), gaps[0])
+            for a, b in ((left, max(left, keep[0])), (keep[1], words[j + 1].start)):
+                if b > a:
+                    edits.append(Edit(*text.span(a, b), ""))
+        else:
+            edits.append(Edit(*text.span(left, words[j].end), ""))
+        i = j + 1
+    return edits
+
+
+def _shell_edits(text: Text, words: Sequence[Word], plan: Plan) -> list[Edit]:
+    edits = []
+    for i, new in plan.replace.items():
+        edits.append(Edit(*text.span(words[i].start, words[i].end), quote(new)))
+    for i, (old, new) in plan.rename.items():
+        word = words[i]
+        if word.raw.startswith(old):
+            edits.append(Edit(*text.span(word.start, word.start + len(old)), new))
+        elif word.value is not None:
+            edits.append(Edit(*text.span(word.start, word.end), quote(new + word.value[len(old):])))
+    edits.extend(_removal_edits(text, words, plan.delete | set(plan.move_to_front)))
+    if plan.move_to_front:
+        program = words[plan.program]
+        moved = " ".join(words[i].raw for i in plan.move_to_front)
+        edits.append(Edit(text.after(program.end), text.after(program.end), " " + moved))
+    return edits
+
+
+# ---------------------------------------------------------------------------------------------
+# Word lists
+
+@dataclass(frozen=True)
+class ListItem:
+    value: str
+    #: The file offset of the item (for findings).
+    offset: int
+
+
+class WordList(Protocol):
+    items: Sequence[ListItem]
+
+    def replace(self, index: int, value: str) -> Edit: ...
+
+    def delete(self, index: int) -> Edit: ...
+
+    def insert_after(self, index: int, values: Sequence[str]) -> Edit: ...
+
+    def script(self, index: int) -> Text | None:
+        """The item as shell text (for ``["sh", "-c", "…"]``), when it maps back exactly."""
+
+
+def _arg(value: str) -> Arg:
+    """A list item as a word: ``$VAR`` inside is expanded by compose or the shell later."""
+    if "$" in value:
+        return Arg(None, value.split("$", 1)[0], value)
+    return Arg(value, value, value)
+
+
+def rewrite_word_list(words: WordList) -> tuple[list[Edit], list[Note]]:
+    items = words.items
+    args = [_arg(item.value) for item in items]
+    programs = find_program(args)
+    if not programs:
+        script_index = _list_script_index(items)
+        if script_index is None:
+            return [], []
+        text = words.script(script_index)
+        if text is None:
+            if "celery" in items[script_index].value.lower():
+                return [], [Note(items[script_index].offset, "CFQ609",
+                                 "a Celery command inside a string with escapes is left as it is; rewrite it by hand")]
+            return [], []
+        return rewrite_shell(text, depth=1)
+    plan = plan_command(args, programs[0])
+    edits: list[Edit] = []
+    for i, new in plan.replace.items():
+        edits.append(words.replace(i, new))
+    for i, (old, new) in plan.rename.items():
+        edits.append(words.replace(i, new + items[i].value[len(old):]))
+    for i in sorted(plan.delete | set(plan.move_to_front)):
+        edits.append(words.delete(i))
+    if plan.move_to_front:
+        edits.append(words.insert_after(plan.program, [items[i].value for i in plan.move_to_front]))
+    notes = [Note(items[i].offset, code, message) for i, code, message in plan.findings]
+    return edits, notes
+
+
+def _list_script_index(items: Sequence[ListItem]) -> int | None:
+    for k, item in enumerate(items[:-1]):
+        if posixpath.basename(item.value) in SHELLS:
+            for j in range(k + 1, len(items) - 1):
+                flag = items[j].value
+                if flag.startswith("-") and not flag.startswith("--") and flag.endswith("c"):
+                    return j + 1
+                if not flag.startswith("-"):
+                    break
+    return None

@@ -1,0 +1,98 @@
+"""Celery's environment variables: the broker URL, ``CELERY_BIN`` and ``CELERYD_OPTS``.
+
+- ``CELERY_BROKER_URL`` (also ``BROKER_URL``, ``CELERY_BROKER``, ``CELERY_BROKER_READ_URL``/``_WRITE_URL``)
+  holding a kombu broker (``redis://``, ``amqp://``, ``sqs://`` …) becomes the run's broker
+  (``cloudflare://`` unless ``--broker`` says otherwise), with a finding that lists the variables
+  the runtime needs. The old URL, credentials included, is dropped whole; no token is ever written.
+- ``CELERY_BIN=/usr/bin/celery`` (Celery's systemd and init-script docs) names ``cfq-shim``.
+- ``CELERYD_OPTS``/``CELERY_WORKER_OPTS`` and ``CELERYBEAT_OPTS``/``CELERY_BEAT_OPTS`` hold worker or
+  beat options: mapped like options on a command line.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+from ..fixers.broker import classify_url
+from ..model import Options
+from .celery_cli import Arg, find_program, plan_command
+from .commands import _shell_edits
+from .edits import Edit, Note, Text
+from .shell import ShellSyntaxError, Word, lex, simple_commands
+
+__all__ = ["BROKER_VARIABLES", "rewrite_assignment", "is_celery_variable"]
+
+BROKER_VARIABLES = frozenset({
+    "CELERY_BROKER_URL", "BROKER_URL", "CELERY_BROKER", "CELERY_BROKER_READ_URL", "CELERY_BROKER_WRITE_URL",
+})
+_OPTIONS_VARIABLES = {
+    "CELERYD_OPTS": "worker", "CELERY_WORKER_OPTS": "worker", "CELERYBEAT_OPTS": "beat", "CELERY_BEAT_OPTS": "beat",
+}
+_BIN_VARIABLES = frozenset({"CELERY_BIN"})
+
+
+def is_celery_variable(name: str) -> bool:
+    return name in BROKER_VARIABLES or name in _OPTIONS_VARIABLES or name in _BIN_VARIABLES
+
+
+def cloudflare_variables_message(name: str, broker: str) -> str:
+    needs = ""
+    if broker.startswith("cloudflare://"):
+        needs = ("; cfq-shim reads CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID (and CLOUDFLARE_BASE_URL for "
+                 "the local stand-in) from the environment: set them in the deployment's secret store, never in "
+                 "a file in the repository")
+    return f"{name} now names {broker} (the old URL, with any credentials in it, was dropped){needs}"
+
+
+def rewrite_assignment(name: str, value: Text, options: Options, *, quoted: str = "") -> tuple[list[Edit], list[Note]]:
+    """Edits for ``NAME=value`` where ``value`` is the text after ``=`` (without the quotes it
+    had, ``quoted`` being that quote character, if any)."""
+    where = value.positions[0]
+    if name in BROKER_VARIABLES:
+        if "$" in value.value:
+            return [], [Note(where, "CFQ702", f"{name} comes from another variable ({value.value}); make it "
+                             f"{options.broker} where that variable is set")]
+        verdict = classify_url(value.value)
+        if verdict == "replace":
+            span = value.span(0, len(value.value)) if value.value else (where, where)
+            return [Edit(*span, options.broker)], [Note(where, "CFQ701", cloudflare_variables_message(name, options.broker))]
+        if verdict == "unknown" and value.value:
+            return [], [Note(where, "CFQ702", f"{name} names a broker the codemod does not know; cfq-shim serves "
+                             f"cloudflare://, sqlite:// and memory://")]
+        return [], []
+    if name in _BIN_VARIABLES:
+        if posixpath.basename(value.value) == "celery":
+            head = posixpath.dirname(value.value)
+            new = posixpath.join(head, "cfq-shim") if head else "cfq-shim"
+            return [Edit(*value.span(0, len(value.value)), new)], []
+        return [], []
+    subcommand = _OPTIONS_VARIABLES.get(name)
+    if subcommand is not None:
+        return _rewrite_options(value, subcommand)
+    return [], []
+
+
+def _rewrite_options(value: Text, subcommand: str) -> tuple[list[Edit], list[Note]]:
+    try:
+        tokens = lex(value.value)
+    except ShellSyntaxError:
+        return [], [Note(value.positions[0], "CFQ609", "could not read these options as shell words; left as they are")]
+    commands = simple_commands(tokens)
+    if len(commands) != 1:
+        return [], []
+    words = commands[0]
+    fake = [Word(0, 0, "celery", "celery", "celery"), Word(0, 0, subcommand, subcommand, subcommand)]
+    args = [Arg("celery", "celery"), Arg(subcommand, subcommand)] + [Arg(w.value, w.prefix, w.raw) for w in words]
+    if find_program(args) != [0]:
+        return [], []
+    plan = plan_command(args, 0)
+    plan.replace.pop(0, None)
+    notes = [Note(value.after(words[i - 2].start + 1) - 1, code, message) for i, code, message in plan.findings if i >= 2]
+    if plan.move_to_front:  # -A in the options: it belongs before the sub-command, where the unit puts $CELERY_APP
+        for i in plan.move_to_front:
+            plan.delete.add(i)
+        notes.append(Note(value.positions[0], "CFQ605", "-A/--app was removed from the options: cfq-shim takes it "
+                          "before the sub-command (cfq-shim -A APP worker); check the command line that uses them"))
+        plan.move_to_front = []
+    edits = _shell_edits(value, fake + list(words), plan) if plan.changes else []
+    return edits, notes

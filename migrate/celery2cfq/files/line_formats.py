@@ -1,0 +1,307 @@
+"""Formats whose commands are shell text: shell scripts, Procfiles, Makefiles, systemd units,
+supervisor programs, Dockerfiles, and environment files (``.env``, ``EnvironmentFile=``).
+
+Each function takes the file's text and returns edits and findings; the commands in it are
+rewritten by :func:`~.commands.rewrite_shell`, the variables by
+:func:`~.environment.rewrite_assignment`. Nothing outside those spans is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from json.decoder import scanstring
+
+from ..model import Options, SourceError
+from .commands import ListItem, rewrite_shell, rewrite_word_list
+from .edits import Edit, Note, Text
+from .environment import is_celery_variable, rewrite_assignment
+from .shell import ShellSyntaxError, lex, simple_commands
+
+__all__ = ["shell_script", "procfile", "makefile", "systemd_unit", "supervisor_conf", "dockerfile", "env_file"]
+
+Result = tuple[list[Edit], list[Note]]
+
+
+def _lines(source: str) -> Iterator[tuple[int, str]]:
+    """(offset, line without its newline) for each line."""
+    offset = 0
+    for line in source.split("\n"):
+        yield offset, line
+        offset += len(line) + 1
+
+
+def _logical_lines(source: str) -> Iterator[tuple[int, str]]:
+    """Lines joined by a trailing backslash (systemd, supervisor, Dockerfile, make)."""
+    start, parts = None, []
+    for offset, line in _lines(source):
+        if start is None:
+            start = offset
+        parts.append(line)
+        if line.endswith("\\") and not line.endswith("\\\\"):
+            continue
+        yield start, "\n".join(parts)
+        start, parts = None, []
+    if parts and start is not None:
+        yield start, "\n".join(parts)
+
+
+def shell_script(source: str, options: Options) -> Result:
+    try:
+        lex(source)
+    except ShellSyntaxError as exc:
+        line = source.count("\n", 0, exc.offset) + 1
+        raise SourceError(f"line {line}: could not read the shell script ({exc})") from None
+    edits, notes = rewrite_shell(Text.at(source, 0))
+    more_edits, more_notes = _assignments(source, options)
+    return edits + more_edits, notes + more_notes
+
+
+def _assignments(source: str, options: Options, base: int = 0) -> Result:
+    """``NAME=value`` words (also after ``export``) for the Celery variables."""
+    edits: list[Edit] = []
+    notes: list[Note] = []
+    try:
+        tokens = lex(source)
+    except ShellSyntaxError:
+        return [], []
+    for words in simple_commands(tokens):
+        for word in words:
+            start, end = word.start, word.end
+            raw = word.raw
+            if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"" and raw.count(raw[0]) == 2:
+                start, end, raw = start + 1, end - 1, raw[1:-1]  # systemd: Environment="NAME=value"
+            name, eq, _ = raw.partition("=")
+            if not eq or not is_celery_variable(name):
+                continue
+            value = _assignment_value(source, start + len(name) + 1, end, base)
+            if value is None:
+                continue
+            e, n = rewrite_assignment(name, value, options)
+            edits += e
+            notes += n
+    return edits, notes
+
+
+def _assignment_value(source: str, start: int, end: int, base: int) -> Text | None:
+    raw = source[start:end]
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"" and raw.count(raw[0]) == 2 and "\\" not in raw:
+        return Text.at(raw[1:-1], base + start + 1)
+    if not any(c in raw for c in "'\"\\"):
+        return Text.at(raw, base + start)
+    return None
+
+
+def env_file(source: str, options: Options) -> Result:
+    try:
+        lex(source)
+    except ShellSyntaxError as exc:
+        line = source.count("\n", 0, exc.offset) + 1
+        raise SourceError(f"line {line}: could not read the environment file ({exc})") from None
+    return _assignments(source, options)
+
+
+_PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):[ \t]*")
+
+
+def procfile(source: str, options: Options) -> Result:
+    edits: list[Edit] = []
+    notes: list[Note] = []
+    for offset, line in _lines(source):
+        match = _PROCFILE_LINE.match(line)
+        if match is None:
+            continue
+        e, n = rewrite_shell(Text.at(line[match.end():], offset + match.end()))
+        edits += e
+        notes += n
+    return edits, notes
+
+
+def makefile(source: str, options: Options) -> Result:
+    """Recipe lines (they start with a tab), joined by trailing backslashes."""
+    edits: list[Edit] = []
+    notes: list[Note] = []
+    for offset, text in _logical_lines(source):
+        if not text.startswith("\t"):
+            continue
+        body = text.lstrip("\t")
+        skip = len(text) - len(body)
+        while body[:1] in ("@", "-", "+") and body:
+            body, skip = body[1:], skip + 1
+        e, n = rewrite_shell(Text.at(body, offset + skip))
+        edits += e
+        notes += n
+    return edits, notes
+
+
+_SYSTEMD_EXEC = re.compile(r"^(ExecStart|ExecStartPre|ExecStartPost|ExecReload|ExecStop|ExecStopPost)=([-@:+!]*)")
+_SYSTEMD_ENV = re.compile(r"^Environment=")
+
+
+def systemd_unit(source: str, options: Options) -> Result:
+    edits: list[Edit] = []
+    notes: list[Note] = []
+    for offset, text in _logical_lines(source):
+        match = _SYSTEMD_EXEC.match(text)
+        if match is not None:
+            e, n = rewrite_shell(Text.at(text[match.end():], offset + match.end()))
+        elif _SYSTEMD_ENV.match(text):
+            start = len("Environment=")
+            e, n = _assignments(text[start:], options, base=offset + start)
+        else:
+            continue
+        edits += e
+        notes += n
+    return edits, notes
+
+
+def supervisor_conf(source: str, options: Options) -> Result:
+    """``command=`` in ``[program:…]`` sections (supervisor splits it with shlex) and
+    ``environment=KEY="value",…``."""
+    edits: list[Edit] = []
+    notes: list[Note] = []
+    in_program = False
+    for offset, text in _lines(source):
+        stripped = text.strip()
+        if stripped.startswith("["):
+            in_program = stripped.startswith("[program:")
+            continue
+        if not in_program:
+            continue
+        key, eq, rest = text.partition("=")
+        if not eq:
+            continue
+        value_start = len(key) + 1 + (len(rest) - len(rest.lstrip(" \t")))
+        key = key.strip()
+        if key == "command":
+            e, n = rewrite_shell(Text.at(text[value_start:], offset + value_start))
+        elif key == "environment":
+            e, n = _supervisor_environment(text[value_start:], offset + value_start, options)
+        else:
+            continue
+        edits += e
+        notes += n
+    return edits, notes
+
+
+def _supervisor_environment(value: str, base: int, options: Options) -> Result:
+    edits: list[Edit] = []
+    notes: list[Note] = []
+    i = 0
+    while i < len(value):
+        key_end = value.find("=", i)
+        if key_end < 0:
+            break
+        name = value[i:key_end].strip().lstrip(",").strip()
+        j = key_end + 1
+        if value[j:j + 1] in ("'", '"'):
+            close = value.find(value[j], j + 1)
+            if close < 0:
+                break
+            item, end = Text.at(value[j + 1:close], base + j + 1), close + 1
+        else:
+            close = value.find(",", j)
+            close = len(value) if close < 0 else close
+            item, end = Text.at(value[j:close].rstrip(), base + j), close
+        if is_celery_variable(name):
+            e, n = rewrite_assignment(name, item, options)
+            edits += e
+            notes += n
+        i = end + 1 if end < len(value) and value[end:end + 1] == "," else end
+        while i < len(value) and value[i] in ", \t":
+            i += 1
+    return edits, notes
+
+
+_DOCKER_INSTRUCTION = re.compile(r"^[ \t]*([A-Za-z]+)[ \t]+")
+
+
+def dockerfile(source: str, options: Options) -> Result:
+    edits: list[Edit] = []
+    notes: list[Note] = []
+    first = source.lstrip().splitlines()[0] if source.strip() else ""
+    if re.match(r"#\s*escape\s*=\s*`", first):
+        return [], [Note(0, "CFQ609", "a Dockerfile with the ` escape character is not rewritten; edit its "
+                         "Celery commands by hand")]
+    for offset, text in _logical_lines(source):
+        match = _DOCKER_INSTRUCTION.match(text)
+        if match is None or text.lstrip().startswith("#"):
+            continue
+        instruction = match.group(1).upper()
+        rest, rest_at = text[match.end():], offset + match.end()
+        if instruction in ("RUN", "CMD", "ENTRYPOINT"):
+            words = _json_words(rest, rest_at) if rest.lstrip().startswith("[") else None
+            if words is not None:
+                e, n = rewrite_word_list(words)
+            else:
+                e, n = rewrite_shell(Text.at(rest, rest_at))
+        elif instruction == "ENV":
+            e, n = _docker_env(rest, rest_at, options)
+        else:
+            continue
+        edits += e
+        notes += n
+    return edits, notes
+
+
+def _docker_env(rest: str, base: int, options: Options) -> Result:
+    try:
+        words = [w for command in simple_commands(lex(rest)) for w in command]
+    except ShellSyntaxError:
+        return [], []
+    if words and "=" not in words[0].raw and len(words) >= 2:  # legacy "ENV NAME value"
+        name = words[0].raw
+        if is_celery_variable(name):
+            value_start = words[1].start
+            value = rest[value_start:].rstrip()
+            return rewrite_assignment(name, Text.at(value, base + value_start), options)
+        return [], []
+    return _assignments(rest, options, base=base)
+
+
+class JsonWordList:
+    """A JSON array of strings (Dockerfile exec form): items keep ``", "`` between them."""
+
+    def __init__(self, items: list[ListItem], spans: list[tuple[int, int]], raws: list[str]) -> None:
+        self.items = items
+        self._spans = spans
+        self._raws = raws
+
+    def replace(self, index: int, value: str) -> Edit:
+        return Edit(*self._spans[index], json.dumps(value))
+
+    def delete(self, index: int) -> Edit:
+        start = self._spans[index - 1][1] if index else self._spans[index][0]
+        return Edit(start, self._spans[index][1], "")
+
+    def insert_after(self, index: int, values) -> Edit:
+        at = self._spans[index][1]
+        return Edit(at, at, "".join(", " + json.dumps(v) for v in values))
+
+    def script(self, index: int) -> Text | None:
+        raw = self._raws[index]
+        if "\\" in raw:
+            return None
+        return Text.at(raw[1:-1], self._spans[index][0] + 1)
+
+
+def _json_words(rest: str, base: int) -> JsonWordList | None:
+    """The exec form's strings with their spans; None when it is not a JSON array of strings
+    (Docker then runs it as a shell command, and so do we)."""
+    try:
+        parsed = json.loads(rest)
+    except ValueError:
+        return None
+    if not isinstance(parsed, list) or not all(isinstance(x, str) for x in parsed):
+        return None
+    items, spans, raws = [], [], []
+    i = rest.index("[") + 1
+    for _ in parsed:
+        i = rest.index('"', i)
+        value, end = scanstring(rest, i + 1)
+        items.append(ListItem(value, base + i))
+        spans.append((base + i, base + end))
+        raws.append(rest[i:end])
+        i = end
+    return JsonWordList(items, spans, raws)

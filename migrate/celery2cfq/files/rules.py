@@ -1,0 +1,223 @@
+"""The rules for files that are not Python: codes, titles, descriptions and examples.
+
+docs/rules.md shows them after the Python rules (generated, like theirs, by
+``python -m celery2cfq.fixers._docs docs/rules.md``); tests/migrate/files/test_file_rules.py runs
+every example. Codes: CFQ6xx commands (deployment files), CFQ7xx environment and dependencies.
+
+``MANUAL_CODES`` are the findings that leave a person something to do; the others only say what
+the codemod did (a removed option that meant nothing on Cloudflare Queues, a dependency replaced).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..fixers._base import Example, Rule
+
+__all__ = ["FILE_RULES", "FILE_CODES", "MANUAL_CODES", "REWRITE_GATES"]
+
+_RULES = (
+    Rule(
+        "CFQ601", "celery-command", "`celery … worker|beat|inspect|status|purge|control` becomes `cfq-shim …`",
+        "In Procfiles, shell scripts, Dockerfiles (shell and exec form), compose and Kubernetes YAML (string and "
+        "list form), systemd `ExecStart=`, supervisor `command=` and Makefile recipes. `celery`, "
+        "`/path/to/celery` and `python -m celery` are recognised when a Celery sub-command follows; "
+        "`$CELERY_BIN` (Celery's systemd docs) too. Options keep their spelling; `-A/--app` given after the "
+        "sub-command moves in front of it (cfq-shim takes it there). Variables (`-Q$QUEUES`), `\\` "
+        "continuations, `exec`, `sh -c \"…\"` and YAML lists stay as they are. `CELERY_BIN=…/celery` in an "
+        "environment file names `cfq-shim`. `--skip CFQ601` turns off every rewrite of deployment files.",
+        (
+            Example(path="Procfile", before="worker: celery -A proj worker -l info -c 4 -Q default,mail\n",
+                    after="worker: cfq-shim -A proj worker -l info -c 4 -Q default,mail\n"),
+            Example(path="docker-compose.yml",
+                    before='services:\n  worker:\n    command: ["celery", "worker", "--app=proj", "-l", "info"]\n',
+                    after='services:\n  worker:\n    command: ["cfq-shim", "--app=proj", "worker", "-l", "info"]\n'),
+        ),
+        rewrites=True,
+    ),
+    Rule(
+        "CFQ602", "option-without-meaning", "An option with no meaning on Cloudflare Queues is removed",
+        "`-E`, `--without-gossip`, `--without-mingle`, `--without-heartbeat`, `--heartbeat-interval`, `-O fair`, "
+        "`--statedb`, and on `inspect`/`status`/`control` `--timeout` and `--destination`: cfq-shim has no "
+        "broadcast channel or event stream, and leases messages per free slot. The finding says which option "
+        "went, and why; nothing is left to do.",
+        (
+            Example(path="bin/start-worker.sh",
+                    before="#!/bin/sh\nexec celery -A proj worker \\\n  --without-gossip --without-mingle \\\n  -E -O fair\n",
+                    after="#!/bin/sh\nexec cfq-shim -A proj worker\n"),
+        ),
+        rewrites=True,
+    ),
+    Rule(
+        "CFQ603", "option-moved-to-configuration", "An option that belongs in the app's configuration is removed",
+        "`--time-limit`, `--soft-time-limit` (task_time_limit / task_soft_time_limit), `-b/--broker`, "
+        "`--result-backend`, `--config`, `--loader`, `-I/--include`, `-X/--exclude-queues`, "
+        "`--max-memory-per-child`: cfq-shim takes these from the app (or has no counterpart). The finding says "
+        "where the value goes.",
+        (
+            Example(path="Procfile", before="worker: celery -A proj worker --time-limit=300 -l info\n",
+                    after="worker: cfq-shim -A proj worker -l info\n"),
+        ),
+        rewrites=True,
+    ),
+    Rule(
+        "CFQ604", "process-manager-option", "An option the process manager handles is removed",
+        "`--detach`, `--pidfile` (worker), `--uid`, `--gid`, `--umask`, `--executable`, `--workdir`: cfq-shim "
+        "runs in the foreground; systemd, supervisor or Docker detach it, track its pid and set its user and "
+        "directory. A unit with `Type=forking` must become `Type=simple`.",
+        (
+            Example(path="deploy/celery.service",
+                    before="[Service]\nType=simple\nExecStart=/srv/venv/bin/celery -A proj worker --pidfile=/run/w.pid\n",
+                    after="[Service]\nType=simple\nExecStart=/srv/venv/bin/cfq-shim -A proj worker\n"),
+        ),
+        rewrites=True,
+    ),
+    Rule(
+        "CFQ605", "option-kept", "An option cfq-shim does not know is kept",
+        "An option the codemod does not know, or options in a variable (`$CELERYD_OPTS`), are left as they are: "
+        "cfq-shim refuses an option it does not know, so check them.",
+        (
+            Example(path="Procfile", before="worker: celery -A proj worker --custom-flag\n",
+                    after="worker: cfq-shim -A proj worker --custom-flag\n"),
+        ),
+        rewrites=False,
+    ),
+    Rule(
+        "CFQ606", "pool", "An eventlet or gevent pool becomes threads",
+        "cfq-shim has prefork, threads and solo pools. `-P eventlet`/`-P gevent` become `-P threads` (code that "
+        "relies on monkey-patching needs a look, and a green-thread concurrency of hundreds is too many threads); "
+        "`-P processes` becomes `-P prefork`; any other pool is kept and reported.",
+        (
+            Example(path="Procfile", before="worker: celery -A proj worker -P gevent -c 100\n",
+                    after="worker: cfq-shim -A proj worker -P threads -c 100\n"),
+        ),
+        rewrites=True,
+    ),
+    Rule(
+        "CFQ607", "autoscale", "`--autoscale MAX,MIN` becomes `--concurrency MAX`",
+        "cfq-shim runs a fixed number of slots; the autoscaler's maximum is the closest. When `-c` is also given "
+        "(or the value is a variable), `--autoscale` is removed.",
+        (
+            Example(path="Procfile", before="worker: celery -A proj worker --autoscale=10,3\n",
+                    after="worker: cfq-shim -A proj worker --concurrency=10\n"),
+        ),
+        rewrites=True,
+    ),
+    Rule(
+        "CFQ608", "command-without-counterpart", "A Celery command with no cfq-shim counterpart",
+        "`celery multi` (run one worker per node under the process manager), `celery flower` (`cfq-shim "
+        "dashboard`), `celery events`, `shell`, `call`, `amqp`…, and the `inspect`/`control` actions cfq-shim lacks: "
+        "the line is left as it is, and the finding names what to use instead.",
+        (
+            Example(path="Procfile", before="flower: celery -A proj flower --port=5555\n",
+                    after="flower: celery -A proj flower --port=5555\n"),
+        ),
+    ),
+    Rule(
+        "CFQ609", "command-not-rewritten", "A Celery command the codemod cannot rewrite safely",
+        "A sub-command in a variable (`celery -A proj $COMMAND`), a command inside a string with escapes or a "
+        "folded YAML string, a Helm template, or text that is not valid shell: left as it is.",
+        (
+            Example(path="bin/run.sh", before="#!/bin/sh\ncelery -A proj $COMMAND\n",
+                    after="#!/bin/sh\ncelery -A proj $COMMAND\n"),
+        ),
+    ),
+    Rule(
+        "CFQ610", "hostname-pattern", "`-n` with `%h`/`%n`/`%d`/`%i`",
+        "cfq-shim uses the worker name as given; Celery's node-name patterns are not expanded.",
+        (
+            Example(path="Procfile", before="worker: celery -A proj worker -n worker1@%h\n",
+                    after="worker: cfq-shim -A proj worker -n worker1@%h\n"),
+        ),
+    ),
+    Rule(
+        "CFQ611", "beat-scheduler", "A beat scheduler",
+        "`-S django_celery_beat.schedulers:DatabaseScheduler` becomes `-S django` (cfq-shim beat reads "
+        "django_celery_beat's tables); any other scheduler class is kept and reported.",
+        (
+            Example(path="Procfile",
+                    before="beat: celery -A proj beat -S django_celery_beat.schedulers:DatabaseScheduler\n",
+                    after="beat: cfq-shim -A proj beat -S django\n"),
+            Example(path="Procfile", before="beat: celery -A proj beat -S redbeat.RedBeatScheduler\n",
+                    after="beat: cfq-shim -A proj beat -S redbeat.RedBeatScheduler\n"),
+        ),
+        rewrites=True,
+    ),
+    Rule(
+        "CFQ701", "broker-url-variable", "`CELERY_BROKER_URL=redis://…` becomes `cloudflare://`",
+        "In `.env` files, systemd `Environment=` and environment files, Dockerfile `ENV`, supervisor "
+        "`environment=`, compose `environment:` (mapping and list), Kubernetes `env:` and Helm values. Also "
+        "`BROKER_URL`, `CELERY_BROKER`, `CELERY_BROKER_READ_URL`/`_WRITE_URL`. The value becomes the run's broker "
+        "(`--broker`, default `cloudflare://`); the old URL, credentials included, is dropped. The finding lists "
+        "the variables cfq-shim reads (`CLOUDFLARE_API_TOKEN`, `CLOUDFLARE_ACCOUNT_ID`): they belong in the "
+        "deployment's secret store, and the codemod never writes them.",
+        (
+            Example(path=".env", before="CELERY_BROKER_URL=redis://:s3cret@redis:6379/0\nDEBUG=1\n",
+                    after="CELERY_BROKER_URL=cloudflare://\nDEBUG=1\n"),
+        ),
+        rewrites=True,
+    ),
+    Rule(
+        "CFQ702", "broker-url-not-rewritten", "A broker variable the codemod cannot rewrite",
+        "The value comes from another variable (`CELERY_BROKER_URL=${REDIS_URL}`) or names a broker the "
+        "codemod does not know: left as it is.",
+        (
+            Example(path=".env", before="CELERY_BROKER_URL=${REDIS_URL}\n", after="CELERY_BROKER_URL=${REDIS_URL}\n"),
+        ),
+    ),
+    Rule(
+        "CFQ711", "celery-dependency", "`celery[redis]` becomes `celery2cfq`",
+        "In requirements files, `.in` files, `pyproject.toml` (PEP 621 and Poetry) and `setup.cfg`. The pin style "
+        "(`==`, `>=`, `~=`, Poetry's `^`/`~`, unpinned), environment markers and comments are kept; extras "
+        "celery2cfq does not provide are dropped (the broker is Cloudflare Queues). The finding says what it became.",
+        (
+            Example(path="requirements.txt", before="celery[redis]==5.3.4  # the task queue\ndjango==5.0\n",
+                    after="celery2cfq==0.1.0  # the task queue\ndjango==5.0\n"),
+            Example(path="pyproject.toml",
+                    before='[tool.poetry.dependencies]\npython = "^3.11"\ncelery = {extras = ["redis"], version = "^5.3"}\n',
+                    after='[tool.poetry.dependencies]\npython = "^3.11"\ncelery2cfq = "^0.1.0"\n'),
+        ),
+        rewrites=True,
+    ),
+    Rule(
+        "CFQ712", "companion-dependency", "Celery's companion packages: still needed or not",
+        "`django-celery-beat` (needed only for schedules in the database, `cfq-shim beat -S django`), "
+        "`django-celery-results` (only for `result_backend = 'django-db'`), `flower` (replaced by `cfq-shim "
+        "dashboard`), `kombu`, `redis` (only for a redis:// result backend or the project's own use), `amqp`: "
+        "left in place, with a finding.",
+        (
+            Example(path="requirements.in", before="flower>=2\n", after="flower>=2\n"),
+        ),
+    ),
+    Rule(
+        "CFQ713", "hashed-requirements", "A requirements file with hashes is not edited",
+        "Changing a line would leave its `--hash` wrong; regenerate the file from its source after the "
+        "migration.",
+        (
+            Example(path="requirements.txt", before="celery==5.3.4 \\\n    --hash=sha256:aaaa\n",
+                    after="celery==5.3.4 \\\n    --hash=sha256:aaaa\n"),
+        ),
+    ),
+    Rule(
+        "CFQ714", "compiled-requirements", "A pip-compile output is not edited",
+        "A file generated by pip-compile (or `uv pip compile`) is re-compiled from its `.in`, which the codemod "
+        "edits; the finding says so.",
+        (
+            Example(path="requirements.txt",
+                    before="#\n# This file is autogenerated by pip-compile with Python 3.12\n#\ncelery==5.3.4\n",
+                    after="#\n# This file is autogenerated by pip-compile with Python 3.12\n#\ncelery==5.3.4\n"),
+        ),
+    ),
+)
+
+FILE_RULES: Mapping[str, Rule] = {rule.code: rule for rule in _RULES}
+FILE_CODES: frozenset[str] = frozenset(FILE_RULES)
+
+#: Findings that leave a person something to do (the rest only report what was done).
+MANUAL_CODES = frozenset({
+    "CFQ603", "CFQ604", "CFQ605", "CFQ606", "CFQ608", "CFQ609", "CFQ610", "CFQ611", "CFQ701", "CFQ702", "CFQ713",
+    "CFQ714",
+})
+
+#: The code whose --skip turns off the rewrites of a format (findings follow --only/--skip one by one).
+REWRITE_GATES = {"env": "CFQ701", "requirements": "CFQ711", "pyproject": "CFQ711", "setup.cfg": "CFQ711"}

@@ -1,0 +1,146 @@
+"""Each format through the real engine: exact output, byte-identical failures, secrets, options."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from celery2cfq.engine import run
+from celery2cfq.files import kind_of
+from celery2cfq.model import Options
+
+
+def migrate(tmp_path: Path, files: dict[str, str], **kwargs):
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    result = run([tmp_path], options=kwargs.pop("options", Options()), jobs=1, write=True, **kwargs)
+    return result, {name: (tmp_path / name).read_text() for name in files}
+
+
+@pytest.mark.parametrize(("key", "kind"), [
+    ("Procfile", "procfile"), ("Procfile.dev", "procfile"), ("docker/Dockerfile", "dockerfile"),
+    ("Dockerfile.worker", "dockerfile"), ("worker.Dockerfile", "dockerfile"), ("Makefile", "makefile"),
+    ("bin/run.sh", "shell"), ("deploy/celery.service", "systemd"), ("etc/supervisord.conf", "supervisor"),
+    ("docker-compose.yml", "yaml"), ("k8s/worker.yaml", "yaml"), (".env", "env"), (".env.example", "env"),
+    ("prod.env", "env"), ("default/celeryd", "env"), ("requirements.txt", "requirements"),
+    ("requirements-dev.in", "requirements"), ("requirements/base.txt", "requirements"),
+    ("pyproject.toml", "pyproject"), ("setup.cfg", "setup.cfg"), ("bin/start", "script?"),
+    ("proj/tasks.py", None), ("README.md", None), ("notes.txt", None), ("tox.ini", None),
+])
+def test_kind_of(key, kind):
+    assert kind_of(key) == kind
+
+
+def test_only_python_leaves_other_files_alone(tmp_path):
+    files = {"Procfile": "worker: celery -A proj worker\n", "requirements.txt": "celery==5.3\n"}
+    result, after = migrate(tmp_path, files, only_python=True)
+    assert after == files
+    assert result.summary.files_scanned == 0
+
+
+def test_check_reports_and_exit_codes_cover_other_files(tmp_path):
+    (tmp_path / "Procfile").write_text("worker: celery -A proj worker\n")
+    result = run([tmp_path], options=Options(), jobs=1, write=False)
+    assert result.exit_code(check_or_diff=True) == 1
+    assert result.files[0].diff.startswith(f"--- a/{tmp_path.as_posix()}/Procfile")
+    assert (tmp_path / "Procfile").read_text() == "worker: celery -A proj worker\n"
+
+
+def test_an_extensionless_file_is_read_only_with_a_shell_shebang(tmp_path):
+    files = {"bin/start": "#!/bin/bash\ncelery -A proj worker\n", "bin/notes": "celery -A proj worker\n"}
+    _, after = migrate(tmp_path, files)
+    assert after == {"bin/start": "#!/bin/bash\ncfq-shim -A proj worker\n", "bin/notes": "celery -A proj worker\n"}
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("docker-compose.yml", "services:\n  w:\n    command: celery -A p worker\n   bad: [\n", "could not read the YAML"),
+    ("pyproject.toml", "[project\ndependencies = ['celery']\n", "could not read the TOML"),
+    ("setup.cfg", "[options]\ninstall_requires = celery\n[options]\n", "could not read setup.cfg"),
+    ("run.sh", "#!/bin/sh\ncelery -A p worker 'unterminated\n", "could not read the shell script"),
+])
+def test_unparseable_files_are_reported_and_left_byte_identical(tmp_path, name, text, message):
+    result, after = migrate(tmp_path, {name: text})
+    assert after == {name: text}
+    assert result.files[0].error is not None and message in result.files[0].error
+    assert result.exit_code(check_or_diff=False) == 2
+
+
+def test_a_helm_template_is_reported_not_failed(tmp_path):
+    text = "metadata:\n  name: {{ .Release.Name }}-worker\nspec:\n  args: [celery, worker]\n"
+    result, after = migrate(tmp_path, {"chart/templates/w.yaml": text})
+    assert after == {"chart/templates/w.yaml": text}
+    assert [f.code for f in result.files[0].findings] == ["CFQ609"]
+    assert result.files[0].error is None
+
+
+def test_credentials_in_a_broker_url_never_reach_the_report(tmp_path):
+    files = {".env": "CELERY_BROKER_URL=redis://:hunter2@redis:6379/0\n",
+             "docker-compose.yml": "services:\n  w:\n    environment:\n      CELERY_BROKER_URL: amqp://u:hunter2@mq//\n"}
+    result, after = migrate(tmp_path, files)
+    assert after == {".env": "CELERY_BROKER_URL=cloudflare://\n",
+                     "docker-compose.yml": "services:\n  w:\n    environment:\n      CELERY_BROKER_URL: cloudflare://\n"}
+    from celery2cfq.report import render
+
+    for fmt in ("text", "json", "markdown"):
+        report = render(result, format=fmt, mode="write")
+        findings_part = report if fmt != "json" else json.dumps([f["findings"] for f in json.loads(report)["files"]])
+        assert "hunter2" not in findings_part.replace(result.files[0].diff, "").replace(result.files[1].diff, "")
+    assert all("CLOUDFLARE_API_TOKEN" in f.message for r in result.files for f in r.findings)
+
+
+def test_broker_option_is_used_and_no_cloudflare_variables_are_asked_for_sqlite(tmp_path):
+    result, after = migrate(tmp_path, {".env": "BROKER_URL='redis://x'\n"}, options=Options(broker="sqlite:///tasks.db"))
+    assert after == {".env": "BROKER_URL='sqlite:///tasks.db'\n"}
+    assert "CLOUDFLARE" not in result.files[0].findings[0].message
+
+
+def test_skip_turns_off_rewrites_of_a_format_and_only_selects_findings(tmp_path):
+    files = {"Procfile": "worker: celery -A proj worker -E\n"}
+    result, after = migrate(tmp_path, files, options=Options(skip=frozenset({"CFQ601"})))
+    assert after == files
+    assert [f.code for f in result.files[0].findings] == ["CFQ602"]
+    result, _ = migrate(tmp_path, files, options=Options(skip=frozenset({"CFQ602"})))
+    assert result.files[0].findings == ()
+
+
+def test_yaml_block_lists_are_edited_item_by_item(tmp_path):
+    text = ("args:\n  - celery\n  - worker\n  - --app=proj  # the app\n  - -E\n  - -l\n  - info\n"
+            "other: [a, b]\n")
+    _, after = migrate(tmp_path, {"deploy.yaml": text})
+    assert after["deploy.yaml"] == ("args:\n  - cfq-shim\n  - --app=proj\n  - worker\n  - -l\n  - info\n"
+                                    "other: [a, b]\n")
+
+
+def test_yaml_flow_lists_keep_their_quoting(tmp_path):
+    text = "command: ['celery', 'worker', '-E', '--app=proj']\n"
+    _, after = migrate(tmp_path, {"compose.yaml": text})
+    assert after["compose.yaml"] == "command: ['cfq-shim', '--app=proj', 'worker']\n"
+
+
+def test_second_run_changes_nothing_across_formats(tmp_path):
+    corpus = Path(__file__).resolve().parents[3] / "corpus"
+    for case in sorted(corpus.glob("files_*")):
+        target = tmp_path / case.name
+        import shutil
+
+        shutil.copytree(case / "after", target)
+        result = run([target], options=Options(), jobs=2, write=False)
+        assert result.summary.files_changed == 0, case.name
+
+
+def test_cli_only_python_and_check(tmp_path):
+    from click.testing import CliRunner
+
+    from celery2cfq.cli import main
+
+    (tmp_path / "Procfile").write_text("worker: celery -A proj worker -E\n")
+    runner = CliRunner()
+    checked = runner.invoke(main, ["rewrite", "--check", str(tmp_path)])
+    assert checked.exit_code == 1
+    assert "CFQ602 `-E` was removed" in checked.output
+    assert runner.invoke(main, ["rewrite", "--check", "--only-python", str(tmp_path)]).exit_code == 0
+    assert (tmp_path / "Procfile").read_text() == "worker: celery -A proj worker -E\n"
