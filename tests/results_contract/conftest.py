@@ -8,7 +8,9 @@ the test's ``tmp_path`` and a :class:`ContractClock` and is a context manager yi
 
 from __future__ import annotations
 
+import os
 import time
+import uuid
 from dataclasses import dataclass
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +20,7 @@ import pytest
 
 from cfq_shim.results.base import ResultBackend
 from cfq_shim.results.sqlite import MemoryResultBackend, SQLiteResultBackend
+from services import postgres_server, redis_server
 
 
 class ContractClock:
@@ -48,11 +51,11 @@ class Opened:
     url: str | None
 
 
-BackendFactory = Callable[[Path, ContractClock], ContextManager[Opened]]
+BackendFactory = Callable[[Path, ContractClock, pytest.FixtureRequest], ContextManager[Opened]]
 
 
 @contextmanager
-def memory_backend(tmp_path: Path, clock: ContractClock) -> Iterator[Opened]:
+def memory_backend(tmp_path: Path, clock: ContractClock, request: pytest.FixtureRequest) -> Iterator[Opened]:
     backend = MemoryResultBackend(now=clock.now)
     try:
         yield Opened(backend, None)
@@ -61,7 +64,7 @@ def memory_backend(tmp_path: Path, clock: ContractClock) -> Iterator[Opened]:
 
 
 @contextmanager
-def sqlite_backend(tmp_path: Path, clock: ContractClock) -> Iterator[Opened]:
+def sqlite_backend(tmp_path: Path, clock: ContractClock, request: pytest.FixtureRequest) -> Iterator[Opened]:
     path = tmp_path / "results" / "contract.sqlite3"
     backend = SQLiteResultBackend(str(path), now=clock.now)
     try:
@@ -70,11 +73,108 @@ def sqlite_backend(tmp_path: Path, clock: ContractClock) -> Iterator[Opened]:
         backend.close()
 
 
+@contextmanager
+def redis_backend(tmp_path: Path, clock: ContractClock, request: pytest.FixtureRequest) -> Iterator[Opened]:
+    """A real redis-server on loopback (one per session, emptied per test). Redis expires keys on its
+    own clock, so time is real here."""
+    from cfq_shim.results.redis import RedisResultBackend
+
+    url = request.getfixturevalue("redis_url")
+    clock.use_real_time()
+    backend = RedisResultBackend(url)
+    backend.client.flushdb()
+    try:
+        yield Opened(backend, url)
+    finally:
+        backend.close()
+
+
+@contextmanager
+def _fresh_postgres_database(server_url: str) -> Iterator[str]:
+    import sqlalchemy
+
+    name = f"contract_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(server_url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield server_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+@contextmanager
+def postgres_backend(tmp_path: Path, clock: ContractClock, request: pytest.FixtureRequest) -> Iterator[Opened]:
+    """db+postgresql:// on a real PostgreSQL server (one per session, a new database per test)."""
+    from cfq_shim.results.database import DatabaseResultBackend
+
+    with _fresh_postgres_database(request.getfixturevalue("postgres_url")) as database_url:
+        url = "db+" + database_url
+        backend = DatabaseResultBackend(url, now=clock.now)
+        try:
+            yield Opened(backend, url)
+        finally:
+            backend.close()
+
+
+@contextmanager
+def db_sqlite_backend(tmp_path: Path, clock: ContractClock, request: pytest.FixtureRequest) -> Iterator[Opened]:
+    """db+sqlite:/// through SQLAlchemy."""
+    from cfq_shim.results.database import DatabaseResultBackend
+
+    url = f"db+sqlite:///{tmp_path / 'db-results.sqlite3'}"
+    backend = DatabaseResultBackend(url, now=clock.now)
+    try:
+        yield Opened(backend, url)
+    finally:
+        backend.close()
+
+
 #: name -> factory; every test runs once per entry.
 BACKEND_FACTORIES: dict[str, BackendFactory] = {
     "memory": memory_backend,
     "sqlite": sqlite_backend,
+    "redis": redis_backend,
+    "db+postgresql": postgres_backend,
+    "db+sqlite": db_sqlite_backend,
 }
+
+
+@contextmanager
+def django_backend(tmp_path: Path, clock: ContractClock, request: pytest.FixtureRequest) -> Iterator[Opened]:
+    """django-db through Django's connection (only in the subprocess test_django_db.py starts, which
+    configures Django with DJANGO_SETTINGS_MODULE); the tables are emptied per test."""
+    from django.db import connection
+
+    from cfq_shim.results.django import DjangoResultBackend
+
+    backend = DjangoResultBackend(now=clock.now)
+    backend.cleanup()  # creates the tables on first use
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM cfq_result_entries")
+        cursor.execute("DELETE FROM cfq_result_members")
+    yield Opened(backend, "django-db")
+
+
+if os.environ.get("CFQ_CONTRACT_DJANGO"):
+    import django
+
+    django.setup()
+    BACKEND_FACTORIES["django-db"] = django_backend
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with postgres_server(tmp_path_factory.mktemp("postgres")) as url:
+        yield url
 
 
 @pytest.fixture
@@ -84,7 +184,7 @@ def clock() -> ContractClock:
 
 @pytest.fixture(params=sorted(BACKEND_FACTORIES))
 def opened(request: pytest.FixtureRequest, tmp_path: Path, clock: ContractClock) -> Iterator[Opened]:
-    with BACKEND_FACTORIES[request.param](tmp_path, clock) as result:
+    with BACKEND_FACTORIES[request.param](tmp_path, clock, request) as result:
         yield result
 
 

@@ -53,8 +53,9 @@ def test_cleanup_purges_expired_entries(backend: ResultBackend, clock) -> None:
     backend.store_many_meta([(f"t{i}", {"status": "SUCCESS"}) for i in range(5)], expires_seconds=1)
     backend.store_meta("kept", {"status": "SUCCESS"}, expires_seconds=3600)
     clock.advance(1.5)
-    assert backend.cleanup() >= 5
-    assert backend.get_meta("kept") is not None
+    removed = backend.cleanup()
+    assert removed >= 5 or (backend.expires_by_itself and removed == 0)
+    assert set(backend.get_many_meta([f"t{i}" for i in range(5)] + ["kept"])) == {"kept"}
 
 
 def test_writes_purge_expired_entries_without_a_scheduler(backend: ResultBackend, clock) -> None:

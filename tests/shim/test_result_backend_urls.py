@@ -44,3 +44,40 @@ def test_sqlite_url_needs_a_path() -> None:
 def test_describe_url_drops_credentials() -> None:
     assert describe_url("redis://:hunter2@cache.internal:6380/1") == "redis://cache.internal:6380/…"
     assert "hunter2" not in describe_url("db+postgresql://app:hunter2@db/app")
+
+
+def test_redis_errors_and_repr_never_show_the_password() -> None:
+    from cfq_shim.results import ResultBackendError
+    from services import free_port
+
+    backend = open_backend(f"redis://:hunter2@127.0.0.1:{free_port()}/0")  # nothing listens there
+    assert "hunter2" not in repr(backend)
+    with pytest.raises(ResultBackendError) as caught:
+        backend.get_meta("x")
+    assert "hunter2" not in str(caught.value) and "127.0.0.1" in str(caught.value)
+
+
+def test_db_urls_on_unsupported_databases_say_which_are_supported() -> None:
+    with pytest.raises(UnsupportedResultBackend, match=r"'mysql' is not supported: use db\+postgresql") as caught:
+        open_backend("db+mysql://root:hunter2@127.0.0.1/app")
+    assert "hunter2" not in str(caught.value)
+
+
+def test_db_postgres_errors_never_show_the_password(tmp_path) -> None:
+    pytest.importorskip("sqlalchemy")
+    pytest.importorskip("psycopg")
+    from cfq_shim.results import ResultBackendError
+    from services import free_port
+
+    with pytest.raises(ResultBackendError) as caught:
+        open_backend(f"db+postgresql://app:hunter2@127.0.0.1:{free_port()}/app")
+    assert "hunter2" not in str(caught.value) and "db+postgresql://127.0.0.1" in str(caught.value)
+
+
+def test_an_app_with_an_unsupported_backend_fails_when_the_worker_starts() -> None:
+    from cfq_shim import Celery
+    from cfq_shim.worker import Worker
+
+    app = Celery("bad", broker="memory://", backend="rpc://")
+    with pytest.raises(UnsupportedResultBackend, match="Supported: sqlite:///"):
+        Worker(app, pool="solo").start()

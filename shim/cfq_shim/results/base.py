@@ -99,6 +99,8 @@ class ResultBackend(abc.ABC):
     max_poll_interval_seconds: ClassVar[float] = 0.5
     #: How many writes :meth:`store_many_meta` sends at once (one statement each; 1 = no batching).
     max_writes_per_request: ClassVar[int] = 500
+    #: The store drops expired entries itself (Redis): :meth:`cleanup` has nothing left to purge.
+    expires_by_itself: ClassVar[bool] = False
 
     #: How often writes purge expired entries (seconds). Reads always skip them.
     cleanup_interval_seconds: float = 60.0

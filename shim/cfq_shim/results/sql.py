@@ -116,6 +116,14 @@ class SQLResultBackend(ResultBackend):
 
     def _add_member(self, key: str, member: str, expires_at: float | None, now: float) -> int:
         results = self._run([
+            # Lock the set first (a row in the entries table): in PostgreSQL's READ COMMITTED two
+            # transactions adding at once would each count without the other's member, and neither
+            # would see the set complete. The second now waits, and its count sees the first's member.
+            self._statement(
+                f"INSERT INTO {ENTRIES} (entry_key, entry_value, expires_at) VALUES (?, '', ?) "
+                "ON CONFLICT (entry_key) DO UPDATE SET expires_at = excluded.expires_at",
+                key, expires_at,
+            ),
             self._statement(
                 f"INSERT INTO {MEMBERS} (set_key, member, expires_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (set_key, member) DO UPDATE SET expires_at = excluded.expires_at",
@@ -123,7 +131,7 @@ class SQLResultBackend(ResultBackend):
             ),
             self._statement(f"SELECT COUNT(*) FROM {MEMBERS} WHERE set_key = ? AND {_LIVE}", key, now),
         ], write=True)
-        return int(results[1].rows[0][0])
+        return int(results[2].rows[0][0])
 
     def _compare_and_set(self, key: str, expected: str | None, value: str, expires_at: float | None, now: float) -> bool:
         if expected is None:
