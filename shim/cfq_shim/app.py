@@ -308,10 +308,19 @@ class Celery:
         return task
 
     def add_periodic_task(self, schedule: Any, sig: Any, args: tuple = (), kwargs: dict | None = None, name: str | None = None, **opts: Any) -> str:
-        """Record an entry in ``beat_schedule`` (running it needs beat, a later release)."""
+        """Add an entry to ``beat_schedule``, as Celery: ``sig`` is a signature (``add.s(1, 2)``) or a task
+        (with ``args``/``kwargs``); the key is ``name``, else ``repr(sig)``. ``cfq-shim beat`` sends it."""
+        if hasattr(sig, "clone") and hasattr(sig, "args"):
+            sig = sig.clone(args, kwargs or {})
+        else:
+            sig = self.signature(sig.name if hasattr(sig, "name") else str(sig), args, kwargs or {})
         key = name or repr(sig)
-        entry = {"schedule": schedule, "task": sig.name if hasattr(sig, "name") else sig, "args": args, "kwargs": kwargs or {}, "options": opts}
+        entry = {"schedule": schedule, "task": sig.name, "args": tuple(sig.args), "kwargs": dict(sig.kwargs),
+                 "options": {**dict(sig.options), **opts}}
         beat_schedule = dict(self.conf.beat_schedule or {})
+        if name is None and key in beat_schedule:
+            logger.warning("Periodic task key=%r shadowed a previous unnamed periodic task. Pass a name kwarg "
+                           "to add_periodic_task to silence this warning.", key)
         beat_schedule[key] = entry
         self.conf.beat_schedule = beat_schedule
         return key

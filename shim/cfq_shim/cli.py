@@ -18,6 +18,7 @@ from .runtime import Runtime
 #: command name -> "module:attribute" of a click command.
 _COMMANDS: dict[str, str] = {
     "worker": "cfq_shim.worker.command:worker",
+    "beat": "cfq_shim.beat.command:beat_command",
     "inspect": "cfq_shim.admin:inspect_command",
     "purge": "cfq_shim.admin:purge_command",
     "provision": "cfq_shim.provision:provision_command",
@@ -29,6 +30,7 @@ _COMMANDS: dict[str, str] = {
 #: command name -> one-line help, shown by ``cfq-shim --help`` without importing the command.
 _SHORT_HELP: dict[str, str] = {
     "worker": "Start a worker that runs the app's tasks.",
+    "beat": "Send the app's periodic tasks (one beat at a time).",
     "inspect": "Show ready, delayed, in-flight and dead-lettered messages per queue.",
     "purge": "Delete every message of the app's queues.",
     "provision": "Create the app's queues on Cloudflare.",

@@ -51,7 +51,12 @@ HONOURED_SETTINGS: dict[str, Any] = {
     "result_backend": None,  # no default: a project that reads results must name one (cfq_shim.results)
     "result_expires": timedelta(days=1),  # purged by the backend itself on writes: no beat needed
     "result_extended": False,
-    "beat_schedule": {},  # kept; beat is a later release
+    "beat_schedule": {},  # sent by cfq-shim beat / worker -B (cfq_shim.beat)
+    "beat_schedule_filename": "celerybeat-schedule",  # beat's -s default
+    "beat_max_loop_interval": 0,  # 0: beat's default (300 s)
+    "beat_cron_starting_deadline": None,
+    "timezone": None,  # the zone crontab entries are read in
+    "enable_utc": True,
 }
 
 #: This project's own settings.
@@ -71,8 +76,8 @@ IGNORED_SETTINGS: frozenset[str] = frozenset({
     "accept_content", "arangodb_backend_settings", "azureblockblob_base_path",
     "azureblockblob_connection_timeout", "azureblockblob_container_name", "azureblockblob_read_timeout",
     "azureblockblob_retry_increment_base", "azureblockblob_retry_initial_backoff_sec",
-    "azureblockblob_retry_max_attempts", "beat_cron_starting_deadline", "beat_enable_remote_control",
-    "beat_max_loop_interval", "beat_remote_control_max_tick_age", "beat_schedule_filename", "beat_scheduler",
+    "azureblockblob_retry_max_attempts", "beat_enable_remote_control",
+    "beat_remote_control_max_tick_age", "beat_scheduler",
     "beat_sync_every", "broker_channel_error_retry", "broker_connection_max_retries",
     "broker_connection_retry", "broker_connection_retry_on_startup", "broker_connection_timeout",
     "broker_failover_strategy", "broker_heartbeat", "broker_heartbeat_checkrate", "broker_host",
@@ -88,7 +93,7 @@ IGNORED_SETTINGS: frozenset[str] = frozenset({
     "couchbase_backend_settings", "database_create_tables_at_setup", "database_engine_callback",
     "database_engine_options", "database_short_lived_sessions", "database_table_names",
     "database_table_schemas", "database_url", "elasticsearch_max_retries", "elasticsearch_retry_on_timeout",
-    "elasticsearch_save_meta_as_text", "elasticsearch_timeout", "enable_utc", "event_exchange",
+    "elasticsearch_save_meta_as_text", "elasticsearch_timeout", "event_exchange",
     "event_queue_durable", "event_queue_exclusive", "event_queue_expires", "event_queue_prefix",
     "event_queue_ttl", "event_serializer", "gcs_base_path", "gcs_bucket", "gcs_project", "gcs_ttl",
     "mongodb_backend_settings", "redis_backend_use_ssl", "redis_db", "redis_host", "redis_max_connections",
@@ -109,7 +114,6 @@ IGNORED_SETTINGS: frozenset[str] = frozenset({
     "task_default_routing_key", "task_inherit_parent_priority", "task_protocol", "task_publish_retry",
     "task_publish_retry_policy", "task_queue_max_priority", "task_reject_on_worker_lost",
     "task_remote_tracebacks", "task_repr_maxlevels", "task_retry_on_worker_lost", "task_send_sent_event",
-    "timezone",
     "worker_agent", "worker_autoscaler", "worker_cancel_long_running_tasks_on_connection_loss",
     "worker_consumer", "worker_deduplicate_successful_tasks", "worker_detect_quorum_queues", "worker_direct",
     "worker_disable_prefetch", "worker_enable_prefetch_count_reduction",

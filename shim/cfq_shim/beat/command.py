@@ -1,0 +1,123 @@
+"""``cfq-shim -A proj beat``: send the app's periodic tasks (Celery's ``celery -A proj beat``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Any
+
+import click
+
+from ..cli import app_from_context
+from ..exceptions import ImproperlyConfigured
+from .entries import ScheduleError
+from .service import DEFAULT_LEASE_SECONDS
+from .state import DEFAULT_SCHEDULE_FILENAME, ScheduleFileError
+from .wiring import LOCK_CHOICES, beat_for_app
+
+__all__ = ["beat_command", "schedule_option", "PidFile"]
+
+#: ``-s/--schedule``, shared with ``cfq-shim worker -B``.
+schedule_option = click.option(
+    "-s", "--schedule", "schedule_path", default=None, metavar="PATH",
+    help=f"The schedule file (SQLite): last run per entry, and the lease. [default: beat_schedule_filename, "
+         f"else {DEFAULT_SCHEDULE_FILENAME} in the working directory]")
+
+
+class PidFile:
+    """``--pidfile``: refuse to start when it names a live process; removed on exit."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __enter__(self) -> "PidFile":
+        try:
+            with open(self.path, encoding="ascii") as handle:
+                existing = int(handle.read().strip() or 0)
+        except (OSError, ValueError):
+            existing = 0
+        if existing and _alive(existing):
+            raise click.ClickException(f"pidfile {self.path!r} names a running process ({existing}); is beat already running?")
+        try:
+            with open(self.path, "w", encoding="ascii") as handle:
+                handle.write(f"{os.getpid()}\n")
+        except OSError as exc:
+            raise click.ClickException(f"cannot write the pidfile {self.path!r}: {exc.strerror or exc}") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid != os.getpid()
+
+
+def resolve_schedule_path(app: Any, schedule_path: str | None) -> str:
+    return schedule_path or app.conf.get("beat_schedule_filename") or DEFAULT_SCHEDULE_FILENAME
+
+
+@click.command("beat")
+@click.option("-l", "--loglevel", default="WARNING", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], case_sensitive=False),
+              help="Logging level (INFO logs every run sent).")
+@click.option("-f", "--logfile", default=None, help="Log to this file instead of stderr.")
+@schedule_option
+@click.option("--max-interval", "max_interval", type=click.FloatRange(min=0.01), default=None,
+              help="Longest sleep between checks, in seconds. [default: beat_max_loop_interval, else 300]")
+@click.option("--pidfile", default=None, metavar="PATH", help="Write the process id here; refuse to start if it "
+              "names a running process.")
+@click.option("--lease", "lease_seconds", type=click.FloatRange(min=0.1), default=DEFAULT_LEASE_SECONDS,
+              show_default=True, help="Seconds a beat holds the lease without renewing it: how soon a standby "
+              "takes over after the holder dies.")
+@click.option("--lock", type=click.Choice(LOCK_CHOICES), default="auto", show_default=True,
+              help="Where the lease lives: the schedule file (beats on one machine), the result backend (beats on "
+                   "several machines), or auto (the result backend when one with locks is configured).")
+@click.pass_context
+def beat_command(ctx: click.Context, loglevel: str, logfile: str | None, schedule_path: str | None,
+                 max_interval: float | None, pidfile: str | None, lease_seconds: float, lock: str) -> None:
+    """Send the app's periodic tasks (beat_schedule, add_periodic_task), one beat at a time.
+
+    Any number of beat processes may run: one holds the lease and sends, the others stand by and take
+    over within --lease seconds when it stops. SIGTERM or Ctrl-C stops it cleanly.
+    """
+    from ..signals import beat_init
+    from ..worker.banner import configure_logging
+
+    app = app_from_context(ctx)
+    try:
+        configure_logging(loglevel, logfile=logfile)
+    except OSError as exc:
+        raise click.ClickException(f"cannot open the log file {logfile!r}: {exc.strerror or exc}") from None
+    path = resolve_schedule_path(app, schedule_path)
+    try:
+        beat = beat_for_app(app, schedule_path=path, lease_seconds=lease_seconds, max_interval_seconds=max_interval, lock=lock)
+    except (ScheduleError, ScheduleFileError, ValueError, ImproperlyConfigured) as exc:
+        raise click.ClickException(str(exc)) from None
+    pid_guard = PidFile(pidfile) if pidfile else None
+    if pid_guard:
+        pid_guard.__enter__()
+    previous = {sig: signal.signal(sig, lambda signum, frame: beat.stop()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        click.echo(
+            f"cfq-shim beat: {len(beat.entries)} entr{'y' if len(beat.entries) == 1 else 'ies'}, schedule {beat.file.path}, "
+            f"lease {beat.lease_seconds:g} s in {beat.coordinator.describe()}", err=True)
+        beat_init.send(sender=beat)
+        beat.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        beat.file.close()
+        if pid_guard:
+            pid_guard.__exit__()
+    sys.stderr.flush()

@@ -1,0 +1,88 @@
+"""Build a :class:`~cfq_shim.beat.service.Beat` for an app: its entries, its sender, where its lease lives.
+
+Shared by ``cfq-shim beat`` and ``cfq-shim worker -B``. Reads from the app only its public surface:
+``app.tasks`` (finalizing it, which runs ``on_after_configure``/``on_after_finalize`` handlers and so
+their ``add_periodic_task`` calls), ``app.conf`` and, for sending, each task's ``apply_async``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from .entries import Entry, read_entries
+from .lock import BackendCoordinator, Coordinator, FileCoordinator
+from .schedules import resolve_timezone
+from .service import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_INTERVAL_SECONDS, Beat
+from .state import ScheduleFile
+
+__all__ = ["beat_for_app", "app_entries", "choose_coordinator", "LOCK_CHOICES"]
+
+#: ``--lock``: where the lease and the claims live.
+LOCK_CHOICES = ("auto", "schedule", "backend")
+#: Celery's beat header, set on every message beat sends.
+_BEAT_HEADER = "celery_beat_task"
+
+
+def app_entries(app: Any) -> list[Entry]:
+    """The app's schedule, checked (``ScheduleError`` names a bad entry)."""
+    registered = set(app.tasks)  # finalizes the app: add_periodic_task in signal handlers has run
+    conf = app.conf
+    tz = resolve_timezone(conf.get("timezone"), bool(conf.get("enable_utc", True)))
+    return read_entries(conf.get("beat_schedule"), registered=registered, tz=tz, app=app)
+
+
+def _sender(app: Any) -> Any:
+    def send(entry: Entry, due: datetime, task_id: str) -> None:
+        options = dict(entry.options)
+        headers = dict(options.pop("headers", None) or {})
+        headers[_BEAT_HEADER] = True
+        app.tasks[entry.task].apply_async(entry.args, entry.kwargs, task_id=task_id, headers=headers, **options)
+
+    return send
+
+
+def choose_coordinator(app: Any, schedule_file: ScheduleFile, lock: str = "auto") -> Coordinator:
+    """``schedule``: the schedule file (one machine). ``backend``: the result backend (several
+    machines). ``auto``: the result backend when one that supports locks is configured, else the file."""
+    if lock not in LOCK_CHOICES:
+        raise ValueError(f"--lock must be one of {', '.join(LOCK_CHOICES)}")
+    if lock == "schedule":
+        return FileCoordinator(schedule_file)
+    backend = app.backend if app.conf.get("result_backend") else None
+    if backend is not None and hasattr(type(backend), "acquire_lock"):
+        return BackendCoordinator(backend)
+    if lock == "backend":
+        raise ValueError("--lock backend needs a result_backend that supports locks (sqlite:///, redis://, "
+                         "db+..., django-db, d1://)")
+    return FileCoordinator(schedule_file)
+
+
+def beat_for_app(
+    app: Any,
+    *,
+    schedule_path: str,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    max_interval_seconds: float | None = None,
+    lock: str = "auto",
+) -> Beat:
+    """A ready :class:`Beat`; raises ``ScheduleError``/``ScheduleFileError``/``ValueError`` with one line."""
+    entries = app_entries(app)
+    schedule_file = ScheduleFile(schedule_path)
+    try:
+        coordinator = choose_coordinator(app, schedule_file, lock)
+    except ValueError:
+        schedule_file.close()
+        raise
+    if max_interval_seconds is None:
+        max_interval_seconds = float(app.conf.get("beat_max_loop_interval") or 0) or DEFAULT_MAX_INTERVAL_SECONDS
+    deadline = app.conf.get("beat_cron_starting_deadline")
+    return Beat(
+        entries,
+        send=_sender(app),
+        schedule_file=schedule_file,
+        coordinator=coordinator,
+        lease_seconds=lease_seconds,
+        max_interval_seconds=max_interval_seconds,
+        starting_deadline_seconds=float(deadline) if deadline is not None else None,
+    )
