@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from ..beat.command import schedule_option
 from ..cli import app_from_context
 from ..exceptions import ImproperlyConfigured
 from ..transport.base import TransportError
@@ -50,6 +51,9 @@ def default_concurrency() -> int:
 @click.option("--start-method", "start_method", type=click.Choice(["fork", "spawn"]), default=None,
               help="prefork: how child processes start. [default: fork where available]")
 @click.option("-n", "--hostname", default=None, help="Name of this worker. [default: celery@HOSTNAME]")
+@click.option("-B", "--beat", "embed_beat", is_flag=True, default=False,
+              help="Also send the app's periodic tasks from this worker (as cfq-shim beat; safe on several workers).")
+@schedule_option
 @click.pass_context
 def worker(
     ctx: click.Context,
@@ -64,6 +68,8 @@ def worker(
     max_tasks_per_child: int | None,
     start_method: str | None,
     hostname: str | None,
+    embed_beat: bool,
+    schedule_path: str | None,
 ) -> None:
     """Start a worker that runs the app's tasks."""
 
@@ -95,15 +101,41 @@ def worker(
         raise click.UsageError(str(exc)) from None
     except ImproperlyConfigured as exc:  # e.g. Django could not be set up (cfq_shim.fixups.django)
         raise click.ClickException(str(exc)) from None
+    embedded = start_embedded_beat(app, schedule_path) if embed_beat else None
+    if embedded is None:
+        app.finalize()  # add_periodic_task calls in on_after_configure handlers have run
+    if embedded is None and app.conf.beat_schedule:
+        click.echo(f"warning: the app has {len(app.conf.beat_schedule)} periodic task(s) in beat_schedule and this "
+                   "worker does not send them: run `cfq-shim beat` (or add -B to one worker)", err=True)
     instance.on_ready = lambda: click.echo(banner(instance, broker_url=app.broker_url), err=True)
     try:
         code = instance.run()
     except (TransportError, ValueError, ImproperlyConfigured) as exc:
         # Start-up problems the user can fix: an unsupported broker URL, a missing queue, a bad flag.
         raise click.ClickException(str(exc)) from None
+    finally:
+        if embedded is not None:
+            embedded.stop()
     sys.stdout.flush()
     sys.stderr.flush()
     ctx.exit(code)
+
+
+def start_embedded_beat(app: object, schedule_path: str | None) -> object:
+    """``-B``: a beat thread in this worker; a bad schedule is a one-line error before the worker starts."""
+    from ..beat.command import resolve_schedule_path
+    from ..beat.embedded import EmbeddedBeat
+    from ..beat.entries import ScheduleError
+    from ..beat.state import ScheduleFileError
+    from ..beat.wiring import beat_for_app
+
+    try:
+        beat = beat_for_app(app, schedule_path=resolve_schedule_path(app, schedule_path))
+    except (ScheduleError, ScheduleFileError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    embedded = EmbeddedBeat(beat)
+    embedded.start(sender=app)
+    return embedded
 
 
 def _whole_number_setting(app: object, name: str) -> int | None:
