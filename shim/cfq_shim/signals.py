@@ -195,7 +195,7 @@ after_setup_logger = Signal(name="after_setup_logger", providing_args={
 after_setup_task_logger = Signal(name="after_setup_task_logger", providing_args={
     "logger", "loglevel", "logfile", "format", "colorize"})
 
-# -- beat and eventlet (never sent: there is no beat or eventlet pool yet) ---------------------------
+# -- beat (sent by cfq-shim beat and worker -B) and eventlet (never sent: no eventlet pool) ---------------------------
 beat_init = Signal(name="beat_init")
 beat_embedded_init = Signal(name="beat_embedded_init")
 eventlet_pool_started = Signal(name="eventlet_pool_started")
