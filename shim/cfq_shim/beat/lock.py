@@ -21,8 +21,9 @@ Where the lease and the claims live:
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Protocol
+from typing import Callable, Protocol
 
+from ..results.base import ResultBackend
 from .state import ScheduleFile
 
 __all__ = ["Coordinator", "FileCoordinator", "BackendCoordinator", "LEASE_NAME", "CLAIM_OWNER", "CLAIM_KEEP_SECONDS"]
@@ -92,17 +93,16 @@ class FileCoordinator:
 
 
 class BackendCoordinator:
-    """Lease and claims in the app's result backend (cfq_shim.results): beats on several machines.
+    """Lease and claims in the result backend's store (cfq_shim.results): beats on several machines.
 
-    Uses the backend's ``acquire_lock``/``release_lock`` and ``claim_once``/``complete_claim``, which
+    Uses the store's ``acquire_lock``/``release_lock`` and ``claim_once``/``complete_claim``, which
     every backend implements atomically (a conditional write in SQL, Redis or D1)."""
 
-    def __init__(self, backend: Any) -> None:
+    def __init__(self, backend: ResultBackend) -> None:
         self.backend = backend
 
     def describe(self) -> str:
-        describe = getattr(self.backend, "describe", None)
-        return f"the result backend {describe() if describe else type(self.backend).__name__}"
+        return f"the result backend {self.backend.describe()}"
 
     def hold(self, owner: str, lease_seconds: float) -> bool:
         return bool(self.backend.acquire_lock(LEASE_NAME, owner, lease_seconds))

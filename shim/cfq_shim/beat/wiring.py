@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..backend import Backend
+from ..runtime import Runtime
 from .entries import Entry, read_entries
 from .lock import BackendCoordinator, Coordinator, FileCoordinator
 from .schedules import resolve_timezone
@@ -24,7 +26,7 @@ LOCK_CHOICES = ("auto", "schedule", "backend")
 _BEAT_HEADER = "celery_beat_task"
 
 
-def app_entries(app: Any) -> list[Entry]:
+def app_entries(app: Runtime) -> list[Entry]:
     """The app's schedule, checked (``ScheduleError`` names a bad entry)."""
     registered = set(app.tasks)  # finalizes the app: add_periodic_task in signal handlers has run
     conf = app.conf
@@ -32,7 +34,7 @@ def app_entries(app: Any) -> list[Entry]:
     return read_entries(conf.get("beat_schedule"), registered=registered, tz=tz, app=app)
 
 
-def _sender(app: Any) -> Any:
+def _sender(app: Runtime) -> Any:
     def send(entry: Entry, due: datetime, task_id: str) -> None:
         options = dict(entry.options)
         headers = dict(options.pop("headers", None) or {})
@@ -42,24 +44,26 @@ def _sender(app: Any) -> Any:
     return send
 
 
-def choose_coordinator(app: Any, schedule_file: ScheduleFile, lock: str = "auto") -> Coordinator:
-    """``schedule``: the schedule file (one machine). ``backend``: the result backend (several
-    machines). ``auto``: the result backend when one that supports locks is configured, else the file."""
+def choose_coordinator(app: Runtime, schedule_file: ScheduleFile, lock: str = "auto") -> Coordinator:
+    """``schedule``: the schedule file (one machine). ``backend``: the result backend's store (several
+    machines). ``auto``: the result backend when one shared between processes is configured, else the file."""
     if lock not in LOCK_CHOICES:
         raise ValueError(f"--lock must be one of {', '.join(LOCK_CHOICES)}")
     if lock == "schedule":
         return FileCoordinator(schedule_file)
     backend = app.backend if app.conf.get("result_backend") else None
-    if backend is not None and hasattr(type(backend), "acquire_lock"):
-        return BackendCoordinator(backend)
+    store = backend.store if isinstance(backend, Backend) else None
+    if store is not None and store.shared_between_processes:
+        return BackendCoordinator(store)
     if lock == "backend":
-        raise ValueError("--lock backend needs a result_backend that supports locks (sqlite:///, redis://, "
-                         "db+..., django-db, d1://)")
+        reason = "no result_backend is configured" if store is None else f"{store.describe()} is not shared between processes"
+        raise ValueError(f"--lock backend needs a shared result backend (redis://, db+..., django-db, d1://, "
+                         f"or sqlite:/// on one machine): {reason}")
     return FileCoordinator(schedule_file)
 
 
 def beat_for_app(
-    app: Any,
+    app: Runtime,
     *,
     schedule_path: str,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,

@@ -226,11 +226,28 @@ def test_two_beats_for_30_seconds_send_each_run_once(harness):
 
 
 @pytest.mark.slow
-def test_killing_the_holder_hands_over_within_the_lease_without_duplicate_or_gap(harness):
+@pytest.mark.parametrize("where", ["one-schedule-file", "result-backend"])
+def test_killing_the_holder_hands_over_within_the_lease_without_duplicate_or_gap(tmp_path, where):
+    # Given two beats sharing one schedule file (one machine), or each with its own schedule file and the
+    # lease in a shared result backend (as on two machines)
+    project = PROJECT
+    if where == "result-backend":
+        project = PROJECT.replace('broker="sqlite:///queues.sqlite3")', 'broker="sqlite:///queues.sqlite3", backend="sqlite:///results.sqlite3")')
+    harness = BeatHarness(tmp_path, project)
+    try:
+        _kill_the_holder(harness, where)
+    finally:
+        harness.stop_all()
+
+
+def _kill_the_holder(harness: BeatHarness, where: str) -> None:
     lease = 3.0
-    harness.beat("--lease", str(lease))
+    flags = [["--lease", str(lease)], ["--lease", str(lease)]]
+    if where == "result-backend":
+        flags = [[*flags[0], "--lock", "backend", "-s", "machine-a"], [*flags[1], "--lock", "backend", "-s", "machine-b"]]
+    harness.beat(*flags[0])
     harness.wait_for(lambda: HOLDING in harness.log(0), "the first beat to hold the lease")
-    harness.beat("--lease", str(lease))
+    harness.beat(*flags[1])
     harness.wait_for(lambda: len(harness.sends(0)) >= 6, "the holder to send a few runs")
     # When the holder is killed with SIGKILL (it cannot release its lease)
     killed_at = time.time()
@@ -247,7 +264,7 @@ def test_killing_the_holder_hands_over_within_the_lease_without_duplicate_or_gap
     per_due = Counter((s["name"], s["due"]) for s in sends)
     ids = harness.queued_ids()
     duplicates = sum(count - 1 for count in ids.values())
-    print(f"\nhandover after SIGKILL: {handover:.2f} s (lease {lease} s); {duplicates} duplicate(s)")
+    print(f"\nhandover after SIGKILL ({where}): {handover:.2f} s (lease {lease} s); {duplicates} duplicate(s)")
     assert max(per_due.values()) == 1 and duplicates == 0
     # Runs missed during the handover are sent once (the latest), so the only gap is at most the handover
     bound = lease + lease / 3 + 2.0  # the lease + one standby check + process scheduling slack

@@ -7,10 +7,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from cfq_shim.beat.entries import Entry
-from cfq_shim.beat.lock import FileCoordinator
+from cfq_shim.beat.lock import BackendCoordinator, FileCoordinator
 from cfq_shim.beat.schedules import crontab, schedule
 from cfq_shim.beat.service import Beat, run_task_id
 from cfq_shim.beat.state import ScheduleFile, ScheduleFileError
+from cfq_shim.results import open_backend
 
 UTC = timezone.utc
 START = datetime(2024, 6, 3, 12, 0, 0, tzinfo=UTC)
@@ -35,8 +36,21 @@ def clock():
     return Clock()
 
 
-def _beat(path, clock, entries, sent, *, lease=10.0, owner="a", deadline=None, fail=None):
+@pytest.fixture(params=["schedule-file", "result-backend"])
+def coordinated_by(request, tmp_path, clock):
+    """Where the lease and the claims live: each beat's schedule file, or a result backend all share
+    (then each beat also gets its own schedule file, as on separate machines)."""
+    if request.param == "schedule-file":
+        yield None
+        return
+    store = open_backend(f"sqlite:///{tmp_path}/results.sqlite3", now=clock.epoch)
+    yield store
+    store.close()
+
+
+def _beat(path, clock, entries, sent, *, lease=10.0, owner="a", deadline=None, fail=None, store=None):
     schedule_file = ScheduleFile(str(path))
+    coordinator = BackendCoordinator(store) if store is not None else FileCoordinator(schedule_file, clock=clock.epoch)
 
     def send(entry, due, task_id):
         if fail and fail():
@@ -44,7 +58,7 @@ def _beat(path, clock, entries, sent, *, lease=10.0, owner="a", deadline=None, f
         sent.append((owner, entry.name, due, task_id))
 
     return Beat(entries, send=send, schedule_file=schedule_file,
-                coordinator=FileCoordinator(schedule_file, clock=clock.epoch), lease_seconds=lease,
+                coordinator=coordinator, lease_seconds=lease,
                 clock=clock, owner=owner, starting_deadline_seconds=deadline)
 
 
@@ -114,10 +128,11 @@ def test_the_starting_deadline_skips_a_crontab_run_missed_by_more_than_it(tmp_pa
     assert [due for _, _, due, _ in sent] == [datetime(2024, 6, 3, 12, 30, tzinfo=UTC)]
 
 
-def test_only_the_lease_holder_sends_and_a_standby_takes_over_after_the_lease(tmp_path, clock):
+def test_only_the_lease_holder_sends_and_a_standby_takes_over_after_the_lease(tmp_path, clock, coordinated_by):
     sent = []
-    holder = _beat(tmp_path / "s", clock, [EVERY_10S], sent, owner="holder", lease=6.0)
-    standby = _beat(tmp_path / "s", clock, [EVERY_10S], sent, owner="standby", lease=6.0)
+    other_file = "s" if coordinated_by is None else "standby-machine"
+    holder = _beat(tmp_path / "s", clock, [EVERY_10S], sent, owner="holder", lease=6.0, store=coordinated_by)
+    standby = _beat(tmp_path / other_file, clock, [EVERY_10S], sent, owner="standby", lease=6.0, store=coordinated_by)
     holder.tick()
     standby.tick()
     for _ in range(38):  # 19 s, both ticking
@@ -136,9 +151,11 @@ def test_only_the_lease_holder_sends_and_a_standby_takes_over_after_the_lease(tm
     assert standby.holding
 
 
-def test_a_released_lease_is_taken_at_once(tmp_path, clock):
-    holder = _beat(tmp_path / "s", clock, [EVERY_10S], [], owner="holder", lease=60.0)
-    standby = _beat(tmp_path / "s", clock, [EVERY_10S], [], owner="standby", lease=60.0)
+def test_a_released_lease_is_taken_at_once(tmp_path, clock, coordinated_by):
+    holder = _beat(tmp_path / "s", clock, [EVERY_10S], [], owner="holder", lease=60.0, store=coordinated_by)
+    standby = _beat(tmp_path / "t", clock, [EVERY_10S], [], owner="standby", lease=60.0, store=coordinated_by)
+    if coordinated_by is None:
+        standby = _beat(tmp_path / "s", clock, [EVERY_10S], [], owner="standby", lease=60.0)
     holder.tick()
     standby.tick()
     assert holder.holding and not standby.holding
@@ -147,25 +164,25 @@ def test_a_released_lease_is_taken_at_once(tmp_path, clock):
     assert standby.holding
 
 
-def test_a_run_claimed_but_not_sent_is_sent_by_the_next_holder_with_the_same_task_id(tmp_path, clock):
+def test_a_run_claimed_but_not_sent_is_sent_by_the_next_holder_with_the_same_task_id(tmp_path, clock, coordinated_by):
     sent, broken = [], [True]
-    holder = _beat(tmp_path / "s", clock, [EVERY_10S], sent, owner="holder", fail=lambda: broken[0])
+    holder = _beat(tmp_path / "s", clock, [EVERY_10S], sent, owner="holder", fail=lambda: broken[0], store=coordinated_by)
     holder.tick()
     clock.advance(seconds=10)
     holder.tick()  # claims +10 s, the send fails
     assert sent == []
     broken[0] = False
     holder.release()
-    successor = _beat(tmp_path / "s", clock, [EVERY_10S], sent, owner="successor")
+    successor = _beat(tmp_path / "s", clock, [EVERY_10S], sent, owner="successor", store=coordinated_by)
     successor.tick()
     assert [(owner, due, task_id) for owner, _, due, task_id in sent] == [
         ("successor", START + timedelta(seconds=10), run_task_id("every-10s", START + timedelta(seconds=10)))]
 
 
-def test_a_completed_claim_is_never_sent_again_even_by_a_beat_with_stale_state(tmp_path, clock):
+def test_a_completed_claim_is_never_sent_again_even_by_a_beat_with_stale_state(tmp_path, clock, coordinated_by):
     # Given a holder that sent +10 s, and a beat whose own schedule file does not know it (another machine)
     sent = []
-    holder = _beat(tmp_path / "shared", clock, [EVERY_10S], sent, owner="holder")
+    holder = _beat(tmp_path / "shared", clock, [EVERY_10S], sent, owner="holder", store=coordinated_by)
     holder.tick()
     clock.advance(seconds=10)
     holder.tick()
