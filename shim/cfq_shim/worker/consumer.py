@@ -32,7 +32,7 @@ from ..exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from ..naming import dead_letter_queue_name
 from ..runtime import Runtime
 from ..transport.base import LeasedMessage, QueueNotFound, QueueSettings
-from .jobs import LEASE_LOST, Job, LeaseLost
+from .jobs import LEASE_LOST, Job, LeaseLost, NotStarted
 from .leases import LEASE_MARGIN_MS, Prefetch, lease_ms_for
 from .outcomes import dead_letter, hop, requeue, settlement_for
 from .pools import Pool, SoloPool, ThreadPool
@@ -118,6 +118,8 @@ class Worker:
         #: Task ids that reached a final outcome lately: a second copy of one is acked without running.
         self.completed = CompletedTasks()
         self._open_batches: set[Batch] = set()
+        #: ``(soft, hard)`` time limits of each task (its options, else the app's settings).
+        self._limits_by_task: dict[Any, tuple[float | None, float | None]] = {}
         self._batches_lock = threading.Lock()
         self._pool: Pool | None = None
         self._puller: Puller | None = None
@@ -325,12 +327,17 @@ class Worker:
             self._ack_early(queue_name, early)
         pool = self._pool
         assert pool is not None
+        admitted: list[Job] = []
         for index, job in enumerate(jobs):
             if self.shutdown.requested:
                 self._hand_back(jobs[index:])
-                return
+                break
             if self._admit(job):
-                pool.submit(job)
+                if pool.runs_in_caller:
+                    pool.submit(job)  # solo: runs now, so a shutdown is seen between two tasks
+                else:
+                    admitted.append(job)
+        pool.submit_many(admitted)
 
     # -- rate limits (ratelimit.py) ----------------------------------------------------------------
     def _admit(self, job: Job) -> bool:
@@ -405,7 +412,11 @@ class Worker:
             if remaining > ETA_TOLERANCE_SECONDS:
                 self._settle(job, hop(job, remaining, self.limits))
                 return None
-        soft, hard = effective_limits(task, self.app.conf)
+        limits = self._limits_by_task.get(task)
+        if limits is None:
+            # Read once per task and worker: the settings lookups cost more than the rest of _prepare.
+            limits = self._limits_by_task[task] = effective_limits(task, self.app.conf)
+        soft, hard = limits
         job.soft_time_limit_seconds = envelope.soft_time_limit or soft
         job.time_limit_seconds = envelope.time_limit or hard
         job.delivery = Delivery(
@@ -448,7 +459,10 @@ class Worker:
             soft_seconds=job.soft_time_limit_seconds, hard_seconds=job.time_limit_seconds,
         )
 
-    def _on_done(self, job: Job, outcome: Outcome | LeaseLost) -> None:
+    def _on_done(self, job: Job, outcome: Outcome | LeaseLost | NotStarted) -> None:
+        if isinstance(outcome, NotStarted):
+            self._hand_back([job])
+            return
         runtime = time.monotonic() - job.started_at if job.started_at is not None else None
         if isinstance(outcome, LeaseLost):
             logger.warning("Task %s not started: its lease ran out while it waited; it will be delivered again.",

@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..execution import Delivery
     from .settlement import Batch
 
-__all__ = ["Job", "LeaseLost", "LEASE_LOST"]
+__all__ = ["Job", "LeaseLost", "LEASE_LOST", "NotStarted", "NOT_STARTED"]
 
 
 class LeaseLost:
@@ -22,6 +22,14 @@ class LeaseLost:
 
 
 LEASE_LOST = LeaseLost()
+
+
+class NotStarted:
+    """Stands in for an outcome: a warm shutdown began while the job waited in a pool process's hand-off
+    (prefork), so it was not run and goes back to its queue at once, like the jobs still waiting locally."""
+
+
+NOT_STARTED = NotStarted()
 
 
 @dataclass(eq=False)

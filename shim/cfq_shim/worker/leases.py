@@ -134,7 +134,11 @@ class Prefetch:
                     self._runtime_estimate = runtime_seconds
                 else:
                     self._runtime_estimate = estimate + (runtime_seconds - estimate) * _DECAY
-            self._cond.notify_all()
+            room, threshold = self._room()
+            if room >= threshold:
+                # Wake the pullers only once a pull is worth making: a wake-up per finished task would
+                # cost the worker more than the task.
+                self._cond.notify_all()
 
     def close(self) -> None:
         with self._cond:

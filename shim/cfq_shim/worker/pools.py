@@ -36,6 +36,8 @@ OnDone = Callable[[Job, "Outcome"], None]
 
 class Pool(abc.ABC):
     name: str = ""
+    #: True when :meth:`submit` runs the job in the calling thread (solo).
+    runs_in_caller = False
 
     def __init__(self, *, concurrency: int, runner: Runner, on_done: OnDone) -> None:
         self.concurrency = max(1, concurrency)
@@ -48,6 +50,11 @@ class Pool(abc.ABC):
     @abc.abstractmethod
     def submit(self, job: Job) -> None:
         """Run ``job`` as soon as a slot is free (solo: now, in the calling thread)."""
+
+    def submit_many(self, jobs: list[Job]) -> None:
+        """Submit ``jobs`` in order (a pool with a local queue takes them in one go)."""
+        for job in jobs:
+            self.submit(job)
 
     def take_unstarted(self) -> list[Job]:
         """Remove and return the jobs that have not started yet."""
@@ -85,6 +92,7 @@ class SoloPool(Pool):
     """Runs each job at once, in the thread that submits it (the consumer loop)."""
 
     name = "solo"
+    runs_in_caller = True
 
     def __init__(self, *, concurrency: int, runner: Runner, on_done: OnDone) -> None:
         super().__init__(concurrency=1, runner=runner, on_done=on_done)
@@ -117,6 +125,13 @@ class QueuedPool(Pool):
             self._waiting.append(job)
             self._cond.notify()
 
+    def submit_many(self, jobs: list[Job]) -> None:
+        # One wake-up of the slots for a whole pulled batch, so each takes its share at once.
+        if jobs:
+            with self._cond:
+                self._waiting.extend(jobs)
+                self._cond.notify(len(jobs))
+
     def take_unstarted(self) -> list[Job]:
         with self._cond:
             jobs = list(self._waiting)
@@ -130,17 +145,32 @@ class QueuedPool(Pool):
 
     def _next_job(self) -> Job | None:
         """The next job for a slot (counted as running), or None once the pool is closing."""
+        jobs = self._next_jobs(1)
+        return jobs[0] if jobs else None
+
+    def _next_jobs(self, limit: int) -> list[Job]:
+        """Up to ``limit`` jobs for one slot (counted as running), at most its fair share of those
+        waiting (so the other slots get theirs); [] once the pool is closing and nothing waits."""
         with self._cond:
             while not self._waiting and not self._closing:
                 self._cond.wait()
-            if not self._waiting:
-                return None
-            self._running += 1
-            return self._waiting.popleft()
+            waiting = len(self._waiting)
+            if not waiting:
+                return []
+            count = max(1, min(limit, -(-waiting // self.concurrency)))
+            self._running += count
+            return [self._waiting.popleft() for _ in range(count)]
 
-    def _slot_done(self) -> None:
+    def _give_back(self, jobs: list[Job]) -> None:
+        """Jobs a slot took and did not start (its process was ended or retired): first in line again."""
         with self._cond:
-            self._running -= 1
+            self._waiting.extendleft(reversed(jobs))
+            self._running -= len(jobs)
+            self._cond.notify_all()
+
+    def _slot_done(self, count: int = 1) -> None:
+        with self._cond:
+            self._running -= count
 
     def _close(self) -> None:
         with self._cond:

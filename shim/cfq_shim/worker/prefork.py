@@ -1,19 +1,33 @@
-"""The prefork pool: ``-c`` child processes, each fed by one thread of the worker over a pipe.
+"""The prefork pool: ``-c`` child processes, each fed in hand-offs by one thread of the worker.
 
-Each slot is a thread of the worker that owns one child process. It takes the next job from the pool's
-local queue, sends ``(envelope, delivery, soft_limit)`` down the pipe, and waits for the outcome. That
-keeps the hard time limit simple and exact: the slot waits at most ``time_limit`` seconds, then ends the
-child (SIGKILL), reports ``Failed(TimeLimitExceeded)`` and starts a new child. A child that dies on its
-own (a crash, ``os._exit``) is reported as ``Failed(WorkerLostError)``.
+Each slot is a thread of the worker that owns one child process (prefork_child.py). It takes a
+*hand-off* from the pool's local queue (its fair share of the waiting jobs, at most :data:`MAX_HANDOFF`),
+sends it down the child's control pipe in one message, and settles the outcomes as the child reports
+them. The child writes each outcome the moment its task returns and wakes the slot to read them in a
+batch (outcome_channel.py); so a busy child never waits on the worker between tasks, and the worker
+wakes about once per hand-off rather than once per task.
 
-Inside a child the task runs in the main thread, so ``soft_time_limit`` is a SIGALRM whose handler raises
-:class:`SoftTimeLimitExceeded` in the task. Children ignore SIGINT and SIGTERM (a Ctrl-C or a
-``systemctl stop`` reaches the whole process group): the worker decides when they stop, and a child
-whose worker died (even by SIGKILL) notices within half a second once its current task ends, and exits.
+The guarantees, per task:
+
+- **hard time limit**: a task with a ``time_limit`` is announced by the child when it starts; past the
+  limit the slot ends the child (SIGKILL), reads every outcome the child wrote before, reports
+  ``Failed(TimeLimitExceeded)`` for that task, puts the tasks of the hand-off that had not started back
+  first in line, and starts a new child.
+- **soft time limit**: a SIGALRM in the child raises :class:`SoftTimeLimitExceeded` in the task.
+- **a child that dies** on its own (a crash, ``os._exit``): the outcomes it wrote are settled,
+  ``Failed(WorkerLostError)`` is reported for the task it was running, and the rest of its hand-off goes
+  back first in line. A task that finished is never run again because a later one killed its child.
+- **leases**: the child skips a task whose lease ran out while it waited in the hand-off (reported
+  lease-lost; it is delivered again).
+- **``--max-tasks-per-child``**: a hand-off never holds more than the child has left; the child retires
+  after its last one and the slot starts a fresh child.
+- **warm shutdown**: :meth:`PreforkPool.take_unstarted` also tells every child (a flag in shared memory,
+  read between tasks) to stop after its current task; what it had not started comes back as
+  :data:`~.jobs.NOT_STARTED` and is handed back to the queue. **Cold shutdown**: the children are killed;
+  nothing of their hand-offs is settled, so every message is left to its lease.
 
 Start method: ``fork`` (default on Linux: children share the imported app, start-up is fast) or
-``spawn`` (each child imports the app again from its ``-A`` spec). ``--max-tasks-per-child`` retires a
-child after that many tasks; its slot starts a fresh one.
+``spawn`` (each child imports the app again from its ``-A`` spec).
 """
 
 from __future__ import annotations
@@ -21,113 +35,25 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import reprlib
 import signal
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
-from .. import signals
-from ..exceptions import SoftTimeLimitExceeded
-from ..execution import Failed, Succeeded, execute
-from ..loading import load_app
+from ..execution import Failed
 from ..runtime import Runtime
-from .banner import configure_logging
-from .jobs import LEASE_LOST, Job
+from .jobs import LEASE_LOST, NOT_STARTED, Job
+from .outcome_channel import OutcomeReader
 from .pools import OnDone, QueuedPool, Runner
+from .prefork_child import LIVENESS_POLL_SECONDS, child_main
 
-__all__ = ["PreforkPool"]
+__all__ = ["PreforkPool", "MAX_HANDOFF"]
 
 logger = logging.getLogger("cfq_shim.worker")
 
-#: How often a slot waiting on a child checks that the child is alive, and an idle child that the worker is.
-_LIVENESS_POLL_SECONDS = 0.5
-
-
-class _ReprResult:
-    """Stands in for a task result that does not cross the pipe: the worker only logs it."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __repr__(self) -> str:
-        return self.text
-
-
-def _after_fork_in_child(app: Runtime) -> None:
-    """Forget the transport inherited from the worker (a task that sends opens its own; a connection
-    must never cross fork()), then send the app's ``on_after_fork`` as Celery does."""
-    app.reset_after_fork()
-    app.on_after_fork.send(sender=app)
-
-
-def _child_main(conn: Any, app_source: Any, max_tasks: int | None, forked: bool, log_level: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-
-    if isinstance(app_source, str):
-
-        configure_logging(log_level)  # a spawned child starts without the worker's logging
-        app = load_app(app_source)
-    else:
-        app = app_source
-    if forked:
-        _after_fork_in_child(app)
-    in_task = [False]
-
-    def on_alarm(signum: int, frame: Any) -> None:
-        if in_task[0]:
-            raise SoftTimeLimitExceeded("soft time limit exceeded")
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signals.worker_process_init.send(sender=None)
-    done = 0
-    parent_pid = os.getppid()
-    while True:
-        try:
-            # Wait in steps: a child forked later holds a copy of this pipe's other end, so the pipe
-            # alone does not tell that the worker died (kill -9). Being re-parented does.
-            while not conn.poll(_LIVENESS_POLL_SECONDS):
-                if os.getppid() != parent_pid:
-                    return
-            request = conn.recv()
-        except (EOFError, OSError):
-            break
-        if request is None:
-            break
-        envelope, delivery, soft_seconds = request
-        results: list[Any] = []
-        for _ in range(3):
-            try:
-                if not results:
-                    if soft_seconds:
-                        signal.setitimer(signal.ITIMER_REAL, soft_seconds)
-                    in_task[0] = True
-                    results.append(execute(app, envelope, delivery))
-                in_task[0] = False
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                break
-            except SoftTimeLimitExceeded:
-                # The alarm landed just after the task returned: its outcome stands.
-                if not results:
-                    raise
-        outcome = results[0]
-        if isinstance(outcome, Succeeded):
-            outcome = Succeeded(result=_ReprResult(reprlib.repr(outcome.result)),
-                                runtime_seconds=outcome.runtime_seconds)
-        done += 1
-        retiring = bool(max_tasks) and done >= max_tasks  # type: ignore[operator]
-        try:
-            conn.send((outcome, retiring))
-        except (EOFError, OSError):
-            break
-        if retiring:
-            break
-    signals.worker_process_shutdown.send(sender=None, pid=os.getpid(), exitcode=0)
-
-
-#: What a slot's run returns when the pool itself ended the child (cold shutdown): no outcome to settle.
-_ENDED_BY_POOL = object()
+#: The most tasks one hand-off carries. The worker leases only ~0.1 s of recent run time per slot
+#: (leases.py), so a hand-off of fast tasks is short in time however many it holds.
+MAX_HANDOFF = 100
 
 
 class _Slot:
@@ -137,28 +63,43 @@ class _Slot:
         self.pool = pool
         self.index = index
         self.process: Any = None
+        #: The control pipe (hand-offs down; start, wake and end records up).
         self.conn: Any = None
+        self._data: Any = None
+        self._reader: OutcomeReader | None = None
+        #: Shared with the child: set to make it stop after its current task (warm shutdown).
+        self.stop_after_current: Any = None
+        #: Tasks handed to the current child and not known to be skipped, for --max-tasks-per-child.
+        self.tasks_in_child = 0
         self.thread = threading.Thread(target=self._loop, name=f"cfq-shim-slot-{index + 1}", daemon=True)
 
     def start_child(self) -> None:
         ctx = self.pool.context
         parent_conn, child_conn = ctx.Pipe(duplex=True)
+        data_reader, data_writer = ctx.Pipe(duplex=False)
         forked = ctx.get_start_method() == "fork"
         source = self.pool.app if forked else self.pool.app_spec
+        self.stop_after_current = ctx.RawValue("b", 1 if self.pool.handing_back else 0)
         self.process = ctx.Process(
-            target=_child_main,
-            args=(child_conn, source, self.pool.max_tasks_per_child, forked, logging.getLogger().getEffectiveLevel()),
+            target=child_main,
+            args=(child_conn, data_writer, source, self.pool.max_tasks_per_child, forked,
+                  logging.getLogger().getEffectiveLevel(), self.stop_after_current),
             name=f"ForkPoolWorker-{self.index + 1}",  # Celery's name, as log formats show it
             # Not daemonic: a task may start processes of its own, which daemonic processes cannot.
             daemon=False,
         )
         self.process.start()
         child_conn.close()
-        self.conn = parent_conn
+        data_writer.close()
+        self.conn, self._data = parent_conn, data_reader
+        self._reader = OutcomeReader(data_reader.fileno())
+        self.tasks_in_child = 0
 
-    def end_child(self, *, kill: bool) -> None:
-        process, conn = self.process, self.conn
-        self.process = self.conn = None
+    def end_child(self, *, kill: bool, before_close: Callable[[], None] | None = None) -> None:
+        """Stop the child (kill: SIGKILL, else ask it to exit) and wait for it; ``before_close`` runs once
+        it is gone, before its pipes are closed (to read the outcomes it wrote last)."""
+        process, conn, data = self.process, self.conn, self._data
+        self.process = self.conn = self._data = None
         if process is None:
             return
         if kill and process.is_alive():
@@ -172,77 +113,189 @@ class _Slot:
             except (OSError, ValueError):
                 pass
         process.join(timeout=None if not kill else 5)
+        if before_close is not None:
+            before_close()
         conn.close()
+        data.close()
+
+    def stop_after_current_task(self) -> None:
+        flag = self.stop_after_current
+        if flag is not None:
+            flag.value = 1
+
+    def _handoff_limit(self) -> int:
+        limit = MAX_HANDOFF
+        max_tasks = self.pool.max_tasks_per_child
+        if max_tasks:
+            # A fresh child takes the hand-off when this one has none left.
+            left = max_tasks - self.tasks_in_child
+            limit = min(limit, left if left > 0 else max_tasks)
+        return limit
 
     def _loop(self) -> None:
         while True:
-            job = self.pool._next_job()
-            if job is None:
+            jobs = self.pool._next_jobs(self._handoff_limit())
+            if not jobs:
                 self.end_child(kill=False)
                 return
-            outcome = self._run(job)
-            if outcome is _ENDED_BY_POOL:
-                # A cold shutdown ended the child: nothing is settled, the message is left to its lease.
-                self.pool._slot_done()
+            if not self._run(jobs):
+                # A cold shutdown ended the child: nothing is settled, the messages are left to their lease.
                 return
-            self.pool._finished(job, outcome)
 
-    def _run(self, job: Job) -> Any:
-
-        if job.lease_ran_out():
-            return LEASE_LOST
-        job.started_at = time.monotonic()
-        if self.process is None or not self.process.is_alive():
+    def _run(self, jobs: list[Job]) -> bool:
+        """Run a hand-off in the child and report every job of it. False when the pool's cold stop
+        ended the child (the jobs without an outcome are then left to their lease)."""
+        pool = self.pool
+        handoff: list[Job] = []
+        for job in jobs:
+            if job.lease_ran_out():
+                pool._finished(job, LEASE_LOST)
+            else:
+                handoff.append(job)
+        if not handoff:
+            return True
+        if self.process is None or not self.process.is_alive() or (
+            pool.max_tasks_per_child and self.tasks_in_child >= pool.max_tasks_per_child
+        ):
             self.end_child(kill=True)
             self.start_child()
         # The pool's cold stop may end the child from another thread at any moment (end_child clears
         # self.conn): work on this child's own handles, and check which of the two ended it.
-        process, conn = self.process, self.conn
-        if self.pool.stopped_cold:
-            # Stopped cold while this slot took the job or started a child the stop did not see: a
+        process, conn, reader = self.process, self.conn, self._reader
+        assert reader is not None
+        if pool.stopped_cold:
+            # Stopped cold while this slot took the jobs or started a child the stop did not see: a
             # child left running here would keep the worker's exit waiting for it.
             self.end_child(kill=True)
-            return _ENDED_BY_POOL
+            pool._slot_done(len(handoff))
+            return False
+        self.tasks_in_child += len(handoff)
         try:
-            conn.send((job.envelope, job.delivery, job.soft_time_limit_seconds))
+            conn.send([(job.envelope, job.delivery, job.soft_time_limit_seconds, job.time_limit_seconds,
+                        job.batch.lease_deadline) for job in handoff])
         except (OSError, ValueError) as exc:
             if self.conn is not conn:
-                return _ENDED_BY_POOL
+                pool._slot_done(len(handoff))
+                return False
             self.end_child(kill=True)
-            return Failed("WorkerLostError", f"could not hand the task to its process: {exc}", "")
-        hard = job.time_limit_seconds
-        deadline = job.started_at + hard if hard else None
+            pool._finished(handoff[0], Failed("WorkerLostError", f"could not hand the task to its process: {exc}", ""))
+            pool._not_started(handoff[1:])
+            return True
+        progress = _Progress(handoff)
         while self.conn is conn:
-            wait = _LIVENESS_POLL_SECONDS if deadline is None else max(0.0, min(_LIVENESS_POLL_SECONDS, deadline - time.monotonic()))
+            deadline = progress.deadline()
+            wait = LIVENESS_POLL_SECONDS if deadline is None else max(0.0, min(LIVENESS_POLL_SECONDS, deadline - time.monotonic()))
             try:
                 if conn.poll(wait):
-                    outcome, retiring = conn.recv()
-                    if retiring:
-                        self.end_child(kill=False)
-                    return outcome
+                    record = conn.recv()
+                    self._settle(progress, reader.drain(alive=process.is_alive))
+                    if record[0] == "start":
+                        progress.started(record[1], record[2])
+                    elif record[0] == "end":
+                        _, started, retiring = record
+                        pool._not_started(handoff[started:])
+                        self.tasks_in_child -= len(handoff) - started
+                        if retiring:
+                            self.end_child(kill=False)
+                        return True
+                    continue
                 if deadline is None or time.monotonic() < deadline:
                     if not process.is_alive() and not conn.poll(0):
                         break
+                    self._settle(progress, reader.drain(alive=process.is_alive))  # in case a wake-up was missed
                     continue
             except (EOFError, OSError, ValueError):
                 break
             if self.conn is not conn:
                 break
-            self.end_child(kill=True)
-            logger.error("Hard time limit (%ss) exceeded for %s: child %s ended", hard, job.label, process.pid)
-            return Failed(
-                "TimeLimitExceeded", f"TimeLimitExceeded({hard})",
-                f"The task ran past its time_limit of {hard}s; its process (pid {process.pid}) was ended.\n",
-            )
+            # Past the hard time limit of the task the child announced, unless it has just finished.
+            self._settle(progress, reader.drain(alive=process.is_alive))
+            if progress.deadline() != deadline:
+                continue
+            job, hard = progress.running(), progress.hard_seconds()
+            assert job is not None
+            self.end_child(kill=True, before_close=lambda: self._settle_last(progress, reader))
+            killed = progress.running()
+            if killed is job:
+                logger.error("Hard time limit (%ss) exceeded for %s: child %s ended", hard, job.label, process.pid)
+                pool._finished(job, Failed(
+                    "TimeLimitExceeded", f"TimeLimitExceeded({hard})",
+                    f"The task ran past its time_limit of {hard}s; its process (pid {process.pid}) was ended.\n",
+                ))
+            elif killed is not None:
+                # It finished as its limit struck, and the child had begun the next one.
+                pool._finished(killed, Failed(
+                    "WorkerLostError", f"Worker exited prematurely: its process (pid {process.pid}) was ended "
+                    f"for the time limit of the task before.", "",
+                ))
+            pool._not_started(progress.after_running())
+            return True
         if self.conn is not conn:
-            return _ENDED_BY_POOL
+            # The cold stop: nothing more is settled.
+            reader.discard()
+            pool._slot_done(progress.unsettled())
+            return False
+        # The child died: settle what it finished, then report the task it was running.
+        self.end_child(kill=True, before_close=lambda: self._settle_last(progress, reader))
         exitcode = process.exitcode
-        self.end_child(kill=True)
-        return Failed(
-            "WorkerLostError",
-            f"Worker exited prematurely: exitcode {exitcode}.",
-            "",
-        )
+        job = progress.running()
+        if job is not None:
+            pool._finished(job, Failed("WorkerLostError", f"Worker exited prematurely: exitcode {exitcode}.", ""))
+            pool._not_started(progress.after_running())
+        return True
+
+    def _settle_last(self, progress: "_Progress", reader: OutcomeReader) -> None:
+        """Settle the outcomes a child wrote before it ended (the pipe keeps them after its death)."""
+        self._settle(progress, reader.drain(alive=lambda: False))
+        reader.discard()
+
+    def _settle(self, progress: "_Progress", records: list) -> None:
+        for _, index, outcome, runtime_seconds in records:
+            job = progress.finished(index)
+            # So the worker's run-time estimate is the child's, not the time the outcome waited in the pipe.
+            job.started_at = time.monotonic() - runtime_seconds
+            if outcome is None:
+                self.tasks_in_child -= 1  # not run: it does not count towards --max-tasks-per-child
+                outcome = LEASE_LOST
+            self.pool._finished(job, outcome)
+
+
+class _Progress:
+    """Where the child is in a hand-off: which jobs have outcomes, which one runs, and since when."""
+
+    def __init__(self, handoff: list[Job]) -> None:
+        self.handoff = handoff
+        #: The first job without an outcome (the one running, when the child is alive).
+        self.next = 0
+        self._announced: tuple[int, float] | None = None
+
+    def finished(self, index: int) -> Job:
+        self.next = index + 1
+        return self.handoff[index]
+
+    def started(self, index: int, started_at: float) -> None:
+        self._announced = (index, started_at)
+
+    def running(self) -> Job | None:
+        return self.handoff[self.next] if self.next < len(self.handoff) else None
+
+    def hard_seconds(self) -> float | None:
+        job = self.running()
+        return job.time_limit_seconds if job is not None else None
+
+    def deadline(self) -> float | None:
+        """When the running task passes its hard time limit (None: no limit, or not started yet)."""
+        announced = self._announced
+        if announced is None or announced[0] != self.next:
+            return None
+        hard = self.hard_seconds()
+        return announced[1] + hard if hard else None
+
+    def after_running(self) -> list[Job]:
+        return self.handoff[self.next + 1:]
+
+    def unsettled(self) -> int:
+        return len(self.handoff) - self.next
 
 
 class PreforkPool(QueuedPool):
@@ -272,6 +325,8 @@ class PreforkPool(QueuedPool):
         self.max_tasks_per_child = max_tasks_per_child
         #: Set by a cold stop before it ends the children: from then on no slot runs or starts one.
         self.stopped_cold = False
+        #: Set by a warm shutdown's take_unstarted: what a child had not started goes back to the queue.
+        self.handing_back = False
         self._slots = [_Slot(self, index) for index in range(self.concurrency)]
 
     def start(self) -> None:
@@ -280,11 +335,30 @@ class PreforkPool(QueuedPool):
         for slot in self._slots:
             slot.thread.start()
 
+    def take_unstarted(self) -> list[Job]:
+        """The jobs waiting locally; and every child is told to stop after its current task, so what it
+        had not started comes back (as NOT_STARTED) to be handed back too."""
+        self.handing_back = True
+        for slot in self._slots:
+            slot.stop_after_current_task()
+        return super().take_unstarted()
+
     def _finished(self, job: Job, outcome: Any) -> None:
         try:
             self._on_done(job, outcome)
         finally:
             self._slot_done()
+
+    def _not_started(self, jobs: list[Job]) -> None:
+        """Jobs of a hand-off the child did not start: handed back during a warm shutdown, else first
+        in line for the next free slot."""
+        if not jobs:
+            return
+        if not self.handing_back:
+            self._give_back(jobs)
+            return
+        for job in jobs:
+            self._finished(job, NOT_STARTED)
 
     def child_pids(self) -> list[int]:
         return [slot.process.pid for slot in self._slots if slot.process is not None]

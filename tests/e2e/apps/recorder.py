@@ -63,6 +63,20 @@ def sleeps(n, seconds):
     _record("end", n, os.getpid())
 
 
+@app.task
+def crashes(n):
+    """Ends its process at once, as a segfault or an OOM kill would."""
+    _record("crash", n, os.getpid())
+    os._exit(3)
+
+
+@app.task(time_limit=0.5)
+def overruns_after(n):
+    """Records ``start N PID``, then runs past its hard time limit."""
+    _record("start", n, os.getpid())
+    time.sleep(30)
+
+
 @signals.worker_process_init.connect
 def _process_init(**kwargs):
     _record("init", 0, os.getpid())
