@@ -22,7 +22,7 @@ from .model import DEFAULT_BROKER, Options
 EXIT_CODES_HELP = """\b
 Exit codes:
   0  nothing is left to change, or all changes were written
-  1  with --check or --diff: something would change
+  1  with --check or --diff: something would change (0 with --exit-zero)
   2  a file could not be processed (the others were); also bad usage
 """
 
@@ -49,8 +49,9 @@ def main() -> None:
                 type=click.Path(exists=True, allow_dash=True, path_type=Path))
 @click.option("--diff", "show_diff", is_flag=True, help="Print unified diffs; write nothing.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if anything would change.")
-@click.option("--report", "report_format", type=click.Choice(["text", "json", "markdown"]),
-              help="Report format (default: text). See docs/report-schema.md for JSON.")
+@click.option("--report", "report_format", type=click.Choice(["text", "json", "markdown", "sarif", "github"]),
+              help="Report format (default: text). json: docs/report-schema.md; sarif: SARIF 2.1.0 (GitHub "
+                   "Code Scanning); github: GitHub Actions annotations.")
 @click.option("--report-file", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Write the report to FILE instead of stdout.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: CPU count).")
@@ -62,6 +63,8 @@ def main() -> None:
               help=f"What a Redis/AMQP/SQS broker becomes (default: {DEFAULT_BROKER}; e.g. sqlite:///tasks.db).")
 @click.option("--todo-comments/--no-todo-comments", default=None,
               help="Insert '# TODO(celery2cfq): CODE ...' at each finding's line.")
+@click.option("--exit-zero", is_flag=True,
+              help="Exit 0 even when something would change (a file that fails still exits 2).")
 @click.option("--only-python", is_flag=True,
               help="Rewrite Python files only: leave Procfiles, Dockerfiles, compose and Kubernetes YAML, "
                    "shell scripts, systemd and supervisor units, Makefiles, .env and requirements files alone.")
@@ -70,8 +73,8 @@ def main() -> None:
 def rewrite(
     paths: tuple[Path, ...], show_diff: bool, check: bool, report_format: str | None,
     report_file: Path | None, jobs: int | None, excludes: tuple[str, ...], only: tuple[str, ...],
-    skip: tuple[str, ...], broker: str | None, todo_comments: bool | None, only_python: bool, verbose: int,
-    quiet: int,
+    skip: tuple[str, ...], broker: str | None, todo_comments: bool | None, exit_zero: bool, only_python: bool,
+    verbose: int, quiet: int,
 ) -> None:
     """Migrate the Celery code under PATH... to cfq_shim.
 
@@ -138,11 +141,14 @@ def rewrite(
             _emit(diffs)
     elif reading_stdin:
         click.echo(rendered, err=True, nl=False)
-    elif fmt == "text":
+    elif fmt in ("text", "github"):  # the Actions runner picks annotation lines out of any output
         _emit(diffs + rendered)
-    else:  # a JSON or Markdown document on stdout must stay parseable: its diffs are inside it
+    else:  # a JSON, SARIF or Markdown document on stdout must stay parseable: its diffs are inside it
         _emit(rendered)
-    sys.exit(result.exit_code(check_or_diff=mode != "write"))
+    code = result.exit_code(check_or_diff=mode != "write")
+    if code == engine.EXIT_WOULD_CHANGE and (exit_zero or config.exit_zero):
+        code = engine.EXIT_OK
+    sys.exit(code)
 
 
 def _rewrite_stdin(options: Options, *, mode: str):

@@ -1,4 +1,5 @@
-"""Render a :class:`~celery2cfq.engine.RunResult` as text, JSON or Markdown.
+"""Render a :class:`~celery2cfq.engine.RunResult` as text, JSON or Markdown (and, through their own
+modules, SARIF 2.1.0 and GitHub Actions annotations).
 
 The JSON form is a versioned schema (docs/report-schema.md). Additive changes keep
 :data:`SCHEMA_VERSION`; removing or changing the meaning of a field bumps it.
@@ -22,7 +23,7 @@ SCHEMA_VERSION = 1
 #: "write" rewrites files; "diff" and "check" only say what would change.
 Mode = Literal["write", "diff", "check"]
 
-FORMATS = ("text", "json", "markdown")
+FORMATS = ("text", "json", "markdown", "sarif", "github")
 
 
 def to_data(result: RunResult, *, mode: Mode) -> dict[str, Any]:
@@ -107,6 +108,14 @@ _RENDERERS: dict[str, Callable[..., str]] = {
 
 
 def render(result: RunResult, *, format: str, mode: Mode, verbosity: int = 0) -> str:
+    if format == "sarif":
+        from .report_sarif import render_sarif
+
+        return render_sarif(result, mode=mode, verbosity=verbosity)
+    if format == "github":
+        from .report_github import render_github
+
+        return render_github(result, mode=mode, verbosity=verbosity)
     return _RENDERERS[format](result, mode=mode, verbosity=verbosity)
 
 

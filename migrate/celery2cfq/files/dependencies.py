@@ -5,7 +5,8 @@ Formats: ``requirements*.txt`` / ``*.in`` (pip's line format, each requirement p
 which keeps comments, quoting and layout), and ``setup.cfg`` (``install_requires`` and
 ``extras_require`` lines, after configparser has accepted the file).
 
-- ``celery``/``celery[extras]`` become ``celery2cfq`` with the extras it also provides, in the same
+- ``celery``/``celery[extras]`` become ``celery2cfq`` with the extras it also provides (``redis``,
+  ``sqlalchemy``: the result backends' clients), in the same
   pin style (``==``, ``>=``, ``~=``, Poetry's ``^``/``~``, unpinned), keeping environment markers and
   comments (CFQ711).
 - ``django-celery-beat``, ``django-celery-results``, ``flower``, ``kombu``, ``redis``, ``amqp`` are
@@ -57,16 +58,13 @@ def _our_version() -> str:
         return __version__
 
 
-@lru_cache(maxsize=1)
-def _our_extras() -> frozenset[str]:
-    """The runtime extras this distribution provides (not test/bench/docs)."""
-    try:
-        from importlib.metadata import metadata
+#: Celery's extras that celery2cfq provides too: the clients of the result backends it serves
+#: (pyproject.toml's optional dependencies). Celery's others (msgpack, sqs, auth …) have no use here.
+_EXTRAS = {"redis": "redis", "sqlalchemy": "sqlalchemy"}
 
-        extras = metadata(DISTRIBUTION).get_all("Provides-Extra") or []
-    except Exception:
-        extras = []
-    return frozenset(extras) - {"test", "tests", "bench", "docs", "dev"}
+
+def _our_extras() -> frozenset[str]:
+    return frozenset(_EXTRAS)
 
 
 def _normalize(name: str) -> str:
@@ -94,7 +92,7 @@ def rewrite_requirement(text: str) -> tuple[str | None, list[tuple[str, str]]]:
         return None, [("CFQ712", f"{requirement.name}: {_COMPANIONS[name]}")]
     if requirement.url:
         return None, [("CFQ711", "celery from a URL is left as it is; replace it with celery2cfq by hand")]
-    kept = sorted(set(requirement.extras) & _our_extras())
+    kept = sorted({_EXTRAS[e] for e in requirement.extras if e in _EXTRAS})
     dropped = sorted(set(requirement.extras) - set(kept))
     marker_at = text.find(";")
     marker = text[marker_at:] if marker_at >= 0 else ""
@@ -103,10 +101,12 @@ def rewrite_requirement(text: str) -> tuple[str | None, list[tuple[str, str]]]:
     spec = _pip_specifier([(s.operator, s.version) for s in requirement.specifier])
     new = DISTRIBUTION + (f"[{','.join(kept)}]" if kept else "") + spec + marker
     message = f"{text.strip()} became {new.strip()}: the cfq_shim runtime (and this codemod) on Cloudflare Queues"
+    if "redis" in kept:
+        message += "; [redis] stays for a redis:// result backend (the broker is Cloudflare Queues)"
     if dropped:
         message += (f"; the extra{'s' if len(dropped) > 1 else ''} {', '.join(dropped)} "
-                    f"{'were' if len(dropped) > 1 else 'was'} dropped: the broker is Cloudflare Queues"
-                    + (" (keep the redis package for a redis:// result backend)" if "redis" in dropped else ""))
+                    f"{'were' if len(dropped) > 1 else 'was'} dropped: celery2cfq has no use for "
+                    f"{'them' if len(dropped) > 1 else 'it'}")
     return new, [("CFQ711", message)]
 
 
@@ -245,6 +245,7 @@ def _poetry_table(source: str, table, notes: list[Note]) -> bool:
             continue
         value = table[key]
         dropped: list[str] = []
+        extras: list[str] = []
         if isinstance(value, str):
             new_value = tomlkit.string(_poetry_constraint(value))
             constraint = str(new_value)
@@ -273,9 +274,12 @@ def _poetry_table(source: str, table, notes: list[Note]) -> bool:
         table.value._replace(key, DISTRIBUTION, new_value)
         message = (f"celery became {DISTRIBUTION} {constraint or '(unpinned)'}: the cfq_shim runtime (and this "
                    "codemod) on Cloudflare Queues")
+        if "redis" in extras:
+            message += "; [redis] stays for a redis:// result backend (the broker is Cloudflare Queues)"
         if dropped:
             message += (f"; the extra{'s' if len(dropped) > 1 else ''} {', '.join(dropped)} "
-                        f"{'were' if len(dropped) > 1 else 'was'} dropped: the broker is Cloudflare Queues")
+                        f"{'were' if len(dropped) > 1 else 'was'} dropped: celery2cfq has no use for "
+                        f"{'them' if len(dropped) > 1 else 'it'}")
         notes.append(Note(where, "CFQ711", message))
         changed = True
     return changed

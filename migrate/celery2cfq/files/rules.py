@@ -168,13 +168,14 @@ _RULES = (
     Rule(
         "CFQ711", "celery-dependency", "`celery[redis]` becomes `celery2cfq`",
         "In requirements files, `.in` files, `pyproject.toml` (PEP 621 and Poetry) and `setup.cfg`. The pin style "
-        "(`==`, `>=`, `~=`, Poetry's `^`/`~`, unpinned), environment markers and comments are kept; extras "
-        "celery2cfq does not provide are dropped (the broker is Cloudflare Queues). The finding says what it became.",
+        "(`==`, `>=`, `~=`, Poetry's `^`/`~`, unpinned), environment markers and comments are kept. `[redis]` and "
+        "`[sqlalchemy]` stay (celery2cfq's extras for those result backends); Celery's other extras are dropped. "
+        "The finding says what it became.",
         (
             Example(path="requirements.txt", before="celery[redis]==5.3.4  # the task queue\ndjango==5.0\n",
-                    after="celery2cfq==0.1.0  # the task queue\ndjango==5.0\n"),
+                    after="celery2cfq[redis]==0.1.0  # the task queue\ndjango==5.0\n"),
             Example(path="pyproject.toml",
-                    before='[tool.poetry.dependencies]\npython = "^3.11"\ncelery = {extras = ["redis"], version = "^5.3"}\n',
+                    before='[tool.poetry.dependencies]\npython = "^3.11"\ncelery = {extras = ["msgpack"], version = "^5.3"}\n',
                     after='[tool.poetry.dependencies]\npython = "^3.11"\ncelery2cfq = "^0.1.0"\n'),
         ),
         rewrites=True,
