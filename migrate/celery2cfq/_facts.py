@@ -28,6 +28,10 @@ _RESULT_METHODS = frozenset({"delay", "apply_async", "send_task", "AsyncResult"}
 
 _BACKEND_NAMES = frozenset({"result_backend", "CELERY_RESULT_BACKEND", "RESULT_BACKEND"})
 
+#: Attributes whose statements a fixer must see whatever names they use (``self.update_state`` in
+#: a bound task names nothing tied to Celery).
+_ALWAYS_READ_ATTRIBUTES = frozenset({"add_periodic_task", "update_state"})
+
 
 def is_celery_library(qualified: str) -> bool:
     qualified = celery_equivalent(qualified)
@@ -116,12 +120,12 @@ class ModuleFacts:
     mentions_celery: bool = False
     #: Names assigned or defined at module level.
     assigned: set[str] = field(default_factory=set)
-    #: Names assigned anywhere from ``x.delay(...)``, ``x.apply_async(...)``, ``x.send_task(...)``
-    #: or ``x.AsyncResult(...)``: possible task results (for result ``.get()``).
+    #: Names assigned anywhere from ``x.delay(...)``, ``x.apply_async(...)``, ``x.send_task(...)``,
+    #: ``x.AsyncResult(...)`` or ``AsyncResult(...)``: possible task results (for result reads).
     result_names: set[str] = field(default_factory=set)
     #: With ``track_statements``: name -> ids of the ``ast`` statements (any depth) using it, and
-    #: ids of statements holding an import, a ``CELERY_`` name/key/keyword, ``add_periodic_task``
-    #: or ``django_celery_beat``.
+    #: ids of statements holding an import, a ``CELERY_`` name/key/keyword, ``add_periodic_task``,
+    #: ``update_state`` or ``django_celery_beat``.
     name_owners: dict[str, set[int]] = field(default_factory=dict)
     always_interesting: set[int] = field(default_factory=set)
 
@@ -266,7 +270,7 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool, track_sta
                     attr_owned.add(id(node.value))
                 if node.attr in _BACKEND_NAMES and isinstance(node.ctx, ast.Store):
                     facts.sets_backend_setting = True
-            if track_statements and node.attr == "add_periodic_task":
+            if track_statements and node.attr in _ALWAYS_READ_ATTRIBUTES:
                 always.update(owners)
         elif isinstance(node, ast.Name):
             if node.id in module_names and id(node) not in attr_owned:
@@ -288,7 +292,10 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool, track_sta
                 facts.ref_heads.setdefault(ref, set()).add(callee.partition(".")[0])
         elif isinstance(node, ast.Assign):
             value = node.value
-            if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _RESULT_METHODS:
+            if isinstance(value, ast.Call) and (
+                (isinstance(value.func, ast.Attribute) and value.func.attr in _RESULT_METHODS)
+                or (isinstance(value.func, ast.Name) and value.func.id == "AsyncResult")
+            ):
                 facts.result_names.update(t.id for t in node.targets if isinstance(t, ast.Name))
         elif isinstance(node, ast.Dict):
             if any(_str_value(k) in _BACKEND_NAMES for k in node.keys):

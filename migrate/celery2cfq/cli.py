@@ -61,6 +61,9 @@ def main() -> None:
 @click.option("--skip", multiple=True, metavar="CODE", help="Do not run these fixers/findings (repeatable, or comma-separated).")
 @click.option("--broker", metavar="URL",
               help=f"What a Redis/AMQP/SQS broker becomes (default: {DEFAULT_BROKER}; e.g. sqlite:///tasks.db).")
+@click.option("--result-backend", metavar="URL",
+              help="Replace every result backend the project configures with URL (redis://, rediss://, db+..., "
+                   "django-db, sqlite:///path, d1://DATABASE_ID or memory://). Default: supported ones are kept.")
 @click.option("--todo-comments/--no-todo-comments", default=None,
               help="Insert '# TODO(celery2cfq): CODE ...' at each finding's line.")
 @click.option("--exit-zero", is_flag=True,
@@ -74,7 +77,7 @@ def rewrite(
     paths: tuple[Path, ...], show_diff: bool, check: bool, report_format: str | None,
     report_file: Path | None, jobs: int | None, excludes: tuple[str, ...], only: tuple[str, ...],
     skip: tuple[str, ...], broker: str | None, todo_comments: bool | None, exit_zero: bool, only_python: bool,
-    verbose: int, quiet: int,
+    verbose: int, quiet: int, result_backend: str | None = None,
 ) -> None:
     """Migrate the Celery code under PATH... to cfq_shim.
 
@@ -97,6 +100,7 @@ def rewrite(
         raise click.UsageError(str(exc)) from None
     options = Options(
         broker=_broker(broker or config.broker or DEFAULT_BROKER),
+        result_backend=_result_backend(result_backend or config.result_backend),
         todo_comments=bool(todo_comments if todo_comments is not None else config.todo_comments),
         only=_codes(only or config.only, "--only" if only else f"'only' in {config.source}"),
         skip=_codes(skip or config.skip, "--skip" if skip else f"'skip' in {config.source}"),
@@ -176,6 +180,17 @@ def _broker(url: str) -> str:
     if "://" not in url:
         raise click.BadParameter(f"{url!r} is not a URL (expected e.g. cloudflare:// or sqlite:///tasks.db)",
                                  param_hint="--broker")
+    return url
+
+
+def _result_backend(url: str | None) -> str | None:
+    from .fixers.result_backend import SUPPORTED_BACKENDS, backend_scheme, is_supported_backend
+
+    if url is not None and not is_supported_backend(url):
+        raise click.BadParameter(
+            f"{backend_scheme(url)!r} is not a result backend cfq_shim supports; use one of {', '.join(SUPPORTED_BACKENDS)}",
+            param_hint="--result-backend",
+        )
     return url
 
 

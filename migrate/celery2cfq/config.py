@@ -9,6 +9,7 @@ Keys (``-`` or ``_`` both accepted)::
 
     [tool.celery2cfq]
     broker = "cloudflare://"        # --broker
+    result-backend = "sqlite:///results.db"  # --result-backend
     todo-comments = true            # --todo-comments
     exclude = ["legacy/*"]          # --exclude, repeatable
     only = ["CODE"]                 # --only
@@ -43,6 +44,7 @@ class FileConfig:
     #: The file the values came from, or None when there was none.
     source: Path | None = None
     broker: str | None = None
+    result_backend: str | None = None
     todo_comments: bool | None = None
     exclude: tuple[str, ...] = ()
     only: tuple[str, ...] = ()
@@ -54,7 +56,7 @@ class FileConfig:
 
 
 _KINDS: dict[str, type] = {
-    "broker": str, "todo_comments": bool, "exclude": list, "only": list, "skip": list, "jobs": int,
+    "broker": str, "result_backend": str, "todo_comments": bool, "exclude": list, "only": list, "skip": list, "jobs": int,
     "report": str, "only_python": bool, "exit_zero": bool,
 }
 

@@ -37,6 +37,8 @@ class Options:
     """What a run asks of the fixers."""
 
     broker: str = DEFAULT_BROKER
+    #: ``--result-backend``: what every result backend the project configures becomes (None: kept).
+    result_backend: str | None = None
     todo_comments: bool = False
     #: Codes to run exclusively (empty: all) and codes to skip.
     only: frozenset[str] = frozenset()

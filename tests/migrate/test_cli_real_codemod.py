@@ -137,3 +137,34 @@ def test_real_index_reaches_spawned_workers(project: Path, monkeypatch):
     serial = engine.run([project], options=Options(), jobs=1)
     assert pooled == serial
     assert pooled.summary.files_changed >= 2 and pooled.summary.files_failed == 0
+
+
+def test_result_backend_option_replaces_the_backend(tmp_path: Path):
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "celery.py").write_text(APP.replace('broker="redis://localhost:6379/0"', 'broker="redis://h", backend="rpc://"'))
+    result = celery2cfq("rewrite", "--result-backend", "sqlite:///results.db", str(project), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert 'backend="sqlite:///results.db"' in (project / "celery.py").read_text()
+    assert b"CFQ207" not in result.stdout + result.stderr
+
+
+def test_result_backend_option_refuses_a_backend_the_shim_lacks(tmp_path: Path):
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "celery.py").write_text(APP)
+    result = celery2cfq("rewrite", "--result-backend", "mongodb://u:secret@m/db", str(project), cwd=tmp_path)
+    assert result.returncode == 2
+    assert b"'mongodb' is not a result backend cfq_shim supports; use one of redis://" in result.stderr
+    assert b"secret" not in result.stderr
+    assert (project / "celery.py").read_text() == APP
+
+
+def test_result_backend_from_pyproject(tmp_path: Path):
+    project = tmp_path / "proj"
+    project.mkdir()
+    (tmp_path / "pyproject.toml").write_text('[tool.celery2cfq]\nresult-backend = "redis://cache:6379/1"\n')
+    (project / "celery.py").write_text(APP.replace('broker="redis://localhost:6379/0"', 'backend="rpc://"'))
+    result = celery2cfq("rewrite", str(project), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert 'backend="redis://cache:6379/1"' in (project / "celery.py").read_text()

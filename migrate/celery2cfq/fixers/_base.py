@@ -29,12 +29,15 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Example:
     """A before/after pair; the docs and a test are generated from these. ``files`` are other
-    modules of the example project (path -> source), indexed with it."""
+    modules of the example project (path -> source), indexed with it; ``options`` the run's
+    options (``--result-backend`` and the like)."""
 
     before: str
     after: str
     path: str = "proj/tasks.py"
     files: tuple[tuple[str, str], ...] = ()
+    #: Run options (``Options`` field -> value), shown as the command-line flags.
+    options: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

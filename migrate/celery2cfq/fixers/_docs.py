@@ -71,6 +71,8 @@ def _example(example: Example) -> str:
     parts = [f"In `{example.path}`"]
     if example.files:
         parts[0] += " (the project also has " + ", ".join(f"`{path}`" for path, _ in example.files) + ")"
+    if example.options:
+        parts[0] += ", run with " + " ".join(f"`--{key.replace('_', '-')} {value}`" for key, value in example.options)
     parts[0] += ":\n\n"
     if example.before == example.after:
         parts.append("Stays as it is:\n\n```python\n" + example.before + "```\n")
@@ -92,7 +94,8 @@ def _findings(example: Example):
     from ..transform import transform_source
 
     index = build_index({**dict(example.files), example.path: example.before})
-    return transform_source(example.before, path=example.path, index=index, options=Options()).findings
+    options = Options(**dict(example.options))
+    return transform_source(example.before, path=example.path, index=index, options=options).findings
 
 
 def render() -> str:

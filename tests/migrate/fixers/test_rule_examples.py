@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from celery2cfq.fixers import ALL_CODES, RULES
+from celery2cfq.model import Options
 
 from fixer_helpers import codes, run
 
@@ -17,7 +18,7 @@ EXAMPLES = [
 
 @pytest.mark.parametrize(("rule", "example"), EXAMPLES)
 def test_example(rule, example):
-    result = run(example.before, path=example.path, files=dict(example.files))
+    result = run(example.before, path=example.path, files=dict(example.files), options=Options(**dict(example.options)))
     assert result.source == example.after
     if not rule.rewrites:
         assert rule.code in codes(result), "a finding rule's example must produce its finding"
