@@ -132,6 +132,25 @@ def db_sqlite_backend(tmp_path: Path, clock: ContractClock, request: pytest.Fixt
         backend.close()
 
 
+@contextmanager
+def d1_emulator_backend(tmp_path: Path, clock: ContractClock, request: pytest.FixtureRequest) -> Iterator[Opened]:
+    """d1:// through the official SDK against the stand-in's D1 endpoint (in-process, on loopback)."""
+    from cfq_shim.emulator import open_stand_in
+    from cfq_shim.results.d1 import D1ResultBackend
+
+    with open_stand_in(str(tmp_path / "stand-in.sqlite3"), token="contract-token") as server:
+        backend = D1ResultBackend("contract-db", account_id="0" * 32, api_token="contract-token",
+                                  base_url=server.base_url, max_retries=0, now=clock.now)
+        monkeypatch = request.getfixturevalue("monkeypatch")  # another process finds the stand-in this way
+        monkeypatch.setenv("CLOUDFLARE_BASE_URL", server.base_url)
+        monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", "0" * 32)
+        monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "contract-token")
+        try:
+            yield Opened(backend, "d1://contract-db")
+        finally:
+            backend.close()
+
+
 #: name -> factory; every test runs once per entry.
 BACKEND_FACTORIES: dict[str, BackendFactory] = {
     "memory": memory_backend,
@@ -139,6 +158,7 @@ BACKEND_FACTORIES: dict[str, BackendFactory] = {
     "redis": redis_backend,
     "db+postgresql": postgres_backend,
     "db+sqlite": db_sqlite_backend,
+    "d1-emulator": d1_emulator_backend,
 }
 
 

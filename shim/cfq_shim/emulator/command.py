@@ -28,8 +28,8 @@ def _stop_on_sigterm() -> None:
 @click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on; 0 picks a free one (printed on start).")
 @click.option("--db", "db_path", default=":memory:", show_default=True,
-              help="Embedded-store file that keeps queues and messages across restarts; "
-                   "':memory:' keeps nothing.")
+              help="Embedded-store file that keeps queues and messages across restarts (D1 databases "
+                   "go in DB.d1/); ':memory:' keeps nothing.")
 @click.option("--latency-ms", default=0, show_default=True, type=click.IntRange(0, 60_000),
               help="Delay added to every answer, to mimic the round trip to Cloudflare.")
 @click.option("--token", envvar="CFQ_SHIM_EMULATOR_TOKEN", default=None,
@@ -40,7 +40,8 @@ def _stop_on_sigterm() -> None:
               help="Log level; 'debug' logs every request line (never headers or tokens).")
 def emulator_command(host: str, port: int, db_path: str, latency_ms: int, token: str | None,
                      loglevel: str) -> None:
-    """Serve Cloudflare's Queues REST API on HOST:PORT over the embedded store.
+    """Serve Cloudflare's Queues REST API on HOST:PORT over the embedded store, and D1's query
+    endpoint on SQLite (for the d1:// result backend).
 
     Point the official SDK (and cfq_shim's cloudflare:// transport) at it with
     CLOUDFLARE_BASE_URL=http://HOST:PORT/client/v4. Any account id is accepted.

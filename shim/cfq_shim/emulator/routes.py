@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 from ..transport.validation import CONTENT_TYPES
 from . import api
 from .api import ApiError
+from .d1 import query_database
 from .service import QueueService
 
 __all__ = ["Route", "ROUTES", "match_route", "Request"]
@@ -283,6 +284,12 @@ def purge_messages(service: QueueService, request: Request) -> tuple[Any, None]:
     return service.purge_refs(request.params["queue_id"], wanted), None
 
 
+def d1_query(service: Any, request: Request) -> tuple[Any, None]:
+    """D1's query endpoint; ``service`` is the server's :class:`~cfq_shim.emulator.d1.D1Service` (the
+    server hands ``d1.*`` routes that service instead of the queues')."""
+    return query_database(service, request.params, request.body), None
+
+
 # -- the table ------------------------------------------------------------------------------------------
 
 _ACCOUNT = r"/accounts/(?P<account_id>[^/]+)"
@@ -314,6 +321,7 @@ ROUTES: tuple[Route, ...] = (
     _route("POST", _QUEUE + "/messages/ack", ack_messages, "messages.ack"),
     _route("POST", _QUEUE + "/messages/peek", peek_messages, "messages.peek"),
     _route("POST", _QUEUE + "/messages/purge", purge_messages, "messages.purge"),
+    _route("POST", _ACCOUNT + "/d1/database/(?P<database_id>[^/]+)/query", d1_query, "d1.query"),
 )
 
 

@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ..transport.base import TransportError
 from . import api
 from .api import ApiError
+from .d1 import D1Service
 from .routes import Request, match_route
 from .service import QueueService
 
@@ -59,8 +60,11 @@ class EmulatorServer:
         port: int = 0,
         latency_ms: int = 0,
         token: str | None = None,
+        d1: D1Service | None = None,
     ) -> None:
         self.service = service
+        #: D1's query endpoint (the d1:// result backend): in memory unless given a directory.
+        self.d1 = d1 if d1 is not None else D1Service()
         self.host = host
         self.requested_port = port
         self.latency_ms = latency_ms
@@ -179,7 +183,8 @@ class EmulatorServer:
             if fault is not None:
                 raise fault
             request = Request(method, params, dict(parse_qsl(parts.query)), _parse_json(body))
-            result, result_info = route.handler(self.service, request)
+            target = self.d1 if route.name.startswith("d1.") else self.service
+            result, result_info = route.handler(target, request)
             return 200, api.success_body(result, result_info=result_info), {}
         except ApiError as error:
             extra = {}

@@ -17,7 +17,7 @@ import abc
 from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
 
-from .base import Entry, ResultBackend
+from .base import Entry, ResultBackend, ResultBackendError
 
 __all__ = ["SQLResultBackend", "Statement", "StatementResult", "SCHEMA"]
 
@@ -54,6 +54,8 @@ class SQLResultBackend(ResultBackend):
     placeholder: ClassVar[str] = "?"
     #: Bound parameters allowed in one statement (D1 allows 100).
     max_params_per_statement: ClassVar[int] = 900
+    #: Longest statement the database takes, in bytes (D1: 100,000), or None for no limit.
+    max_statement_bytes: ClassVar[int | None] = None
 
     @abc.abstractmethod
     def _run(self, statements: Sequence[Statement], *, write: bool) -> list[StatementResult]:
@@ -65,29 +67,47 @@ class SQLResultBackend(ResultBackend):
     def _statement(self, sql: str, *params: Any) -> Statement:
         return Statement(self._sql(sql), tuple(params))
 
-    def _chunks(self, items: Sequence[Any], params_each: int) -> list[Sequence[Any]]:
-        size = max(1, self.max_params_per_statement // params_each)
+    def _chunks(self, items: Sequence[Any], params_each: int, *, other_params: int = 0) -> list[Sequence[Any]]:
+        """``items`` cut so each statement binds at most ``max_params_per_statement`` parameters."""
+        size = max(1, (self.max_params_per_statement - other_params) // params_each)
         return [items[start:start + size] for start in range(0, len(items), size)]
 
     # -- primitives -------------------------------------------------------------------------------------
     def _put(self, entries: Sequence[Entry]) -> None:
-        if not entries:
-            return
         statements = []
-        for chunk in self._chunks(entries, 3):
-            values = ", ".join(["(?, ?, ?)"] * len(chunk))
-            params = [part for entry in chunk for part in entry]
-            statements.append(self._statement(
-                f"INSERT INTO {ENTRIES} (entry_key, entry_value, expires_at) VALUES {values} "
-                "ON CONFLICT (entry_key) DO UPDATE SET entry_value = excluded.entry_value, "
-                "expires_at = excluded.expires_at",
-                *params,
-            ))
-        self._run(statements, write=True)
+        chunk: list[Entry] = []
+        size = 0
+        per_statement = max(1, self.max_params_per_statement // 3)
+        limit = self.max_statement_bytes
+        for entry in entries:
+            entry_size = len(entry[0].encode()) + len(entry[1].encode()) + 32 if limit else 0
+            if limit and entry_size > limit - 512:
+                raise ResultBackendError(
+                    f"result backend {self.describe()}: a {entry_size}-byte value is over the {limit}-byte "
+                    "statement limit; store large values elsewhere and return a reference"
+                )
+            if chunk and (len(chunk) >= per_statement or (limit and size + entry_size > limit - 512)):
+                statements.append(self._upsert(chunk))
+                chunk, size = [], 0
+            chunk.append(entry)
+            size += entry_size
+        if chunk:
+            statements.append(self._upsert(chunk))
+        if statements:
+            self._run(statements, write=True)
+
+    def _upsert(self, chunk: Sequence[Entry]) -> Statement:
+        values = ", ".join(["(?, ?, ?)"] * len(chunk))
+        return self._statement(
+            f"INSERT INTO {ENTRIES} (entry_key, entry_value, expires_at) VALUES {values} "
+            "ON CONFLICT (entry_key) DO UPDATE SET entry_value = excluded.entry_value, "
+            "expires_at = excluded.expires_at",
+            *[part for entry in chunk for part in entry],
+        )
 
     def _get_many(self, keys: Sequence[str], now: float) -> dict[str, str]:
         statements = []
-        for chunk in self._chunks(list(dict.fromkeys(keys)), 1):
+        for chunk in self._chunks(list(dict.fromkeys(keys)), 1, other_params=1):
             marks = ", ".join(["?"] * len(chunk))
             statements.append(self._statement(
                 f"SELECT entry_key, entry_value FROM {ENTRIES} WHERE entry_key IN ({marks}) AND {_LIVE}",
