@@ -151,6 +151,12 @@ def registered_fixers() -> tuple[type[Fixer], ...]:
         return tuple(rule.code for rule in cls.rules)
 
 
+def has_result_backend(ctx: FileContext) -> bool:
+    """Whether the project configures a result backend (anywhere, in any form the index reads)."""
+    facts = ctx.facts
+    return ctx.index.has_result_backend or facts.sets_backend_setting or bool(facts.backend_call_refs)
+
+
 def dotted_name(node: cst.CSTNode) -> str | None:
     parts: list[str] = []
     while isinstance(node, cst.Attribute):

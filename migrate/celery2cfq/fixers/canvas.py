@@ -1,17 +1,16 @@
-"""Chords are reported (CFQ505): the shim runs a ``chord`` only in eager mode for now.
+"""A chord where no result backend is configured is reported (CFQ505).
 
-``group`` and ``chain`` run in cfq_shim as they do in Celery (a chain travels as link callbacks, a
-group sends each task), so they migrate silently with their imports. A chord waits for the results
-of its header, which needs a result backend; the shim has none yet, so outside eager mode applying
-a chord raises an error that names the missing feature. Each chord call gets a finding so a human
-can rewrite it (for example as a chain) or wait for result backends.
+``group``, ``chain``, ``chord``, ``map``/``starmap``/``chunks`` run in cfq_shim as in Celery, so they
+migrate silently with their imports. A chord counts its header's results in the result backend (no
+``chord_unlock`` polling task): with a backend configured anywhere in the project it works as it
+did; without one, applying it raises. Each chord call in such a project gets a finding.
 """
 
 from __future__ import annotations
 
 import libcst as cst
 
-from ._base import Example, Fixer, Rule
+from ._base import Example, Fixer, Rule, has_result_backend
 
 __all__ = ["CanvasFixer", "RULES"]
 
@@ -21,9 +20,13 @@ _TASK_AFTER = _TASK.replace("from celery", "from cfq_shim")
 RULES = (
     Rule(
         code="CFQ505",
-        name="canvas",
-        title="A `chord` runs in the shim only in eager mode until result backends exist",
-        description="`group` and `chain` run in cfq_shim as in Celery and are migrated without a finding. A chord needs its header's results, and the shim stores none yet: rewrite it (for example as a chain) or wait for result backends.",
+        name="chord-without-backend",
+        title="A `chord` where no result backend is configured",
+        description=(
+            "`group`, `chain` and `chord` run in cfq_shim as in Celery. A chord counts its header's results in the "
+            "result backend, and none is configured in the project, so applying it raises: configure one "
+            "(`sqlite:///path` on one machine, `redis://` or `d1://` across machines)."
+        ),
         examples=(
             Example(
                 before=_TASK + "\nfrom celery import chord\n\njob = chord(add.s(i, i) for i in range(3))(add.s(0))\n",
@@ -41,8 +44,11 @@ class CanvasFixer(Fixer, order=80):
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
         name = self.ctx.library_name(original_node.func)
-        if name in CHORD:
+        if name in CHORD and not has_result_backend(self.ctx):
             self.ctx.report(
-                original_node, "CFQ505", "chord(): cfq_shim runs chords only in eager mode until it stores results"
+                original_node, "CFQ505",
+                "chord(): no result backend is configured, and a chord counts its header's results there: cfq_shim "
+                "raises when it is applied; set result_backend (sqlite:///path on one machine, redis:// or d1:// "
+                "across machines)",
             )
         return updated_node

@@ -21,7 +21,9 @@ from __future__ import annotations
 import libcst as cst
 
 from ..index import APP, TASK, TASK_CLASS
-from ._base import Example, FileContext, Fixer, Rule, dotted_name, keyword_name, quoted_like, string_value
+from ._base import (
+    Example, FileContext, Fixer, Rule, dotted_name, has_result_backend, keyword_name, quoted_like, string_value,
+)
 from ._settings import SettingEdit, SettingSite, setting_handler
 
 __all__ = [
@@ -223,9 +225,6 @@ class ResultGetFixer(Fixer, order=50):
         #: ids of statements already reported: one finding per statement.
         self.reported: set[int] = set()
 
-    def _no_backend(self) -> bool:
-        facts = self.ctx.facts
-        return not (self.ctx.index.has_result_backend or facts.sets_backend_setting or facts.backend_call_refs)
 
     def _makes_result(self, node: cst.Call) -> bool:
         """``AsyncResult(id)``, ``app.AsyncResult(id)``, ``task.AsyncResult(id)``."""
@@ -248,7 +247,7 @@ class ResultGetFixer(Fixer, order=50):
     def _report(self, node: cst.CSTNode, what: str) -> None:
         stack = self.ctx.statement_stack
         statement = id(stack[-1]) if stack else id(node)
-        if statement in self.reported or not self._no_backend():
+        if statement in self.reported or has_result_backend(self.ctx):
             return
         self.reported.add(statement)
         self.ctx.report(
