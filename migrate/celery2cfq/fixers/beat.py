@@ -1,9 +1,12 @@
-"""Periodic tasks (beat) are reported: the shim has no beat scheduler yet.
+"""Periodic tasks (beat): what the shim runs, and what stays a manual step.
 
-Schedules (``beat_schedule``, ``CELERY_BEAT_SCHEDULE``, ``add_periodic_task``) are kept as they are,
-so nothing is lost, and each gets a finding (CFQ504): until the shim's beat lands, run them from
-Cloudflare Cron Triggers or the platform's scheduler. ``django_celery_beat`` (the database
-scheduler, its app in ``INSTALLED_APPS``, its imports) has no counterpart at all (CFQ503).
+``cfq-shim -A proj beat`` (or ``cfq-shim -A proj worker -B``) sends the entries of ``beat_schedule``
+(Django's ``CELERY_BEAT_SCHEDULE``) and of ``add_periodic_task``, with ``crontab`` and ``schedule``
+(timedelta or seconds) as Celery computes them; any number of beats may run, one sends. Schedules are
+kept as they are (their imports are migrated), and each gets a finding (CFQ504) saying to start that
+process where ``celery beat`` ran. A ``solar`` schedule is refused by the shim's beat: reported too.
+``django_celery_beat`` (the database scheduler, its app in ``INSTALLED_APPS``, its imports) is
+reported with what to do (CFQ503).
 """
 
 from __future__ import annotations
@@ -15,14 +18,23 @@ from ._settings import SettingEdit, SettingSite, setting_handler
 
 __all__ = ["BeatFixer", "handle_setting", "RULES"]
 
+_RUN_BEAT = (
+    "run `cfq-shim -A proj beat` (or `cfq-shim -A proj worker -B`) where `celery beat` ran; several beats may "
+    "run, one sends each due time (docs/beat.md)"
+)
+_DJANGO_BEAT = (
+    "cfq-shim beat reads beat_schedule and add_periodic_task, not django_celery_beat's tables: move the "
+    "periodic tasks kept in the database into beat_schedule (the admin no longer edits them), or keep Celery "
+    "beat for them"
+)
+
 RULES = (
     Rule(
         code="CFQ503",
         name="django-celery-beat",
-        title="`django_celery_beat` has no counterpart",
+        title="`django_celery_beat`: periodic tasks kept in the database",
         description=(
-            "Its database scheduler and models are Celery beat's. Keep the schedule data, and run the "
-            "periodic tasks another way (Cloudflare Cron Triggers) until the shim's beat lands."
+            "Its database scheduler and models are Celery beat's. " + _DJANGO_BEAT[0].upper() + _DJANGO_BEAT[1:] + "."
         ),
         examples=(
             Example(
@@ -36,11 +48,13 @@ RULES = (
     Rule(
         code="CFQ504",
         name="beat-schedule",
-        title="A beat schedule: periodic tasks are not run by the shim yet",
+        title="A beat schedule: start the shim's beat where `celery beat` ran",
         description=(
-            "`beat_schedule` entries and `add_periodic_task` calls are kept unchanged (their `crontab` "
-            "import is migrated). Schedule the tasks with Cloudflare Cron Triggers or your platform's "
-            "scheduler meanwhile."
+            "`beat_schedule` entries and `add_periodic_task` calls are kept unchanged (their `crontab`/`schedule` "
+            "import is migrated), and cfq_shim runs them as Celery does: " + _RUN_BEAT + ". What stays manual: "
+            "starting that process in your deployment (the deployment-file rules rewrite `celery beat` and "
+            "`worker -B` commands they find), and replacing a `solar` schedule, which the shim's beat refuses, "
+            "with a crontab at the local time."
         ),
         examples=(
             Example(
@@ -52,11 +66,13 @@ RULES = (
     ),
 )
 
+_SCHEDULE_MESSAGE = _RUN_BEAT.replace("`", "")
+
 
 @setting_handler(order=50)
 def handle_setting(site: SettingSite, ctx: FileContext) -> SettingEdit | None:
     if site.key == "beat_schedule":
-        ctx.report(site.node, "CFQ504", f"{site.spelling}: cfq_shim does not run periodic tasks yet; schedule them another way")
+        ctx.report(site.node, "CFQ504", f"{site.spelling}: {_SCHEDULE_MESSAGE}")
     return None
 
 
@@ -66,19 +82,23 @@ class BeatFixer(Fixer, order=100):
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
         func = original_node.func
         if isinstance(func, cst.Attribute) and func.attr.value == "add_periodic_task":
-            self.ctx.report(original_node, "CFQ504", "add_periodic_task: cfq_shim does not run periodic tasks yet; schedule it another way")
+            self.ctx.report(original_node, "CFQ504", f"add_periodic_task: {_SCHEDULE_MESSAGE}")
+        elif self.ctx.library_name(func) == "celery.schedules.solar":
+            self.ctx.report(
+                original_node, "CFQ504", "solar(): cfq-shim beat refuses solar schedules; use a crontab at the local time"
+            )
         return updated_node
 
     def leave_SimpleString(self, original_node: cst.SimpleString, updated_node: cst.SimpleString) -> cst.SimpleString:
         if "django_celery_beat" in original_node.value:
-            self.ctx.report(original_node, "CFQ503", "django_celery_beat has no counterpart in cfq_shim")
+            self.ctx.report(original_node, "CFQ503", f"django_celery_beat: {_DJANGO_BEAT}")
         return updated_node
 
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:
             if (dotted_name(alias.name) or "").split(".")[0] == "django_celery_beat":
-                self.ctx.report(node, "CFQ503", "django_celery_beat has no counterpart in cfq_shim")
+                self.ctx.report(node, "CFQ503", f"django_celery_beat: {_DJANGO_BEAT}")
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if node.module is not None and not node.relative and (dotted_name(node.module) or "").split(".")[0] == "django_celery_beat":
-            self.ctx.report(node, "CFQ503", "django_celery_beat has no counterpart in cfq_shim")
+            self.ctx.report(node, "CFQ503", f"django_celery_beat: {_DJANGO_BEAT}")
