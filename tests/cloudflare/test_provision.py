@@ -89,12 +89,13 @@ def test_provision_creates_queues_dead_letter_queues_and_consumers(project):
     names = sorted(q.queue_name for q in store.list_queues())
     assert len(names) == 6 and {"default", "default-dlq", "emails", "emails-dlq"} <= set(names)
     emails = store.queue_by_name("emails").config
-    assert (emails.consumer_id is not None, emails.max_retries, emails.dead_letter_queue,
-            emails.visibility_timeout_ms, emails.retry_delay_seconds, emails.batch_size) \
+    consumer = emails.consumer
+    assert (emails.consumer_id is not None, consumer.max_retries, consumer.dead_letter_queue,
+            consumer.visibility_timeout_ms, consumer.retry_delay_seconds, consumer.batch_size) \
         == (True, 4, "emails-dlq", 90_000, 180, 100)
     # A dead-letter queue gets a default http_pull consumer, so its dead letters can be pulled to replay.
     dlq = store.queue_by_name("emails-dlq").config
-    assert dlq.consumer_id is not None and dlq.dead_letter_queue is None
+    assert dlq.consumer_id is not None and dlq.consumer.dead_letter_queue is None
 
 
 def test_provision_is_idempotent(project):

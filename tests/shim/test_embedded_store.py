@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -16,6 +17,7 @@ from cfq_shim.transport.base import (
     QueueAlreadyExists,
     QueueNotFound,
     QueuePaused,
+    QueueSettings,
     RetryRequest,
 )
 
@@ -67,7 +69,19 @@ def test_ensure_queue_is_idempotent_and_applies_new_settings(store):
     assert again.queue_id == first.queue_id
     changed = store.ensure_queue("q", config=first.config.with_changes(max_retries=7))
     assert changed.queue_id == first.queue_id
-    assert store.get_queue(first.queue_id).config.max_retries == 7
+    assert store.get_queue(first.queue_id).config.consumer.max_retries == 7
+
+
+def test_stored_settings_stay_flat_json_and_files_written_before_the_consumer_type_still_read():
+    # A settings row as stores wrote it before QueueConfig held a QueueSettings (plus a key from the future).
+    older = ('{"batch_size": 7, "consumer_id": null, "dead_letter_queue": "q-dlq", "delivery_delay_seconds": 2, '
+             '"delivery_paused": false, "max_retries": 4, "retention_seconds": 3600, "retry_delay_seconds": 9, '
+             '"visibility_timeout_ms": 12000, "from_a_newer_version": 1}')
+    config = QueueConfig.from_json(older)
+    assert config.consumer == QueueSettings(max_retries=4, dead_letter_queue="q-dlq", retry_delay_seconds=9,
+                                            visibility_timeout_ms=12_000, batch_size=7)
+    assert (config.delivery_delay_seconds, config.retention_seconds) == (2, 3600)
+    assert json.loads(config.to_json()) == {k: v for k, v in json.loads(older).items() if k != "from_a_newer_version"}
 
 
 def test_deleting_a_queue_deletes_its_messages(store):

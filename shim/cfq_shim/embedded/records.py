@@ -8,29 +8,23 @@ from typing import Any, Mapping
 
 from ..limits import DEFAULT_LIMITS, Limits
 from ..transport import validation
-from ..transport.base import InvalidArgument
+from ..transport.base import QueueSettings
 
 __all__ = ["QueueConfig", "QueueRecord", "StoredMessage", "PullResult", "StoreStats"]
 
 
 @dataclass(frozen=True)
 class QueueConfig:
-    """A queue's settings and its ``http_pull`` consumer's settings, kept together as on Cloudflare.
+    """A queue's own settings and its ``http_pull`` consumer's settings (a :class:`QueueSettings`, the one
+    type every transport uses), kept together as on Cloudflare.
 
-    Stored as JSON in ``queues.settings``; unknown keys in stored JSON are ignored so an older
-    reader can open a newer file.
+    Stored as flat JSON in ``queues.settings`` (the consumer's fields beside the queue's, as before the
+    consumer had a type of its own); unknown keys in stored JSON are ignored so an older reader can open
+    a newer file.
     """
 
-    #: Retries after the first delivery; a message is delivered ``deliveries_allowed(max_retries)`` times.
-    max_retries: int = DEFAULT_LIMITS.default_max_retries
-    #: Name of the dead-letter queue; None deletes exhausted messages, as Cloudflare does.
-    dead_letter_queue: str | None = None
-    #: Delay of a retry that names none.
-    retry_delay_seconds: int = DEFAULT_LIMITS.default_retry_delay_seconds
-    #: Lease of a pull that names none.
-    visibility_timeout_ms: int = DEFAULT_LIMITS.default_visibility_timeout_ms
-    #: Batch size of a pull that names none.
-    batch_size: int = DEFAULT_LIMITS.default_pull_batch_size
+    #: The consumer: retries, dead-letter queue, default retry delay, lease and pull batch size.
+    consumer: QueueSettings = QueueSettings()
     #: Messages older than this are deleted, delivered or not.
     retention_seconds: int = DEFAULT_LIMITS.default_retention_seconds
     #: Delay of a pushed message that names none (Cloudflare's queue-wide ``delivery_delay``).
@@ -43,40 +37,36 @@ class QueueConfig:
     @classmethod
     def defaults(cls, limits: Limits) -> "QueueConfig":
         """The defaults of ``limits`` (which may differ from Cloudflare's current ones)."""
-        return cls(
-            max_retries=limits.default_max_retries,
-            retry_delay_seconds=limits.default_retry_delay_seconds,
-            visibility_timeout_ms=limits.default_visibility_timeout_ms,
-            batch_size=limits.default_pull_batch_size,
-            retention_seconds=limits.default_retention_seconds,
-        )
+        return cls(consumer=QueueSettings.defaults(limits), retention_seconds=limits.default_retention_seconds)
 
     def validated(self, limits: Limits, *, queue_name: str) -> "QueueConfig":
         """Self, after checking every value against ``limits``; raises InvalidArgument / InvalidDelay."""
-        validation.check_max_retries(self.max_retries, limits)
-        validation.check_delay(self.retry_delay_seconds, limits, what="retry_delay")
+        validation.check_consumer_settings(self.consumer, limits, queue_name=queue_name)
         validation.check_delay(self.delivery_delay_seconds, limits, what="delivery_delay")
-        validation.check_visibility_timeout(self.visibility_timeout_ms, limits)
-        validation.check_pull_batch_size(self.batch_size, limits)
         validation.check_retention(self.retention_seconds, limits)
-        if self.dead_letter_queue is not None:
-            if not isinstance(self.dead_letter_queue, str) or not self.dead_letter_queue:
-                raise InvalidArgument(f"dead_letter_queue must be a queue name, got {self.dead_letter_queue!r}")
-            if self.dead_letter_queue == queue_name:
-                raise InvalidArgument(f"queue {queue_name!r} cannot be its own dead-letter queue")
         return self
 
     def with_changes(self, **changes: Any) -> "QueueConfig":
+        """A copy with ``changes``; the consumer's fields (``max_retries=...``) may be named directly."""
+        consumer_changes = {name: changes.pop(name) for name in list(changes) if name in _CONSUMER_FIELDS}
+        if consumer_changes:
+            changes["consumer"] = replace(changes.get("consumer", self.consumer), **consumer_changes)
         return replace(self, **changes)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        flat = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "consumer"}
+        flat.update(asdict(self.consumer))
+        return json.dumps(flat, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "QueueConfig":
-        known = {f.name for f in fields(cls)}
         data: Mapping[str, Any] = json.loads(text)
-        return cls(**{k: v for k, v in data.items() if k in known})
+        own = {f.name for f in fields(cls)} - {"consumer"}
+        consumer = QueueSettings(**{k: v for k, v in data.items() if k in _CONSUMER_FIELDS})
+        return cls(consumer=consumer, **{k: v for k, v in data.items() if k in own})
+
+
+_CONSUMER_FIELDS = frozenset(f.name for f in fields(QueueSettings))
 
 
 @dataclass(frozen=True)

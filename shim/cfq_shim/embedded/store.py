@@ -241,7 +241,7 @@ class EmbeddedStore:
             batch_size, lease_ms = self._pull_parameters(record, batch_size, visibility_timeout_ms)
             now = self.now_ms()
             oldest_kept_ms = _oldest_kept_ms(record, now)
-            allowed = deliveries_allowed(config.max_retries)
+            allowed = deliveries_allowed(config.consumer.max_retries)
             lease_expires = now + lease_ms
             delivered: list[StoredMessage] = []
             while len(delivered) < batch_size:
@@ -338,12 +338,12 @@ class EmbeddedStore:
                     "WHERE queue_id = ?",
                     (freed_count, freed_bytes, queue_id),
                 )
-            allowed = deliveries_allowed(config.max_retries)
+            allowed = deliveries_allowed(config.consumer.max_retries)
             exhausted = []
             for lease_id, delay in retry_pairs:
                 if not first_settlement(lease_id):
                     continue
-                delay_seconds = config.retry_delay_seconds if delay is None else delay
+                delay_seconds = config.consumer.retry_delay_seconds if delay is None else delay
                 row = conn.execute(
                     "UPDATE messages SET lease_id = NULL, lease_expires_ms = NULL, visible_at_ms = ? "
                     "WHERE lease_id = ? AND queue_id = ? RETURNING seq, attempts",
@@ -417,8 +417,8 @@ class EmbeddedStore:
                 {"now": now, "queue_id": queue_id, "oldest_kept_ms": _oldest_kept_ms(record, now)},
             ).fetchone()
             dead_letters = 0
-            if record.config.dead_letter_queue is not None:
-                dlq = self._find_by_name(conn, record.config.dead_letter_queue)
+            if record.config.consumer.dead_letter_queue is not None:
+                dlq = self._find_by_name(conn, record.config.consumer.dead_letter_queue)
                 if dlq is not None:
                     (dead_letters,) = conn.execute(
                         "SELECT COUNT(*) FROM messages WHERE queue_id = ? AND timestamp_ms > ?",
@@ -435,10 +435,10 @@ class EmbeddedStore:
         if config.delivery_paused:
             raise QueuePaused(f"delivery of queue {record.queue_name!r} is paused")
         batch_size = validation.check_pull_batch_size(
-            config.batch_size if batch_size is None else batch_size, self.limits
+            config.consumer.batch_size if batch_size is None else batch_size, self.limits
         )
         lease_ms = validation.check_visibility_timeout(
-            config.visibility_timeout_ms if visibility_timeout_ms is None else visibility_timeout_ms, self.limits
+            config.consumer.visibility_timeout_ms if visibility_timeout_ms is None else visibility_timeout_ms, self.limits
         )
         return batch_size, lease_ms
 
@@ -492,7 +492,7 @@ class EmbeddedStore:
 
     def _dead_letter(self, conn: sqlite3.Connection, record: QueueRecord, seqs: list[int], now: int) -> None:
         """Move exhausted messages to the dead-letter queue (created if missing), or delete them."""
-        dlq_name = record.config.dead_letter_queue
+        dlq_name = record.config.consumer.dead_letter_queue
         if dlq_name is None:
             self._delete_rows(conn, record.queue_id, seqs)
             return

@@ -71,13 +71,7 @@ class StoreTransport(Transport):
                 current = self.store.queue_by_name(name).config
             except QueueNotFound:
                 current = QueueConfig.defaults(self.limits)
-            config = current.with_changes(
-                max_retries=settings.max_retries,
-                dead_letter_queue=settings.dead_letter_queue,
-                retry_delay_seconds=settings.retry_delay_seconds,
-                visibility_timeout_ms=settings.visibility_timeout_ms,
-                batch_size=settings.batch_size,
-            )
+            config = current.with_changes(consumer=settings)
             if settings.dead_letter_queue is not None:
                 self.store.ensure_queue(settings.dead_letter_queue)
         record = self.store.ensure_queue(name, config=config)
@@ -95,14 +89,7 @@ class StoreTransport(Transport):
         return [record.queue_name for record in self.store.list_queues()]
 
     def queue_settings(self, name: str) -> QueueSettings:
-        config = self._call(name, self.store.get_queue).config
-        return QueueSettings(
-            max_retries=config.max_retries,
-            dead_letter_queue=config.dead_letter_queue,
-            retry_delay_seconds=config.retry_delay_seconds,
-            visibility_timeout_ms=config.visibility_timeout_ms,
-            batch_size=config.batch_size,
-        )
+        return self._call(name, self.store.get_queue).config.consumer
 
     def stats(self, name: str) -> QueueStats:
         figures = self._call(name, self.store.stats)

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from ..transport.rest import REST_FIELDS
 from ..transport.validation import CONTENT_TYPES
 from . import api
 from .api import ApiError
@@ -180,13 +181,9 @@ def _consumer_settings(body: Any) -> dict[str, Any]:
     dead_letter_queue = body.get("dead_letter_queue") or None
     if dead_letter_queue is not None and not isinstance(dead_letter_queue, str):
         raise ApiError(api.BAD_JSON_SHAPE, "dead_letter_queue must be a queue name")
-    return {
-        "dead_letter_queue": dead_letter_queue,
-        "batch_size": _optional_number(settings, "batch_size", None),
-        "max_retries": _optional_number(settings, "max_retries", None),
-        "retry_delay_seconds": _optional_number(settings, "retry_delay", None, code=api.BAD_DELAY),
-        "visibility_timeout_ms": _optional_number(settings, "visibility_timeout_ms", None),
-    }
+    numbers = {rest: _optional_number(settings, rest, None, code=api.BAD_DELAY if rest == "retry_delay" else api.BAD_ARGUMENT)
+               for rest in REST_FIELDS}
+    return {"dead_letter_queue": dead_letter_queue, "settings": numbers}
 
 
 def create_consumer(service: QueueService, request: Request) -> tuple[Any, None]:

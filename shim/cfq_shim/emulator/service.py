@@ -18,11 +18,12 @@ import binascii
 import re
 import threading
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..embedded import EmbeddedStore, QueueConfig, QueueRecord, StoredMessage, new_id
-from ..transport.base import QueuePaused
+from ..transport.base import QueuePaused, QueueSettings
 from ..transport.cloudflare_names import is_valid_cloudflare_queue_name
+from ..transport.rest import settings_body, settings_from_rest
 from . import api
 from .api import ApiError
 
@@ -139,13 +140,8 @@ class QueueService:
             "created_on": _iso(record.modified_on_ms),
             "queue_name": record.queue_name,
             "type": "http_pull",
-            "dead_letter_queue": config.dead_letter_queue or "",
-            "settings": {
-                "batch_size": config.batch_size,
-                "max_retries": config.max_retries,
-                "retry_delay": config.retry_delay_seconds,
-                "visibility_timeout_ms": config.visibility_timeout_ms,
-            },
+            "dead_letter_queue": config.consumer.dead_letter_queue or "",
+            "settings": settings_body(config.consumer),
         }
 
     def create_consumer(self, queue_id: str, **settings: Any) -> dict[str, Any]:
@@ -160,20 +156,14 @@ class QueueService:
         return self._write_consumer(record, consumer_id, **settings)
 
     def _write_consumer(self, record: QueueRecord, consumer_id: str, *, dead_letter_queue: str | None,
-                        batch_size: int | None, max_retries: int | None, retry_delay_seconds: int | None,
-                        visibility_timeout_ms: int | None) -> dict[str, Any]:
-        defaults = QueueConfig.defaults(self.limits)
+                        settings: Mapping[str, Any]) -> dict[str, Any]:
+        """Set the consumer from a request's ``settings`` object (REST names); a field it leaves out takes
+        Cloudflare's default, as an update on Cloudflare does."""
         if dead_letter_queue is not None:
             self._check_name(dead_letter_queue)
-        config = record.config.with_changes(
-            consumer_id=consumer_id,
-            dead_letter_queue=dead_letter_queue,
-            batch_size=defaults.batch_size if batch_size is None else batch_size,
-            max_retries=defaults.max_retries if max_retries is None else max_retries,
-            retry_delay_seconds=defaults.retry_delay_seconds if retry_delay_seconds is None else retry_delay_seconds,
-            visibility_timeout_ms=(defaults.visibility_timeout_ms if visibility_timeout_ms is None
-                                   else visibility_timeout_ms),
-        )
+        consumer = settings_from_rest(settings, dead_letter_queue=dead_letter_queue,
+                                      defaults=QueueSettings.defaults(self.limits))
+        config = record.config.with_changes(consumer_id=consumer_id, consumer=consumer)
         return self._consumer_object(self.store.configure(record.queue_id, config))
 
     def _require_consumer(self, queue_id: str, consumer_id: str) -> QueueRecord:

@@ -13,7 +13,7 @@ tests/contract. Bodies are text (the JSON envelope); a transport never looks ins
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import ClassVar, Literal, Mapping, Sequence, TypeVar
 
 from ..exceptions import OperationalError
@@ -94,14 +94,42 @@ class AckResult:
 
 @dataclass(frozen=True)
 class QueueSettings:
-    """A queue's consumer settings (Cloudflare keeps them on the ``http_pull`` consumer)."""
+    """A queue's consumer settings (Cloudflare keeps them on the ``http_pull`` consumer).
 
+    The one type for them: every transport's :meth:`Transport.declare_queue`/:meth:`Transport.queue_settings`,
+    the embedded store (:class:`cfq_shim.embedded.QueueConfig` holds one), the REST stand-in and
+    ``provision`` use it; :mod:`cfq_shim.transport.rest` maps it to Cloudflare's REST shape. The defaults
+    here are Cloudflare's (a consumer created without settings); the settings an app gives its own
+    queues come from :func:`cfq_shim.queue_policy.consumer_settings`."""
+
+    #: Retries after the first delivery; a message is delivered ``deliveries_allowed(max_retries)`` times.
     max_retries: int = DEFAULT_LIMITS.default_max_retries
     #: Name of the dead-letter queue, or None: then an exhausted message is deleted, as on Cloudflare.
     dead_letter_queue: str | None = None
+    #: Delay of a retry that names none, and (on Cloudflare) of a message whose lease lapsed.
     retry_delay_seconds: int = DEFAULT_LIMITS.default_retry_delay_seconds
+    #: Lease of a pull that names none.
     visibility_timeout_ms: int = DEFAULT_LIMITS.default_visibility_timeout_ms
+    #: Batch size of a pull that names none.
     batch_size: int = DEFAULT_LIMITS.default_pull_batch_size
+
+    @classmethod
+    def defaults(cls, limits: Limits) -> "QueueSettings":
+        """Cloudflare's defaults as ``limits`` states them (which may differ from DEFAULT_LIMITS)."""
+        return cls(
+            max_retries=limits.default_max_retries,
+            retry_delay_seconds=limits.default_retry_delay_seconds,
+            visibility_timeout_ms=limits.default_visibility_timeout_ms,
+            batch_size=limits.default_pull_batch_size,
+        )
+
+    def changed_fields(self, other: "QueueSettings") -> dict[str, tuple[object, object]]:
+        """``field -> (value here, value in other)`` for each field that differs."""
+        return {
+            f.name: (getattr(self, f.name), getattr(other, f.name))
+            for f in fields(self)
+            if getattr(self, f.name) != getattr(other, f.name)
+        }
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ from .base import (
     TransportError,
 )
 from .cloudflare_names import cloudflare_queue_name
+from .rest import settings_body, settings_from_rest
 
 __all__ = ["CloudflareTransport", "decode_body", "DEFAULT_MAX_RETRIES", "DEFAULT_PULL_CONCURRENCY"]
 
@@ -285,15 +286,7 @@ class CloudflareTransport(Transport):
         self._ensure_consumer(name, settings)
 
     def _consumer_request(self, name: str, settings: QueueSettings) -> dict[str, Any]:
-        request: dict[str, Any] = {
-            "type": "http_pull",
-            "settings": {
-                "batch_size": settings.batch_size,
-                "max_retries": settings.max_retries,
-                "retry_delay": settings.retry_delay_seconds,
-                "visibility_timeout_ms": settings.visibility_timeout_ms,
-            },
-        }
+        request: dict[str, Any] = {"type": "http_pull", "settings": settings_body(settings)}
         if settings.dead_letter_queue:
             request["dead_letter_queue"] = self.cloudflare_name(settings.dead_letter_queue)
         return request
@@ -321,20 +314,13 @@ class CloudflareTransport(Transport):
     def queue_settings(self, name: str) -> QueueSettings:
         queue_id = self._queue_id(name)
         consumer = self._http_pull_consumer(queue_id, name)
+        defaults = QueueSettings.defaults(self.limits)
         if consumer is None or consumer.settings is None:
-            return QueueSettings()
-        s = consumer.settings
-        defaults = QueueSettings()
+            return defaults
         dead_letter = consumer.dead_letter_queue or None
         if dead_letter is not None and dead_letter == self.cloudflare_name(dead_letter_queue_name(name)):
             dead_letter = dead_letter_queue_name(name)
-        return QueueSettings(
-            max_retries=_int(s.max_retries, defaults.max_retries),
-            dead_letter_queue=dead_letter,
-            retry_delay_seconds=_int(s.retry_delay, defaults.retry_delay_seconds),
-            visibility_timeout_ms=_int(s.visibility_timeout_ms, defaults.visibility_timeout_ms),
-            batch_size=_int(s.batch_size, defaults.batch_size),
-        )
+        return settings_from_rest(consumer.settings, dead_letter_queue=dead_letter, defaults=defaults)
 
     def _metrics(self, name: str) -> tuple[int, int]:
         queue_id = self._queue_id(name)
@@ -442,10 +428,6 @@ class CloudflareTransport(Transport):
 
     def __repr__(self) -> str:  # never shows the token
         return f"<CloudflareTransport account={self.account_id} base_url={self._client.base_url}>"
-
-
-def _int(value: Any, default: int) -> int:
-    return default if value is None else int(value)
 
 
 def _int_option(options: Mapping[str, str], name: str, default: int) -> int:

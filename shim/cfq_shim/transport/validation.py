@@ -15,6 +15,7 @@ from typing import Callable, Deque, Iterable, TypeVar
 
 from ..limits import Limits, body_bytes
 from .base import (
+    QueueSettings,
     BatchTooLarge,
     InvalidArgument,
     InvalidDelay,
@@ -36,6 +37,7 @@ __all__ = [
     "check_max_retries",
     "check_retention",
     "take_batch",
+    "check_consumer_settings",
 ]
 
 _Item = TypeVar("_Item")
@@ -138,3 +140,19 @@ def check_retention(retention_seconds: object, limits: Limits) -> int:
     """A queue's message retention: ``min_retention_seconds`` .. ``max_retention_seconds``."""
     return _check_int_range(retention_seconds, limits.min_retention_seconds, limits.max_retention_seconds,
                             what="message retention", unit=" seconds")
+
+
+def check_consumer_settings(settings: QueueSettings, limits: Limits, *, queue_name: str) -> QueueSettings:
+    """``settings`` after checking every value against ``limits`` (InvalidArgument / InvalidDelay naming
+    the value and the bound); a queue cannot be its own dead-letter queue."""
+    check_max_retries(settings.max_retries, limits)
+    check_delay(settings.retry_delay_seconds, limits, what="retry_delay")
+    check_visibility_timeout(settings.visibility_timeout_ms, limits)
+    check_pull_batch_size(settings.batch_size, limits)
+    dead_letter_queue = settings.dead_letter_queue
+    if dead_letter_queue is not None:
+        if not isinstance(dead_letter_queue, str) or not dead_letter_queue:
+            raise InvalidArgument(f"dead_letter_queue must be a queue name, got {dead_letter_queue!r}")
+        if dead_letter_queue == queue_name:
+            raise InvalidArgument(f"queue {queue_name!r} cannot be its own dead-letter queue")
+    return settings
