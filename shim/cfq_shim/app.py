@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from .backend import Backend, DisabledBackend
 from .builtins import add_builtin_tasks
 from .chords import on_chord_part_return
+from . import queue_policy
 from .canvas import signature as make_signature
 from .conf import Settings, load_object
 from .exceptions import AlwaysEagerIgnored, FeatureNotAvailable, ImproperlyConfigured
@@ -35,7 +36,6 @@ from .local import (
     set_default_app,
     set_default_app_factory,
 )
-from .naming import DEAD_LETTER_SUFFIX, dead_letter_queue_name
 from .sending.coalesce import CoalescingProducer
 from .sending.message import build_envelope, check_arguments, publish, result_headers, warn_ignored_options
 from .sending.producer import Producer
@@ -349,23 +349,12 @@ class Celery:
     def visibility_timeout_ms(self) -> int | None:
         """The lease length asked for by settings (``broker_visibility_timeout`` seconds, or Celery's
         ``broker_transport_options['visibility_timeout']``), or None when unset."""
-        seconds = self.conf.broker_visibility_timeout
-        if seconds is None:
-            seconds = (self.conf.broker_transport_options or {}).get("visibility_timeout")
-        if seconds is None:
-            return None
-        return min(int(float(seconds) * 1000), self.limits.max_visibility_timeout_ms)
+        return queue_policy.visibility_timeout_ms(self.conf, self.limits)
 
     def queue_settings(self, name: str) -> QueueSettings:
-        """The consumer settings a queue gets when it is created on first use: a dead-letter queue
-        (``<name>-dlq``, itself without one) and ``cfq_queue_max_retries``."""
-        max_retries = self.conf.cfq_queue_max_retries
-        if max_retries is None:
-            max_retries = self.limits.default_max_retries
-        max_retries = max(0, min(int(max_retries), self.limits.max_max_retries))
-        timeout_ms = self.visibility_timeout_ms() or self.limits.default_visibility_timeout_ms
-        dead_letter = None if name.endswith(DEAD_LETTER_SUFFIX) else dead_letter_queue_name(name)
-        return QueueSettings(max_retries=max_retries, dead_letter_queue=dead_letter, visibility_timeout_ms=timeout_ms)
+        """The consumer settings the app's queue ``name`` gets, on the embedded store (created on first
+        use) and on Cloudflare (``cfq-shim provision``) alike: :func:`cfq_shim.queue_policy.consumer_settings`."""
+        return queue_policy.consumer_settings(name, self.conf, self.limits)
 
     @property
     def transport(self) -> Transport:

@@ -6,13 +6,15 @@ Reads every queue the app knows (``app.queues()``: ``task_default_queue``, each 
 1. its dead-letter queue (:func:`cfq_shim.naming.dead_letter_queue_name`) with a default ``http_pull``
    consumer (no dead-letter queue of its own), so dead letters can be pulled or peeked to replay them,
 2. the queue itself,
-3. an ``http_pull`` consumer with the app's settings: ``batch_size`` (the largest pull,
-   ``Limits.max_pull_batch_size``, which the worker asks for), ``max_retries``
-   (``cfq_queue_max_retries``), ``retry_delay`` (the app's ``Task.default_retry_delay``),
-   ``visibility_timeout_ms`` (``broker_visibility_timeout``) and the dead-letter queue.
+3. an ``http_pull`` consumer with the app's settings (``app.queue_settings``, which is
+   :func:`cfq_shim.queue_policy.consumer_settings`: the same the embedded store gets): ``batch_size``,
+   ``max_retries``, ``retry_delay`` (0: a lapsed lease comes back right after the lease),
+   ``visibility_timeout_ms`` and the dead-letter queue.
 
-Running it again changes nothing, or updates a consumer whose settings differ. ``--dry-run`` only
-prints the plan and the equivalent ``wrangler`` commands. Queue names go through the same mapping
+Running it again changes nothing. A queue whose consumer differs from the plan (set by hand, or by
+an older version that used ``retry_delay = Task.default_retry_delay``) is updated, and each difference
+is printed (``was -> now``). ``--dry-run`` only prints the plan and the equivalent ``wrangler`` commands,
+without contacting the service. Queue names go through the same mapping
 as the transport (:mod:`cfq_shim.transport.cloudflare_names`), so the plan shows the real names.
 """
 
@@ -21,8 +23,8 @@ from __future__ import annotations
 import math
 import os
 import shlex
-from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 from urllib.parse import parse_qsl, urlsplit
 
 import click
@@ -31,7 +33,7 @@ from .cli import app_from_context
 from .limits import Limits
 from .naming import DEAD_LETTER_SUFFIX
 from .runtime import Runtime
-from .transport.base import QueueSettings, TransportError
+from .transport.base import QueueNotFound, QueueSettings, Transport, TransportError
 from .transport.cloudflare_names import cloudflare_queue_name
 
 __all__ = ["QueuePlan", "plan_queues", "wrangler_commands", "apply_plan", "provision_command"]
@@ -56,19 +58,12 @@ def _prefix_for(broker_url: str) -> str:
     return options.get("queue_prefix", os.environ.get(PREFIX_VARIABLE, ""))
 
 
-def _retry_delay_seconds(app: Runtime, limits: Limits) -> int:
-    task_class = getattr(app, "Task", None)
-    delay = getattr(task_class, "default_retry_delay", None) or limits.default_retry_delay_seconds
-    return max(0, min(int(delay), limits.max_delay_seconds))
-
-
 def plan_queues(app: Runtime, *, prefix: str | None = None) -> list[QueuePlan]:
     """The plan for every queue the app knows (dead-letter queues are not planned on their own)."""
     limits: Limits = app.limits
     on_cloudflare = app.broker_url.startswith("cloudflare:")
     if prefix is None:
         prefix = _prefix_for(app.broker_url)
-    retry_delay = _retry_delay_seconds(app, limits)
 
     def name_of(queue: str) -> str:
         # Only Cloudflare restricts names; the embedded store keeps Celery's as they are.
@@ -78,8 +73,7 @@ def plan_queues(app: Runtime, *, prefix: str | None = None) -> list[QueuePlan]:
     for queue in app.queues():
         if queue.endswith(DEAD_LETTER_SUFFIX):
             continue
-        settings = replace(app.queue_settings(queue), batch_size=limits.max_pull_batch_size,
-                           retry_delay_seconds=retry_delay)
+        settings = app.queue_settings(queue)
         dlq = settings.dead_letter_queue
         plans.append(QueuePlan(
             queue=queue,
@@ -122,8 +116,28 @@ def describe(plan: QueuePlan) -> str:
             f"visibility_timeout={s.visibility_timeout_ms}ms dead_letter_queue={dlq}")
 
 
-def apply_plan(plans: Sequence[QueuePlan], transport: Any) -> None:
-    """Create each dead-letter queue, queue and consumer through ``transport`` (idempotent)."""
+def differences(plans: Sequence[QueuePlan], transport: Transport) -> dict[str, dict[str, tuple[object, object]]]:
+    """For each planned queue that exists with other consumer settings: ``field -> (now, planned)``.
+    Queues not created yet are left out (they get the plan)."""
+    found: dict[str, dict[str, tuple[object, object]]] = {}
+    for plan in plans:
+        try:
+            current = transport.queue_settings(plan.queue)
+        except QueueNotFound:
+            continue
+        changed = current.changed_fields(plan.settings)
+        if changed:
+            found[plan.queue] = changed
+    return found
+
+
+def describe_difference(queue: str, changed: dict[str, tuple[object, object]]) -> str:
+    return f"{queue}: " + ", ".join(f"{field} {was!r} -> {now!r}" for field, (was, now) in sorted(changed.items()))
+
+
+def apply_plan(plans: Sequence[QueuePlan], transport: Transport) -> None:
+    """Create each dead-letter queue, queue and consumer through ``transport`` (idempotent); a consumer
+    whose settings differ from the plan is updated to it."""
     for plan in plans:
         if plan.settings.dead_letter_queue:
             transport.declare_queue(plan.settings.dead_letter_queue)
@@ -137,7 +151,8 @@ def provision_command(ctx: click.Context, dry_run: bool) -> None:
     """Create the app's queues, dead-letter queues and http_pull consumers on Cloudflare.
 
     Uses the app's broker (cloudflare://ACCOUNT_ID, with CLOUDFLARE_API_TOKEN and, for the local
-    stand-in, CLOUDFLARE_BASE_URL). Safe to run again: existing queues are kept, consumers updated.
+    stand-in, CLOUDFLARE_BASE_URL). Safe to run again: existing queues are kept; a consumer whose
+    settings differ is updated, and each difference is printed.
     """
 
     app = app_from_context(ctx)
@@ -147,13 +162,18 @@ def provision_command(ctx: click.Context, dry_run: bool) -> None:
                f"{target.hostname or ''}")
     for plan in plans:
         click.echo(f"  {describe(plan)}")
-    if dry_run:
+    if dry_run:  # offline: no credentials needed, nothing opened or created
         click.echo("Equivalent wrangler commands:")
         for command in wrangler_commands(plans):
             click.echo(f"  {command}")
         return
     try:
         transport = app.transport
+        changed = differences(plans, transport)
+        if changed:
+            click.echo("Updating consumer settings that differ from the plan (was -> now):")
+            for queue, fields in changed.items():
+                click.echo(f"  {describe_difference(queue, fields)}")
         apply_plan(plans, transport)
     except TransportError as exc:
         raise click.ClickException(str(exc)) from None

@@ -65,7 +65,8 @@ def test_plan_covers_default_queue_task_queues_and_routes(project):
     assert (emails.cloudflare_name, emails.dead_letter_cloudflare_name) == ("emails", "emails-dlq")
     assert (emails.settings.max_retries, emails.settings.visibility_timeout_ms, emails.settings.batch_size) \
         == (4, 90_000, 100)
-    assert emails.settings.retry_delay_seconds == 180  # Celery's Task.default_retry_delay
+    # A lapsed lease (a crashed worker) comes back right after the lease, not 180 s later (issue 7).
+    assert emails.settings.retry_delay_seconds == 0
     daily = plans["reports.daily"]
     assert daily.cloudflare_name.startswith("reports-daily-")
     assert daily.dead_letter_cloudflare_name.startswith("reports-daily-dlq-")
@@ -77,7 +78,7 @@ def test_dry_run_prints_plan_and_wrangler_commands_and_changes_nothing(project):
     assert "npx wrangler queues create emails-dlq" in result.output
     assert "npx wrangler queues consumer http add emails-dlq\n" in result.output
     assert ("npx wrangler queues consumer http add emails --batch-size 100 --message-retries 4 "
-            "--retry-delay-secs 180 --visibility-timeout-secs 90 --dead-letter-queue emails-dlq") in result.output
+            "--retry-delay-secs 0 --visibility-timeout-secs 90 --dead-letter-queue emails-dlq") in result.output
     assert project.service.store.list_queues() == []
     assert project.request_counts() == {}
 
@@ -92,10 +93,40 @@ def test_provision_creates_queues_dead_letter_queues_and_consumers(project):
     consumer = emails.consumer
     assert (emails.consumer_id is not None, consumer.max_retries, consumer.dead_letter_queue,
             consumer.visibility_timeout_ms, consumer.retry_delay_seconds, consumer.batch_size) \
-        == (True, 4, "emails-dlq", 90_000, 180, 100)
+        == (True, 4, "emails-dlq", 90_000, 0, 100)
     # A dead-letter queue gets a default http_pull consumer, so its dead letters can be pulled to replay.
     dlq = store.queue_by_name("emails-dlq").config
     assert dlq.consumer_id is not None and dlq.consumer.dead_letter_queue is None
+
+
+def test_provision_and_the_embedded_store_get_the_same_consumer_settings(project, tmp_path):
+    """One queue policy: what provision sets on Cloudflare is what the app's queues get when the embedded
+    store creates them on first use."""
+    from cfq_shim import Celery
+    from cfq_shim.loading import load_app
+
+    planned = {p.queue: p.settings for p in plan_queues(load_app("provapp"))}
+    local = Celery("proj", broker=f"sqlite:///{tmp_path / 'local.sqlite3'}", set_as_current=False)
+    local.conf.update(cfq_queue_max_retries=4, broker_visibility_timeout=90)
+    local.send_task("proj.report", queue="emails")
+    try:
+        assert local.transport.queue_settings("emails") == planned["emails"]
+    finally:
+        local.close()
+
+
+def test_provision_updates_a_consumer_that_differs_and_says_what_changed(project):
+    assert run().exit_code == 0
+    store = project.service.store
+    emails = store.queue_by_name("emails")
+    # As an earlier provision left it: Celery's default_retry_delay as the consumer's retry_delay.
+    store.configure(emails.queue_id, emails.config.with_changes(retry_delay_seconds=180, batch_size=10))
+    result = run()
+    assert result.exit_code == 0, result.output
+    assert "emails: batch_size 10 -> 100, retry_delay_seconds 180 -> 0" in result.output
+    consumer = store.queue_by_name("emails").config.consumer
+    assert (consumer.retry_delay_seconds, consumer.batch_size) == (0, 100)
+    assert "differ" not in run().output  # converged: nothing left to report
 
 
 def test_provision_is_idempotent(project):
