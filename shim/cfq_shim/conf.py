@@ -55,6 +55,7 @@ HONOURED_SETTINGS: dict[str, Any] = {
     "beat_schedule_filename": "celerybeat-schedule",  # beat's -s default
     "beat_max_loop_interval": 0,  # 0: beat's default (300 s)
     "beat_cron_starting_deadline": None,
+    "beat_scheduler": "celery.beat:PersistentScheduler",  # or django_celery_beat's (beat -S django)
     "timezone": None,  # the zone crontab entries are read in
     "enable_utc": True,
 }
@@ -77,7 +78,7 @@ IGNORED_SETTINGS: frozenset[str] = frozenset({
     "azureblockblob_connection_timeout", "azureblockblob_container_name", "azureblockblob_read_timeout",
     "azureblockblob_retry_increment_base", "azureblockblob_retry_initial_backoff_sec",
     "azureblockblob_retry_max_attempts", "beat_enable_remote_control",
-    "beat_remote_control_max_tick_age", "beat_scheduler",
+    "beat_remote_control_max_tick_age",
     "beat_sync_every", "broker_channel_error_retry", "broker_connection_max_retries",
     "broker_connection_retry", "broker_connection_retry_on_startup", "broker_connection_timeout",
     "broker_failover_strategy", "broker_heartbeat", "broker_heartbeat_checkrate", "broker_host",

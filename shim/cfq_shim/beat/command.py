@@ -16,13 +16,21 @@ from .service import DEFAULT_LEASE_SECONDS
 from .state import DEFAULT_SCHEDULE_FILENAME, ScheduleFileError
 from .wiring import LOCK_CHOICES, beat_for_app
 
-__all__ = ["beat_command", "schedule_option", "PidFile"]
+__all__ = ["beat_command", "schedule_option", "scheduler_option", "PidFile"]
 
 #: ``-s/--schedule``, shared with ``cfq-shim worker -B``.
 schedule_option = click.option(
     "-s", "--schedule", "schedule_path", default=None, metavar="PATH",
     help=f"The schedule file (SQLite): last run per entry, and the lease. [default: beat_schedule_filename, "
          f"else {DEFAULT_SCHEDULE_FILENAME} in the working directory]")
+
+
+#: ``-S/--scheduler``, shared with ``cfq-shim worker -B``.
+scheduler_option = click.option(
+    "-S", "--scheduler", default=None, metavar="NAME",
+    help="Where the schedule comes from: the app's beat_schedule (default), or 'django' (also "
+         "django_celery_beat.schedulers:DatabaseScheduler): django_celery_beat's tables, edited in the admin. "
+         "[default: beat_scheduler]")
 
 
 class PidFile:
@@ -73,8 +81,9 @@ def resolve_schedule_path(app: Any, schedule_path: str | None) -> str:
               help="Logging level (INFO logs every run sent).")
 @click.option("-f", "--logfile", default=None, help="Log to this file instead of stderr.")
 @schedule_option
+@scheduler_option
 @click.option("--max-interval", "max_interval", type=click.FloatRange(min=0.01), default=None,
-              help="Longest sleep between checks, in seconds. [default: beat_max_loop_interval, else 300]")
+              help="Longest sleep between checks, in seconds. [default: beat_max_loop_interval, else 300; 5 with -S django]")
 @click.option("--pidfile", default=None, metavar="PATH", help="Write the process id here; refuse to start if it "
               "names a running process.")
 @click.option("--lease", "lease_seconds", type=click.FloatRange(min=0.1), default=DEFAULT_LEASE_SECONDS,
@@ -85,7 +94,7 @@ def resolve_schedule_path(app: Any, schedule_path: str | None) -> str:
                    "several machines), or auto (the result backend when one with locks is configured).")
 @click.pass_context
 def beat_command(ctx: click.Context, loglevel: str, logfile: str | None, schedule_path: str | None,
-                 max_interval: float | None, pidfile: str | None, lease_seconds: float, lock: str) -> None:
+                 scheduler: str | None, max_interval: float | None, pidfile: str | None, lease_seconds: float, lock: str) -> None:
     """Send the app's periodic tasks (beat_schedule, add_periodic_task), one beat at a time.
 
     Any number of beat processes may run: one holds the lease and sends, the others stand by and take
@@ -101,7 +110,8 @@ def beat_command(ctx: click.Context, loglevel: str, logfile: str | None, schedul
         raise click.ClickException(f"cannot open the log file {logfile!r}: {exc.strerror or exc}") from None
     path = resolve_schedule_path(app, schedule_path)
     try:
-        beat = beat_for_app(app, schedule_path=path, lease_seconds=lease_seconds, max_interval_seconds=max_interval, lock=lock)
+        beat = beat_for_app(app, schedule_path=path, lease_seconds=lease_seconds, max_interval_seconds=max_interval,
+                            lock=lock, scheduler=scheduler)
     except (ScheduleError, ScheduleFileError, ValueError, ImproperlyConfigured) as exc:
         raise click.ClickException(str(exc)) from None
     pid_guard = PidFile(pidfile) if pidfile else None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, Collection, Mapping
 
 from .schedules import _BaseSchedule, maybe_schedule, solar
@@ -43,6 +43,13 @@ class Entry:
     kwargs: dict = field(default_factory=dict)
     #: Passed to ``apply_async`` as Celery passes them: queue, expires, countdown, headers, ...
     options: dict = field(default_factory=dict)
+    #: The rest serves schedules kept in a database (django_celery_beat): no run due before ``start_time``
+    #: or at/after ``expires_at``; a ``one_off`` entry runs once; ``first_last_run`` replaces "now" as the
+    #: last run of an entry the schedule file does not know yet.
+    start_time: datetime | None = None
+    expires_at: datetime | None = None
+    one_off: bool = False
+    first_last_run: datetime | None = None
 
 
 def read_entries(beat_schedule: Mapping[str, Any] | None, *, registered: Collection[str], tz: tzinfo,

@@ -26,14 +26,16 @@ from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
-    "schedule", "crontab", "solar", "schedstate", "maybe_schedule", "resolve_timezone",
-    "CronField", "crontab_parser",
+    "schedule", "crontab", "solar", "clocked", "schedstate", "maybe_schedule", "resolve_timezone",
+    "CronField", "crontab_parser", "NEVER",
 ]
 
 #: Celery's return shape for ``is_due``: ``(is_due, next)`` where ``next`` is seconds until the next check.
 schedstate = namedtuple("schedstate", ("is_due", "next"))
 
 UTC = timezone.utc
+#: "No further due time" (a clocked schedule after its moment).
+NEVER = datetime.max.replace(tzinfo=UTC)
 
 _WEEKDAYS = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
 _MONTHS = {name: number for number, name in enumerate(
@@ -452,6 +454,24 @@ class solar(_BaseSchedule):  # noqa: N801 - Celery's name
 
     def __hash__(self) -> int:
         return hash((self.event, self.lat, self.lon))
+
+
+class clocked(_BaseSchedule):  # noqa: N801 - django_celery_beat's name
+    """Due once, at ``clocked_time`` (django_celery_beat's ``ClockedSchedule``)."""
+
+    def __init__(self, clocked_time: datetime, nowfun: Callable[[], datetime] | None = None, app: Any = None) -> None:
+        super().__init__(nowfun=nowfun, app=app)
+        self.clocked_time = _aware(clocked_time).astimezone(UTC)
+
+    def next_run_after(self, moment: datetime) -> datetime:
+        return self.clocked_time if self.clocked_time > _aware(moment) else NEVER
+
+    def is_due(self, last_run_at: datetime) -> schedstate:
+        remaining = max((self.clocked_time - self.now()).total_seconds(), 0)
+        return schedstate(remaining == 0, remaining)
+
+    def __repr__(self) -> str:
+        return f"<clocked: {self.clocked_time}>"
 
 
 def maybe_schedule(value: Any, relative: bool = False, app: Any = None) -> Any:

@@ -11,7 +11,8 @@ The rules (docs/beat.md, "When entries run"):
 - Each run carries a task id derived from the entry name and the due time (:func:`run_task_id`).
 
 The loop takes a clock and the send function from outside, so tests drive :meth:`Beat.tick` with a
-fake clock and real processes run :meth:`Beat.run`.
+fake clock and real processes run :meth:`Beat.run`. Schedules kept in a database (``-S django``) pass
+``reload`` (called every ``reload_every_seconds``) and ``on_sent`` (to record each run there).
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ class Beat:
         starting_deadline_seconds: float | None = None,
         clock: Callable[[], datetime] = _utcnow,
         owner: str | None = None,
+        reload: Callable[[], Sequence[Entry]] | None = None,
+        reload_every_seconds: float = 5.0,
+        on_sent: Callable[[Entry, datetime], None] | None = None,
     ) -> None:
         if lease_seconds <= 0:
             raise ValueError("the lease must be positive")
@@ -80,16 +84,33 @@ class Beat:
         self.starting_deadline_seconds = starting_deadline_seconds
         self.clock = clock
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.reload = reload
+        self.reload_every_seconds = reload_every_seconds
+        self.on_sent = on_sent
         self.holding = False
         self._stop = threading.Event()
         self._started = False
+        self._reloaded_at: datetime | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
         """Record the entries seen for the first time (their first run is their next due time)."""
         if not self._started:
-            self.file.start_entries([entry.name for entry in self.entries], self.clock())
+            self._remember_new_entries()
             self._started = True
+
+    def _remember_new_entries(self) -> None:
+        now = self.clock()
+        self.file.start_entries({entry.name: entry.first_last_run or now for entry in self.entries})
+
+    def _maybe_reload(self, now: datetime) -> None:
+        if self.reload is None:
+            return
+        if self._reloaded_at is not None and (now - self._reloaded_at).total_seconds() < self.reload_every_seconds:
+            return
+        self.entries = list(self.reload())
+        self._reloaded_at = now
+        self._remember_new_entries()
 
     def run(self) -> None:
         """Tick until :meth:`stop`; release the lease on the way out."""
@@ -126,19 +147,26 @@ class Beat:
             logger.info("beat: holding the lease (%s); sending due entries", self.coordinator.describe())
             self.holding = True
         now = self.clock()
+        self._maybe_reload(now)
         next_check = min(renew_every, self.max_interval_seconds)
-        for entry in self.entries:
+        if self.reload is not None:
+            next_check = min(next_check, self.reload_every_seconds)
+        for entry in list(self.entries):
             wait = self._run_entry(entry, now)
             next_check = min(next_check, wait)
         return max(next_check, 0.0)
 
     def _run_entry(self, entry: Entry, now: datetime) -> float:
+        if entry.expires_at is not None and now >= entry.expires_at:
+            return self.max_interval_seconds
         last = self.file.last_due(entry.name) or now
         due = entry.schedule.latest_due_at_or_before(last, now)
         if due is None:
             return (entry.schedule.next_run_after(last) - now).total_seconds()
         late = (now - due).total_seconds()
-        if (self.starting_deadline_seconds is not None and isinstance(entry.schedule, crontab)
+        if entry.start_time is not None and due < entry.start_time:
+            self.file.record(entry.name, due, sent=False)  # due before the entry's start_time: not a run
+        elif (self.starting_deadline_seconds is not None and isinstance(entry.schedule, crontab)
                 and late > self.starting_deadline_seconds):
             logger.warning("beat: %s: skipped the run due at %s (%.0f s late, beat_cron_starting_deadline is %s s)",
                            entry.name, due.isoformat(), late, self.starting_deadline_seconds)
@@ -157,8 +185,18 @@ class Beat:
                 self.file.record(entry.name, due, sent=True)
                 logger.info("beat: Scheduler: Sending due task %s (%s) [due %s, id %s]",
                             entry.name, entry.task, due.isoformat(), task_id)
+                self._after_send(entry, due)
             else:
                 # Another beat sent it (a holder that lost its lease mid-pass): just remember it.
                 self.file.record(entry.name, due, sent=False)
         return (entry.schedule.next_run_after(due) - now).total_seconds()
+
+    def _after_send(self, entry: Entry, due: datetime) -> None:
+        if entry.one_off:
+            self.entries.remove(entry)
+        if self.on_sent is not None:
+            try:
+                self.on_sent(entry, due)
+            except Exception as exc:  # the run was sent; only its bookkeeping failed
+                logger.error("beat: %s: sent, but recording the run failed: %s", entry.name, exc)
 

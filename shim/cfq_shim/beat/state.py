@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import Mapping
 
 __all__ = ["ScheduleFile", "ScheduleFileError", "DEFAULT_SCHEDULE_FILENAME"]
 
@@ -82,12 +82,12 @@ class ScheduleFile:
         return _Transaction(self)
 
     # -- per-entry state ---------------------------------------------------------------------------
-    def start_entries(self, names: Iterable[str], now: datetime) -> None:
-        """Give entries seen for the first time a last due time of ``now`` (Celery's rule: a new entry
-        first runs at its next due time, not at once). Known entries keep theirs."""
+    def start_entries(self, first_runs: Mapping[str, datetime]) -> None:
+        """Give entries seen for the first time their last due time (Celery's rule is "now": a new
+        entry first runs at its next due time, not at once). Known entries keep theirs."""
         with self.transaction() as conn:
             conn.executemany("INSERT OR IGNORE INTO beat_entry (name, last_due) VALUES (?, ?)",
-                             [(name, _epoch(now)) for name in names])
+                             [(name, _epoch(moment)) for name, moment in first_runs.items()])
 
     def last_due(self, name: str) -> datetime | None:
         with self._lock:

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..backend import Backend
 from ..runtime import Runtime
+from .django_scheduler import DjangoSchedule, scheduler_kind
 from .entries import Entry, read_entries
 from .lock import BackendCoordinator, Coordinator, FileCoordinator
 from .schedules import resolve_timezone
@@ -22,6 +23,7 @@ __all__ = ["beat_for_app", "app_entries", "choose_coordinator", "LOCK_CHOICES"]
 
 #: ``--lock``: where the lease and the claims live.
 LOCK_CHOICES = ("auto", "schedule", "backend")
+DJANGO_MAX_INTERVAL_SECONDS = 5.0
 #: Celery's beat header, set on every message beat sends.
 _BEAT_HEADER = "celery_beat_task"
 
@@ -69,9 +71,15 @@ def beat_for_app(
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     max_interval_seconds: float | None = None,
     lock: str = "auto",
+    scheduler: str | None = None,
 ) -> Beat:
-    """A ready :class:`Beat`; raises ``ScheduleError``/``ScheduleFileError``/``ValueError`` with one line."""
-    entries = app_entries(app)
+    """A ready :class:`Beat`; raises ``ScheduleError``/``ScheduleFileError``/``ValueError`` with one line.
+
+    ``scheduler``: ``-S`` (else ``beat_scheduler``): the default reads ``beat_schedule``; ``django``
+    reads django_celery_beat's tables too (:mod:`cfq_shim.beat.django_scheduler`)."""
+    kind = scheduler_kind(scheduler if scheduler is not None else app.conf.get("beat_scheduler"))
+    database = DjangoSchedule(app) if kind == "django" else None
+    entries = database.entries(strict=True) if database is not None else app_entries(app)
     schedule_file = ScheduleFile(schedule_path)
     try:
         coordinator = choose_coordinator(app, schedule_file, lock)
@@ -79,7 +87,9 @@ def beat_for_app(
         schedule_file.close()
         raise
     if max_interval_seconds is None:
-        max_interval_seconds = float(app.conf.get("beat_max_loop_interval") or 0) or DEFAULT_MAX_INTERVAL_SECONDS
+        # Celery's defaults: 300 s for the file scheduler, 5 s for django_celery_beat's.
+        default = DEFAULT_MAX_INTERVAL_SECONDS if database is None else DJANGO_MAX_INTERVAL_SECONDS
+        max_interval_seconds = float(app.conf.get("beat_max_loop_interval") or 0) or default
     deadline = app.conf.get("beat_cron_starting_deadline")
     return Beat(
         entries,
@@ -89,4 +99,6 @@ def beat_for_app(
         lease_seconds=lease_seconds,
         max_interval_seconds=max_interval_seconds,
         starting_deadline_seconds=float(deadline) if deadline is not None else None,
+        reload=database.entries if database is not None else None,
+        on_sent=database.record_run if database is not None else None,
     )

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..beat.command import schedule_option
+from ..beat.command import schedule_option, scheduler_option
 from ..cli import app_from_context
 from ..exceptions import ImproperlyConfigured
 from ..transport.base import TransportError
@@ -54,6 +54,7 @@ def default_concurrency() -> int:
 @click.option("-B", "--beat", "embed_beat", is_flag=True, default=False,
               help="Also send the app's periodic tasks from this worker (as cfq-shim beat; safe on several workers).")
 @schedule_option
+@scheduler_option
 @click.pass_context
 def worker(
     ctx: click.Context,
@@ -70,6 +71,7 @@ def worker(
     hostname: str | None,
     embed_beat: bool,
     schedule_path: str | None,
+    scheduler: str | None,
 ) -> None:
     """Start a worker that runs the app's tasks."""
 
@@ -101,7 +103,7 @@ def worker(
         raise click.UsageError(str(exc)) from None
     except ImproperlyConfigured as exc:  # e.g. Django could not be set up (cfq_shim.fixups.django)
         raise click.ClickException(str(exc)) from None
-    embedded = start_embedded_beat(app, schedule_path) if embed_beat else None
+    embedded = start_embedded_beat(app, schedule_path, scheduler) if embed_beat else None
     if embedded is None:
         app.finalize()  # add_periodic_task calls in on_after_configure handlers have run
     if embedded is None and app.conf.beat_schedule:
@@ -121,7 +123,7 @@ def worker(
     ctx.exit(code)
 
 
-def start_embedded_beat(app: object, schedule_path: str | None) -> object:
+def start_embedded_beat(app: object, schedule_path: str | None, scheduler: str | None = None) -> object:
     """``-B``: a beat thread in this worker; a bad schedule is a one-line error before the worker starts."""
     from ..beat.command import resolve_schedule_path
     from ..beat.embedded import EmbeddedBeat
@@ -130,7 +132,7 @@ def start_embedded_beat(app: object, schedule_path: str | None) -> object:
     from ..beat.wiring import beat_for_app
 
     try:
-        beat = beat_for_app(app, schedule_path=resolve_schedule_path(app, schedule_path))
+        beat = beat_for_app(app, schedule_path=resolve_schedule_path(app, schedule_path), scheduler=scheduler)
     except (ScheduleError, ScheduleFileError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     embedded = EmbeddedBeat(beat)

@@ -190,7 +190,7 @@ def test_a_completed_claim_is_never_sent_again_even_by_a_beat_with_stale_state(t
     other_file = ScheduleFile(str(tmp_path / "other"))
     other = Beat([EVERY_10S], send=lambda e, d, i: sent.append(("other", e.name, d, i)), schedule_file=other_file,
                  coordinator=coordinator, clock=clock, owner="other", lease_seconds=10.0)
-    other_file.start_entries(["every-10s"], START)
+    other_file.start_entries({"every-10s": START})
     holder.release()
     other.tick()
     assert [owner for owner, *_ in sent] == ["holder"]
