@@ -25,6 +25,7 @@ from .chords import on_chord_part_return
 from . import queue_policy
 from .canvas import signature as make_signature
 from .conf import Settings, load_object
+from .control.client import Control
 from .exceptions import AlwaysEagerIgnored, FeatureNotAvailable, ImproperlyConfigured
 from .fixups import install_fixups
 from .limits import DEFAULT_LIMITS, Limits
@@ -62,22 +63,6 @@ class _BulkSends(threading.local):
 
 
 _bulk = _BulkSends()
-
-
-class _Control:
-    """``app.control``: remote control is not part of the shim (use ``cfq-shim inspect``/``purge``)."""
-
-    def __init__(self, app: "Celery") -> None:
-        self.app = app
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        raise FeatureNotAvailable(
-            f"app.control.{name} (remote control of workers)",
-            "Use `cfq-shim -A APP inspect` for queue depth, in-flight and dead-letter counts, and "
-            "`cfq-shim -A APP purge` to empty queues.",
-        )
 
 
 class Celery:
@@ -122,7 +107,7 @@ class Celery:
         self._limits: Limits | None = None
         self._connect_lock = threading.Lock()
         self.hostname = socket.gethostname()
-        self.control = _Control(self)
+        self.control = Control(self)
         self.on_configure = Signal(name="app.on_configure")
         self.on_after_configure = Signal(name="app.on_after_configure")
         self.on_after_finalize = Signal(name="app.on_after_finalize")

@@ -19,11 +19,13 @@ from .runtime import Runtime
 _COMMANDS: dict[str, str] = {
     "worker": "cfq_shim.worker.command:worker",
     "beat": "cfq_shim.beat.command:beat_command",
-    "inspect": "cfq_shim.admin:inspect_command",
+    "inspect": "cfq_shim.control.command:inspect_command",
     "purge": "cfq_shim.admin:purge_command",
     "provision": "cfq_shim.provision:provision_command",
     "emulator": "cfq_shim.emulator.command:emulator_command",
     "dlq": "cfq_shim.deadletters.command:dlq_command",
+    "status": "cfq_shim.control.command:status_command",
+    "control": "cfq_shim.control.command:control_command",
 }
 
 
@@ -31,11 +33,13 @@ _COMMANDS: dict[str, str] = {
 _SHORT_HELP: dict[str, str] = {
     "worker": "Start a worker that runs the app's tasks.",
     "beat": "Send the app's periodic tasks (one beat at a time).",
-    "inspect": "Show ready, delayed, in-flight and dead-lettered messages per queue.",
+    "inspect": "Queue figures, or ask the workers: active, registered, stats, ...",
     "purge": "Delete every message of the app's queues.",
     "provision": "Create the app's queues on Cloudflare.",
     "emulator": "Serve Cloudflare's Queues REST API locally.",
     "dlq": "List, show, replay and purge dead letters.",
+    "status": "Show the live workers.",
+    "control": "Revoke tasks and send commands to the workers.",
 }
 
 

@@ -70,6 +70,8 @@ SHIM_SETTINGS: dict[str, Any] = {
     #: Deliveries of one message body before the queue dead-letters it (the queue's ``max_retries``).
     #: None: Cloudflare's default consumer setting.
     "cfq_queue_max_retries": None,
+    #: Seconds between a worker's heartbeats in the control store (cfq_shim/control/heartbeat.py).
+    "cfq_worker_heartbeat_seconds": 2.0,
 }
 
 #: Every Celery 5.7 setting this shim does not act on (accepted without a warning; see docs/settings.md).

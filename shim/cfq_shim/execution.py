@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .task import Task
 
 __all__ = [
-    "Delivery", "Succeeded", "RetryLater", "Failed", "Rejected", "Ignored", "Expired", "Outcome",
+    "Delivery", "Succeeded", "RetryLater", "Failed", "Rejected", "Ignored", "Expired", "Revoked", "Outcome",
     "ExceptionInfo", "TraceResult", "execute", "trace", "default_hook",
 ]
 
@@ -106,7 +106,16 @@ class Expired:
     """``expires`` had passed before the task ran: ack the message; the task is recorded as revoked."""
 
 
-Outcome = Union[Succeeded, RetryLater, Failed, Rejected, Ignored, Expired]
+@dataclass(frozen=True)
+class Revoked:
+    """The task was revoked (``app.control.revoke``): skipped before it ran, or its process was ended
+    (``terminate=True``, with ``signum``). Ack the message; the task is recorded as REVOKED."""
+
+    terminated: bool = False
+    signum: int | None = None
+
+
+Outcome = Union[Succeeded, RetryLater, Failed, Rejected, Ignored, Expired, Revoked]
 
 
 # -- the tracer -----------------------------------------------------------------------------------
@@ -373,7 +382,7 @@ def apply_errbacks(app: "Runtime", task_name: str | None, request: Context, exc:
 
 
 # -- the worker's entry point -------------------------------------------------------------------------
-def _request_for(envelope: Envelope, delivery: Delivery) -> Context:
+def request_for(envelope: Envelope, delivery: Delivery) -> Context:
     # Custom headers are also request attributes in a Celery worker (request.tenant); the fields below win.
     return Context(
         envelope.headers,
@@ -447,7 +456,7 @@ def record_worker_failure(app: "Runtime", envelope: Envelope, exc_type: str, mes
     if task is None:
         return
     exc = WORKER_FAILURES[exc_type](message)
-    request = _request_for(envelope, Delivery(message_id="", queue=envelope.queue, attempts=1, hostname=hostname))
+    request = request_for(envelope, Delivery(message_id="", queue=envelope.queue, attempts=1, hostname=hostname))
     store = not task.ignore_result or bool(task.store_errors_even_if_ignored)
     try:
         task.backend.mark_as_failure(envelope.id, exc, None, request=request, store_result=store)
@@ -483,7 +492,7 @@ def execute(app: "Runtime", envelope: Envelope, delivery: Delivery) -> Outcome:
             traceback="",
         )
     set_current_app(app)  # shared tasks resolve their app per thread
-    request = _request_for(envelope, delivery)
+    request = request_for(envelope, delivery)
     if envelope.expires is not None and envelope.expires <= datetime.now(timezone.utc):
         signals.task_revoked.send(sender=task, request=request, terminated=False, signum=None, expired=True)
         task.backend.mark_as_revoked(envelope.id, "expired", request=request, store_result=not task.ignore_result)

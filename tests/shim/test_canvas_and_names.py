@@ -153,9 +153,13 @@ def test_crontab_and_schedule_build_and_name_beat(app):
     assert entry.is_due(datetime(2000, 1, 1, tzinfo=timezone.utc)).is_due is True
 
 
-def test_app_control_names_the_cli_instead(app):
-    with pytest.raises(FeatureNotAvailable, match="cfq-shim -A APP inspect"):
-        app.control.inspect()
+def test_app_control_names_the_calls_it_cannot_carry(app):
+    with pytest.raises(FeatureNotAvailable, match=r"app\.control\.election\(\).*broadcast channel"):
+        app.control.election("id", "topic", "action")
+    with pytest.raises(FeatureNotAvailable, match=r"revoke_by_stamped_headers\(\).*revoke by task id"):
+        app.control.revoke_by_stamped_headers({"tenant": "a"})
+    with pytest.raises(FeatureNotAvailable, match=r"inspect\(\)\.memdump\(\)"):
+        app.control.inspect().memdump()
 
 
 def test_states_match_celery():

@@ -24,10 +24,16 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
-from .. import signals
+from .. import signals, states
+from ..control.agent import ControlAgent
+from ..control.heartbeat import heartbeat_seconds
+from ..control.store import ControlUnavailable, control_store
 from ..envelope import EnvelopeError, decode
 from ..dedupe import CompletedTasks
-from ..execution import WORKER_FAILURES, Delivery, Failed, Ignored, Outcome, Rejected, RetryLater, execute, record_worker_failure
+from ..execution import (
+    WORKER_FAILURES, Delivery, Expired, Failed, Ignored, Outcome, Rejected, RetryLater, Revoked, Succeeded, execute,
+    record_worker_failure,
+)
 from ..exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from ..naming import dead_letter_queue_name
 from ..runtime import Runtime
@@ -39,9 +45,11 @@ from .pools import Pool, SoloPool, ThreadPool
 from .prefork import PreforkPool
 from .puller import IDLE_BACKOFF_MAX_SECONDS, Puller
 from .ratelimit import RateLimiter
+from .revoked import record_revoked
 from .settlement import ACK, NOTHING, Batch, Settlement
 from .shutdown import ColdShutdown, Shutdown
 from .timelimits import TimeKeeper, effective_limits
+from .tracking import TaskTracker
 
 __all__ = ["Worker", "POOLS", "ETA_TOLERANCE_SECONDS"]
 
@@ -123,6 +131,10 @@ class Worker:
         self._batches_lock = threading.Lock()
         self._pool: Pool | None = None
         self._puller: Puller | None = None
+        #: What the worker holds and has done (inspect(), heartbeats, the dashboard).
+        self.tracker = TaskTracker(self.hostname)
+        #: Heartbeats, revoked ids and commands through the shared store (None: remote control is off).
+        self.control_agent: ControlAgent | None = None
         #: Called once set-up is done, just before the first pull (the CLI prints its banner here).
         self.on_ready: Callable[[], None] | None = None
 
@@ -212,6 +224,7 @@ class Worker:
         self._timekeeper = TimeKeeper(soft_exception=SoftTimeLimitExceeded, hard_exception=TimeLimitExceeded)
         self._pool = self._make_pool()
         self._pool.start()
+        self.control_agent = self._start_control()
         if self.pool_name != "prefork":
             # Celery sends it from each pool process; here the worker process is the pool's process.
             signals.worker_process_init.send(sender=None)
@@ -407,6 +420,15 @@ class Worker:
             return None
         if logger.isEnabledFor(logging.INFO):
             logger.info("Task %s received", job.label)
+        job.delivery = Delivery(
+            message_id=message.id, queue=message.queue, attempts=message.attempts,
+            hostname=self.hostname, lease_id=message.lease_id,
+        )
+        if self._is_revoked(envelope.id):
+            # Ready, delayed (its ETA hop came by) or delivered again: it never runs.
+            self._finish_revoked(job)
+            self._settle(job, ACK)
+            return None
         if envelope.eta is not None:
             remaining = (envelope.eta - datetime.now(timezone.utc)).total_seconds()
             if remaining > ETA_TOLERANCE_SECONDS:
@@ -419,10 +441,7 @@ class Worker:
         soft, hard = limits
         job.soft_time_limit_seconds = envelope.soft_time_limit or soft
         job.time_limit_seconds = envelope.time_limit or hard
-        job.delivery = Delivery(
-            message_id=message.id, queue=message.queue, attempts=message.attempts,
-            hostname=self.hostname, lease_id=message.lease_id,
-        )
+        self.tracker.accepted(job)
         return job
 
     def _ack_early(self, queue_name: str, jobs: list[Job]) -> None:
@@ -435,6 +454,7 @@ class Worker:
             job.acked_early = True
 
     def _settle(self, job: Job, settlement: Settlement, *, runtime_seconds: float | None = None) -> None:
+        self.tracker.released(job)
         job.batch.settle(job.message, settlement)
         self.prefetch.release(1, runtime_seconds=runtime_seconds)
 
@@ -454,6 +474,8 @@ class Worker:
             # Its twin (same task id) finished while this copy waited for a slot.
             logger.info("Task %s is a duplicate of one completed lately: acked without running.", job.label)
             return Ignored()
+        if self._is_revoked(envelope.id):  # revoked while it waited for a slot
+            return Revoked()
         return self._timekeeper.call(
             lambda: execute(self.app, envelope, delivery),
             soft_seconds=job.soft_time_limit_seconds, hard_seconds=job.time_limit_seconds,
@@ -470,6 +492,10 @@ class Worker:
             self._settle(job, NOTHING)
             return
         try:
+            if isinstance(outcome, Revoked):
+                self._finish_revoked(job, terminated=outcome.terminated, signum=outcome.signum)
+            else:
+                self.tracker.finished(job, _state_of(outcome))
             self._log_outcome(job, outcome)
             if isinstance(outcome, Failed) and job.envelope is not None and outcome.exc_type in WORKER_FAILURES:
                 record_worker_failure(self.app, job.envelope, outcome.exc_type, outcome.message, self.hostname)
@@ -520,6 +546,101 @@ class Worker:
             return False
         return self.prefetch.outstanding == 0 and self._puller.handoff.empty()
 
+    # -- remote control (cfq_shim/control/) -------------------------------------------------------------
+    def _start_control(self) -> ControlAgent | None:
+        try:
+            store = control_store(self.app)
+        except ControlUnavailable as exc:
+            logger.info("Remote control is off: %s", exc)
+            return None
+        agent = ControlAgent(self, store, interval_seconds=heartbeat_seconds(self.app.conf))
+        try:
+            agent.start()
+        except Exception as exc:  # noqa: BLE001 - the worker runs tasks without it
+            logger.warning("Remote control is off: its store %s cannot be used (%s)", store.describe(), exc)
+            return None
+        return agent
+
+    def _stop_control(self) -> None:
+        agent, self.control_agent = self.control_agent, None
+        if agent is not None:
+            agent.stop()
+
+    def _is_revoked(self, task_id: str) -> bool:
+        agent = self.control_agent
+        return agent is not None and agent.is_revoked(task_id)
+
+    def _finish_revoked(self, job: Job, *, terminated: bool = False, signum: int | None = None) -> None:
+        record_revoked(self.app, job, terminated=terminated, signum=signum)
+        self.tracker.finished(job, states.REVOKED)
+        if job.envelope is not None:
+            self.completed.record_completed(job.envelope.id)
+
+    # What the control agent calls (control/agent.py: ControlledWorker).
+    def child_pids(self) -> list[int]:
+        pool = self._pool
+        return list(pool.child_pids()) if pool is not None and hasattr(pool, "child_pids") else []
+
+    def transport_scheme(self) -> str:
+        return getattr(self.transport, "scheme", "")
+
+    def requests(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """``(active, reserved)``: Celery's request infos of the tasks running and the ones held."""
+        pool = self._pool
+        return self.tracker.requests(pool.running() if pool is not None else [])
+
+    def terminate_task(self, task_id: str, signum: int) -> bool:
+        """End the process running ``task_id`` with ``signum`` (prefork only); False when it is not
+        running here or the pool cannot end one task (threads, solo: the task runs to its end)."""
+        pool = self._pool
+        if pool is None:
+            return False
+        for job, _, _ in pool.running():
+            if job.envelope is None or job.envelope.id != task_id:
+                continue
+            if pool.terminate(job, signum):
+                return True
+            logger.warning("Cannot terminate %s: the %s pool runs tasks inside the worker process, where one "
+                           "task cannot be ended alone; it runs to its end (revoked tasks not started are "
+                           "skipped).", job.label, self.pool_name)
+            return False
+        return False
+
+    def request_shutdown(self) -> None:
+        self.shutdown.request(cold=False)
+
+    def set_rate_limit(self, task_name: str, rate_limit: Any) -> None:
+        task = self.app.tasks[task_name]
+        task.rate_limit = rate_limit
+        self.rate_limits.forget(task_name)
+        self.rate_limits.bucket_for(task)  # an unreadable rate raises here, into the command's reply
+
+    def set_time_limit(self, task_name: str, soft: float | None, hard: float | None) -> None:
+        task = self.app.tasks[task_name]
+        task.soft_time_limit = soft
+        task.time_limit = hard
+
+    def add_queue(self, queue: str) -> bool:
+        if queue in self.queues:
+            return False
+        if self.transport.auto_declare_queues:
+            self.transport.declare_queue(dead_letter_queue_name(queue), self.app.queue_settings(dead_letter_queue_name(queue)))
+            self.transport.declare_queue(queue, self.app.queue_settings(queue))
+        self._max_retries[queue] = self._settings_of(queue).max_retries
+        self._per_task_seconds.setdefault(queue, None)
+        self.queues = self.queues + [queue]
+        assert self._puller is not None
+        self._puller.set_queues(self.queues)
+        return True
+
+    def cancel_queue(self, queue: str) -> bool:
+        if queue not in self.queues or len(self.queues) == 1:
+            return False
+        self.queues = [q for q in self.queues if q != queue]
+        assert self._puller is not None
+        self._puller.set_queues(self.queues)
+        return True
+
     # -- shutdown ---------------------------------------------------------------------------------
     def _warm(self) -> int:
         logger.warning("worker: Warm shutdown (%s)", self.hostname)
@@ -569,12 +690,23 @@ class Worker:
                 self._puller.request_stop(abandon=True)
             if self._pool is not None:
                 self._pool.stop(cold=True)
+            self._stop_control()
         except Exception:  # noqa: BLE001 - the original error is the one to report
             logger.exception("Could not release the worker's threads and processes")
 
     def _finish(self) -> None:
         self._timekeeper.close()
+        self._stop_control()
         signals.worker_shutdown.send(sender=self)
+
+
+_STATES = {Succeeded: states.SUCCESS, Failed: states.FAILURE, RetryLater: states.RETRY, Rejected: states.REJECTED,
+           Ignored: states.IGNORED, Expired: states.REVOKED, Revoked: states.REVOKED}
+
+
+def _state_of(outcome: Outcome) -> str:
+    """The task state an outcome stands for (the dashboard's recent tasks and counters)."""
+    return _STATES.get(type(outcome), states.FAILURE)
 
 
 def _acks_early(task: Any) -> bool:

@@ -47,6 +47,9 @@ class Job:
     acked_early: bool = False
     queued_at: float = field(default_factory=time.monotonic)
     started_at: float | None = None
+    #: Set when ``revoke(terminate=True)`` sent this signal to the process running the task.
+    terminate_signal: int | None = None
+    terminate_requested_at: float | None = None
 
     def lease_ran_out(self) -> bool:
         return time.monotonic() >= self.batch.lease_deadline

@@ -5,6 +5,7 @@ outcome                settlement
 =====================  =============================================================================
 Succeeded, Ignored     ack
 Expired                ack (the task is recorded as revoked by ``execute``)
+Revoked                ack (revoked through ``app.control``; the worker records it as REVOKED)
 RetryLater             retry the same message after the delay when the body is unchanged, the delay
                        fits ``limits.max_delay_seconds`` and the queue's ``max_retries`` still allows
                        another delivery; otherwise send the new envelope (retries + 1) and ack this one
@@ -26,7 +27,7 @@ from typing import Callable
 
 from .. import envelope as envelope_module
 from ..deadletter import DeadLetter, encode_record
-from ..execution import Expired, Failed, Ignored, Outcome, Rejected, RetryLater, Succeeded
+from ..execution import Expired, Failed, Ignored, Outcome, Rejected, RetryLater, Revoked, Succeeded
 from ..limits import Limits, deliveries_allowed
 from ..naming import dead_letter_queue_name
 from .jobs import Job
@@ -110,7 +111,7 @@ def settlement_for(
     max_retries_of: Callable[[str], int],
 ) -> Settlement:
     """The settlement of ``job`` whose task ended with ``outcome``."""
-    if isinstance(outcome, (Succeeded, Ignored, Expired)):
+    if isinstance(outcome, (Succeeded, Ignored, Expired, Revoked)):
         return _ack(job)
     if isinstance(outcome, RetryLater):
         fits = outcome.delay_seconds <= limits.max_delay_seconds

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import collections
+import os
 import threading
 import time
 import traceback
@@ -43,6 +44,9 @@ class Pool(abc.ABC):
         self.concurrency = max(1, concurrency)
         self._runner = runner
         self._on_done = on_done
+        #: Jobs running in this process's threads (solo, threads), for inspect().active().
+        self._in_thread: set[Job] = set()
+        self._in_thread_lock = threading.Lock()
 
     def start(self) -> None:
         """Start threads or processes."""
@@ -77,14 +81,30 @@ class Pool(abc.ABC):
     def stop(self, *, cold: bool = False) -> None:
         """Release threads or processes. ``cold``: do not wait for running tasks."""
 
+    def running(self) -> list[tuple[Job, int, float]]:
+        """``(job, pid, running since (monotonic))`` for each job whose task runs now."""
+        pid = os.getpid()
+        with self._in_thread_lock:
+            return [(job, pid, job.started_at or time.monotonic()) for job in self._in_thread]
+
+    def terminate(self, job: Job, signum: int) -> bool:
+        """End the task of ``job`` with ``signum``; False when this pool cannot (a task running in a
+        thread of the worker process cannot be ended alone)."""
+        return False
+
     def _run(self, job: Job) -> None:
         job.started_at = time.monotonic()
+        with self._in_thread_lock:
+            self._in_thread.add(job)
         try:
             outcome = self._runner(job)
         except ColdShutdown:
             raise
         except BaseException as exc:  # noqa: BLE001 - sys.exit() in a task must not kill a pool thread
             outcome = Failed(type(exc).__name__, str(exc), traceback.format_exc())
+        finally:
+            with self._in_thread_lock:
+                self._in_thread.discard(job)
         self._on_done(job, outcome)
 
 

@@ -40,7 +40,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from ..execution import Failed
+from ..execution import Failed, Revoked
 from ..runtime import Runtime
 from .jobs import LEASE_LOST, NOT_STARTED, Job
 from .outcome_channel import OutcomeReader
@@ -71,6 +71,9 @@ class _Slot:
         self.stop_after_current: Any = None
         #: Tasks handed to the current child and not known to be skipped, for --max-tasks-per-child.
         self.tasks_in_child = 0
+        #: Where the child is in its current hand-off (None between hand-offs); read by other threads
+        #: for inspect().active() and revoke(terminate=True).
+        self.progress: _Progress | None = None
         self.thread = threading.Thread(target=self._loop, name=f"cfq-shim-slot-{index + 1}", daemon=True)
 
     def start_child(self) -> None:
@@ -138,7 +141,11 @@ class _Slot:
             if not jobs:
                 self.end_child(kill=False)
                 return
-            if not self._run(jobs):
+            try:
+                ran = self._run(jobs)
+            finally:
+                self.progress = None
+            if not ran:
                 # A cold shutdown ended the child: nothing is settled, the messages are left to their lease.
                 return
 
@@ -182,6 +189,7 @@ class _Slot:
             pool._not_started(handoff[1:])
             return True
         progress = _Progress(handoff)
+        self.progress = progress
         while self.conn is conn:
             deadline = progress.deadline()
             wait = LIVENESS_POLL_SECONDS if deadline is None else max(0.0, min(LIVENESS_POLL_SECONDS, deadline - time.monotonic()))
@@ -200,6 +208,7 @@ class _Slot:
                         return True
                     continue
                 if deadline is None or time.monotonic() < deadline:
+                    _kill_if_terminate_overdue(progress, process)
                     if not process.is_alive() and not conn.poll(0):
                         break
                     self._settle(progress, reader.drain(alive=process.is_alive))  # in case a wake-up was missed
@@ -240,7 +249,10 @@ class _Slot:
         exitcode = process.exitcode
         job = progress.running()
         if job is not None:
-            pool._finished(job, Failed("WorkerLostError", f"Worker exited prematurely: exitcode {exitcode}.", ""))
+            if job.terminate_signal is not None:  # app.control.revoke(terminate=True) ended it
+                pool._finished(job, Revoked(terminated=True, signum=job.terminate_signal))
+            else:
+                pool._finished(job, Failed("WorkerLostError", f"Worker exited prematurely: exitcode {exitcode}.", ""))
             pool._not_started(progress.after_running())
         return True
 
@@ -260,6 +272,23 @@ class _Slot:
             self.pool._finished(job, outcome)
 
 
+#: How long a child may outlive the signal of ``revoke(terminate=True)`` before it is killed. Children
+#: ignore SIGTERM and SIGINT (so a warm shutdown of the worker lets their tasks finish): with those two
+#: signals the task ends this long after the signal.
+TERMINATE_GRACE_SECONDS = 1.0
+
+
+def _kill_if_terminate_overdue(progress: "_Progress", process: Any) -> None:
+    job = progress.running()
+    if job is None or job.terminate_signal is None or job.terminate_requested_at is None:
+        return
+    if time.monotonic() - job.terminate_requested_at >= TERMINATE_GRACE_SECONDS and process.is_alive():
+        try:
+            os.kill(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 class _Progress:
     """Where the child is in a hand-off: which jobs have outcomes, which one runs, and since when."""
 
@@ -268,9 +297,12 @@ class _Progress:
         #: The first job without an outcome (the one running, when the child is alive).
         self.next = 0
         self._announced: tuple[int, float] | None = None
+        #: When the job at ``next`` became the child's current one (the hand-off, or the outcome before).
+        self.current_since = time.monotonic()
 
     def finished(self, index: int) -> Job:
         self.next = index + 1
+        self.current_since = time.monotonic()
         return self.handoff[index]
 
     def started(self, index: int, started_at: float) -> None:
@@ -359,6 +391,33 @@ class PreforkPool(QueuedPool):
             return
         for job in jobs:
             self._finished(job, NOT_STARTED)
+
+    def running(self) -> list[tuple[Job, int, float]]:
+        """``(job, child pid, running since)`` for the job each live child is running now."""
+        found = []
+        for slot in self._slots:
+            progress, process = slot.progress, slot.process
+            job = progress.running() if progress is not None else None
+            if job is not None and process is not None:
+                found.append((job, process.pid, progress.current_since))
+        return found
+
+    def terminate(self, job: Job, signum: int) -> bool:
+        """Send ``signum`` to the child running ``job`` (revoke with ``terminate=True``); the slot then
+        reports the job as revoked, hands the rest of the hand-off to another child and starts a new
+        one. False when no child runs ``job`` now."""
+        for running, pid, _ in self.running():
+            if running is not job:
+                continue
+            job.terminate_signal = signum
+            job.terminate_requested_at = time.monotonic()
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                return False
+            logger.warning("Terminating %s (pid %s) with signal %s: revoked", job.label, pid, signum)
+            return True
+        return False
 
     def child_pids(self) -> list[int]:
         return [slot.process.pid for slot in self._slots if slot.process is not None]

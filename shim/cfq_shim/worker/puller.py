@@ -98,6 +98,12 @@ class Puller:
             if threading.current_thread() is not thread and thread.is_alive():
                 thread.join(timeout_seconds)
 
+    def set_queues(self, queues: Sequence[str]) -> None:
+        """Pull from ``queues`` from now on (a pull in flight finishes on its queue)."""
+        if not queues:
+            raise ValueError("the worker needs at least one queue")
+        self._queues = list(queues)
+
     @property
     def stopped(self) -> bool:
         return not any(thread.is_alive() for thread in self._threads)
@@ -120,8 +126,9 @@ class Puller:
             want = self._prefetch.claim(timeout_seconds=0.2)
             if want <= 0:
                 continue
-            name = self._queues[self._next_queue]
-            self._next_queue = (self._next_queue + 1) % len(self._queues)
+            queues = self._queues  # replaced whole by set_queues (add_consumer / cancel_consumer)
+            name = queues[self._next_queue % len(queues)]
+            self._next_queue = (self._next_queue + 1) % len(queues)
             lease_ms = self._lease_ms_for(name, want)
             # The lease starts somewhere during the pull: count it from before, to be safe.
             pulled_at = time.monotonic()

@@ -142,6 +142,11 @@ class RateLimiter(Generic[T]):
                 self._buckets[name] = TokenBucket(rate, clock=self.clock) if rate else None
             return self._buckets[name]
 
+    def forget(self, task_name: str) -> None:
+        """Drop the bucket of ``task_name``: the next :meth:`bucket_for` reads its rate limit again."""
+        with self._lock:
+            self._buckets.pop(task_name, None)
+
     def hold(self, item: T, *, wait_seconds: float) -> None:
         """Keep ``item`` until ``wait_seconds`` from now (by this limiter's clock)."""
         with self._lock:
