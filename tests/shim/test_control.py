@@ -242,6 +242,7 @@ def test_stale_heartbeats_count_as_gone(app):
     assert all_workers(store)["celery@old"]["alive"] is False
 
 
+@pytest.mark.parametrize("app", ["sqlite"], indirect=True)  # the CLI loads its own app: they share the file
 def test_cli_status_inspect_and_control_mirror_celerys(app, start, tmp_path, monkeypatch):
     import sys
     import textwrap
@@ -250,8 +251,6 @@ def test_cli_status_inspect_and_control_mirror_celerys(app, start, tmp_path, mon
 
     from cfq_shim.cli import main
 
-    if app.broker_url.startswith("memory"):
-        pytest.skip("the CLI loads the app from a module; the embedded store is shared with it")
     module = f"ctlcli_{abs(hash(str(tmp_path)))}"
     (tmp_path / f"{module}.py").write_text(textwrap.dedent(f"""
         from cfq_shim import Celery

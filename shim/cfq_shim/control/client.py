@@ -23,6 +23,7 @@ from typing import Any, Iterable
 
 from ..exceptions import FeatureNotAvailable
 from ..results import ResultBackend
+from ..runtime import Runtime
 from ..transport.base import QueueNotFound
 from .agent import signal_number
 from .heartbeat import live_workers
@@ -68,7 +69,7 @@ def _destination(destination: Any) -> tuple[str, ...] | None:
 class Inspect:
     """``app.control.inspect(destination=None, timeout=1.0, ...)``: answers from live heartbeats."""
 
-    def __init__(self, app: Any, destination: Any = None, timeout: float = 1.0, callback: Any = None,
+    def __init__(self, app: Runtime, destination: Any = None, timeout: float = 1.0, callback: Any = None,
                  connection: Any = None, limit: int | None = None, pattern: str | None = None,
                  matcher: str | None = None, **kwargs: Any) -> None:
         self.app = app
@@ -157,7 +158,7 @@ class Inspect:
 class Control:
     """``app.control``."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Runtime) -> None:
         self.app = app
 
     def _store(self) -> ResultBackend:

@@ -84,11 +84,8 @@ def status_command(ctx: click.Context, destination: str | None, as_json: bool) -
     _print_replies(ctx, replies, as_json, summary=True)
 
 
-@click.group("inspect", invoke_without_command=True)
-@click.option("-Q", "--queues", default=None, metavar="A,B", help="Comma-separated queues. [default: the app's]")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--dead-letters", "dead_letter_count", type=click.IntRange(min=0), default=0,
-              help="Also show the reasons of up to this many dead letters per queue.")
+# Without a sub-command it is the queue-figures command, with that command's own options.
+@click.group("inspect", invoke_without_command=True, params=list(queue_figures.params))
 @click.pass_context
 def inspect_command(ctx: click.Context, queues: str | None, as_json: bool, dead_letter_count: int) -> None:
     """Queue figures (no sub-command), or ask the workers: active, scheduled, reserved, registered, stats,

@@ -14,12 +14,12 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from typing import Any
 from urllib.parse import urlsplit
 
 from ..backend import Backend
 from ..exceptions import ImproperlyConfigured
 from ..results import ResultBackend, open_backend
+from ..runtime import Runtime
 from ..transport.sqlite import path_from_url
 
 __all__ = ["control_store", "ControlUnavailable", "CONTROL_FILE_NAME"]
@@ -27,7 +27,7 @@ __all__ = ["control_store", "ControlUnavailable", "CONTROL_FILE_NAME"]
 #: The file beside an embedded broker's that holds control state when no result backend is set.
 CONTROL_FILE_NAME = "control.sqlite3"
 
-_stores: "weakref.WeakKeyDictionary[Any, ResultBackend]" = weakref.WeakKeyDictionary()
+_stores: "weakref.WeakKeyDictionary[Runtime, ResultBackend]" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -40,7 +40,7 @@ def _configured_backend(app: Runtime) -> ResultBackend | None:
     return backend.store if isinstance(backend, Backend) else None
 
 
-def control_store(app: Any) -> ResultBackend:
+def control_store(app: Runtime) -> ResultBackend:
     """The store for ``app``'s remote control (opened once per app, then reused)."""
     backend = _configured_backend(app)
     if backend is not None:
@@ -53,7 +53,7 @@ def control_store(app: Any) -> ResultBackend:
         return store
 
 
-def _open_beside_broker(app: Any) -> ResultBackend:
+def _open_beside_broker(app: Runtime) -> ResultBackend:
     url = app.broker_url
     scheme = urlsplit(url).scheme.lower()
     if scheme == "sqlite":
