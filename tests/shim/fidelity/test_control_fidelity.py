@@ -194,3 +194,60 @@ def test_stats_have_celerys_keys(celery_replies, shim_replies):
     for stats in (celery_stats, shim_stats):
         assert isinstance(stats["pid"], int) and isinstance(stats["clock"], str) and isinstance(stats["uptime"], int)
         assert stats["pool"]["max-concurrency"] == 2
+
+
+def _revoked_eta_outcome(app, worker_ready) -> tuple[str, str, str, list]:
+    """Under a running worker, send a countdown task and revoke it; once its ETA passed: its state and error.
+
+    (The worker runs first: Celery keeps revoked ids in the memory of the workers that were running when
+    revoke was broadcast. cfq_shim keeps them in the shared store, so a later worker skips them too;
+    tests/shim/test_control.py covers that.)"""
+    ran: list = []
+
+    @app.task
+    def later(n):
+        ran.append(n)
+
+    with worker_ready():
+        _wait(lambda: app.control.ping(timeout=0.3), "the worker answers ping (it hears revokes from now on)")
+        result = later.apply_async((1,), countdown=2)
+        app.control.revoke(result.id)
+        state = _wait(lambda: result.state if result.state != "PENDING" else None, "the revoked state")
+        try:
+            result.get(timeout=5)
+        except Exception as exc:  # noqa: BLE001 - the error is what is compared
+            error = (type(exc).__name__, str(exc))
+        else:
+            error = ("none", "")
+    return state, error[0], error[1], ran
+
+
+def test_a_revoked_task_reads_revoked_with_taskrevokederror_in_both(redis_url):
+    from contextlib import contextmanager
+
+    from celery import Celery as RealCelery
+    from celery.contrib.testing.worker import start_worker
+
+    from cfq_shim import Celery
+    from cfq_shim.worker import Worker
+
+    real = RealCelery("revoking", broker=f"{redis_url}/2", backend=f"{redis_url}/3")
+    real.conf.worker_hijack_root_logger = False
+    celery_outcome = _revoked_eta_outcome(
+        real, lambda: start_worker(real, pool="threads", concurrency=1, perform_ping_check=False, loglevel="WARNING"))
+
+    shim = Celery("revoking", broker="memory://", result_backend="memory://", cfq_worker_heartbeat_seconds=0.1)
+
+    @contextmanager
+    def shim_worker():
+        worker = Worker(shim, pool="threads", concurrency=1, max_idle_backoff_seconds=0.02).start()
+        try:
+            yield worker
+        finally:
+            worker.stop()
+
+    try:
+        shim_outcome = _revoked_eta_outcome(shim, shim_worker)
+    finally:
+        shim.close()
+    assert shim_outcome == celery_outcome == ("REVOKED", "TaskRevokedError", "revoked", [])
