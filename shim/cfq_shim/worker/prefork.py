@@ -17,6 +17,10 @@ The guarantees, per task:
 - **a child that dies** on its own (a crash, ``os._exit``): the outcomes it wrote are settled,
   ``Failed(WorkerLostError)`` is reported for the task it was running, and the rest of its hand-off goes
   back first in line. A task that finished is never run again because a later one killed its child.
+- **revoke with terminate** (``app.control.revoke(id, terminate=True)``): the child running the task gets
+  the signal; one that ignores it (children ignore SIGTERM and SIGINT) is killed after
+  :data:`TERMINATE_GRACE_SECONDS`. The task is reported ``Revoked(terminated=True)`` (acked, recorded
+  REVOKED), the rest of the hand-off goes back first in line, and a new child starts.
 - **leases**: the child skips a task whose lease ran out while it waited in the hand-off (reported
   lease-lost; it is delivered again).
 - **``--max-tasks-per-child``**: a hand-off never holds more than the child has left; the child retires
