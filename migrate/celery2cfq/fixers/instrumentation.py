@@ -22,9 +22,9 @@ RULES = (
         title="Sentry's `CeleryIntegration` or OpenTelemetry's `CeleryInstrumentor` see nothing on the shim",
         description=(
             "Both hook Celery's own task classes and signals; with cfq_shim's tasks and worker they report no task "
-            "failure and make no span, without an error. Report from the shim's signals instead (`task_failure` "
-            "with `sentry_sdk.capture_exception`, spans around `task_prerun`/`task_postrun`), or use the shim's own "
-            "integration where it has one."
+            "failure and make no span, without an error. The shim has its own: `cfq_shim.contrib.sentry.install()` "
+            "(the same event fields) and `cfq_shim.contrib.opentelemetry.instrument()` (publish and run spans, the "
+            "context carried in the message headers); see docs/integrations.md."
         ),
         examples=(
             Example(
@@ -46,7 +46,12 @@ _WHAT = {
     "sentry_sdk.integrations.celery": "Sentry's Celery integration: task failures on cfq_shim would not be reported",
     "opentelemetry.instrumentation.celery": "OpenTelemetry's Celery instrumentation: tasks on cfq_shim would make no spans",
 }
-_INSTEAD = "report from the shim's task_failure/task_prerun/task_postrun signals, or use the shim's own integration"
+_INSTEAD = {
+    "sentry_sdk.integrations.celery": "call cfq_shim.contrib.sentry.install() after sentry_sdk.init() instead "
+                                      "(docs/integrations.md)",
+    "opentelemetry.instrumentation.celery": "call cfq_shim.contrib.opentelemetry.instrument() instead "
+                                            "(docs/integrations.md)",
+}
 
 
 class InstrumentationFixer(Fixer, order=130):
@@ -64,4 +69,4 @@ class InstrumentationFixer(Fixer, order=130):
 
     def _check(self, node: cst.CSTNode, module: str | None) -> None:
         if module in CELERY_INSTRUMENTATION_MODULES:
-            self.ctx.report(node, "CFQ511", f"{_WHAT[module]}; {_INSTEAD}")
+            self.ctx.report(node, "CFQ511", f"{_WHAT[module]}; {_INSTEAD[module]}")
