@@ -42,8 +42,11 @@ from .sending.message import build_envelope, check_arguments, publish, result_he
 from .sending.producer import Producer
 from .result import AsyncResult
 from .results import open_backend
-from .registry import TaskRegistry, gen_task_name, make_task, register_app, shared_task, warn_duplicate
+from .registry import (
+    TaskRegistry, build_shared_tasks, gen_task_name, make_task, register_app, share_task, shared_task, warn_duplicate,
+)
 from .routing import Router
+from . import signals
 from .signals import Signal
 from .task import Task, add_autoretry_behaviour
 from .transport import UnsupportedBrokerURL, open_transport
@@ -98,6 +101,7 @@ class Celery:
             self.Task = load_object(task_cls) if isinstance(task_cls, str) else task_cls
         self._tasks = TaskRegistry()
         self._finalized = False
+        self._default_modules_imported = False
         self._finalize_lock = threading.RLock()
         self._pending_autodiscover: list[tuple[Any, str]] = []
         self._router = Router(self.conf)
@@ -190,14 +194,26 @@ class Celery:
         if args and callable(args[0]):
             if len(args) > 1:
                 raise TypeError("@task() takes options as keywords only")
-            return self._task_from_fun(args[0], **opts)
+            return self._task_from_decorator(args[0], opts)
         if args:
             raise TypeError(f"argument 1 to @task() must be a callable, not {args[0]!r}")
 
         def decorate(fun: Callable) -> Task:
-            return self._task_from_fun(fun, **opts)
+            return self._task_from_decorator(fun, opts)
 
         return decorate
+
+    def _task_from_decorator(self, fun: Callable, opts: dict[str, Any]) -> Any:
+        """Celery's ``shared`` (default True: every app gets the task), ``filter`` (applied to the task
+        returned) and ``lazy`` (tasks are built at once here) decorator options, then the task."""
+        options = dict(opts)
+        shared = options.pop("shared", True)
+        task_filter = options.pop("filter", None)
+        options.pop("lazy", None)
+        task = self._task_from_fun(fun, **options)
+        if shared:
+            share_task(self, fun, options)
+        return task_filter(task) if task_filter else task
 
     def _task_from_fun(self, fun: Callable, name: str | None = None, base: Any = None, bind: bool = False, **options: Any) -> Task:
         name = name or self.gen_task_name(fun.__name__, fun.__module__)
@@ -235,12 +251,29 @@ class Celery:
             while self._pending_autodiscover:
                 packages, related_name = self._pending_autodiscover.pop(0)
                 self._import_related(packages, related_name)
+            build_shared_tasks(self)
             for task in self._tasks.values():
                 if task._app is self or task._app is None:
                     task._configure_from(self)
                     self._annotate(task)
             self.on_after_configure.send(sender=self, source=self.conf)
             self.on_after_finalize.send(sender=self)
+
+    def import_default_modules(self) -> None:
+        """What Celery's worker does first (``app.loader.import_default_modules()``), once per process: the
+        fix-ups' start-up work (Django's system checks, which import the URLconf, the views and the task
+        modules they import), the ``import_modules`` signal, then ``imports``, ``include`` and the
+        ``autodiscover_tasks`` packages. A receiver's exception is raised, as in Celery."""
+        if self._default_modules_imported:
+            return
+        self._default_modules_imported = True
+        for fixup in self._fixups:
+            # Called directly, not as a signal receiver, so that its one-line error is not logged as a traceback.
+            fixup.validate_models()
+        for _receiver, response in signals.import_modules.send(sender=self):
+            if isinstance(response, Exception):
+                raise response
+        self.finalize()
 
     def _annotate(self, task: Task) -> None:
         annotations = self.conf.task_annotations
@@ -275,10 +308,12 @@ class Celery:
 
     def _import_related(self, packages: Any, related_name: str) -> None:
         self._before_importing_tasks()
-        if callable(packages):
-            packages = packages()
-        if packages is None:
+        # Celery's rule: no packages (None, an empty list) means the framework's (Django's installed apps);
+        # a callable is called, and what it returns is used as it is.
+        if not packages:
             packages = _django_installed_apps()
+        elif callable(packages):
+            packages = packages()
         for package in packages or ():
             _import_related_module(package, related_name)
 

@@ -21,7 +21,10 @@ from .task import Task, add_autoretry_behaviour
 if TYPE_CHECKING:  # pragma: no cover
     from .app import Celery
 
-__all__ = ["TaskRegistry", "gen_task_name", "make_task", "shared_task", "register_app", "warn_duplicate"]
+__all__ = [
+    "TaskRegistry", "gen_task_name", "make_task", "shared_task", "register_app", "warn_duplicate", "share_task",
+    "build_shared_tasks",
+]
 
 logger = logging.getLogger("cfq_shim.app")
 
@@ -40,6 +43,9 @@ _KNOWN_TASK_OPTIONS = frozenset({
 #: Tasks made by @shared_task, registered in every app (created before or after them).
 _shared_tasks: list[Task] = []
 _all_apps: "weakref.WeakSet[Celery]" = weakref.WeakSet()
+#: ``@app.task`` functions with ``shared=True`` (Celery's default) and their options: every app builds its
+#: own task from each (Celery's ``connect_on_app_finalize``), so ``-A otherapp`` sees them too.
+_shared_constructors: list[tuple[Callable, dict[str, Any]]] = []
 
 
 def gen_task_name(app: "Celery | None", name: str, module_name: str | None) -> str:
@@ -139,6 +145,28 @@ class TaskRegistry(dict):
 
     def periodic(self) -> dict[str, Task]:
         return {}
+
+
+def share_task(origin: "Celery", fun: Callable, options: dict[str, Any]) -> None:
+    """``@app.task`` with ``shared=True``: build the task in every other app as well, as Celery does.
+
+    Celery builds it when each app is finalized (an app finalized before the decorator runs never sees it);
+    here an app already finalized builds it at once too, so a module imported late in a worker's start-up
+    (the Django checks import views after the tasks modules) still registers its tasks.
+    """
+    _shared_constructors.append((fun, options))
+    for app in list(_all_apps):
+        if app is origin or not app._finalized:
+            continue
+        name = options.get("name") or app.gen_task_name(fun.__name__, fun.__module__)
+        if name not in app._tasks:  # a task of its own under that name keeps it, without a warning
+            app._task_from_fun(fun, **options)
+
+
+def build_shared_tasks(app: "Celery") -> None:
+    """Give a finalizing app its own task for every shared ``@app.task`` made so far (on any app)."""
+    for fun, options in list(_shared_constructors):
+        app._task_from_fun(fun, **options)
 
 
 def register_app(app: "Celery") -> None:

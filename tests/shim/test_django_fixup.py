@@ -271,6 +271,25 @@ def test_a_project_django_cannot_set_up_is_a_clear_worker_error(project):
     assert "Traceback" not in result.stderr
 
 
+def test_a_view_the_worker_start_checks_cannot_import_is_a_clear_error(project):
+    # Given a URLconf whose view module fails to import (Celery's worker imports it through Django's checks)
+    (project / "mysite" / "urls.py").write_text("from library import views  # noqa: F401\nurlpatterns = []\n")
+    (project / "library" / "views.py").write_text("raise RuntimeError('view module is broken')\n")
+    (project / "mysite" / "url_settings.py").write_text(
+        "from mysite.settings import *  # noqa: F403\n\nROOT_URLCONF = 'mysite.urls'\n")
+    argv = [str(BIN / "cfq-shim"), "-A", "mysite", "worker", "-P", "solo"]
+
+    result = subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=DEADLINE_SECONDS,
+                            env=environment(DJANGO_SETTINGS_MODULE="mysite.url_settings"))
+
+    # Then the start stops with one line naming the checks, the cause and the way to skip them
+    assert result.returncode == 1
+    assert "Django's system checks, run as the worker starts (as Celery does), failed" in result.stderr
+    assert "RuntimeError: view module is broken" in result.stderr
+    assert "CELERY_SKIP_CHECKS=1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_django_settings_module_without_django_warns_and_installs_nothing(monkeypatch):
     from cfq_shim import Celery
     from cfq_shim.exceptions import FixupWarning

@@ -18,8 +18,13 @@ created, without importing Django; nothing here imports Django otherwise). Then:
   ``Task``): ``task.delay_on_commit(...)`` and ``task.apply_async_on_commit(...)`` send once the current
   database transaction commits (Celery 5.4's ``celery.contrib.django.task.DjangoTask``).
 
-Not carried over from Celery: ``CELERY_DB_REUSE_MAX`` and the system checks Celery runs at worker start
-(``CELERY_SKIP_CHECKS``).
+- **when a worker starts** (:meth:`Celery.import_default_modules`, where Celery sends ``import_modules``):
+  Django's system checks run, as Celery's ``validate_models`` does, unless ``CELERY_SKIP_CHECKS`` is set.
+  They import the URLconf, and through it the views and every task module the views import: tasks that
+  nothing else imports are registered as under Celery. Their findings are not reported (Celery ignores
+  them too); an exception they raise (a view that does not import) stops the start with a one-line error.
+
+Not carried over from Celery: ``CELERY_DB_REUSE_MAX``.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ logger = logging.getLogger("cfq_shim.fixups.django")
 
 #: Django's own variable: when it is set, the app is a Django project's.
 SETTINGS_ENVVAR = "DJANGO_SETTINGS_MODULE"
+#: Celery's variable: when set (to anything), the worker does not run Django's system checks.
+SKIP_CHECKS_ENVVAR = "CELERY_SKIP_CHECKS"
 
 
 def fixup(app: "Celery", *, environ: Mapping[str, str] | None = None) -> "DjangoFixup | None":
@@ -119,6 +126,23 @@ class DjangoFixup:
             raise ImproperlyConfigured(
                 f"Django could not be set up ({SETTINGS_ENVVAR}={self.settings_module!r}): "
                 f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    def validate_models(self) -> None:
+        """Celery's worker start: ``django.setup()``, then Django's system checks (``CELERY_SKIP_CHECKS``
+        skips them). The URL checks import the URLconf, its views and the task modules they import."""
+        self.on_import_modules()
+        if os.environ.get(SKIP_CHECKS_ENVVAR):
+            return
+        from django.core.checks import run_checks
+
+        try:
+            run_checks()
+        except Exception as exc:  # a view or URLconf that does not import
+            raise ImproperlyConfigured(
+                f"Django's system checks, run as the worker starts (as Celery does), failed: "
+                f"{type(exc).__name__}: {exc}. Fix it, or set {SKIP_CHECKS_ENVVAR}=1 to skip the checks "
+                "(tasks that only views import are then not registered)."
             ) from exc
 
     def installed_apps(self) -> list[str]:

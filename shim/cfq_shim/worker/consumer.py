@@ -97,6 +97,8 @@ class Worker:
         if pool not in POOLS:
             raise ValueError(f"unknown pool {pool!r}: use one of {', '.join(POOLS)}")
         self.app = app
+        # Celery's worker start-up: the Django checks, then the task modules (before the tasks are read).
+        app.import_default_modules()
         self.queues = list(dict.fromkeys(queues)) if queues else list(app.queues())
         if not self.queues:
             raise ValueError("the worker has no queue to consume")

@@ -1,0 +1,3 @@
+broker_url = "amqp://guest@localhost//"
+imports = ("jobs.cleanup", "jobs.reports")
+task_default_queue = "work"

@@ -1,0 +1,1 @@
+from activity.streams import push_activity

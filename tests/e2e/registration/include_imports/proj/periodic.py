@@ -1,0 +1,6 @@
+from proj.celery import app
+
+
+@app.task(name="proj.nightly")
+def cleanup():
+    return None
