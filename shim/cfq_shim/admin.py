@@ -19,6 +19,7 @@ import click
 from .cli import app_from_context
 from .deadletter import parse as parse_dead_letter
 from .naming import dead_letter_queue_name
+from .provision import import_tasks_for_command, planned_queues
 from .runtime import Runtime
 from .transport.base import QueueNotFound, QueueStats, Transport, TransportError
 
@@ -26,9 +27,11 @@ __all__ = ["inspect_command", "purge_command", "queue_stats"]
 
 
 def _queues(app: Runtime, option: str | None) -> list[str]:
+    """``-Q`` as given, else every queue ``provision`` plans (the tasks imported as a worker imports them)."""
     if option:
         return [q.strip() for q in option.split(",") if q.strip()]
-    return list(app.queues())
+    import_tasks_for_command(app)
+    return planned_queues(app)
 
 
 def _transport(app: Runtime) -> Transport:

@@ -1,7 +1,8 @@
 """``cfq-shim -A proj provision [--dry-run]``: create the app's queues on Cloudflare.
 
 Reads every queue the app knows (``app.queues()``: ``task_default_queue``, each task's ``queue=``,
-``task_routes``, ``task_queues``) and, for each, idempotently creates:
+``task_routes``, ``task_queues``) and those ``-Q`` names (queues only call sites name), after importing the
+tasks as a worker does, and, for each, idempotently creates:
 
 1. its dead-letter queue (:func:`cfq_shim.naming.dead_letter_queue_name`) with a default ``http_pull``
    consumer (no dead-letter queue of its own), so dead letters can be pulled or peeked to replay them,
@@ -30,13 +31,14 @@ from urllib.parse import parse_qsl, urlsplit
 import click
 
 from .cli import app_from_context
+from .exceptions import ImproperlyConfigured
 from .limits import Limits
 from .naming import DEAD_LETTER_SUFFIX
 from .runtime import Runtime
 from .transport.base import QueueNotFound, QueueSettings, Transport, TransportError
 from .transport.cloudflare_names import cloudflare_queue_name
 
-__all__ = ["QueuePlan", "plan_queues", "wrangler_commands", "apply_plan", "provision_command"]
+__all__ = ["QueuePlan", "planned_queues", "plan_queues", "wrangler_commands", "apply_plan", "provision_command"]
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,25 @@ def _prefix_for(broker_url: str) -> str:
     return options.get("queue_prefix", os.environ.get(PREFIX_VARIABLE, ""))
 
 
-def plan_queues(app: Runtime, *, prefix: str | None = None) -> list[QueuePlan]:
-    """The plan for every queue the app knows (dead-letter queues are not planned on their own)."""
+def planned_queues(app: Runtime, extra: Sequence[str] = ()) -> list[str]:
+    """Every queue the app knows (``task_default_queue``, each task's ``queue=``, ``task_routes``,
+    ``task_queues``) and ``extra`` (queues only call sites name), without dead-letter queues, which go with
+    their queue. ``provision``, ``inspect`` and ``purge`` all cover this list."""
+    names = dict.fromkeys([*app.queues(), *extra])
+    return [name for name in names if not name.endswith(DEAD_LETTER_SUFFIX)]
+
+
+def import_tasks_for_command(app: Runtime) -> None:
+    """Import the app's tasks as a worker does (Django's checks included), so a command sees the queues of
+    tasks only views import; a configuration error is a one-line click error."""
+    try:
+        app.import_default_modules()
+    except ImproperlyConfigured as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def plan_queues(app: Runtime, *, prefix: str | None = None, extra_queues: Sequence[str] = ()) -> list[QueuePlan]:
+    """The plan for every queue of :func:`planned_queues` (dead-letter queues are planned with their queue)."""
     limits: Limits = app.limits
     on_cloudflare = app.broker_url.startswith("cloudflare:")
     if prefix is None:
@@ -70,9 +89,7 @@ def plan_queues(app: Runtime, *, prefix: str | None = None) -> list[QueuePlan]:
         return cloudflare_queue_name(queue, prefix=prefix, limits=limits) if on_cloudflare else queue
 
     plans = []
-    for queue in app.queues():
-        if queue.endswith(DEAD_LETTER_SUFFIX):
-            continue
+    for queue in planned_queues(app, extra_queues):
         settings = app.queue_settings(queue)
         dlq = settings.dead_letter_queue
         plans.append(QueuePlan(
@@ -145,18 +162,24 @@ def apply_plan(plans: Sequence[QueuePlan], transport: Transport) -> None:
 
 
 @click.command("provision")
+@click.option("-Q", "--queues", default=None, metavar="A,B",
+              help="Also create these queues: ones only call sites name (apply_async(queue='lopri'), "
+                   "send_task(..., queue=...)) or a router function returns.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and the equivalent wrangler commands; change nothing.")
 @click.pass_context
-def provision_command(ctx: click.Context, dry_run: bool) -> None:
+def provision_command(ctx: click.Context, queues: str | None, dry_run: bool) -> None:
     """Create the app's queues, dead-letter queues and http_pull consumers on Cloudflare.
 
+    Plans task_default_queue, every task's queue=, the queues task_routes and task_queues name, and -Q.
     Uses the app's broker (cloudflare://ACCOUNT_ID, with CLOUDFLARE_API_TOKEN and, for the local
     stand-in, CLOUDFLARE_BASE_URL). Safe to run again: existing queues are kept; a consumer whose
     settings differ is updated, and each difference is printed.
     """
 
     app = app_from_context(ctx)
-    plans = plan_queues(app)
+    extra = [name.strip() for name in (queues or "").split(",") if name.strip()]
+    import_tasks_for_command(app)
+    plans = plan_queues(app, extra_queues=extra)
     target = urlsplit(app.broker_url)
     click.echo(f"{'Plan' if dry_run else 'Provisioning'}: {len(plans)} queue(s) on {target.scheme}://"
                f"{target.hostname or ''}")

@@ -71,6 +71,11 @@ class Runtime(Protocol):
         state (task metas, chord sets, revoked ids, heartbeats, locks: :mod:`cfq_shim.results.base`)."""
         ...
 
+    def import_default_modules(self) -> None:
+        """What a worker does first, once (Celery's ``app.loader.import_default_modules()``): the fix-ups'
+        start-up work (Django's system checks), ``import_modules``, then the tasks modules."""
+        ...
+
     def queues(self) -> list[str]:
         """Every queue the app knows (default, tasks' ``queue=``, ``task_routes``, ``task_queues``)."""
         ...

@@ -190,3 +190,59 @@ def test_on_the_embedded_store_provision_declares_the_queues_with_their_settings
     assert app.transport.queue_settings("high.priority").max_retries == 2
     app.close()
     sys.modules.pop("sqliteapp", None)
+
+
+def test_dash_q_provisions_queues_only_call_sites_name(project):
+    from cfq_shim.loading import load_app
+    from cfq_shim.transport.base import QueueNotFound
+
+    # Given a call site that names a queue no task, route or setting names
+    app = load_app("provapp")
+    with pytest.raises(QueueNotFound) as raised:
+        app.send_task("provapp.add", (1, 2), queue="lopri")
+    # Then the error names the command that creates it
+    assert "provision -Q lopri" in str(raised.value)
+
+    # When provision is run with -Q
+    result = run("-Q", "lopri, bulk")
+    assert result.exit_code == 0, result.output
+    assert "lopri -> lopri:" in result.output and "default -> default:" in result.output
+    store = project.service.store
+    assert {"lopri", "lopri-dlq", "bulk", "bulk-dlq", "default", "emails"} <= {q.queue_name for q in store.list_queues()}
+    assert store.queue_by_name("lopri").config.dead_letter_queue == "lopri-dlq"
+    # Then the call goes through
+    app.send_task("provapp.add", (1, 2), queue="lopri")
+    app.close()
+
+
+def test_inspect_and_purge_cover_every_planned_queue_and_its_dead_letters(project):
+    import json
+
+    from cfq_shim.loading import load_app
+    from cfq_shim.naming import dead_letter_queue_name
+
+    # Given every planned queue provisioned, one live message and one dead letter per queue
+    assert run().exit_code == 0
+    app = load_app("provapp")
+    planned = [plan.queue for plan in plan_queues(app)]
+    store = project.service.store
+    store.push(store.queue_by_name("emails").queue_id, "live", content_type="text")
+    for name in planned:
+        dead_letters = app.transport.cloudflare_name(dead_letter_queue_name(name))
+        store.push(store.queue_by_name(dead_letters).queue_id, "dead", content_type="text")
+
+    def inspect() -> list[dict]:
+        result = CliRunner().invoke(main, ["-A", "provapp", "inspect", "--json"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)["queues"]
+
+    # Then inspect lists each planned queue with its dead letters
+    rows = inspect()
+    assert [row["queue"] for row in rows] == planned
+    assert [(row["ready"], row["dead_letters"]) for row in rows] == [(int(name == "emails"), 1) for name in planned]
+    # And purge --dead-letters empties each queue and its dead-letter queue
+    purged = CliRunner().invoke(main, ["-A", "provapp", "purge", "-f", "--dead-letters"], catch_exceptions=False)
+    assert purged.exit_code == 0, purged.output
+    assert f"Purged {1 + len(planned)} message(s)" in purged.output
+    assert [(row["ready"], row["dead_letters"]) for row in inspect()] == [(0, 0)] * len(planned)
+    app.close()

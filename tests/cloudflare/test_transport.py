@@ -234,6 +234,7 @@ def test_ack_settles_acks_and_retries_in_one_request(stand_in):
     ('{"id": 1}', "json", '{"id": 1}'),
     ('"{\\"id\\": 1}"', "json", '{"id": 1}'),  # a JSON string published as json
     ("eyJpZCI6IDF9", "json", '{"id": 1}'),  # base64 of the JSON
+    ("IntcImlkXCI6IDF9Ig==", "json", '{"id": 1}'),  # base64 of a JSON string: unwrapped as the plain form is
     ("eyJpZCI6IDF9", "bytes", '{"id": 1}'),
     ({"id": 1}, "json", '{"id":1}'),  # an already-decoded JSON value
 ])

@@ -91,6 +91,11 @@ _ERRORS_BY_CODE: dict[int, type[TransportError]] = {
 _T = TypeVar("_T")
 
 
+def provision_command_for(queue: str) -> str:
+    """The command that creates ``queue`` (``-Q`` also covers queues that only call sites name)."""
+    return f"`cfq-shim -A <your app> provision -Q {queue}`"
+
+
 def decode_body(body: Any, content_type: str | None) -> str:
     """A pulled body as text, whether it arrived as plain text, JSON or base64.
 
@@ -103,11 +108,19 @@ def decode_body(body: Any, content_type: str | None) -> str:
     if content_type in (None, "", "text"):
         return body
     if content_type == "json":
+        # Plain JSON text or base64 of it: either way a JSON string literal is unwrapped to its text.
+        text: str | None = body
         try:
             value = json.loads(body)
         except ValueError:
-            return _from_base64(body) or body
-        return value if isinstance(value, str) else body
+            text = _from_base64(body)
+            if text is None:
+                return body
+            try:
+                value = json.loads(text)
+            except ValueError:
+                return text
+        return value if isinstance(value, str) else text
     decoded = _from_base64(body)
     return decoded if decoded is not None else body
 
@@ -216,7 +229,7 @@ class CloudflareTransport(Transport):
         if queue_id is None:
             raise QueueNotFound(
                 f"Cloudflare queue {name!r} (for queue {queue!r}) does not exist in account "
-                f"{self.account_id}: run `cfq-shim -A <your app> provision` to create it."
+                f"{self.account_id}: run {provision_command_for(queue)} to create it."
             )
         return queue_id
 
@@ -248,12 +261,13 @@ class CloudflareTransport(Transport):
                 f"Cloudflare rejected the API token from {TOKEN_VARIABLE} for account "
                 f"{self.account_id} (HTTP {exc.status_code}: {messages}); {PERMISSION_HINT}."
             ))
-        if code == QueueNotFound.code or (exc.status_code == 404 and queue is not None):
+        # Only Cloudflare's own "queue not found" code means that: another 404 (7003, no route: a wrong
+        # base URL or account path) is an error, never "the queue does not exist yet".
+        if code == QueueNotFound.code:
             if queue is not None:
                 self._forget(queue)
-            return QueueNotFound(self._redact(
-                f"Cloudflare queue{where} was not found: run `cfq-shim -A <your app> provision` ({messages})."
-            ))
+            hint = f": run {provision_command_for(queue)}" if queue is not None else ""
+            return QueueNotFound(self._redact(f"Cloudflare queue{where} was not found{hint} ({messages})."))
         if exc.status_code == 409 and code in (None, QueuePaused.code):
             return QueuePaused(self._redact(f"delivery is paused{where}: {messages}"))
         cls = _ERRORS_BY_CODE.get(code) if code is not None else None
