@@ -366,9 +366,9 @@ class Celery:
         ``$CFQ_SHIM_BROKER_URL``, else the embedded store in ./.cfq-shim/."""
         return self.conf.broker_url or os.environ.get(BROKER_URL_ENVVAR) or DEFAULT_BROKER_URL
 
-    def visibility_timeout_ms(self) -> int | None:
-        """The lease length asked for by settings (``broker_visibility_timeout`` seconds, or Celery's
-        ``broker_transport_options['visibility_timeout']``), or None when unset."""
+    def visibility_timeout_ms(self) -> int:
+        """The lease of a pulled message (:func:`cfq_shim.queue_policy.visibility_timeout_ms`): the settings,
+        else one hour, Celery's default on Redis."""
         return queue_policy.visibility_timeout_ms(self.conf, self.limits)
 
     def queue_settings(self, name: str) -> QueueSettings:

@@ -22,7 +22,7 @@ from typing import Any, Iterator, Mapping, MutableMapping
 
 from .exceptions import ConfigNotFound, ImproperlyConfigured, NotConfigured
 
-__all__ = ["Settings", "CELERY_BROKER_URL_ENVVAR", "CELERY_RESULT_BACKEND_ENVVAR", "HONOURED_SETTINGS", "SHIM_SETTINGS", "IGNORED_SETTINGS", "OLD_NAMES", "load_object"]
+__all__ = ["Settings", "DEFAULT_VISIBILITY_TIMEOUT_SECONDS", "CELERY_BROKER_URL_ENVVAR", "CELERY_RESULT_BACKEND_ENVVAR", "HONOURED_SETTINGS", "SHIM_SETTINGS", "IGNORED_SETTINGS", "OLD_NAMES", "load_object"]
 
 #: Settings the shim acts on, with Celery 5.7's defaults.
 HONOURED_SETTINGS: dict[str, Any] = {
@@ -60,10 +60,18 @@ HONOURED_SETTINGS: dict[str, Any] = {
     "enable_utc": True,
 }
 
+#: The lease of a pulled message when neither ``broker_visibility_timeout`` nor
+#: ``broker_transport_options['visibility_timeout']`` is set: one hour, Celery's on Redis and SQS. A task
+#: without a time limit that runs longer is delivered again (the running guard, worker/guard.py, keeps it
+#: from running twice where a shared store exists); a worker that dies leaves its messages for this long.
+#: Cloudflare's own consumer default (30 s) would run any task longer than 30 s twice.
+DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 3600
+
 #: This project's own settings.
 SHIM_SETTINGS: dict[str, Any] = {
     #: Lease length in seconds for pulled messages (Celery's ``broker_transport_options['visibility_timeout']``
-    #: is read too). None: the worker derives it from the tasks' time limits.
+    #: is read too). None: :data:`DEFAULT_VISIBILITY_TIMEOUT_SECONDS`; tasks with a time limit get longer
+    #: leases when they need them.
     "broker_visibility_timeout": None,
     #: Overrides of :class:`cfq_shim.limits.Limits` fields, e.g. ``{"max_delay_seconds": 43_200}``.
     "cfq_limits": {},

@@ -10,7 +10,8 @@ on Cloudflare's ``http_pull`` consumer, so a project behaves the same on both. E
 - ``dead_letter_queue``: ``<queue>-dlq`` (a dead-letter queue has none). Cloudflare deletes an exhausted
   message when a queue has no dead-letter queue; a migrated project should never lose one silently.
 - ``visibility_timeout_ms`` (the lease): ``broker_visibility_timeout`` seconds, else Celery's
-  ``broker_transport_options['visibility_timeout']``, else Cloudflare's 30 s; at most 12 h. The worker
+  ``broker_transport_options['visibility_timeout']``, else one hour (Celery's ``visibility_timeout`` on
+  Redis; Cloudflare's own 30 s ran any longer task twice); at most 12 h. The worker
   asks for its own lease on every pull (see docs/worker.md); this is the default for other pullers.
 - ``retry_delay_seconds``: **0**. On Cloudflare a consumer's ``retry_delay`` also applies to leases
   that lapse: with the 180 s of Celery's ``Task.default_retry_delay`` (what ``provision`` used to set), a
@@ -23,7 +24,8 @@ on Cloudflare's ``http_pull`` consumer, so a project behaves the same on both. E
 
 from __future__ import annotations
 
-from .conf import Settings
+from .conf import DEFAULT_VISIBILITY_TIMEOUT_SECONDS, Settings
+from .exceptions import ImproperlyConfigured
 from .limits import Limits
 from .naming import DEAD_LETTER_SUFFIX, dead_letter_queue_name
 from .transport.base import QueueSettings
@@ -34,15 +36,26 @@ __all__ = ["consumer_settings", "visibility_timeout_ms", "LAPSED_LEASE_RETRY_DEL
 LAPSED_LEASE_RETRY_DELAY_SECONDS = 0
 
 
-def visibility_timeout_ms(conf: Settings, limits: Limits) -> int | None:
-    """The lease asked for by settings (``broker_visibility_timeout`` seconds, or Celery's
-    ``broker_transport_options['visibility_timeout']``), capped at Cloudflare's maximum; None when unset."""
+def visibility_timeout_ms(conf: Settings, limits: Limits) -> int:
+    """The lease: ``broker_visibility_timeout`` seconds, else Celery's
+    ``broker_transport_options['visibility_timeout']``, else :data:`cfq_shim.conf.DEFAULT_VISIBILITY_TIMEOUT_SECONDS`
+    (one hour, Celery's on Redis); capped at Cloudflare's maximum. A value that is not a positive number
+    is :class:`ImproperlyConfigured`."""
     seconds = conf.broker_visibility_timeout
     if seconds is None:
         seconds = (conf.broker_transport_options or {}).get("visibility_timeout")
     if seconds is None:
-        return None
-    return min(int(float(seconds) * 1000), limits.max_visibility_timeout_ms)
+        seconds = DEFAULT_VISIBILITY_TIMEOUT_SECONDS
+    try:
+        milliseconds = int(float(seconds) * 1000)
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(
+            f"visibility_timeout must be a number of seconds (got {seconds!r} in broker_visibility_timeout "
+            "or broker_transport_options)"
+        ) from None
+    if milliseconds <= 0:
+        raise ImproperlyConfigured(f"visibility_timeout must be more than 0 seconds (got {seconds!r})")
+    return min(milliseconds, limits.max_visibility_timeout_ms)
 
 
 def consumer_settings(name: str, conf: Settings, limits: Limits) -> QueueSettings:
@@ -54,6 +67,6 @@ def consumer_settings(name: str, conf: Settings, limits: Limits) -> QueueSetting
         max_retries=max(0, min(int(max_retries), limits.max_max_retries)),
         dead_letter_queue=None if name.endswith(DEAD_LETTER_SUFFIX) else dead_letter_queue_name(name),
         retry_delay_seconds=LAPSED_LEASE_RETRY_DELAY_SECONDS,
-        visibility_timeout_ms=visibility_timeout_ms(conf, limits) or limits.default_visibility_timeout_ms,
+        visibility_timeout_ms=visibility_timeout_ms(conf, limits),
         batch_size=limits.max_pull_batch_size,
     )

@@ -89,8 +89,8 @@ class Runtime(Protocol):
         lease)."""
         ...
 
-    def visibility_timeout_ms(self) -> int | None:
-        """The lease asked for by settings, or None when unset."""
+    def visibility_timeout_ms(self) -> int:
+        """The lease of a pulled message: settings, else one hour (Celery's on Redis); at most 12 h."""
         ...
 
     def reset_after_fork(self) -> None:

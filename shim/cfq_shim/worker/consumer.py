@@ -220,6 +220,7 @@ class Worker:
         self.batch_size = batch_size
         self.base_visibility_timeout_ms = self._base_lease_ms()
         self._per_task_seconds = self._longest_limits()
+        self._warn_of_limits_past_the_longest_lease()
         for task in list(self.app.tasks.values()):
             self.rate_limits.bucket_for(task)  # an unreadable rate_limit stops the start (ValueError)
         self.prefetch = Prefetch(slots=self.concurrency, max_batch=batch_size, fixed_depth=self.prefetch_multiplier)
@@ -264,7 +265,7 @@ class Worker:
     def _base_lease_ms(self) -> int:
         if self._requested_visibility_timeout_ms:
             return min(self._requested_visibility_timeout_ms, self.limits.max_visibility_timeout_ms)
-        return self.app.visibility_timeout_ms() or self.limits.default_visibility_timeout_ms
+        return self.app.visibility_timeout_ms()
 
     def _longest_limits(self) -> dict[str, float | None]:
         """The longest time limit among the tasks routed to each consumed queue (None: no limit);
@@ -283,6 +284,24 @@ class Worker:
             if limit and (current is None or limit > current):
                 longest[queue] = limit
         return longest
+
+    def _warn_of_limits_past_the_longest_lease(self) -> None:
+        """Once, at start-up: tasks whose time limit is longer than the longest lease Cloudflare allows
+        (12 h; there is no call to extend one) may be delivered again while they still run."""
+        longest_s = self.limits.max_visibility_timeout_ms / 1000
+        too_long = []
+        for name, task in sorted(self.app.tasks.items()):
+            soft, hard = effective_limits(task, self.app.conf)
+            limit = hard or soft
+            if limit and limit > longest_s:
+                too_long.append(f"{name} ({'time_limit' if hard else 'soft_time_limit'}={limit:g}s)")
+        if too_long:
+            logger.warning(
+                "%s may run longer than the longest lease Cloudflare Queues allows (%gh): a run past it is "
+                "delivered again (held back while the task runs where the running guard has a shared store, "
+                "run a second time where it has none). Lower the limit or split the task.",
+                ", ".join(too_long), longest_s / 3600,
+            )
 
     def _lease_ms_for(self, queue: str, n: int) -> int:
         per_task = self._per_task_seconds.get(queue)
