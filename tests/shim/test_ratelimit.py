@@ -302,8 +302,9 @@ def test_a_token_beyond_the_lease_sends_the_message_back_with_that_delay(app, st
         runs.append(report.request.retries)
 
     # task_default_rate_limit fills tasks without one; 1/m means the second token comes in 60 s,
-    # past the 30 s lease
+    # past a 30 s lease
     app.conf.task_default_rate_limit = "1/m"
+    app.conf.broker_visibility_timeout = 30
     for n in range(3):
         report.delay(n)
     worker = start()
@@ -395,7 +396,9 @@ def test_a_real_worker_sends_back_what_its_rate_limit_cannot_run_within_the_leas
     # When a real worker (the default prefork pool) runs them
     log = tmp_path / "worker.log"
     with log.open("w") as out:
-        worker = subprocess.Popen([*cfq_shim, "worker", "-c", "2", "-l", "info"], cwd=tmp_path, env=env,
+        # A 30 s lease: the 1/m task's next token (60 s away) comes too late for it
+        worker = subprocess.Popen([*cfq_shim, "worker", "-c", "2", "-l", "info", "--visibility-timeout", "30"],
+                                  cwd=tmp_path, env=env,
                                   stdout=out, stderr=subprocess.STDOUT)
     try:
         def settled() -> bool:
