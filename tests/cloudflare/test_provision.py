@@ -209,7 +209,7 @@ def test_dash_q_provisions_queues_only_call_sites_name(project):
     assert "lopri -> lopri:" in result.output and "default -> default:" in result.output
     store = project.service.store
     assert {"lopri", "lopri-dlq", "bulk", "bulk-dlq", "default", "emails"} <= {q.queue_name for q in store.list_queues()}
-    assert store.queue_by_name("lopri").config.dead_letter_queue == "lopri-dlq"
+    assert store.queue_by_name("lopri").config.consumer.dead_letter_queue == "lopri-dlq"
     # Then the call goes through
     app.send_task("provapp.add", (1, 2), queue="lopri")
     app.close()
