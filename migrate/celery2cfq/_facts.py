@@ -123,6 +123,8 @@ class ModuleFacts:
     #: Names assigned anywhere from ``x.delay(...)``, ``x.apply_async(...)``, ``x.send_task(...)``,
     #: ``x.AsyncResult(...)`` or ``AsyncResult(...)``: possible task results (for result reads).
     result_names: set[str] = field(default_factory=set)
+    #: Names assigned from ``x.inspect(...)`` (``app.control.inspect()``): their calls are checked.
+    inspector_names: set[str] = field(default_factory=set)
     #: With ``track_statements``: name -> ids of the ``ast`` statements (any depth) using it, and
     #: ids of statements holding an import, a ``CELERY_`` name/key/keyword, ``add_periodic_task``,
     #: ``update_state`` or ``django_celery_beat``.
@@ -297,6 +299,8 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool, track_sta
                 or (isinstance(value.func, ast.Name) and value.func.id == "AsyncResult")
             ):
                 facts.result_names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+            elif isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "inspect":
+                facts.inspector_names.update(t.id for t in node.targets if isinstance(t, ast.Name))
         elif isinstance(node, ast.Dict):
             if any(_str_value(k) in _BACKEND_NAMES for k in node.keys):
                 facts.sets_backend_setting = True

@@ -80,7 +80,7 @@ def transform_source(source: str, *, path: str, index: ProjectIndex, options: Op
     if exact_tree is not None and config_prefix is None and not mapping_keys_here:
         interesting = set(facts.always_interesting)
         # "celery": the module imported inside a function, whose uses the import rewrite renames.
-        for name in {"celery"} | celery_names | facts.result_names:
+        for name in {"celery"} | celery_names | facts.result_names | facts.inspector_names:
             interesting.update(facts.name_owners.get(name, ()))
 
     def new_pass() -> _OnePass:

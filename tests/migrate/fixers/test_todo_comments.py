@@ -10,9 +10,10 @@ APP = "from cfq_shim import Celery, shared_task\napp = Celery('p')\n"
 def test_todo_comments_are_added_once():
     options = Options(todo_comments=True)
     result = check_transformed(
-        APP + "def f():\n    stats = app.control.inspect().stats()\n    return stats\n",
-        APP + "def f():\n    # TODO(celery2cfq): CFQ501 app.control (inspect/revoke/broadcast) has no equivalent on Cloudflare Queues\n"
-        "    stats = app.control.inspect().stats()\n    return stats\n",
+        APP + "def f():\n    sent = app.control.broadcast('pool_grow')\n    return sent\n",
+        APP + "def f():\n    # TODO(celery2cfq): CFQ501 app.control.broadcast(): Cloudflare Queues has no broadcast channel: use the "
+        "calls the shim carries (revoke, shutdown, pool_restart, rate_limit, time_limit, add_consumer/cancel_consumer, ping)\n"
+        "    sent = app.control.broadcast('pool_grow')\n    return sent\n",
         options=options,
     )
     assert codes(result) == ["CFQ501"]

@@ -97,7 +97,7 @@ app = Celery("p", broker="redis://")
     priority=3,
 )
 def a(self):
-    app.control.inspect()
+    app.control.inspect().conf()
 
 
 class Holder:

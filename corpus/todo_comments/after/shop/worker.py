@@ -13,7 +13,7 @@ def render_invoice(order):
     return order
 
 
-def busy_workers():
-    # Ask every worker what it is doing.
-    # TODO(celery2cfq): CFQ501 app.control (inspect/revoke/broadcast) has no equivalent on Cloudflare Queues
-    return app.control.inspect().active()
+def worker_settings():
+    # Ask every worker for its configuration.
+    # TODO(celery2cfq): CFQ501 inspect().conf(): not answered by the shim's workers: read app.conf in the worker's code instead
+    return app.control.inspect().conf()

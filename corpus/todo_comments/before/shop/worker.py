@@ -9,6 +9,6 @@ def render_invoice(order):
     return order
 
 
-def busy_workers():
-    # Ask every worker what it is doing.
-    return app.control.inspect().active()
+def worker_settings():
+    # Ask every worker for its configuration.
+    return app.control.inspect().conf()
