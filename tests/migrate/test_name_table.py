@@ -108,3 +108,17 @@ def test_the_codemod_does_not_import_celery_or_the_shim():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_remote_control_calls_the_codemod_passes_are_the_ones_the_shim_carries():
+    """CFQ501 stays quiet exactly for the app.control and inspect() methods cfq_shim implements (the
+    others raise FeatureNotAvailable there); revoke_by_stamped_headers is defined only to raise."""
+    from cfq_shim.control.client import Control, Inspect
+
+    from celery2cfq.fixers import remote_control
+
+    def methods(cls: type) -> set[str]:
+        return {name for name, value in vars(cls).items() if not name.startswith("_") and callable(value)}
+
+    assert remote_control.CARRIED_CONTROL == methods(Control) - {"revoke_by_stamped_headers"}
+    assert remote_control.CARRIED_INSPECT == methods(Inspect)

@@ -5,8 +5,8 @@
 (timedelta or seconds) as Celery computes them; any number of beats may run, one sends. Schedules are
 kept as they are (their imports are migrated), and each gets a finding (CFQ504) saying to start that
 process where ``celery beat`` ran. A ``solar`` schedule is refused by the shim's beat: reported too.
-``django_celery_beat`` (the database scheduler, its app in ``INSTALLED_APPS``, its imports) is
-reported with what to do (CFQ503).
+``django_celery_beat`` (the database scheduler, its app in ``INSTALLED_APPS``, its imports) is read by
+``cfq-shim beat -S django``: reported with that (CFQ503).
 """
 
 from __future__ import annotations
@@ -23,18 +23,20 @@ _RUN_BEAT = (
     "run, one sends each due time (docs/beat.md)"
 )
 _DJANGO_BEAT = (
-    "cfq-shim beat reads beat_schedule and add_periodic_task, not django_celery_beat's tables: move the "
-    "periodic tasks kept in the database into beat_schedule (the admin no longer edits them), or keep Celery "
-    "beat for them"
+    "run `cfq-shim -A proj beat -S django` (or `worker -B -S django`) where `celery beat` ran: it reads "
+    "django_celery_beat's tables through Django, so the admin keeps editing the schedules; keep django-celery-beat "
+    "installed and in INSTALLED_APPS (docs/beat.md)"
 )
 
 RULES = (
     Rule(
         code="CFQ503",
         name="django-celery-beat",
-        title="`django_celery_beat`: periodic tasks kept in the database",
+        title="`django_celery_beat`: start the shim's beat with `-S django`",
         description=(
-            "Its database scheduler and models are Celery beat's. " + _DJANGO_BEAT[0].upper() + _DJANGO_BEAT[1:] + "."
+            "Periodic tasks kept in the database and edited in the admin stay there: "
+            + _DJANGO_BEAT + ". `CELERY_BEAT_SCHEDULER = 'django_celery_beat.schedulers:DatabaseScheduler'` is read "
+            "as Celery reads it. What stays manual: starting that process in your deployment."
         ),
         examples=(
             Example(
@@ -67,6 +69,7 @@ RULES = (
 )
 
 _SCHEDULE_MESSAGE = _RUN_BEAT.replace("`", "")
+_DJANGO_MESSAGE = _DJANGO_BEAT.replace("`", "")
 
 
 @setting_handler(order=50)
@@ -91,14 +94,14 @@ class BeatFixer(Fixer, order=100):
 
     def leave_SimpleString(self, original_node: cst.SimpleString, updated_node: cst.SimpleString) -> cst.SimpleString:
         if "django_celery_beat" in original_node.value:
-            self.ctx.report(original_node, "CFQ503", f"django_celery_beat: {_DJANGO_BEAT}")
+            self.ctx.report(original_node, "CFQ503", f"django_celery_beat: {_DJANGO_MESSAGE}")
         return updated_node
 
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:
             if (dotted_name(alias.name) or "").split(".")[0] == "django_celery_beat":
-                self.ctx.report(node, "CFQ503", f"django_celery_beat: {_DJANGO_BEAT}")
+                self.ctx.report(node, "CFQ503", f"django_celery_beat: {_DJANGO_MESSAGE}")
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if node.module is not None and not node.relative and (dotted_name(node.module) or "").split(".")[0] == "django_celery_beat":
-            self.ctx.report(node, "CFQ503", f"django_celery_beat: {_DJANGO_BEAT}")
+            self.ctx.report(node, "CFQ503", f"django_celery_beat: {_DJANGO_MESSAGE}")
