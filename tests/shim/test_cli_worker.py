@@ -73,6 +73,27 @@ def test_batch_size_above_the_transport_limit_is_refused(project):
     assert result.returncode == 1 and "--batch-size must be between 1 and 100" in result.stderr
 
 
+def test_a_bug_inside_the_running_worker_keeps_its_traceback(project):
+    """Only start-up errors are one-line messages; an error raised once the worker runs is a bug and
+    is shown with its traceback (issue 7). The bug is planted in the worker's loop by the app module."""
+    (project / "buggy.py").write_text(textwrap.dedent(f"""
+        from cfq_shim import Celery
+        from cfq_shim.worker.consumer import Worker
+
+        app = Celery("buggy", broker="sqlite:///{project}/q.sqlite3")
+
+        def broken_loop(self):
+            raise ValueError("a planted bug in the worker loop")
+
+        Worker._loop = broken_loop
+    """))
+    result = cli("-A", "buggy", "worker", "-P", "solo", cwd=project)
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert "ValueError: a planted bug in the worker loop" in result.stderr
+    assert not any(line.startswith("Error: ") for line in result.stderr.splitlines())  # click's one-liner
+
+
 def run_worker_until(project, args, expected_text):
     """Start ``cfq-shim ARGS`` in ``project``, wait for ``expected_text`` in its log, SIGTERM it, and
     return the log once it has exited 0."""

@@ -113,6 +113,8 @@ def worker(
     try:
         code = instance.run()
     except (TransportError, ValueError, ImproperlyConfigured) as exc:
+        if instance.ready:
+            raise  # raised by the running worker: a bug or an outage, shown with its traceback
         # Start-up problems the user can fix: an unsupported broker URL, a missing queue, a bad flag.
         raise click.ClickException(str(exc)) from None
     finally:

@@ -121,6 +121,9 @@ class Worker:
         self.shutdown = Shutdown()
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
+        #: True once start-up is over (transport open, queues checked, pool and pullers running): an
+        #: error raised after that comes from the running worker, not from its configuration.
+        self.ready = False
         self._error: BaseException | None = None
         self.exit_code: int | None = None
         self.tasks_done = 0
@@ -147,6 +150,7 @@ class Worker:
         restore = self.shutdown.install_handlers(self) if in_main else None
         try:
             self._setup()
+            self.ready = True
             self._started.set()
             try:
                 self.exit_code = self._loop()
