@@ -15,11 +15,6 @@ from cfq_shim.envelope import decode
 from cfq_shim.exceptions import EncodeError, ImproperlyConfigured, NotConfigured, NotRegistered
 
 
-@pytest.fixture
-def app():
-    return Celery("proj", broker="memory://")
-
-
 def pull_all(app, queue="celery"):
     return [decode(m.body) for m in app.transport.pull(queue, batch_size=100, visibility_timeout_ms=60_000)]
 

@@ -7,15 +7,15 @@ from datetime import datetime, timezone
 
 import pytest
 
-from cfq_shim import AsyncResult, Celery, chain, chord, crontab, group, schedule, signature, states, xmap
+from cfq_shim import AsyncResult, chain, chord, crontab, group, schedule, signature, states, xmap
 from cfq_shim.envelope import decode
 from cfq_shim.backend import NoResultBackend
 from cfq_shim.exceptions import FeatureNotAvailable
 
 
 @pytest.fixture
-def app():
-    return Celery("canvas", broker="memory://")
+def app(make_app):
+    return make_app("canvas")
 
 
 def test_signature_forms_and_calls(app):

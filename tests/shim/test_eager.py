@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from cfq_shim import Celery, states
+from cfq_shim import states
 from cfq_shim.exceptions import Retry
 
 
 @pytest.fixture
-def app():
-    app = Celery("eager", broker="memory://")
-    app.conf.task_always_eager = True
-    return app
+def app(make_app):
+    return make_app("eager", task_always_eager=True)
 
 
 def test_delay_runs_here_and_sends_nothing(app):

@@ -6,15 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from cfq_shim import Celery, Task, signals
+from cfq_shim import Task, signals
 from cfq_shim.envelope import Envelope
 from cfq_shim.exceptions import Ignore, Reject, SoftTimeLimitExceeded
 from cfq_shim.execution import Delivery, Expired, Failed, Ignored, Rejected, RetryLater, Succeeded, execute
-
-
-@pytest.fixture
-def app():
-    return Celery("proj", broker="memory://", set_as_current=False)
 
 
 def envelope(name, args=(), kwargs=None, **fields):
@@ -23,6 +18,11 @@ def envelope(name, args=(), kwargs=None, **fields):
 
 def delivery(attempts=1):
     return Delivery(message_id="m-1", queue="celery", attempts=attempts, hostname="host-1", lease_id="l-1")
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app(set_as_current=False)
 
 
 def test_success_returns_the_result(app):

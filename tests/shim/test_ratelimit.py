@@ -13,11 +13,9 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
-from cfq_shim import Celery
 from cfq_shim.worker import Worker
 from cfq_shim.worker.ratelimit import RateLimiter, TokenBucket, parse_rate
 
@@ -34,14 +32,6 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         with self._lock:
             self.now += seconds
-
-
-def wait_until(predicate, *, what: str, timeout_seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_seconds  # a safety net only
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
 
 
 # --- parse_rate ------------------------------------------------------------------------------------------
@@ -178,10 +168,8 @@ def test_limiter_releases_held_items_when_due_in_order():
 
 
 @pytest.fixture
-def app():
-    app = Celery("throttled", broker="memory://")
-    yield app
-    app.close()
+def app(make_app):
+    return make_app("throttled")
 
 
 @pytest.fixture
@@ -190,24 +178,13 @@ def clock():
 
 
 @pytest.fixture
-def start(app, clock):
-    workers: list[Worker] = []
-
-    def start(**options) -> Worker:
-        options.setdefault("pool", "threads")
-        options.setdefault("concurrency", 2)
-        # Room for every message of a test at once: a held task must not stop the next pull.
-        options.setdefault("prefetch_multiplier", 5)
-        worker = Worker(app, max_idle_backoff_seconds=0.02, rate_limit_clock=clock, **options).start()
-        workers.append(worker)
-        return worker
-
-    yield start
-    for worker in workers:
-        worker.stop()
+def start(start_worker, clock):
+    """``start_worker`` with the buckets' clock, and room for every message of a test at once (a held task
+    must not stop the next pull)."""
+    return lambda **options: start_worker(rate_limit_clock=clock, **{"prefetch_multiplier": 5, **options})
 
 
-def send_and_start(start, task, runs: list, *, calls: int) -> Worker:
+def send_and_start(start, task, runs: list, *, calls: int, wait_until) -> Worker:
     """Send ``calls`` calls of a rate-limited ``task`` and start a worker: with the buckets' clock frozen,
     one call runs and the others wait for their tokens."""
     for n in range(calls):
@@ -218,7 +195,7 @@ def send_and_start(start, task, runs: list, *, calls: int) -> Worker:
     return worker
 
 
-def test_a_rate_limited_task_runs_no_faster_than_its_bucket_and_other_tasks_do_not_wait(app, start, clock):
+def test_a_rate_limited_task_runs_no_faster_than_its_bucket_and_other_tasks_do_not_wait(app, start, clock, wait_until):
     limited_runs: list[int] = []
     other_runs: list[int] = []
 
@@ -231,7 +208,7 @@ def test_a_rate_limited_task_runs_no_faster_than_its_bucket_and_other_tasks_do_n
         other_runs.append(n)
 
     # Given five rate-limited calls, then three calls of another task type
-    worker = send_and_start(start, limited, limited_runs, calls=5)
+    worker = send_and_start(start, limited, limited_runs, calls=5, wait_until=wait_until)
     for n in range(3):
         other.delay(n)
 
@@ -294,7 +271,7 @@ def test_rate_limits_come_from_the_task_default_and_task_annotations(app, start)
     assert rates == pytest.approx({"plain": 100 / 3600, "annotated": 7 / 60, "own": 3.0})
 
 
-def test_a_token_beyond_the_lease_sends_the_message_back_with_that_delay(app, start):
+def test_a_token_beyond_the_lease_sends_the_message_back_with_that_delay(app, start, wait_until):
     runs: list[int] = []
 
     @app.task
@@ -320,14 +297,14 @@ def test_a_token_beyond_the_lease_sends_the_message_back_with_that_delay(app, st
     assert app.transport.stats("celery").dead_letters == 0
 
 
-def test_warm_shutdown_hands_back_tasks_waiting_for_a_token(app, start):
+def test_warm_shutdown_hands_back_tasks_waiting_for_a_token(app, start, wait_until):
     runs: list[int] = []
 
     @app.task(rate_limit="2/s")
     def limited(n):
         runs.append(n)
 
-    worker = send_and_start(start, limited, runs, calls=3)
+    worker = send_and_start(start, limited, runs, calls=3, wait_until=wait_until)
 
     worker.stop()
 
@@ -370,7 +347,7 @@ def ping(n):
 """
 
 
-def test_a_real_worker_sends_back_what_its_rate_limit_cannot_run_within_the_lease(tmp_path):
+def test_a_real_worker_sends_back_what_its_rate_limit_cannot_run_within_the_lease(tmp_path, wait_until):
     (tmp_path / "throttled.py").write_text(RATE_LIMITED_PROJECT)
     runs = tmp_path / "runs.txt"
     env = {**os.environ, "PYTHONPATH": str(tmp_path), "TEST_BROKER_URL": f"sqlite:///{tmp_path / 'q.sqlite3'}",

@@ -16,42 +16,16 @@ from cfq_shim.exceptions import Reject, SoftTimeLimitExceeded
 from cfq_shim.worker import Worker
 
 
-def wait_until(predicate, timeout_seconds=10.0):
-    deadline = time.monotonic() + timeout_seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.005)
-
-
-@pytest.fixture
-def app():
-    app = Celery("proj", broker="memory://", cfq_queue_max_retries=3)
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def start(app):
-    workers = []
-
-    def start(**options):
-        options.setdefault("pool", "threads")
-        options.setdefault("concurrency", 2)
-        worker = Worker(app, max_idle_backoff_seconds=0.02, **options).start()
-        workers.append(worker)
-        return worker
-
-    yield start
-    for worker in workers:
-        worker.stop()
-
-
 def dead_letters(app, queue="celery"):
     return [parse(m.body) for m in app.transport.peek(f"{queue}-dlq", batch_size=100)]
 
 
-def test_tasks_run_and_their_messages_are_acked(app, start):
+@pytest.fixture
+def app(make_app):
+    return make_app(cfq_queue_max_retries=3)
+
+
+def test_tasks_run_and_their_messages_are_acked(app, start_worker):
     ran = []
 
     @app.task
@@ -61,14 +35,14 @@ def test_tasks_run_and_their_messages_are_acked(app, start):
 
     for n in range(20):
         add.delay(n, 1)
-    start().drain(10)
+    start_worker().drain(10)
     assert sorted(ran) == [n + 1 for n in range(20)]
     stats = app.transport.stats("celery")
     assert (stats.ready, stats.in_flight, stats.dead_letters) == (0, 0, 0)
 
 
 @pytest.mark.parametrize("pool", ["solo", "threads"])
-def test_each_pulled_batch_is_settled_with_one_ack_call(app, start, pool, monkeypatch):
+def test_each_pulled_batch_is_settled_with_one_ack_call(app, start_worker, pool, monkeypatch):
     @app.task
     def noop(n):
         return n
@@ -80,13 +54,13 @@ def test_each_pulled_batch_is_settled_with_one_ack_call(app, start, pool, monkey
     real_pull, real_ack = transport.pull, transport.ack
     monkeypatch.setattr(transport, "pull", lambda q, **kw: pulls.append(r := real_pull(q, **kw)) or r)
     monkeypatch.setattr(transport, "ack", lambda q, **kw: acks.append(kw) or real_ack(q, **kw))
-    start(pool=pool).drain(10)
+    start_worker(pool=pool).drain(10)
     non_empty = [batch for batch in pulls if batch]
     assert sum(len(kw["acks"]) for kw in acks) == 30
     assert len(acks) == len(non_empty)
 
 
-def test_retry_with_the_same_body_is_a_transport_retry_counted_by_attempts(app, start):
+def test_retry_with_the_same_body_is_a_transport_retry_counted_by_attempts(app, start_worker):
     seen = []
 
     @app.task(bind=True, max_retries=2, default_retry_delay=0)
@@ -97,12 +71,12 @@ def test_retry_with_the_same_body_is_a_transport_retry_counted_by_attempts(app, 
         return "ok"
 
     flaky.delay()
-    start().drain(10)
+    start_worker().drain(10)
     assert seen == [0, 1, 2]
     assert dead_letters(app) == []
 
 
-def test_failure_without_retry_policy_is_dead_lettered_with_reason_and_traceback(app, start):
+def test_failure_without_retry_policy_is_dead_lettered_with_reason_and_traceback(app, start_worker):
     failures = []
     signals.task_failure.connect(lambda sender=None, **kw: failures.append(kw["exception"]), weak=False,
                                  dispatch_uid="test-worker-failure")
@@ -112,7 +86,7 @@ def test_failure_without_retry_policy_is_dead_lettered_with_reason_and_traceback
             raise ZeroDivisionError("no")
 
         result = boom.delay()
-        start().drain(10)
+        start_worker().drain(10)
     finally:
         signals.task_failure.disconnect(dispatch_uid="test-worker-failure")
     [record] = dead_letters(app)
@@ -122,7 +96,7 @@ def test_failure_without_retry_policy_is_dead_lettered_with_reason_and_traceback
     assert [type(e) for e in failures] == [ZeroDivisionError]
 
 
-def test_exhausted_autoretry_ends_in_the_dead_letter_queue(app, start):
+def test_exhausted_autoretry_ends_in_the_dead_letter_queue(app, start_worker):
     calls = []
 
     @app.task(autoretry_for=(ValueError,), max_retries=2, retry_backoff=False, default_retry_delay=0)
@@ -131,14 +105,14 @@ def test_exhausted_autoretry_ends_in_the_dead_letter_queue(app, start):
         raise ValueError("still broken")
 
     always_fails.delay()
-    start().drain(10)
+    start_worker().drain(10)
     assert len(calls) == 3
     [record] = dead_letters(app)
     assert record.exc_type in ("ValueError", "MaxRetriesExceededError") and record.reason in (
         "failed", "max-retries-exceeded")
 
 
-def test_poison_messages_are_dead_lettered_and_the_worker_keeps_going(app, start):
+def test_poison_messages_are_dead_lettered_and_the_worker_keeps_going(app, start_worker):
     ran = []
 
     @app.task
@@ -149,14 +123,14 @@ def test_poison_messages_are_dead_lettered_and_the_worker_keeps_going(app, start
     app.transport.send("celery", "this is not an envelope")
     app.send_task("proj.nobody_defines_this", args=[1])
     fine.delay(1)
-    start().drain(10)
+    start_worker().drain(10)
     assert ran == [1]
     reasons = sorted(r.reason for r in dead_letters(app))
     assert reasons == ["undecodable", "unknown-task"]
     assert "this is not an envelope" in [r.original_body for r in dead_letters(app)]
 
 
-def test_expired_message_is_acked_without_running(app, start):
+def test_expired_message_is_acked_without_running(app, start_worker):
     ran = []
 
     @app.task
@@ -164,11 +138,11 @@ def test_expired_message_is_acked_without_running(app, start):
         ran.append(1)
 
     late.apply_async(expires=datetime.now(timezone.utc) - timedelta(seconds=5))
-    start().drain(10)
+    start_worker().drain(10)
     assert ran == [] and dead_letters(app) == []
 
 
-def test_reject_with_requeue_comes_back_and_without_is_dead_lettered(app, start):
+def test_reject_with_requeue_comes_back_and_without_is_dead_lettered(app, start_worker):
     tries = []
 
     @app.task(bind=True)
@@ -180,14 +154,16 @@ def test_reject_with_requeue_comes_back_and_without_is_dead_lettered(app, start)
             raise Reject("never", requeue=False)
 
     picky.delay(True)
-    start().drain(10)
+    worker = start_worker()
+    worker.drain(10)
     assert tries == [True, True]
     picky.delay(False)
-    wait_until(lambda: len(dead_letters(app)) == 1)
+    worker.drain(10)
+    assert len(dead_letters(app)) == 1
     assert dead_letters(app)[0].reason == "rejected"
 
 
-def test_eta_beyond_the_maximum_delay_hops_without_running(start):
+def test_eta_beyond_the_maximum_delay_hops_without_running(start_worker, wait_until):
     app = Celery("proj", broker="memory://", cfq_limits={"max_delay_seconds": 60})
     ran = []
 
@@ -210,7 +186,7 @@ def test_eta_beyond_the_maximum_delay_hops_without_running(start):
         app.close()
 
 
-def test_soft_time_limit_raises_inside_a_thread_pool_task(app, start):
+def test_soft_time_limit_raises_inside_a_thread_pool_task(app, start_worker):
     caught = []
 
     @app.task(soft_time_limit=0.2)
@@ -223,13 +199,13 @@ def test_soft_time_limit_raises_inside_a_thread_pool_task(app, start):
             raise
 
     slow.delay()
-    start().drain(20)
+    start_worker().drain(20)
     assert caught == [True]
     [record] = dead_letters(app)
     assert record.exc_type == "SoftTimeLimitExceeded"
 
 
-def test_explicit_early_ack_acks_before_running(app, start):
+def test_explicit_early_ack_acks_before_running(app, start_worker):
     in_flight_while_running = []
 
     @app.task(acks_late=False)
@@ -241,13 +217,15 @@ def test_explicit_early_ack_acks_before_running(app, start):
         in_flight_while_running.append(app.transport.stats("celery").in_flight)
 
     early.delay()
-    start(pool="solo").drain(10)
+    worker = start_worker(pool="solo")
+    worker.drain(10)
     late.delay()
-    wait_until(lambda: len(in_flight_while_running) == 2)
+    worker.drain(10)
+    assert len(in_flight_while_running) == 2
     assert in_flight_while_running == [0, 1]
 
 
-def test_warm_stop_finishes_running_tasks_and_hands_back_the_rest(app):
+def test_warm_stop_finishes_running_tasks_and_hands_back_the_rest(app, wait_until):
     started, release = threading.Event(), threading.Event()
     finished = []
 
@@ -296,13 +274,13 @@ def test_worker_signals_fire_in_order(app):
     assert fired == list(names)
 
 
-def test_drain_raises_timeout_when_the_queue_does_not_empty(app, start):
+def test_drain_raises_timeout_when_the_queue_does_not_empty(app, start_worker):
     @app.task
     def stuck():
         time.sleep(1)
 
     stuck.delay()
-    worker = start(pool="threads", concurrency=1)
+    worker = start_worker(pool="threads", concurrency=1)
     with pytest.raises(TimeoutError):
         worker.drain(0.1)
 
@@ -312,7 +290,7 @@ def test_unknown_pool_is_refused(app):
         Worker(app, pool="gevent")
 
 
-def test_lease_covers_the_time_limits_of_the_queue_tasks(app, start, monkeypatch):
+def test_lease_covers_the_time_limits_of_the_queue_tasks(app, start_worker, monkeypatch):
     @app.task(time_limit=120, queue="slow")
     def slow_task():
         return 1
@@ -332,13 +310,13 @@ def test_lease_covers_the_time_limits_of_the_queue_tasks(app, start, monkeypatch
     monkeypatch.setattr(transport, "pull", spy)
     slow_task.delay()
     quick.delay()
-    worker = start(pool="threads", concurrency=2, visibility_timeout_ms=10_000)
+    worker = start_worker(pool="threads", concurrency=2, visibility_timeout_ms=10_000)
     worker.drain(10)
     assert leases["celery"] == 10_000  # no time limit: the configured lease
     assert leases["slow"] >= 120_000  # one round of a 120 s hard limit, plus a margin
 
 
-def test_sys_exit_in_a_task_fails_it_without_killing_the_pool_thread(app, start):
+def test_sys_exit_in_a_task_fails_it_without_killing_the_pool_thread(app, start_worker):
     ran = []
 
     @app.task
@@ -350,7 +328,7 @@ def test_sys_exit_in_a_task_fails_it_without_killing_the_pool_thread(app, start)
         ran.append(1)
 
     exits.delay()
-    worker = start(pool="threads", concurrency=1)
+    worker = start_worker(pool="threads", concurrency=1)
     worker.drain(10)
     after.delay()
     worker.drain(10)
@@ -370,7 +348,7 @@ def test_start_raises_what_stopped_the_worker_at_set_up():
         worker.drain(1)
 
 
-def test_a_failed_ack_does_not_stop_the_worker_and_the_message_comes_back(app, start, monkeypatch, caplog):
+def test_a_failed_ack_does_not_stop_the_worker_and_the_message_comes_back(app, start_worker, monkeypatch, caplog, wait_until):
     runs = []
 
     @app.task
@@ -390,7 +368,7 @@ def test_a_failed_ack_does_not_stop_the_worker_and_the_message_comes_back(app, s
     monkeypatch.setattr(transport, "ack", flaky_ack)
     once_more.delay()
     caplog.set_level("INFO", logger="cfq_shim.worker")
-    worker = start(pool="solo", visibility_timeout_ms=300)
+    worker = start_worker(pool="solo", visibility_timeout_ms=300)
     wait_until(lambda: "duplicate of one completed lately" in caplog.text)
     worker.drain(20)
     # Delivered again once its lease ran out, and recognised as done: acked without running twice.
@@ -398,7 +376,7 @@ def test_a_failed_ack_does_not_stop_the_worker_and_the_message_comes_back(app, s
     assert "ack lost on the way" in caplog.text
 
 
-def test_a_failing_pull_is_retried(app, start, monkeypatch):
+def test_a_failing_pull_is_retried(app, start_worker, monkeypatch):
     ran = []
 
     @app.task
@@ -417,5 +395,5 @@ def test_a_failing_pull_is_retried(app, start, monkeypatch):
 
     monkeypatch.setattr(transport, "pull", flaky_pull)
     fine.delay()
-    start(pool="solo").drain(20)
+    start_worker(pool="solo").drain(20)
     assert ran == [1] and len(errors) == 2

@@ -15,7 +15,6 @@ from cfq_shim.worker.leases import LEASE_MARGIN_MS, Prefetch, lease_ms_for
 from cfq_shim.worker.puller import Puller, next_backoff
 from cfq_shim.worker.settlement import ACK, Batch, Settlement
 from cfq_shim.worker.timelimits import TimeKeeper, effective_limits
-from test_worker import wait_until
 
 
 class Soft(Exception):
@@ -202,7 +201,7 @@ def test_a_failed_ack_is_logged_and_does_not_raise(transport, monkeypatch, caplo
 
 
 # -- the puller --------------------------------------------------------------------------------------
-def test_puller_hands_over_batches_sized_to_the_room(transport):
+def test_puller_hands_over_batches_sized_to_the_room(transport, wait_until):
     for n in range(10):
         transport.send("q", str(n))
     prefetch = Prefetch(slots=3, max_batch=100)
@@ -230,7 +229,7 @@ def test_empty_pull_backoff_doubles_from_10_ms_up_to_the_cap():
     assert waits[:4] == [0.01, 0.02, 0.04, 0.08] and waits[-1] == 1.0 and max(waits) == 1.0
 
 
-def test_puller_picks_up_a_message_sent_while_it_was_idle(transport):
+def test_puller_picks_up_a_message_sent_while_it_was_idle(transport, wait_until):
     prefetch = Prefetch(slots=1, max_batch=10)
     puller = Puller(transport, ["q"], prefetch=prefetch, lease_ms_for=lambda q, n: 1000,
                     max_idle_backoff_seconds=0.05)
