@@ -55,6 +55,10 @@ class Limits:
     default_consumer_batch_size: int = 10
     max_consumer_batch_timeout_seconds: int = 60
     default_consumer_batch_timeout_seconds: int = 5
+    #: Cron Triggers one Worker can have (``beat --export-wrangler``). Cloudflare's limits page counts
+    #: 5 per account on Workers Free and 250 on Paid; deploys with a 6th trigger on one Worker are
+    #: refused, so 5 is the safe default (raise it with ``cfq_limits`` or ``--max-cron-triggers``).
+    max_cron_triggers: int = 5
 
     @property
     def max_body_bytes(self) -> int:

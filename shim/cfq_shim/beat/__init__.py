@@ -5,6 +5,10 @@
 - :mod:`.state`: the ``--schedule`` file (SQLite): the last due time sent per entry;
 - :mod:`.lock`: the lease lock that lets one beat of many send;
 - :mod:`.service`: the loop that sends due entries;
+- :mod:`.wiring`: a beat for an app (entries, sender, where the lease lives);
+- :mod:`.embedded`: ``cfq-shim worker -B``;
+- :mod:`.django_scheduler`: ``-S django``, django_celery_beat's tables;
+- :mod:`.wrangler`: ``--export-wrangler``, the schedule as Cloudflare Cron Triggers;
 - :mod:`.command`: ``cfq-shim -A proj beat``.
 
 Importing this package imports nothing but the schedules (settings modules import ``crontab``).

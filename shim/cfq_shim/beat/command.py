@@ -71,6 +71,23 @@ def _alive(pid: int) -> bool:
     return pid != os.getpid()
 
 
+def _export(app: Any, directory: str, **options: Any) -> int:
+    """``--export-wrangler``: 0 when every entry was exported, 1 when some were refused (the rest are written)."""
+    from .wrangler import ExportError, describe_refusals, export_wrangler
+
+    try:
+        result = export_wrangler(app, directory, **options)
+    except (ExportError, ScheduleError, ValueError, ImproperlyConfigured) as exc:
+        raise click.ClickException(str(exc)) from None
+    for cron, names in sorted(result.crons.items()):
+        click.echo(f"{cron}  ->  {', '.join(names)}")
+    click.echo(f"wrote {result.directory}/wrangler.json and src/index.js: {len(result.crons)} Cron Trigger(s), "
+               f"queues {', '.join(sorted(result.queues.values()))}; deploy with `npx wrangler deploy` there")
+    for line in describe_refusals(result.refused):
+        click.echo(line, err=True)
+    return 1 if result.refused else 0
+
+
 def resolve_schedule_path(app: Any, schedule_path: str | None) -> str:
     return schedule_path or app.conf.get("beat_schedule_filename") or DEFAULT_SCHEDULE_FILENAME
 
@@ -89,12 +106,22 @@ def resolve_schedule_path(app: Any, schedule_path: str | None) -> str:
 @click.option("--lease", "lease_seconds", type=click.FloatRange(min=0.1), default=DEFAULT_LEASE_SECONDS,
               show_default=True, help="Seconds a beat holds the lease without renewing it: how soon a standby "
               "takes over after the holder dies.")
+@click.option("--export-wrangler", "export_dir", default=None, metavar="DIR",
+              help="Do not run: write a Worker and its wrangler.json to DIR whose Cron Triggers send the entries "
+                   "(docs/beat.md, 'Cloudflare Cron Triggers'); entries cron cannot express are listed with the reason.")
+@click.option("--worker-name", default=None, help="--export-wrangler: the Worker's name. [default: APP-beat]")
+@click.option("--queue-prefix", envvar="CFQ_SHIM_QUEUE_PREFIX", default="",
+              help="--export-wrangler: prefix of the Cloudflare queue names, as for the worker. [default: $CFQ_SHIM_QUEUE_PREFIX]")
+@click.option("--max-cron-triggers", type=click.IntRange(min=1), default=None,
+              help="--export-wrangler: Cron Triggers one Worker may have. [default: 5, Cloudflare's limit on Workers Free]")
 @click.option("--lock", type=click.Choice(LOCK_CHOICES), default="auto", show_default=True,
               help="Where the lease lives: the schedule file (beats on one machine), the result backend (beats on "
                    "several machines), or auto (the result backend when one with locks is configured).")
 @click.pass_context
 def beat_command(ctx: click.Context, loglevel: str, logfile: str | None, schedule_path: str | None,
-                 scheduler: str | None, max_interval: float | None, pidfile: str | None, lease_seconds: float, lock: str) -> None:
+                 scheduler: str | None, max_interval: float | None, pidfile: str | None, lease_seconds: float,
+                 export_dir: str | None, worker_name: str | None, queue_prefix: str, max_cron_triggers: int | None,
+                 lock: str) -> None:
     """Send the app's periodic tasks (beat_schedule, add_periodic_task), one beat at a time.
 
     Any number of beat processes may run: one holds the lease and sends, the others stand by and take
@@ -104,6 +131,9 @@ def beat_command(ctx: click.Context, loglevel: str, logfile: str | None, schedul
     from ..worker.banner import configure_logging
 
     app = app_from_context(ctx)
+    if export_dir is not None:
+        ctx.exit(_export(app, export_dir, worker_name=worker_name, queue_prefix=queue_prefix,
+                         max_cron_triggers=max_cron_triggers))
     try:
         configure_logging(loglevel, logfile=logfile)
     except OSError as exc:

@@ -53,15 +53,16 @@ class Entry:
 
 
 def read_entries(beat_schedule: Mapping[str, Any] | None, *, registered: Collection[str], tz: tzinfo,
-                 app: Any = None) -> list[Entry]:
-    """The app's ``beat_schedule`` as checked :class:`Entry` objects, in their written order."""
+                 app: Any = None, allow_solar: bool = False) -> list[Entry]:
+    """The app's ``beat_schedule`` as checked :class:`Entry` objects, in their written order.
+    ``allow_solar``: keep solar entries (the Cron Triggers export refuses them itself, with its reason)."""
     entries = []
     for name, spec in (beat_schedule or {}).items():
-        entries.append(_read_entry(str(name), spec, registered=registered, tz=tz, app=app))
+        entries.append(_read_entry(str(name), spec, registered=registered, tz=tz, app=app, allow_solar=allow_solar))
     return entries
 
 
-def _read_entry(name: str, spec: Any, *, registered: Collection[str], tz: tzinfo, app: Any) -> Entry:
+def _read_entry(name: str, spec: Any, *, registered: Collection[str], tz: tzinfo, app: Any, allow_solar: bool) -> Entry:
     def fail(reason: str) -> ScheduleError:
         return ScheduleError(f"beat_schedule entry {name!r}: {reason}")
 
@@ -82,7 +83,7 @@ def _read_entry(name: str, spec: Any, *, registered: Collection[str], tz: tzinfo
         schedule = maybe_schedule(raw_schedule, bool(spec.get("relative", False)), app=app)
     except (TypeError, ValueError) as exc:
         raise fail(f"bad schedule: {exc}") from None
-    if isinstance(schedule, solar):
+    if isinstance(schedule, solar) and not allow_solar:
         raise fail("solar schedules are not supported by cfq-shim beat; use a crontab at the local time")
     if not isinstance(schedule, _BaseSchedule):
         raise fail(f"'schedule' must be a crontab, a schedule, seconds or a timedelta (got {raw_schedule!r}; "

@@ -30,7 +30,7 @@ from .lock import Coordinator
 from .schedules import crontab
 from .state import ScheduleFile
 
-__all__ = ["Beat", "run_task_id", "DEFAULT_LEASE_SECONDS", "DEFAULT_MAX_INTERVAL_SECONDS"]
+__all__ = ["Beat", "run_task_id", "RUN_ID_NAMESPACE", "DEFAULT_LEASE_SECONDS", "DEFAULT_MAX_INTERVAL_SECONDS"]
 
 logger = logging.getLogger("cfq_shim.beat")
 
@@ -42,12 +42,12 @@ DEFAULT_MAX_INTERVAL_SECONDS = 300.0
 #: Wait before trying again after a send failed (the broker was unreachable).
 _RETRY_AFTER_FAILURE_SECONDS = 5.0
 
-_RUN_NAMESPACE = uuid.UUID("6f1c2a1e-4b0e-4c55-9a53-0c1d5e7b2b9a")
+RUN_ID_NAMESPACE = uuid.UUID("6f1c2a1e-4b0e-4c55-9a53-0c1d5e7b2b9a")
 
 
 def run_task_id(entry_name: str, due: datetime) -> str:
     """The task id of one run: the same for every beat that sends it, so a copy is recognisable."""
-    return str(uuid.uuid5(_RUN_NAMESPACE, f"{entry_name}\x00{due.astimezone(timezone.utc).isoformat()}"))
+    return str(uuid.uuid5(RUN_ID_NAMESPACE, f"{entry_name}\x00{due.astimezone(timezone.utc).isoformat()}"))
 
 
 def _utcnow() -> datetime:

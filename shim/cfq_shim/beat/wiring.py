@@ -28,12 +28,12 @@ DJANGO_MAX_INTERVAL_SECONDS = 5.0
 _BEAT_HEADER = "celery_beat_task"
 
 
-def app_entries(app: Runtime) -> list[Entry]:
+def app_entries(app: Runtime, *, allow_solar: bool = False) -> list[Entry]:
     """The app's schedule, checked (``ScheduleError`` names a bad entry)."""
     registered = set(app.tasks)  # finalizes the app: add_periodic_task in signal handlers has run
     conf = app.conf
     tz = resolve_timezone(conf.get("timezone"), bool(conf.get("enable_utc", True)))
-    return read_entries(conf.get("beat_schedule"), registered=registered, tz=tz, app=app)
+    return read_entries(conf.get("beat_schedule"), registered=registered, tz=tz, app=app, allow_solar=allow_solar)
 
 
 def _sender(app: Runtime) -> Any:
