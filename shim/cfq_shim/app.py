@@ -26,7 +26,7 @@ from . import queue_policy
 from .canvas import signature as make_signature
 from .conf import Settings, load_object
 from .control.client import Control
-from .exceptions import AlwaysEagerIgnored, FeatureNotAvailable, ImproperlyConfigured
+from .exceptions import AlwaysEagerIgnored, ImproperlyConfigured
 from .fixups import install_fixups
 from .limits import DEFAULT_LIMITS, Limits
 from .local import (
