@@ -8,8 +8,10 @@ the app's queue provisioned (``cfq_shim.provision``) and N trivial tasks:
 - **bulk enqueue**: N tasks sent group-style (``app.producer.send_many``: bulk pushes of up to 100
   messages / 256 KB), tasks per second, from a fresh process;
 - **.delay() enqueue**: a sample sent with ``.delay()`` from 64 threads (concurrent calls coalesce into
-  shared bulk pushes), from 1 thread (one round trip per call: the durable default's cost), and from
-  1 thread with the opt-in ``?producer=buffered`` (timed up to ``app.producer.flush()``);
+  shared bulk pushes), from 1 thread (one round trip per call: the durable default's cost), from
+  1 thread with the opt-in ``?producer=buffered`` (timed up to ``app.producer.flush()``), and from 1 thread
+  with ``?producer=outbox`` (durable on local disk: the rate, the p50/p99 latency of one call, the bulk
+  pushes per 1,000 messages, and how long after the last call the outbox was empty);
 - **drain**: one worker process (``cfq-shim worker -P threads``) on the full queue, from its first task
   to its last (start-up excluded), tasks per second;
 - **HTTP requests per 1,000 tasks**, counted by the stand-in (``GET /__stand-in/stats``): pushes for
@@ -69,6 +71,23 @@ elif mode == "delay-threads":
     for w in workers: w.start()
     for w in workers: w.join()
     count = per_thread * threads
+elif mode == "delay-outbox":
+    producer = app.producer
+    producer.flush(60)  # the warm-up call's push, outside the timing
+    latencies = []
+    clock = time.perf_counter
+    started = clock()
+    for n in range(count):
+        before = clock()
+        noop.delay(n)
+        latencies.append(clock() - before)
+    last_call = clock()
+    producer.flush(120)  # until the forwarder emptied the outbox (Cloudflare accepted every message)
+    drained = clock() - last_call
+    latencies.sort()
+    p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
+    print(count, last_call - started, f"{p50 * 1000:.3f}", f"{p99 * 1000:.3f}", f"{drained:.3f}")
+    raise SystemExit(0)
 else:
     started = time.perf_counter()
     for n in range(count):
@@ -117,16 +136,30 @@ def per_thousand(requests: int, tasks: int) -> float:
     return round(requests * 1000 / tasks, 1)
 
 
-def enqueue(ws: Workspace, mode: str, count: int, *extra: str) -> tuple[int, float]:
+def _run_enqueue(ws: Workspace, mode: str, count: int, *extra: str) -> list[str]:
     env = dict(ws.env)
     if mode == "delay-buffered":
         env["BENCH_BROKER"] += "?producer=buffered"
+    if mode == "delay-outbox":
+        env["BENCH_BROKER"] += "?producer=outbox"
+        env["CFQ_SHIM_OUTBOX_PATH"] = str(ws.root / "outbox.sqlite3")
     out = subprocess.run([sys.executable, "-c", ENQUEUE, str(ws.root), mode, str(count), *extra], env=env,
                          cwd=ws.root, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"enqueue ({mode}) failed: {out.stderr[-3000:]}")
-    sent, seconds = out.stdout.strip().splitlines()[-1].split()
+    return out.stdout.strip().splitlines()[-1].split()
+
+
+def enqueue(ws: Workspace, mode: str, count: int, *extra: str) -> tuple[int, float]:
+    sent, seconds = _run_enqueue(ws, mode, count, *extra)[:2]
     return int(sent), float(seconds)
+
+
+def enqueue_outbox(ws: Workspace, count: int) -> dict:
+    """``.delay()`` from one thread with ``?producer=outbox``: rate, call latency, time to drain."""
+    sent, seconds, p50_ms, p99_ms, drained = _run_enqueue(ws, "delay-outbox", count)
+    return {"tasks": int(sent), "per_s": round(int(sent) / float(seconds)), "p50_call_ms": float(p50_ms),
+            "p99_call_ms": float(p99_ms), "drained_s_after_last_call": float(drained)}
 
 
 def provision(ws: Workspace) -> None:
@@ -165,6 +198,11 @@ def run_latency(tasks: int, latency_ms: int, tmp: Path) -> dict:
         pushes = sum(diff(stand_in.counts(), before).get(k, 0) for k in ("messages.batch", "messages.push"))
         result["delay_1_thread_buffered"] = {"tasks": sent, "per_s": round(sent / seconds),
                                              "push_requests_per_1000": per_thousand(pushes, sent)}
+        before = stand_in.counts()
+        outbox = enqueue_outbox(ws, sample)
+        pushes = sum(diff(stand_in.counts(), before).get(k, 0) for k in ("messages.batch", "messages.push"))
+        outbox["push_requests_per_1000"] = per_thousand(pushes - 1, outbox["tasks"])  # less the warm-up's
+        result["delay_1_thread_outbox"] = outbox
         purge(ws)
 
         before = stand_in.counts()

@@ -1,7 +1,8 @@
 """``cfq-shim -A proj inspect`` (read-only queue figures) and ``cfq-shim -A proj purge``.
 
 ``inspect`` lists, per queue the app knows (or ``-Q``): messages ready, delayed, in flight (leased, not
-settled) and in its dead-letter queue. With ``--dead-letters N`` it also shows the reasons of up to N
+settled) and in its dead-letter queue; for an app with the outbox producer, the outbox's depth, the age
+of its oldest message and the forwarders' last push error. With ``--dead-letters N`` it also shows the reasons of up to N
 dead letters per queue (peeked, never leased). It changes nothing.
 
 ``purge`` deletes every message of the app's queues (or ``-Q``) after a confirmation (``-f/--force``
@@ -21,6 +22,8 @@ from .deadletter import parse as parse_dead_letter
 from .naming import dead_letter_queue_name
 from .provision import import_tasks_for_command, planned_queues
 from .runtime import Runtime
+from .sending.outbox import OutboxStats
+from .sending.outbox_producer import OutboxProducer
 from .transport.base import QueueNotFound, QueueStats, Transport, TransportError
 
 __all__ = ["inspect_command", "purge_command", "queue_stats"]
@@ -69,6 +72,7 @@ def inspect_command(ctx: click.Context, queues: str | None, as_json: bool, dead_
             if dead_letter_count else {}
     except TransportError as exc:
         raise click.ClickException(str(exc)) from None
+    outbox = _outbox_stats(app)
     if as_json:
         rows = []
         for name, stat in zip(names, stats):
@@ -78,7 +82,10 @@ def inspect_command(ctx: click.Context, queues: str | None, as_json: bool, dead_
             if dead_letter_count:
                 row["dead_letter_samples"] = letters.get(name, [])
             rows.append(row)
-        click.echo(json.dumps({"queues": rows}, indent=2))
+        report: dict[str, Any] = {"queues": rows}
+        if outbox is not None:
+            report["outbox"] = asdict(outbox)
+        click.echo(json.dumps(report, indent=2))
         return
     width = max([len("queue")] + [len(n) for n in names])
     click.echo(f"{'queue':<{width}}  {'ready':>8}  {'delayed':>8}  {'in flight':>9}  {'dead letters':>12}")
@@ -93,6 +100,19 @@ def inspect_command(ctx: click.Context, queues: str | None, as_json: bool, dead_
             click.echo(f"    dead letter: {sample['task'] or '?'}[{sample['task_id'] or '?'}] {sample['reason']}"
                        f"{': ' + sample['exc_type'] if sample['exc_type'] else ''}"
                        f"{' ' + sample['message'] if sample['message'] else ''}")
+    if outbox is not None:
+        click.echo(f"outbox {outbox.path}: {outbox.depth} message(s) waiting"
+                   + (f", the oldest for {outbox.oldest_age_seconds:.1f} s" if outbox.depth else "")
+                   + (f"; last push error {outbox.last_error_age_seconds:.0f} s ago: {outbox.last_error}"
+                      if outbox.last_error else ""))
+
+
+def _outbox_stats(app: Runtime) -> OutboxStats | None:
+    """The outbox figures of an app that sends through one (the outbox producer mode), else None."""
+    producer = app.producer
+    if not isinstance(producer, OutboxProducer):
+        return None
+    return producer.outbox.stats(producer.destination)
 
 
 def _peek_dead_letters(transport: Any, name: str, count: int) -> list[dict[str, Any]]:

@@ -39,6 +39,8 @@ from .local import (
 )
 from .sending.coalesce import CoalescingProducer
 from .sending.message import build_envelope, check_arguments, publish, result_headers, warn_ignored_options
+from .sending.outbox import Outbox, default_outbox_path
+from .sending.outbox_producer import OutboxProducer
 from .sending.producer import Producer
 from .result import AsyncResult
 from .results import open_backend
@@ -50,7 +52,7 @@ from . import signals
 from .signals import Signal
 from .task import Task, add_autoretry_behaviour
 from .transport import UnsupportedBrokerURL, open_transport
-from .transport.base import QueueSettings, Transport
+from .transport.base import PRODUCER_MODES, QueueSettings, Transport
 
 __all__ = ["Celery", "shared_task", "DEFAULT_BROKER_URL", "BROKER_URL_ENVVAR"]
 
@@ -401,12 +403,35 @@ class Celery:
             transport = self.transport
             with self._connect_lock:
                 if self._producer is None:
-                    producer_class: type[Producer] = Producer
-                    if transport.coalesce_sends:
-                        # Over HTTP, concurrent .delay() calls share bulk pushes (cfq_shim.sending.coalesce).
-                        producer_class = CoalescingProducer
-                    self._producer = producer_class(transport, limits=self.limits, queue_settings=self.queue_settings)
+                    self._producer = self._make_producer(transport)
         return self._producer
+
+    def _make_producer(self, transport: Transport) -> Producer:
+        """The producer of the mode ``cfq_producer`` names (else the broker URL's ``?producer=``)."""
+        mode = self.conf.cfq_producer or transport.producer_mode
+        if mode not in PRODUCER_MODES:
+            raise ImproperlyConfigured(f"cfq_producer={mode!r}: use one of {', '.join(PRODUCER_MODES)}")
+        if mode == "outbox":
+            # .delay() commits to a local file; a forwarder pushes it (cfq_shim.sending.outbox).
+            conf = self.conf
+            return OutboxProducer(
+                transport, outbox=Outbox(self.outbox_path(), max_messages=int(conf.cfq_outbox_max_messages)),
+                limits=self.limits, queue_settings=self.queue_settings, forwarder=conf.cfq_outbox_forwarder,
+                lag_warning_seconds=float(conf.cfq_outbox_lag_warning_seconds),
+            )
+        if mode == "buffered" and not transport.coalesce_sends:
+            raise ImproperlyConfigured(f"cfq_producer='buffered' needs a transport that pushes over HTTP "
+                                       f"(cloudflare://), not {transport.scheme}://")
+        if transport.coalesce_sends:
+            # Over HTTP, concurrent .delay() calls share bulk pushes (cfq_shim.sending.coalesce).
+            transport.producer_mode = mode
+            return CoalescingProducer(transport, limits=self.limits, queue_settings=self.queue_settings)
+        return Producer(transport, limits=self.limits, queue_settings=self.queue_settings)
+
+    def outbox_path(self) -> str:
+        """The outbox file of the ``outbox`` producer mode: ``cfq_outbox_path``, else the default
+        (:func:`cfq_shim.sending.outbox.default_outbox_path`)."""
+        return str(self.conf.cfq_outbox_path or default_outbox_path())
 
     def connection_for_write(self) -> Transport:
         return self.transport
@@ -426,8 +451,11 @@ class Celery:
     def close(self) -> None:
         """Close the transport and the result backend's connections (both reopen on next use)."""
         with self._connect_lock:
+            producer = self._producer
             transport, self._transport, self._producer = self._transport, None, None
             backend = self._backend  # kept: it reconnects on next use (memory:// keeps its results)
+        if isinstance(producer, OutboxProducer):
+            producer.close()  # its forwarder threads push through the transport closed below
         if transport is not None:
             transport.close()
         if backend is not None:

@@ -26,6 +26,7 @@ _COMMANDS: dict[str, str] = {
     "dlq": "cfq_shim.deadletters.command:dlq_command",
     "status": "cfq_shim.control.command:status_command",
     "control": "cfq_shim.control.command:control_command",
+    "forward": "cfq_shim.forward:forward_command",
 }
 
 
@@ -40,6 +41,7 @@ _SHORT_HELP: dict[str, str] = {
     "dlq": "List, show, replay and purge dead letters.",
     "status": "Show the live workers.",
     "control": "Revoke tasks and send commands to the workers.",
+    "forward": "Push the app's outbox (producer=outbox) to its queues.",
 }
 
 

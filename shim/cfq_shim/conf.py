@@ -80,6 +80,16 @@ SHIM_SETTINGS: dict[str, Any] = {
     "cfq_queue_max_retries": None,
     #: Seconds between a worker's heartbeats in the control store (cfq_shim/control/heartbeat.py).
     "cfq_worker_heartbeat_seconds": 2.0,
+    #: How ``.delay()`` sends: "durable", "buffered" or "outbox" (None: the broker URL's ``?producer=``).
+    "cfq_producer": None,
+    #: The outbox file (None: $CFQ_SHIM_OUTBOX_PATH, else $XDG_STATE_HOME/cfq-shim/outbox.sqlite3).
+    "cfq_outbox_path": None,
+    #: Messages the outbox holds at most; beyond, ``.delay()`` raises OutboxFull.
+    "cfq_outbox_max_messages": 1_000_000,
+    #: "thread": a forwarder runs in each producing process; "external": only `cfq-shim forward`.
+    "cfq_outbox_forwarder": "thread",
+    #: The forwarder warns while the oldest waiting message is older than this (seconds).
+    "cfq_outbox_lag_warning_seconds": 30.0,
 }
 
 #: Every Celery 5.7 setting this shim does not act on (accepted without a warning; see docs/settings.md).

@@ -27,8 +27,15 @@ class SchemaTooNew(RuntimeError):
 
 
 class Connections:
-    def __init__(self, path: str, *, busy_timeout_ms: int) -> None:
+    """``tables``/``schema_version``/``kind``: the schema created on open (default: the embedded store's;
+    the outbox (cfq_shim.sending.outbox) opens its own file with its own)."""
+
+    def __init__(self, path: str, *, busy_timeout_ms: int, tables: tuple[str, ...] = schema.TABLES,
+                 schema_version: int = schema.SCHEMA_VERSION, kind: str = "embedded-store") -> None:
         self.path = path
+        self._tables = tables
+        self._schema_version = schema_version
+        self._kind = kind
         self.in_memory = path == MEMORY
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
@@ -89,15 +96,15 @@ class Connections:
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > schema.SCHEMA_VERSION:
+        if version > self._schema_version:
             raise SchemaTooNew(
-                f"{self.path} holds embedded-store schema {version}; this cfq_shim reads up to "
-                f"{schema.SCHEMA_VERSION}. Upgrade cfq_shim or use another file."
+                f"{self.path} holds {self._kind} schema {version}; this cfq_shim reads up to "
+                f"{self._schema_version}. Upgrade cfq_shim or use another file."
             )
-        for statement in schema.TABLES:
+        for statement in self._tables:
             conn.execute(statement)
-        if version < schema.SCHEMA_VERSION:
-            conn.execute(f"PRAGMA user_version={schema.SCHEMA_VERSION}")
+        if version < self._schema_version:
+            conn.execute(f"PRAGMA user_version={self._schema_version}")
 
     def _connection(self) -> sqlite3.Connection:
         if os.getpid() != self._pid:

@@ -44,9 +44,10 @@ __all__ = [
 ]
 
 #: ``durable``: ``.delay()`` returns once the service stored the message; ``buffered``: it returns at
-#: once and a background thread pushes (cfq_shim.sending.buffered).
-ProducerMode = Literal["durable", "buffered"]
-PRODUCER_MODES: tuple[ProducerMode, ...] = ("durable", "buffered")
+#: once and a background thread pushes (cfq_shim.sending.buffered); ``outbox``: it returns once the
+#: message is committed to a local outbox file, which a forwarder pushes (cfq_shim.sending.outbox).
+ProducerMode = Literal["durable", "buffered", "outbox"]
+PRODUCER_MODES: tuple[ProducerMode, ...] = ("durable", "buffered", "outbox")
 
 _T = TypeVar("_T", bound="Transport")
 
@@ -243,6 +244,12 @@ class Transport(abc.ABC):
 
     def __init__(self, *, limits: Limits = DEFAULT_LIMITS) -> None:
         self.limits = limits
+
+    @property
+    def destination(self) -> str:
+        """Where this transport's messages go, without credentials (scheme, account, prefix or file): an
+        outbox shared by several apps keys its rows by it."""
+        return f"{self.scheme}://"
 
     @classmethod
     def from_url(cls: type[_T], url: str, *, limits: Limits = DEFAULT_LIMITS) -> _T:

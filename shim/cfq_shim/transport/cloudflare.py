@@ -12,7 +12,7 @@ Configuration (docs/cloudflare.md):
   exponential backoff from 0.5 s to 8 s that honours ``retry-after``; default
   :data:`DEFAULT_MAX_RETRIES`), ``timeout_seconds`` (per request), ``pullers`` (pull loops the worker
   runs per queue, :attr:`CloudflareTransport.pull_concurrency`), ``producer`` (``durable``, the
-  default, or ``buffered``: see cfq_shim/buffered.py).
+  default, ``buffered``: see cfq_shim/sending/buffered.py, or ``outbox``: cfq_shim/sending/outbox.py).
 
 Queues are never created here on first use: ``cfq-shim provision`` creates them (with their
 dead-letter queues and ``http_pull`` consumers). Names map to Cloudflare names through
@@ -209,6 +209,10 @@ class CloudflareTransport(Transport):
             producer_mode=options.get("producer", "durable"),  # type: ignore[arg-type] # checked in __init__
             limits=limits,
         )
+
+    @property
+    def destination(self) -> str:
+        return f"cloudflare://{self.account_id}/{self.queue_prefix}"
 
     # -- names and ids ----------------------------------------------------------------------------------
     def cloudflare_name(self, queue: str) -> str:

@@ -53,5 +53,9 @@ class SQLiteTransport(StoreTransport):
     def from_url(cls, url: str, *, limits: Limits = DEFAULT_LIMITS) -> "SQLiteTransport":
         return cls(path_from_url(url), limits=limits)
 
+    @property
+    def destination(self) -> str:
+        return f"sqlite:///{os.path.abspath(self.path)}"
+
     def __repr__(self) -> str:
         return f"SQLiteTransport({self.path!r})"

@@ -1,0 +1,321 @@
+"""The outbox: ``.delay()`` commits the message to a local SQLite file; a forwarder pushes it in bulk.
+
+Opt in with ``cloudflare://ACCOUNT?producer=outbox`` or ``app.conf.cfq_producer = "outbox"``. Over
+HTTP a durable ``.delay()`` waits for a round trip to Cloudflare (20–100 ms); here it waits for one
+SQLite commit on the local disk (tens of microseconds), and a :class:`~.forwarder.Forwarder` (a thread
+of the producing process, and/or ``cfq-shim -A proj forward``) sends what was committed.
+
+**The guarantee, exactly.** When ``.delay()`` returns, the message is committed to the outbox file
+(SQLite, WAL, ``synchronous=NORMAL``: it survives the process being killed, ``kill -9`` included; a
+power cut or OS crash can lose the last commits, as with the embedded store). From then on it is
+deleted from the outbox only after Cloudflare accepted a push that carried it. So:
+
+- every message whose ``.delay()`` returned is pushed **at least once**, whichever process dies when
+  (producer, forwarder mid-push), provided some forwarder runs later on the same file;
+- a forwarder that dies after Cloudflare stored a push but before it deleted those rows leaves them to be
+  pushed again: a **duplicate**, with the same task id, which the worker acks without running when it
+  completed that id lately (cfq_shim.dedupe: per worker process, one hour, 100,000 ids);
+- a ``.delay()`` that raised (the outbox full, the disk full) sent nothing.
+
+The file is shared by every process on the machine that names the same path: rows carry their
+destination (scheme, account, queue prefix: never credentials), and forwarders claim disjoint batches
+under a lease tied to their process, so several forwarders cooperate and a dead one's claims are taken
+over at once. Ordering: each queue is pushed oldest first; a batch whose push failed is retried before
+anything younger of its queue; only the (up to ``max_in_flight``) batches in flight at once may land in
+another order, and Cloudflare Queues does not promise delivery order anyway.
+
+The outbox is bounded (``cfq_outbox_max_messages``): when full, ``.delay()`` raises :class:`OutboxFull`
+naming the file, the bound and the forwarders' last error.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..embedded.connections import Connections
+from ..transport.base import TransportError
+
+__all__ = ["Outbox", "OutboxFull", "OutboxStats", "Claim", "ClaimedMessage", "default_outbox_path",
+           "DEFAULT_MAX_MESSAGES"]
+
+#: Messages an outbox holds at most by default (about 1 GB of typical envelopes).
+DEFAULT_MAX_MESSAGES = 1_000_000
+#: How long a forwarder's claim holds while its process lives (a push and its SDK retries fit easily).
+DEFAULT_CLAIM_MS = 120_000
+_BUSY_TIMEOUT_MS = 30_000
+_SCHEMA_VERSION = 1
+_TABLES = (
+    """
+    CREATE TABLE IF NOT EXISTS outbox (
+        seq              INTEGER PRIMARY KEY,      -- commit order
+        destination      TEXT NOT NULL,            -- scheme, account, prefix (never credentials)
+        queue            TEXT NOT NULL,            -- the Celery queue name
+        body             TEXT NOT NULL,
+        cost             INTEGER NOT NULL,         -- body + metadata bytes, as the batch limit counts
+        deliver_at_ms    INTEGER NOT NULL,         -- wall clock: send time + delay
+        enqueued_at_ms   INTEGER NOT NULL,
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        not_before_ms    INTEGER NOT NULL DEFAULT 0,  -- back-off after a failed push
+        claimed_by       TEXT,                     -- "pid:token" of the forwarder pushing it
+        claim_expires_ms INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS outbox_by_queue ON outbox (destination, queue, seq)",
+    # Machine-wide rate budget: messages claimed per queue in the current second, by every forwarder.
+    """
+    CREATE TABLE IF NOT EXISTS outbox_rate (
+        destination TEXT NOT NULL,
+        queue       TEXT NOT NULL,
+        second      INTEGER NOT NULL,
+        claimed     INTEGER NOT NULL,
+        PRIMARY KEY (destination, queue)
+    )
+    """,
+    # The forwarders' last push error, so a producer that finds the outbox full can say why.
+    """
+    CREATE TABLE IF NOT EXISTS outbox_state (
+        destination TEXT PRIMARY KEY,
+        last_error  TEXT,
+        error_at_ms INTEGER,
+        pushed_at_ms INTEGER
+    )
+    """,
+)
+
+
+class OutboxFull(TransportError):
+    """The outbox holds its maximum: the message was not accepted (nothing was written)."""
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    path: str
+    #: Messages waiting (for this destination when one was given).
+    depth: int
+    #: Age in seconds of the oldest waiting message (0 when empty).
+    oldest_age_seconds: float
+    #: Messages waiting per queue.
+    by_queue: dict
+    last_error: str | None
+    last_error_age_seconds: float | None
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    seq: int
+    body: str
+    cost: int
+    deliver_at_ms: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Messages of one queue claimed by one forwarder, oldest first, within the batch limits."""
+
+    queue: str
+    messages: list
+
+
+def default_outbox_path() -> str:
+    """``$CFQ_SHIM_OUTBOX_PATH``, else ``$XDG_STATE_HOME/cfq-shim/outbox.sqlite3`` (``~/.local/state``)."""
+    explicit = os.environ.get("CFQ_SHIM_OUTBOX_PATH")
+    if explicit:
+        return explicit
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(state, "cfq-shim", "outbox.sqlite3")
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+class Outbox:
+    """One outbox file. Thread-safe, and safe across the processes of one machine."""
+
+    def __init__(self, path: str, *, max_messages: int = DEFAULT_MAX_MESSAGES) -> None:
+        if max_messages < 1:
+            raise ValueError(f"cfq_outbox_max_messages must be at least 1, got {max_messages}")
+        directory = os.path.dirname(os.path.abspath(path))
+        try:
+            os.makedirs(directory, exist_ok=True)
+            self._db = Connections(path, busy_timeout_ms=_BUSY_TIMEOUT_MS, tables=_TABLES,
+                                   schema_version=_SCHEMA_VERSION, kind="outbox")
+        except (OSError, sqlite3.Error) as exc:
+            raise TransportError(f"cannot open the outbox {path}: {exc}") from None
+        self.path = path
+        self.max_messages = max_messages
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- producing ------------------------------------------------------------------------------------
+    def add(self, destination: str, items: Sequence[tuple[str, str, int, int]]) -> None:
+        """Commit ``(queue, body, delay_seconds, cost)`` items, all or none. Raises :class:`OutboxFull`."""
+        if not items:
+            return
+        now = _now_ms()
+        rows = [(destination, queue, body, cost, now + max(0, delay) * 1000, now) for queue, body, delay, cost in items]
+        try:
+            with self._db.write() as conn:
+                low, high = conn.execute("SELECT min(seq), max(seq) FROM outbox").fetchone()
+                # An upper bound of the depth, read from the two ends of the rowid tree (no scan).
+                depth = 0 if low is None else high - low + 1
+                if depth + len(rows) > self.max_messages:
+                    raise self._full(conn, destination, depth)
+                conn.executemany(
+                    "INSERT INTO outbox (destination, queue, body, cost, deliver_at_ms, enqueued_at_ms) "
+                    "VALUES (?, ?, ?, ?, ?, ?)", rows)
+        except sqlite3.Error as exc:
+            raise TransportError(f"cannot write to the outbox {self.path}: {exc}") from None
+
+    def _full(self, conn: sqlite3.Connection, destination: str, depth: int) -> OutboxFull:
+        row = conn.execute("SELECT last_error, error_at_ms FROM outbox_state WHERE destination = ?",
+                           (destination,)).fetchone()
+        why = (f"the forwarders' last push error ({(_now_ms() - row[1]) / 1000:.0f} s ago): {row[0]}"
+               if row and row[0] else "no forwarder has reported an error: is one running "
+               "(a producing process with cfq_outbox_forwarder='thread', or `cfq-shim -A APP forward`)?")
+        return OutboxFull(
+            f"the outbox {self.path} holds {depth} messages, its limit (cfq_outbox_max_messages="
+            f"{self.max_messages}); the message was not accepted. {why}"
+        )
+
+    # -- forwarding -----------------------------------------------------------------------------------
+    def claim(self, destination: str, owner: str, *, max_messages: int, max_bytes: int,
+              per_second: int | None = None, claim_ms: int = DEFAULT_CLAIM_MS,
+              min_age_ms: int = 0) -> Claim | None:
+        """Claim the oldest unclaimed messages of one queue for ``owner``: at most ``max_messages`` and
+        ``max_bytes`` of costs, and (``per_second``) no more than the queue's budget left in this second
+        across every forwarder of the file. A queue whose oldest unclaimed message is backing off is
+        skipped whole (order). ``min_age_ms``: leave a queue alone while its oldest message is younger
+        and fewer than ``max_messages`` wait (a short linger, so pushes carry full batches)."""
+        now = _now_ms()
+        second = now // 1000
+        try:
+            with self._db.write() as conn:
+                queues = [row[0] for row in conn.execute(
+                    "SELECT DISTINCT queue FROM outbox WHERE destination = ?", (destination,))]
+                alive: dict[str, bool] = {}
+                for queue in queues:
+                    budget = max_messages
+                    if per_second:
+                        row = conn.execute("SELECT second, claimed FROM outbox_rate WHERE destination = ? AND queue = ?",
+                                           (destination, queue)).fetchone()
+                        used = row[1] if row and row[0] == second else 0
+                        budget = min(budget, per_second - used)
+                        if budget <= 0:
+                            continue
+                    taken = self._take(conn, destination, queue, now, budget, max_bytes, alive, min_age_ms,
+                                       max_messages)
+                    if not taken:
+                        continue
+                    conn.executemany("UPDATE outbox SET claimed_by = ?, claim_expires_ms = ? WHERE seq = ?",
+                                     [(owner, now + claim_ms, m.seq) for m in taken])
+                    if per_second:
+                        conn.execute(
+                            "INSERT INTO outbox_rate (destination, queue, second, claimed) VALUES (?, ?, ?, ?) "
+                            "ON CONFLICT (destination, queue) DO UPDATE SET claimed = "
+                            "CASE WHEN second = excluded.second THEN claimed + excluded.claimed ELSE excluded.claimed END, "
+                            "second = excluded.second",
+                            (destination, queue, second, len(taken)))
+                    return Claim(queue, taken)
+        except sqlite3.Error as exc:
+            raise TransportError(f"cannot read the outbox {self.path}: {exc}") from None
+        return None
+
+    def _take(self, conn: sqlite3.Connection, destination: str, queue: str, now: int, budget: int,
+              max_bytes: int, alive: dict[str, bool], min_age_ms: int, full_batch: int) -> list[ClaimedMessage]:
+        rows = conn.execute(
+            "SELECT seq, body, cost, deliver_at_ms, enqueued_at_ms, not_before_ms, claimed_by, claim_expires_ms "
+            "FROM outbox WHERE destination = ? AND queue = ? ORDER BY seq LIMIT ?",
+            (destination, queue, budget + 10 * full_batch)).fetchall()
+        taken: list[ClaimedMessage] = []
+        size = 0
+        first_unclaimed_at: int | None = None
+        for seq, body, cost, deliver_at_ms, enqueued_at_ms, not_before_ms, claimed_by, claim_expires_ms in rows:
+            if claimed_by is not None and claim_expires_ms > now and self._owner_alive(claimed_by, alive):
+                continue  # in flight with a live forwarder
+            if not_before_ms > now:
+                break  # backing off: nothing younger of this queue goes first
+            if taken and (len(taken) >= budget or size + cost > max_bytes):
+                break
+            if first_unclaimed_at is None:
+                first_unclaimed_at = enqueued_at_ms
+            taken.append(ClaimedMessage(seq, body, cost, deliver_at_ms))
+            size += cost
+            if len(taken) >= budget:
+                break
+        if taken and min_age_ms and len(taken) < full_batch and size * 2 < max_bytes:
+            assert first_unclaimed_at is not None
+            if now - first_unclaimed_at < min_age_ms:
+                return []
+        return taken
+
+    @staticmethod
+    def _owner_alive(owner: str, cache: dict[str, bool]) -> bool:
+        known = cache.get(owner)
+        if known is None:
+            pid_text = owner.split(":", 1)[0]
+            known = cache[owner] = _process_alive(int(pid_text)) if pid_text.isdigit() else True
+        return known
+
+    def delete(self, seqs: Sequence[int], *, destination: str) -> None:
+        """Forget messages the queue accepted."""
+        now = _now_ms()
+        with self._db.write() as conn:
+            conn.executemany("DELETE FROM outbox WHERE seq = ?", [(seq,) for seq in seqs])
+            conn.execute(
+                "INSERT INTO outbox_state (destination, pushed_at_ms) VALUES (?, ?) "
+                "ON CONFLICT (destination) DO UPDATE SET pushed_at_ms = excluded.pushed_at_ms",
+                (destination, now))
+
+    def release(self, seqs: Sequence[int], *, destination: str, backoff_ms: int, error: str) -> None:
+        """Give claimed messages back after a failed push; none is pushed again for ``backoff_ms``."""
+        now = _now_ms()
+        with self._db.write() as conn:
+            conn.executemany(
+                "UPDATE outbox SET claimed_by = NULL, claim_expires_ms = 0, attempts = attempts + 1, "
+                "not_before_ms = ? WHERE seq = ?", [(now + backoff_ms, seq) for seq in seqs])
+            conn.execute(
+                "INSERT INTO outbox_state (destination, last_error, error_at_ms) VALUES (?, ?, ?) "
+                "ON CONFLICT (destination) DO UPDATE SET last_error = excluded.last_error, "
+                "error_at_ms = excluded.error_at_ms", (destination, error[:500], now))
+
+    # -- inspection -----------------------------------------------------------------------------------
+    def stats(self, destination: str | None = None) -> OutboxStats:
+        now = _now_ms()
+        where, params = ("WHERE destination = ?", (destination,)) if destination is not None else ("", ())
+        with self._db.read() as conn:
+            by_queue = dict(conn.execute(f"SELECT queue, count(*) FROM outbox {where} GROUP BY queue", params).fetchall())
+            oldest = conn.execute(f"SELECT min(enqueued_at_ms) FROM outbox {where}", params).fetchone()[0]
+            state = conn.execute(
+                f"SELECT last_error, error_at_ms, pushed_at_ms FROM outbox_state {where} "
+                "ORDER BY error_at_ms DESC LIMIT 1", params).fetchone()
+        last_error, error_at = (state[0], state[1]) if state else (None, None)
+        if last_error and state[2] and error_at and state[2] > error_at:
+            last_error, error_at = None, None  # a push succeeded since
+        return OutboxStats(
+            path=self.path,
+            depth=sum(by_queue.values()),
+            oldest_age_seconds=max(0.0, (now - oldest) / 1000) if oldest is not None else 0.0,
+            by_queue=by_queue,
+            last_error=last_error,
+            last_error_age_seconds=(now - error_at) / 1000 if error_at else None,
+        )
+
+    def depth(self, destination: str) -> int:
+        with self._db.read() as conn:
+            return conn.execute("SELECT count(*) FROM outbox WHERE destination = ?", (destination,)).fetchone()[0]
