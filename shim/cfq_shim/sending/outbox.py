@@ -133,6 +133,20 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _queues_oldest_first(conn: sqlite3.Connection, destination: str) -> list[str]:
+    """The destination's queues, the one whose oldest message is oldest first. Each step is one index
+    lookup (a full scan per claim would cost seconds once an outage has filled the outbox)."""
+    heads: list[tuple[int, str]] = []
+    queue = conn.execute("SELECT min(queue) FROM outbox WHERE destination = ?", (destination,)).fetchone()[0]
+    while queue is not None:
+        head = conn.execute("SELECT min(seq) FROM outbox WHERE destination = ? AND queue = ?",
+                            (destination, queue)).fetchone()[0]
+        heads.append((head, queue))
+        queue = conn.execute("SELECT min(queue) FROM outbox WHERE destination = ? AND queue > ?",
+                             (destination, queue)).fetchone()[0]
+    return [queue for _, queue in sorted(heads)]
+
+
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -206,8 +220,7 @@ class Outbox:
         second = now // 1000
         try:
             with self._db.write() as conn:
-                queues = [row[0] for row in conn.execute(
-                    "SELECT DISTINCT queue FROM outbox WHERE destination = ?", (destination,))]
+                queues = _queues_oldest_first(conn, destination)
                 alive: dict[str, bool] = {}
                 for queue in queues:
                     budget = max_messages

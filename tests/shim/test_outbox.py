@@ -1,0 +1,203 @@
+"""The outbox (sending/outbox.py), its forwarder and producer, on the embedded store."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cfq_shim import Celery
+from cfq_shim.sending.forwarder import Forwarder
+from cfq_shim.sending.outbox import Outbox, OutboxFull
+from cfq_shim.sending.outbox_producer import OutboxProducer
+from cfq_shim.sending.producer import Producer
+from cfq_shim.transport.base import TransportError
+from cfq_shim.transport.sqlite import SQLiteTransport
+
+DEST = "sqlite:///dest"
+WAIT_SECONDS = 30  # safety net only
+
+
+def _items(count: int, queue: str = "q", start: int = 0) -> list[tuple[str, str, int, int]]:
+    return [(queue, f"m{n}", 0, 200) for n in range(start, start + count)]
+
+
+def _claim(outbox: Outbox, owner: str, **kwargs):
+    options = {"max_messages": 100, "max_bytes": 256_000, **kwargs}
+    return outbox.claim(DEST, owner, **options)
+
+
+def test_claims_are_oldest_first_disjoint_and_deleted_once_pushed(tmp_path):
+    outbox = Outbox(str(tmp_path / "outbox.sqlite3"))
+    outbox.add(DEST, _items(250))
+    first = _claim(outbox, f"{os.getpid()}:a")
+    second = _claim(outbox, f"{os.getpid()}:b")
+    assert [m.body for m in first.messages] == [f"m{n}" for n in range(100)]
+    assert [m.body for m in second.messages] == [f"m{n}" for n in range(100, 200)]
+    outbox.delete([m.seq for m in first.messages], destination=DEST)
+    assert outbox.depth(DEST) == 150
+    # Another destination's rows are never claimed.
+    assert outbox.claim("cloudflare://other/", f"{os.getpid()}:c", max_messages=100, max_bytes=256_000) is None
+
+
+def test_the_byte_limit_cuts_a_batch(tmp_path):
+    outbox = Outbox(str(tmp_path / "outbox.sqlite3"))
+    outbox.add(DEST, [("q", "x", 0, 100_000) for _ in range(5)])
+    assert len(_claim(outbox, f"{os.getpid()}:a", max_bytes=256_000).messages) == 2
+
+
+def test_a_dead_forwarders_claim_is_taken_over_at_once(tmp_path):
+    outbox = Outbox(str(tmp_path / "outbox.sqlite3"))
+    outbox.add(DEST, _items(10))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_owner = f"{int(gone.stdout)}:x"
+    assert len(_claim(outbox, dead_owner).messages) == 10
+    # A live owner's claim holds ...
+    live = _claim(outbox, f"{os.getpid()}:live")
+    assert live is not None  # the dead owner's 10 are free again: taken over, not waiting for the lease
+    assert [m.body for m in live.messages] == [f"m{n}" for n in range(10)]
+    assert _claim(outbox, f"{os.getpid()}:other") is None
+
+
+def test_a_failed_batch_holds_back_the_younger_messages_of_its_queue(tmp_path):
+    outbox = Outbox(str(tmp_path / "outbox.sqlite3"))
+    outbox.add(DEST, _items(3, "q") + _items(2, "other", start=10))
+    owner = f"{os.getpid()}:a"
+    claimed = _claim(outbox, owner, max_messages=2)
+    assert claimed.queue == "q"
+    outbox.release([m.seq for m in claimed.messages], destination=DEST, backoff_ms=60_000, error="Overloaded: 429")
+    # q's oldest is backing off: m2 must not overtake it; the other queue goes on.
+    again = _claim(outbox, owner)
+    assert again.queue == "other" and [m.body for m in again.messages] == ["m10", "m11"]
+    assert _claim(outbox, owner) is None
+    stats = outbox.stats(DEST)
+    assert stats.depth == 5 and stats.by_queue == {"q": 3, "other": 2} and stats.last_error == "Overloaded: 429"
+
+
+def test_the_per_second_budget_is_shared_by_every_claim_of_the_file(tmp_path):
+    for attempt in range(5):  # the budget is per wall-clock second: retry a run that straddled one
+        path = str(tmp_path / f"outbox-{attempt}.sqlite3")
+        outbox, other_process = Outbox(path), Outbox(path)
+        outbox.add(DEST, _items(300))
+        second = int(time.time())
+        taken = len(_claim(outbox, f"{os.getpid()}:a", per_second=150).messages)
+        taken += len(_claim(other_process, f"{os.getpid()}:b", per_second=150).messages)
+        third = _claim(outbox, f"{os.getpid()}:c", per_second=150)
+        if int(time.time()) == second:
+            assert taken == 150 and third is None
+            return
+    pytest.fail("five runs each straddled a second")
+
+
+def test_a_full_outbox_refuses_with_the_cause_and_writes_nothing(tmp_path):
+    outbox = Outbox(str(tmp_path / "outbox.sqlite3"), max_messages=5)
+    outbox.add(DEST, _items(4))
+    with pytest.raises(OutboxFull) as caught:
+        outbox.add(DEST, _items(2))
+    assert "holds 4 messages, its limit (cfq_outbox_max_messages=5)" in str(caught.value)
+    assert "is one running" in str(caught.value)  # no forwarder ever reported
+    claimed = _claim(outbox, f"{os.getpid()}:a")
+    outbox.release([m.seq for m in claimed.messages], destination=DEST, backoff_ms=0, error="TransportError: down")
+    with pytest.raises(OutboxFull, match="last push error .*: TransportError: down"):
+        outbox.add(DEST, _items(2))
+    assert outbox.depth(DEST) == 4
+    assert isinstance(caught.value, TransportError)
+
+
+class FlakyProducer(Producer):
+    """The durable producer over a real store, failing the first ``failures`` pushes as an outage would."""
+
+    def __init__(self, transport, failures: int) -> None:
+        super().__init__(transport)
+        self.failures = failures
+        self.pushes: list[int] = []
+
+    def send_many(self, items):
+        if self.failures:
+            self.failures -= 1
+            raise TransportError("cannot reach the Cloudflare API: injected outage")
+        self.pushes.append(len(items))
+        super().send_many(items)
+
+
+def test_the_forwarder_keeps_everything_through_an_outage_and_warns_while_it_lags(tmp_path, caplog):
+    transport = SQLiteTransport(str(tmp_path / "queues.sqlite3"))
+    outbox = Outbox(str(tmp_path / "outbox.sqlite3"))
+    outbox.add(transport.destination, _items(150, "celery"))
+    producer = FlakyProducer(transport, failures=2)
+    forwarder = Forwarder(outbox, producer, destination=transport.destination, lag_warning_seconds=0.001)
+    forwarder._last_lag_check = -100.0  # check the lag on the first round
+    time.sleep(0.01)  # older than the 1 ms lag threshold
+    with caplog.at_level(logging.WARNING, logger="cfq_shim.outbox"):
+        assert forwarder.forward_once(linger=False)  # fails: kept, backing off
+    assert outbox.depth(transport.destination) == 150
+    assert "Could not push 100 outbox message(s) to 'celery'" in caplog.text
+    assert "The outbox" in caplog.text and "lags: 150 message(s) waiting" in caplog.text
+    # Back-off passes; the next failure and then the recovery push everything, nothing twice.
+    for _ in range(2):
+        with outbox._db.write() as conn:  # the back-off has passed
+            conn.execute("UPDATE outbox SET not_before_ms = 0")
+        forwarder.forward_once(linger=False)
+    assert forwarder.drain(WAIT_SECONDS) == 0
+    assert sum(producer.pushes) == 150 and max(producer.pushes) <= 100
+    assert transport.stats("celery").ready == 150
+    assert outbox.stats(transport.destination).last_error is None  # a push succeeded since
+    transport.close()
+
+
+def _app(tmp_path, **conf) -> Celery:
+    app = Celery("outboxapp", broker=f"sqlite:///{tmp_path / 'queues.sqlite3'}")
+    app.conf.cfq_producer = "outbox"
+    app.conf.cfq_outbox_path = str(tmp_path / "outbox.sqlite3")
+    app.conf.update(**conf)
+    return app
+
+
+def test_delay_commits_to_the_outbox_and_the_in_process_forwarder_pushes_it(tmp_path):
+    app = _app(tmp_path)
+
+    @app.task
+    def add(x, y):
+        return x + y
+
+    results = [add.delay(n, 1) for n in range(30)]
+    assert isinstance(app.producer, OutboxProducer)
+    app.producer.flush(WAIT_SECONDS)
+    assert app.transport.stats("celery").ready == 30
+    bodies = [m.body for m in app.transport.peek("celery", batch_size=30)]
+    assert {r.id for r in results} == {__import__("json").loads(b)["id"] for b in bodies}
+    app.close()
+
+
+def test_external_mode_starts_no_forwarder_and_send_many_is_all_or_nothing(tmp_path):
+    app = _app(tmp_path, cfq_outbox_forwarder="external")
+
+    @app.task
+    def echo(text):
+        return text
+
+    echo.delay("a")
+    producer = app.producer
+    assert producer.forwarder is None and producer.outbox.depth(producer.destination) == 1
+    from cfq_shim.exceptions import EncodeError
+
+    with pytest.raises(EncodeError):
+        producer.send_many([("celery", "ok", 0), ("celery", "x" * 200_000, 0)])
+    assert producer.outbox.depth(producer.destination) == 1
+    app.close()
+
+
+def test_an_unknown_producer_mode_setting_is_a_clear_error(tmp_path):
+    from cfq_shim.exceptions import ImproperlyConfigured
+
+    app = Celery("x", broker=f"sqlite:///{tmp_path / 'q.sqlite3'}")
+    app.conf.cfq_producer = "fast"
+    with pytest.raises(ImproperlyConfigured, match="cfq_producer='fast': use one of durable, buffered, outbox"):
+        app.producer
+    app.conf.cfq_producer = "buffered"
+    with pytest.raises(ImproperlyConfigured, match="needs a transport that pushes over HTTP"):
+        app.producer
