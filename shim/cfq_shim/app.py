@@ -13,7 +13,6 @@ import os
 import socket
 import sys
 import threading
-import uuid
 import warnings
 from contextlib import contextmanager
 from datetime import datetime
@@ -38,7 +37,7 @@ from .local import (
     set_default_app_factory,
 )
 from .sending.coalesce import CoalescingProducer
-from .sending.message import build_envelope, check_arguments, publish, result_headers, warn_ignored_options
+from .sending.message import build_envelope, check_arguments, new_task_id, publish, result_headers, warn_ignored_options
 from .sending.outbox import Outbox, default_outbox_path
 from .sending.outbox_producer import OutboxProducer
 from .sending.producer import Producer
@@ -493,7 +492,7 @@ class Celery:
         if task_type is None and self.conf.task_always_eager:
             warnings.warn("send_task ignores task_always_eager: the task is sent to the broker", AlwaysEagerIgnored, stacklevel=2)
         check_arguments(name, args, kwargs)
-        task_id = task_id or str(uuid.uuid4())
+        task_id = task_id or new_task_id()
         parent = None
         if _tls.task_stack:
             parent = get_current_worker_task()

