@@ -125,6 +125,7 @@ def test_worker_prints_a_banner_logs_tasks_like_celery_and_exits_0_on_sigterm(pr
                             f"proj.celery.add[{task_id}] succeeded in")
     assert ".> concurrency: 3 (threads)" in text
     assert f".> transport:   sqlite:///{project}/q.sqlite3" in text
+    assert ".> results:     disabled://" in text  # as Celery's banner, for a project with no backend
     assert ".> celery" in text and "  . proj.celery.add" in text
     assert f"Task proj.celery.add[{task_id}] received" in text
     assert "Warm shutdown" in text

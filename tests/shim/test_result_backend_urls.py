@@ -81,3 +81,16 @@ def test_an_app_with_an_unsupported_backend_fails_when_the_worker_starts() -> No
     app = Celery("bad", broker="memory://", backend="rpc://")
     with pytest.raises(UnsupportedResultBackend, match="Supported: sqlite:///"):
         Worker(app, pool="solo").start()
+
+
+def test_the_worker_banner_names_the_backend_without_credentials() -> None:
+    from types import SimpleNamespace
+
+    from cfq_shim import Celery
+    from cfq_shim.worker.banner import banner
+
+    app = Celery("banner", broker="memory://", backend="redis://:hunter2@cache.internal:6380/1")
+    worker = SimpleNamespace(app=app, concurrency=1, pool_name="solo", max_tasks_per_child=None, hostname="w@h",
+                             batch_size=10, base_visibility_timeout_ms=1000, queues=["celery"])
+    text = banner(worker, broker_url="memory://")
+    assert ".> results:     redis://cache.internal:6380/…" in text and "hunter2" not in text

@@ -436,3 +436,20 @@ def test_a_hard_time_limit_is_stored_as_failure(app, worker):
     with pytest.raises(TimeLimitExceeded):
         result.get(timeout=10)
     assert result.state == states.FAILURE
+
+
+def test_task_async_result_and_revoked_state(app, worker):
+    from cfq_shim.exceptions import TaskRevokedError
+
+    @app.task
+    def add(x, y):
+        return x + y
+
+    worker()
+    sent = add.delay(1, 1)
+    assert add.AsyncResult(sent.id).get(timeout=10) == 2
+    app.backend.mark_as_revoked("revoked-id", "revoked")  # what app.control.revoke records
+    revoked = app.AsyncResult("revoked-id")
+    assert revoked.state == states.REVOKED and revoked.ready() and not revoked.failed()
+    with pytest.raises(TaskRevokedError):
+        revoked.get(timeout=1)

@@ -82,6 +82,7 @@ def banner(worker: "Worker", *, broker_url: str) -> str:
         "- ** ---------- [config]",
         f"- ** ---------- .> app:         {main}:{id(app):#x}",
         f"- ** ---------- .> transport:   {safe_broker_url(broker_url)}",
+        f"- ** ---------- .> results:     {app.backend.url or 'disabled://'}",
         f"- ** ---------- .> concurrency: {concurrency}",
         f"- *** --- * --- .> batch:       up to {worker.batch_size} per pull, lease {worker.base_visibility_timeout_ms} ms",
         "-- ******* ---- ",
