@@ -1,0 +1,11 @@
+import os
+
+from cfq_shim import Celery
+
+app = Celery(
+    "proj",
+    broker=os.environ.get("CELERY_BROKER_URL", "cloudflare://"),
+    backend=os.environ.get("RESULTS_URL", "db+sqlite:///results.sqlite3"),
+    include=["proj.tasks"],
+)
+app.conf.task_track_started = True
