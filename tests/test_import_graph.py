@@ -3,7 +3,10 @@ LibCST or Celery.
 
 The graph is read from the source with ``ast``, so it holds for code paths no test runs:
 
-- every ``import`` / ``from ... import`` counts, at module level *and inside functions*;
+- every ``import`` / ``from ... import`` counts, at module level *and inside functions*; inside a function,
+  a cfq_shim module may be imported only when it exists to load a dependency most processes never need
+  (:data:`LAZY_FOR_A_DEPENDENCY`); third-party optional dependencies (Django, redis, SQLAlchemy, ...) are
+  imported there freely;
 - ``from package import name`` is an edge to ``package.name`` when that is a module, else to ``package``;
 - imports under ``if TYPE_CHECKING:`` never run, so they are left out (annotations may name a higher
   layer; the ``Runtime`` protocol is how lower layers avoid needing to);
@@ -20,6 +23,9 @@ import cfq_shim
 
 PACKAGE_DIR = Path(cfq_shim.__file__).parent
 FORBIDDEN = ("celery2cfq", "libcst", "celery")
+#: cfq_shim modules that may be imported inside a function, each because it loads a third-party package
+#: most processes never need: the cloudflare SDK (and httpx) only on cloudflare://.
+LAZY_FOR_A_DEPENDENCY = frozenset({"cfq_shim.transport.cloudflare"})
 
 
 def _module_name(path: Path) -> str:
@@ -38,22 +44,27 @@ def _is_type_checking_block(node: ast.AST) -> bool:
     )
 
 
-def _imports(tree: ast.AST) -> list[tuple[ast.Import | ast.ImportFrom, int]]:
-    """Every import statement (with its line), skipping the bodies of ``if TYPE_CHECKING:`` blocks."""
-    found: list[tuple[ast.Import | ast.ImportFrom, int]] = []
+def _imports(tree: ast.AST) -> list[tuple[ast.Import | ast.ImportFrom, bool]]:
+    """Every import statement, and whether it is inside a function; ``if TYPE_CHECKING:`` bodies skipped."""
+    found: list[tuple[ast.Import | ast.ImportFrom, bool]] = []
 
-    def visit(node: ast.AST) -> None:
+    def visit(node: ast.AST, in_function: bool) -> None:
         if _is_type_checking_block(node):
             for child in node.orelse:  # type: ignore[attr-defined]
-                visit(child)
+                visit(child, in_function)
             return
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            found.append((node, node.lineno))
+            found.append((node, in_function))
+        in_function = in_function or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
         for child in ast.iter_child_nodes(node):
-            visit(child)
+            visit(child, in_function)
 
-    visit(tree)
+    visit(tree, False)
     return found
+
+
+#: Imports of cfq_shim modules inside functions, as "module:line imports target" (filled by _read_graph).
+_LATE: list[tuple[str, int, str]] = []
 
 
 def _read_graph() -> tuple[dict[str, set[str]], list[str]]:
@@ -61,10 +72,12 @@ def _read_graph() -> tuple[dict[str, set[str]], list[str]]:
     modules = {_module_name(path): path for path in PACKAGE_DIR.rglob("*.py")}
     edges: dict[str, set[str]] = {}
     forbidden: list[str] = []
+    _LATE.clear()
     for name, path in modules.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         targets: set[str] = set()
-        for node, line in _imports(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        for node, in_function in _imports(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            line = node.lineno
             if isinstance(node, ast.Import):
                 imported = [alias.name for alias in node.names]
             else:
@@ -82,6 +95,8 @@ def _read_graph() -> tuple[dict[str, set[str]], list[str]]:
                     forbidden.append(f"{name}:{line} imports {target}")
                 if target in modules and target != name:
                     targets.add(target)
+                    if in_function:
+                        _LATE.append((name, line, target))
         edges[name] = targets
     return edges, forbidden
 
@@ -137,6 +152,7 @@ def test_the_graph_is_read():
     assert "cfq_shim.app" in edges["cfq_shim"]  # module level, package __init__
     assert "cfq_shim.transport.base" in edges["cfq_shim.sending.producer"]  # relative, two dots
     assert "cfq_shim.transport.cloudflare" in edges["cfq_shim.provision"]  # inside a function
+    assert ("cfq_shim.provision" in {module for module, _, _ in _LATE})
 
 
 def test_no_import_cycle_inside_cfq_shim():
@@ -152,6 +168,13 @@ def test_the_cycle_finder_finds_a_cycle_through_a_function_level_import():
 def test_cfq_shim_never_imports_the_codemod_libcst_or_celery():
     _, forbidden = _read_graph()
     assert forbidden == []
+
+
+def test_imports_inside_functions_are_only_for_optional_dependencies():
+    _read_graph()
+    late = [f"{module}:{line} imports {target}" for module, line, target in _LATE
+            if target not in LAZY_FOR_A_DEPENDENCY]
+    assert late == []
 
 
 def test_the_core_imports_nothing_above_it():

@@ -11,10 +11,13 @@ import click
 
 from ..cli import app_from_context
 from ..exceptions import ImproperlyConfigured
+from ..signals import beat_init
+from ..worker.banner import configure_logging
 from .entries import ScheduleError
 from .service import DEFAULT_LEASE_SECONDS
 from .state import DEFAULT_SCHEDULE_FILENAME, ScheduleFileError
 from .wiring import LOCK_CHOICES, beat_for_app
+from .wrangler import ExportError, describe_refusals, export_wrangler
 
 __all__ = ["beat_command", "schedule_option", "scheduler_option", "PidFile"]
 
@@ -73,8 +76,6 @@ def _alive(pid: int) -> bool:
 
 def _export(app: Any, directory: str, **options: Any) -> int:
     """``--export-wrangler``: 0 when every entry was exported, 1 when some were refused (the rest are written)."""
-    from .wrangler import ExportError, describe_refusals, export_wrangler
-
     try:
         result = export_wrangler(app, directory, **options)
     except (ExportError, ScheduleError, ValueError, ImproperlyConfigured) as exc:
@@ -127,8 +128,6 @@ def beat_command(ctx: click.Context, loglevel: str, logfile: str | None, schedul
     Any number of beat processes may run: one holds the lease and sends, the others stand by and take
     over within --lease seconds when it stops. SIGTERM or Ctrl-C stops it cleanly.
     """
-    from ..signals import beat_init
-    from ..worker.banner import configure_logging
 
     app = app_from_context(ctx)
     if export_dir is not None:

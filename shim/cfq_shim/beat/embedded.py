@@ -10,6 +10,7 @@ import logging
 import threading
 from typing import Any
 
+from ..signals import beat_embedded_init
 from .service import Beat
 
 __all__ = ["EmbeddedBeat"]
@@ -31,7 +32,6 @@ class EmbeddedBeat:
             logger.exception("beat: the embedded beat stopped")
 
     def start(self, sender: Any = None) -> None:
-        from ..signals import beat_embedded_init
 
         beat_embedded_init.send(sender=sender)
         self._thread.start()

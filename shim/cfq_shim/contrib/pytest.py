@@ -26,6 +26,9 @@ from typing import Any
 
 import pytest
 
+from ..app import Celery
+from .testing.worker import setup_app_for_worker, start_worker
+
 __all__ = ["DEFAULT_TEST_CONFIG"]
 
 #: What Celery's test app starts from, in cfq_shim's terms (in-process broker and results).
@@ -45,8 +48,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @contextmanager
 def _create_app(request: pytest.FixtureRequest, config: Mapping[str, Any], parameters: Mapping[str, Any]) -> Iterator[Any]:
-    from ..app import Celery
-    from .testing.worker import setup_app_for_worker
 
     mark = request.node.get_closest_marker("celery")
     settings = {**DEFAULT_TEST_CONFIG, **config, **(mark.kwargs if mark else {})}
@@ -62,7 +63,6 @@ def _create_app(request: pytest.FixtureRequest, config: Mapping[str, Any], param
 
 @contextmanager
 def _worker(app: Any, includes: Any, pool: str, parameters: Mapping[str, Any]) -> Iterator[Any]:
-    from .testing.worker import start_worker
 
     for module in includes:
         import_module(module)

@@ -7,7 +7,11 @@ import sys
 
 import click
 
-from ..beat.command import schedule_option, scheduler_option
+from ..beat.command import resolve_schedule_path, schedule_option, scheduler_option
+from ..beat.embedded import EmbeddedBeat
+from ..beat.entries import ScheduleError
+from ..beat.state import ScheduleFileError
+from ..beat.wiring import beat_for_app
 from ..cli import app_from_context
 from ..exceptions import ImproperlyConfigured
 from ..transport.base import TransportError
@@ -127,11 +131,6 @@ def worker(
 
 def start_embedded_beat(app: object, schedule_path: str | None, scheduler: str | None = None) -> object:
     """``-B``: a beat thread in this worker; a bad schedule is a one-line error before the worker starts."""
-    from ..beat.command import resolve_schedule_path
-    from ..beat.embedded import EmbeddedBeat
-    from ..beat.entries import ScheduleError
-    from ..beat.state import ScheduleFileError
-    from ..beat.wiring import beat_for_app
 
     try:
         beat = beat_for_app(app, schedule_path=resolve_schedule_path(app, schedule_path), scheduler=scheduler)
