@@ -252,8 +252,8 @@ class ResultGetFixer(Fixer, order=50):
         self.reported.add(statement)
         self.ctx.report(
             node, "CFQ502",
-            f"{what} reads a task's result, but no result backend is configured: cfq_shim raises there; set "
-            "result_backend (sqlite:///path on one machine, redis:// or d1:// across machines)",
+            f"{what} needs a result backend, and none is configured: cfq_shim raises there; set result_backend "
+            "(sqlite:///path on one machine, redis:// or d1:// across machines)",
         )
 
     # -- where ``self`` is a task ------------------------------------------------------------------

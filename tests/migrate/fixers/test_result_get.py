@@ -39,10 +39,10 @@ def test_flask_status_route_reads_state_and_info_without_a_backend():
     )
     result = check_noop(route, path="proj/views.py", files={"proj/tasks.py": tasks})
     assert _lines(result) == [("CFQ502", 4), ("CFQ502", 5), ("CFQ502", 6), ("CFQ502", 7)]
-    assert result.findings[0].message.startswith("AsyncResult(...) reads a task's result, but no result backend")
+    assert result.findings[0].message.startswith("AsyncResult(...) needs a result backend, and none is configured")
     on_task = check_transformed(tasks, tasks.replace("from celery", "from cfq_shim"), path="proj/tasks.py", files={"proj/views.py": route})
     assert _lines(on_task) == [("CFQ502", 5)]
-    assert on_task.findings[0].message.startswith("update_state() reads a task's result")
+    assert on_task.findings[0].message.startswith("update_state() needs a result backend")
 
 
 def test_async_result_by_id_and_its_methods():
