@@ -26,11 +26,17 @@ class SchemaTooNew(RuntimeError):
 
 class Connections:
     """``tables``/``schema_version``/``kind``: the schema created on open (default: the embedded store's;
-    the outbox (cfq_shim.sending.outbox) opens its own file with its own)."""
+    the outbox (cfq_shim.sending.outbox) opens its own file with its own).
+
+    ``spin_on_lock``: wait for another connection's write lock in short steps (0.1 ms, doubling to 2 ms)
+    instead of SQLite's busy handler, whose first waits are 1, 2 and 5 ms: for a writer whose every call
+    must stay fast (an outbox ``.delay()`` beside forwarders that claim and delete)."""
 
     def __init__(self, path: str, *, busy_timeout_ms: int, tables: tuple[str, ...] = schema.TABLES,
-                 schema_version: int = schema.SCHEMA_VERSION, kind: str = "embedded-store") -> None:
+                 schema_version: int = schema.SCHEMA_VERSION, kind: str = "embedded-store",
+                 spin_on_lock: bool = False) -> None:
         self.path = path
+        self.spin_on_lock = spin_on_lock
         self._tables = tables
         self._schema_version = schema_version
         self._kind = kind
@@ -57,12 +63,12 @@ class Connections:
             self.path,
             isolation_level=None,  # we issue BEGIN IMMEDIATE / COMMIT ourselves
             check_same_thread=False,
-            timeout=self._busy_timeout_ms / 1000,
+            timeout=0 if self.spin_on_lock else self._busy_timeout_ms / 1000,
             cached_statements=256,
         )
         if not self.in_memory:
             self._enable_wal(conn)
-        conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+        conn.execute(f"PRAGMA busy_timeout={0 if self.spin_on_lock else int(self._busy_timeout_ms)}")
         for pragma in schema.CONNECTION_PRAGMAS:
             conn.execute(pragma)
         with self._all_lock:
@@ -179,10 +185,13 @@ class _Transaction:
         try:
             conn = db._connection()
             if self._write:
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                except sqlite3.OperationalError as exc:
-                    raise db._locked(exc) from exc
+                if db.spin_on_lock:
+                    _begin_spinning(conn, db)
+                else:
+                    try:
+                        conn.execute("BEGIN IMMEDIATE")
+                    except sqlite3.OperationalError as exc:
+                        raise db._locked(exc) from exc
             else:
                 conn.execute("BEGIN")
         except BaseException:
@@ -200,3 +209,23 @@ class _Transaction:
         finally:
             if lock is not None:
                 lock.release()
+
+
+def _begin_spinning(conn: sqlite3.Connection, db: Connections) -> None:
+    """BEGIN IMMEDIATE, waiting for another connection's write lock in short steps, up to the busy timeout."""
+    deadline = None
+    pause = 0.0001
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + db._busy_timeout_ms / 1000
+            elif now >= deadline:
+                raise db._locked(exc) from exc
+        time.sleep(pause)
+        pause = min(pause * 2, 0.002)

@@ -34,7 +34,7 @@ import os
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
 
 from ..embedded.connections import Connections
 from ..transport.base import TransportError
@@ -47,6 +47,7 @@ DEFAULT_MAX_MESSAGES = 1_000_000
 #: How long a forwarder's claim holds while its process lives (a push and its SDK retries fit easily).
 DEFAULT_CLAIM_MS = 120_000
 _BUSY_TIMEOUT_MS = 30_000
+_T = TypeVar("_T")
 _SCHEMA_VERSION = 1
 _TABLES = (
     """
@@ -167,7 +168,7 @@ class Outbox:
         try:
             os.makedirs(directory, exist_ok=True)
             self._db = Connections(path, busy_timeout_ms=_BUSY_TIMEOUT_MS, tables=_TABLES,
-                                   schema_version=_SCHEMA_VERSION, kind="outbox")
+                                   schema_version=_SCHEMA_VERSION, kind="outbox", spin_on_lock=True)
         except (OSError, sqlite3.Error) as exc:
             raise TransportError(f"cannot open the outbox {path}: {exc}") from None
         self.path = path
@@ -190,9 +191,12 @@ class Outbox:
                 depth = 0 if low is None else high - low + 1
                 if depth + len(rows) > self.max_messages:
                     raise self._full(conn, destination, depth)
-                conn.executemany(
-                    "INSERT INTO outbox (destination, queue, body, cost, deliver_at_ms, enqueued_at_ms) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", rows)
+                insert = ("INSERT INTO outbox (destination, queue, body, cost, deliver_at_ms, enqueued_at_ms) "
+                          "VALUES (?, ?, ?, ?, ?, ?)")
+                if len(rows) == 1:
+                    conn.execute(insert, rows[0])  # one .delay()
+                else:
+                    conn.executemany(insert, rows)
         except sqlite3.Error as exc:
             raise TransportError(f"cannot write to the outbox {self.path}: {exc}") from None
 
@@ -308,15 +312,30 @@ class Outbox:
                 "error_at_ms = excluded.error_at_ms", (destination, error[:500], now))
 
     # -- inspection -----------------------------------------------------------------------------------
+    def _reading(self, read: "Callable[[sqlite3.Connection], _T]") -> "_T":
+        """Run ``read`` in a read transaction; a reader meets a lock only while another connection
+        recovers or checkpoints the file, and this connection does not wait in SQLite (spin_on_lock)."""
+        deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                with self._db.read() as conn:
+                    return read(conn)
+            except sqlite3.OperationalError as exc:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() >= deadline:
+                    raise TransportError(f"cannot read the outbox {self.path}: {exc}") from None
+            time.sleep(0.001)
+
     def stats(self, destination: str | None = None) -> OutboxStats:
+        return self._reading(lambda conn: self._stats(conn, destination))
+
+    def _stats(self, conn: sqlite3.Connection, destination: str | None) -> OutboxStats:
         now = _now_ms()
         where, params = ("WHERE destination = ?", (destination,)) if destination is not None else ("", ())
-        with self._db.read() as conn:
-            by_queue = dict(conn.execute(f"SELECT queue, count(*) FROM outbox {where} GROUP BY queue", params).fetchall())
-            oldest = conn.execute(f"SELECT min(enqueued_at_ms) FROM outbox {where}", params).fetchone()[0]
-            state = conn.execute(
-                f"SELECT last_error, error_at_ms, pushed_at_ms FROM outbox_state {where} "
-                "ORDER BY error_at_ms DESC LIMIT 1", params).fetchone()
+        by_queue = dict(conn.execute(f"SELECT queue, count(*) FROM outbox {where} GROUP BY queue", params).fetchall())
+        oldest = conn.execute(f"SELECT min(enqueued_at_ms) FROM outbox {where}", params).fetchone()[0]
+        state = conn.execute(
+            f"SELECT last_error, error_at_ms, pushed_at_ms FROM outbox_state {where} "
+            "ORDER BY error_at_ms DESC LIMIT 1", params).fetchone()
         last_error, error_at = (state[0], state[1]) if state else (None, None)
         if last_error and state[2] and error_at and state[2] > error_at:
             last_error, error_at = None, None  # a push succeeded since
@@ -330,5 +349,5 @@ class Outbox:
         )
 
     def depth(self, destination: str) -> int:
-        with self._db.read() as conn:
-            return conn.execute("SELECT count(*) FROM outbox WHERE destination = ?", (destination,)).fetchone()[0]
+        return self._reading(lambda conn: conn.execute(
+            "SELECT count(*) FROM outbox WHERE destination = ?", (destination,)).fetchone()[0])
