@@ -9,6 +9,7 @@ the tasks are first needed (``app.tasks``, a worker start), and the broker is op
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import socket
 import sys
@@ -54,6 +55,8 @@ from .transport import UnsupportedBrokerURL, open_transport
 from .transport.base import PRODUCER_MODES, QueueSettings, Transport
 
 __all__ = ["Celery", "shared_task", "DEFAULT_BROKER_URL", "BROKER_URL_ENVVAR"]
+
+logger = logging.getLogger("cfq_shim.app")
 
 
 #: The broker when none is configured: the embedded store, relative to the working directory.

@@ -599,3 +599,15 @@ def test_class_based_task_registration(app):
     assert app.tasks["proj.multiply"] is registered and registered.app is app
     assert registered.delay(3, 4).get() == 12
     assert app.register_task(type("Unnamed", (Task,), {"run": lambda self: 1})).name.endswith(".Unnamed")
+
+
+def test_an_unnamed_periodic_task_that_shadows_another_is_logged_as_celery_does(app, caplog):
+    @app.task
+    def tick():
+        return 1
+
+    app.add_periodic_task(10.0, tick.s())
+    with caplog.at_level("WARNING", logger="cfq_shim.app"):
+        app.add_periodic_task(20.0, tick.s())
+    assert "shadowed a previous unnamed periodic task" in caplog.text
+    assert len(app.conf.beat_schedule) == 1
