@@ -21,7 +21,8 @@ from .sending.producer import Producer
 from .signals import Signal
 from .transport.base import QueueSettings, Transport
 
-if TYPE_CHECKING:  # pragma: no cover - types only; the task layer sits above this module
+if TYPE_CHECKING:  # pragma: no cover - types only; these sit above this module
+    from .control.client import Control
     from .task import Task
 
 __all__ = ["Runtime"]
@@ -39,6 +40,8 @@ class Runtime(Protocol):
     hostname: str
     #: Sent in a forked worker child after :meth:`reset_after_fork` (Celery's ``app.on_after_fork``).
     on_after_fork: Signal
+    #: Remote control (Celery's ``app.control``): revoke, inspect, ping..., through the shared store.
+    control: "Control"
 
     @property
     def tasks(self) -> Mapping[str, "Task"]:
@@ -74,6 +77,10 @@ class Runtime(Protocol):
     def import_default_modules(self) -> None:
         """What a worker does first, once (Celery's ``app.loader.import_default_modules()``): the fix-ups'
         start-up work (Django's system checks), ``import_modules``, then the tasks modules."""
+        ...
+
+    def finalize(self, auto: bool = False) -> None:
+        """Import the tasks modules and configure the tasks (idempotent), as the first ``tasks`` access does."""
         ...
 
     def queues(self) -> list[str]:

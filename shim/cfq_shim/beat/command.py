@@ -11,6 +11,7 @@ import click
 
 from ..cli import app_from_context
 from ..exceptions import ImproperlyConfigured
+from ..runtime import Runtime
 from ..signals import beat_init
 from ..worker.banner import configure_logging
 from .entries import ScheduleError
@@ -74,7 +75,7 @@ def _alive(pid: int) -> bool:
     return pid != os.getpid()
 
 
-def _export(app: Any, directory: str, **options: Any) -> int:
+def _export(app: Runtime, directory: str, **options: Any) -> int:
     """``--export-wrangler``: 0 when every entry was exported, 1 when some were refused (the rest are written)."""
     try:
         result = export_wrangler(app, directory, **options)
@@ -89,7 +90,7 @@ def _export(app: Any, directory: str, **options: Any) -> int:
     return 1 if result.refused else 0
 
 
-def resolve_schedule_path(app: Any, schedule_path: str | None) -> str:
+def resolve_schedule_path(app: Runtime, schedule_path: str | None) -> str:
     return schedule_path or app.conf.get("beat_schedule_filename") or DEFAULT_SCHEDULE_FILENAME
 
 

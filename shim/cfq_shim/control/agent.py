@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover - Windows has no getrusage
     resource = None  # type: ignore[assignment]
 
 from ..results import ResultBackend
+from ..runtime import Runtime
 from .heartbeat import stale_after_seconds
 from .mailbox import Command, Mailbox
 
@@ -48,7 +49,7 @@ class ControlledWorker(Protocol):
     pool_name: str
     concurrency: int
     queues: list[str]
-    app: Any
+    app: Runtime
     tracker: Any
 
     def child_pids(self) -> list[int]: ...

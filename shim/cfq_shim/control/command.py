@@ -18,6 +18,7 @@ import click
 from ..admin import inspect_command as queue_figures
 from ..cli import app_from_context
 from ..exceptions import FeatureNotAvailable, ImproperlyConfigured
+from ..runtime import Runtime
 from ..transport.base import TransportError
 
 __all__ = ["status_command", "inspect_command", "control_command"]
@@ -137,7 +138,7 @@ def control_command() -> None:
 
 def _send(ctx: click.Context, destination: str | None, timeout: float, as_json: bool,
           action: Callable[..., Any]) -> None:
-    def call(app: Any) -> Any:
+    def call(app: Runtime) -> Any:
         try:
             return action(app, destination=_destination(destination), reply=True, timeout=timeout)
         except FeatureNotAvailable as exc:

@@ -8,12 +8,13 @@ Status lines go to stderr; listings and records to stdout.
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from typing import Sequence
 
 import click
 
 from ..cli import app_from_context
 from ..deadletter import REASONS
+from ..runtime import Runtime
 from ..transport.base import QueueNotFound, Transport, TransportError
 from .access import DEFAULT_LEASE_SECONDS, DeadLetterQueue, replay
 from .entries import DeadLetterEntry
@@ -29,14 +30,14 @@ _LEASE_OPTION = click.option(
     help="How long the command holds the dead letters it reads; after a crash they come back after this.")
 
 
-def _transport(app: Any) -> Transport:
+def _transport(app: Runtime) -> Transport:
     try:
         return app.transport
     except TransportError as exc:
         raise click.ClickException(str(exc)) from None
 
 
-def _queue_names(app: Any, queues: Sequence[str]) -> list[str]:
+def _queue_names(app: Runtime, queues: Sequence[str]) -> list[str]:
     names = [q.strip() for option in queues for q in option.split(",") if q.strip()]
     return list(dict.fromkeys(names or app.queues()))
 

@@ -14,6 +14,7 @@ from ..beat.state import ScheduleFileError
 from ..beat.wiring import beat_for_app
 from ..cli import app_from_context
 from ..exceptions import ImproperlyConfigured
+from ..runtime import Runtime
 from ..transport.base import TransportError
 from .banner import banner, configure_logging
 from .consumer import POOLS, Worker
@@ -129,7 +130,7 @@ def worker(
     ctx.exit(code)
 
 
-def start_embedded_beat(app: object, schedule_path: str | None, scheduler: str | None = None) -> object:
+def start_embedded_beat(app: Runtime, schedule_path: str | None, scheduler: str | None = None) -> object:
     """``-B``: a beat thread in this worker; a bad schedule is a one-line error before the worker starts."""
 
     try:
@@ -141,9 +142,9 @@ def start_embedded_beat(app: object, schedule_path: str | None, scheduler: str |
     return embedded
 
 
-def _whole_number_setting(app: object, name: str) -> int | None:
+def _whole_number_setting(app: Runtime, name: str) -> int | None:
     """A whole-number setting of the app (None when unset); a value that is not a number is a one-line error."""
-    configured = app.conf.get(name)  # type: ignore[attr-defined]
+    configured = app.conf.get(name)
     if not configured:
         return None
     try:

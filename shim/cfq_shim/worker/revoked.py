@@ -8,10 +8,10 @@ state REVOKED and a ``TaskRevokedError('revoked')`` (``'terminated'`` when its p
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from .. import signals
 from ..execution import request_for
+from ..runtime import Runtime
 from .jobs import Job
 
 __all__ = ["record_revoked"]
@@ -19,7 +19,7 @@ __all__ = ["record_revoked"]
 logger = logging.getLogger("cfq_shim.worker")
 
 
-def record_revoked(app: Any, job: Job, *, terminated: bool = False, signum: int | None = None) -> None:
+def record_revoked(app: Runtime, job: Job, *, terminated: bool = False, signum: int | None = None) -> None:
     envelope, delivery, task = job.envelope, job.delivery, job.task
     assert envelope is not None and delivery is not None
     request = request_for(envelope, delivery)
