@@ -25,6 +25,7 @@ from .chords import on_chord_part_return
 from . import queue_policy
 from .canvas import signature as make_signature
 from .conf import Settings, load_object
+from .discovery import django_installed_apps, import_related_module
 from .control.client import Control
 from .exceptions import AlwaysEagerIgnored, ImproperlyConfigured
 from .fixups import install_fixups
@@ -315,11 +316,11 @@ class Celery:
         # Celery's rule: no packages (None, an empty list) means the framework's (Django's installed apps);
         # a callable is called, and what it returns is used as it is.
         if not packages:
-            packages = _django_installed_apps()
+            packages = django_installed_apps()
         elif callable(packages):
             packages = packages()
         for package in packages or ():
-            _import_related_module(package, related_name)
+            import_related_module(package, related_name)
 
     def register_task(self, task: Task | type[Task], **options: Any) -> Task:
         if isinstance(task, type):
@@ -612,41 +613,6 @@ def _command_line() -> Any:
 
 def _unpickle_app(cls: type[Celery], main: str | None, changes: dict[str, Any]) -> Celery:
     return cls(main, set_as_current=False, changes=changes)
-
-
-def _import_related_module(package: str, related_name: str) -> None:
-    """Import ``<package>.<related_name>`` as Celery's ``find_related_module`` does: a package without that
-    module is skipped; a dotted path that is not a module (``shop.apps.ShopConfig``) falls back to its
-    parent; any other import error (a broken tasks module) is raised."""
-    try:
-        module = importlib.import_module(package)
-        if not related_name:
-            return
-    except ModuleNotFoundError:
-        package = package.rpartition(".")[0]
-        if not package:
-            raise
-    module_name = f"{package}.{related_name}"
-    try:
-        importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-
-
-def _django_installed_apps() -> list[str]:
-    """Django's app packages: from the app registry when Django is set up, else ``INSTALLED_APPS``.
-    Empty when Django is not loaded (the shim never imports it)."""
-    django_apps = sys.modules.get("django.apps")
-    registry = getattr(django_apps, "apps", None)
-    if registry is not None and getattr(registry, "ready", False):
-        return [config.name for config in registry.get_app_configs()]
-    django_conf = sys.modules.get("django.conf")
-    settings = getattr(django_conf, "settings", None)
-    try:
-        return [getattr(app, "name", app) for app in settings.INSTALLED_APPS]  # type: ignore[union-attr]
-    except Exception:  # Django loaded but not configured
-        return []
 
 
 # ``current_app`` with no app yet makes this one (as Celery does); cfq_shim.local sits below this module.
