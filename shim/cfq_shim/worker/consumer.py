@@ -40,7 +40,8 @@ from ..runtime import Runtime
 from ..transport.base import LeasedMessage, QueueNotFound, QueueSettings
 from .jobs import LEASE_LOST, Job, LeaseLost, NotStarted
 from .leases import LEASE_MARGIN_MS, Prefetch, lease_ms_for
-from .outcomes import dead_letter, hop, requeue, settlement_for
+from .guard import DONE, RUNNING, RunningGuard
+from .outcomes import dead_letter, hop, requeue, send_back, settlement_for
 from .pools import Pool, SoloPool, ThreadPool
 from .prefork import PreforkPool
 from .puller import IDLE_BACKOFF_MAX_SECONDS, Puller
@@ -140,6 +141,8 @@ class Worker:
         self.tracker = TaskTracker(self.hostname)
         #: Heartbeats, revoked ids and commands through the shared store (None: remote control is off).
         self.control_agent: ControlAgent | None = None
+        #: Holds back copies of tasks still running past their lease (guard.py); None without a shared store.
+        self.running_guard: RunningGuard | None = None
         #: Called once set-up is done, just before the first pull (the CLI prints its banner here).
         self.on_ready: Callable[[], None] | None = None
 
@@ -232,6 +235,7 @@ class Worker:
         self._pool = self._make_pool()
         self._pool.start()
         self.control_agent = self._start_control()
+        self.running_guard = self._start_guard()
         if self.pool_name != "prefork":
             # Celery sends it from each pool process; here the worker process is the pool's process.
             signals.worker_process_init.send(sender=None)
@@ -454,6 +458,19 @@ class Worker:
             self._finish_revoked(job)
             self._settle(job, ACK)
             return None
+        guard = self.running_guard
+        if guard is not None and guard.applies_to(message, envelope):
+            verdict = guard.verdict(envelope.id)
+            if verdict == DONE:
+                logger.info("Task %s ran already (past its lease): this copy is acked without running.", job.label)
+                self.completed.record_completed(envelope.id)
+                self._settle(job, ACK)
+                return None
+            if verdict == RUNNING:
+                logger.warning("Task %s is still running on a live worker (its lease ran out): this copy is sent "
+                               "back for %ss instead of running in parallel.", job.label, guard.recheck_seconds)
+                self._settle(job, send_back(job, guard.held_back(envelope), guard.recheck_seconds, self.limits))
+                return None
         if envelope.eta is not None:
             remaining = (envelope.eta - datetime.now(timezone.utc)).total_seconds()
             if remaining > ETA_TOLERANCE_SECONDS:
@@ -533,6 +550,10 @@ class Worker:
             isinstance(outcome, Rejected) and outcome.requeue
         ):
             self.completed.record_completed(job.envelope.id)
+            if self.running_guard is not None and job.lease_ran_out():
+                # Copies delivered while it ran past its lease are acked without running (guard.py);
+                # marked before the settle, while the heartbeat still lists the task as active.
+                self.running_guard.record_done(job.envelope.id)
         self._settle(job, settlement, runtime_seconds=runtime)
 
     def _max_retries_of(self, queue_name: str) -> int:
@@ -585,6 +606,16 @@ class Worker:
             logger.warning("Remote control is off: its store %s cannot be used (%s)", store.describe(), exc)
             return None
         return agent
+
+    def _start_guard(self) -> RunningGuard | None:
+        """The running guard (guard.py) reads the heartbeats the control agent writes: none without it."""
+        agent = self.control_agent
+        if agent is None:
+            logger.info("No running guard: a task that outlives its lease (%ss) may run twice. Set result_backend "
+                        "so that workers share a store.", self.base_visibility_timeout_ms // 1000)
+            return None
+        return RunningGuard(agent.store, hostname=self.hostname, limits=self.limits,
+                            lease_ms=self.base_visibility_timeout_ms)
 
     def _stop_control(self) -> None:
         agent, self.control_agent = self.control_agent, None

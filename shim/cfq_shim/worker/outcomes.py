@@ -33,7 +33,7 @@ from ..naming import dead_letter_queue_name
 from .jobs import Job
 from .settlement import ACK, NOTHING, Settlement
 
-__all__ = ["settlement_for", "dead_letter", "hop", "requeue"]
+__all__ = ["settlement_for", "dead_letter", "hop", "requeue", "send_back"]
 
 
 def _ack(job: Job) -> Settlement:
@@ -83,6 +83,12 @@ def _resend(job: Job, new_envelope: "envelope_module.Envelope", delay_seconds: f
     except Exception as exc:  # noqa: BLE001 - e.g. retry(args=...) with arguments JSON cannot carry
         return dead_letter(job, reason="failed", limits=limits, exc_type=type(exc).__name__, message=str(exc))
     return _then_ack(job, (job.message.queue, body, delay))
+
+
+def send_back(job: Job, envelope: "envelope_module.Envelope", delay_seconds: float, limits: Limits) -> Settlement:
+    """Send ``envelope`` to the job's queue after ``delay_seconds`` and ack the leased copy: a new message,
+    so it costs no delivery attempt (the running guard's hold-back)."""
+    return _resend(job, envelope, delay_seconds, limits)
 
 
 def hop(job: Job, remaining_seconds: float, limits: Limits) -> Settlement:
