@@ -100,21 +100,16 @@ def _celery_prefixed(name: str) -> tuple[str, str] | None:
 
 
 def _merge_reports(reports: list, start: int, spelling: str) -> None:
-    """One finding per code for one setting: ``os.environ.get('X', ['amqp://a'])`` is both read
-    from the environment and a list of URLs, and says so in one finding, not two on one line.
-    Later messages lose the setting's name they would repeat."""
-    merged: dict[str, int] = {}
-    kept = reports[:start]
-    for report in reports[start:]:
-        node, code, message, statement, top = report
-        if code not in merged:
-            merged[code] = len(kept)
-            kept.append(report)
-            continue
+    """One finding for one setting: ``os.environ.get('X', ['amqp://a'])`` is both read from the
+    environment and a list of URLs, and says so in one finding, not two on one line. The first
+    finding's code stays; a later part under another code names it. Later messages lose the
+    setting's name they would repeat."""
+    first = reports[start]
+    parts = [first[2]]
+    for _, code, message, _, _ in reports[start + 1 :]:
         rest = message[len(spelling):].lstrip(" :") if message.startswith(spelling) else message
-        first = kept[merged[code]]
-        kept[merged[code]] = (first[0], code, f"{first[2]}; and {rest}", first[3], first[4])
-    reports[:] = kept
+        parts.append(rest if code == first[1] else f"{rest} ({code})")
+    reports[start:] = [(first[0], first[1], "; and ".join(parts), first[3], first[4])]
 
 
 def _site(name: str, *, in_celery_conf: bool) -> tuple[str, str, str] | None:

@@ -256,3 +256,12 @@ def test_two_findings_for_one_setting_on_one_line_are_one():
 def test_findings_for_two_settings_on_one_line_stay_apart():
     result = check_noop("import os\nfrom cfq_shim import Celery\napp = Celery('p', broker=os.getenv('B'), backend=os.getenv('R', 'rpc://'))\n")
     assert codes(result) == ["CFQ202", "CFQ207"]
+
+
+def test_two_findings_of_different_rules_for_one_setting_are_one():
+    result = check_noop("import os\nfrom cfq_shim import Celery\napp = Celery('p', broker=os.getenv('B', 'zmq://h'))\n")
+    assert [(f.code, f.line, f.message) for f in result.findings] == [(
+        "CFQ202", 3,
+        "broker is read from environment variable B: set it to cloudflare:// where the app runs; and unknown "
+        "transport 'zmq'; left as it is (CFQ206)",
+    )]
