@@ -82,3 +82,11 @@ def test_unreachable_service_is_operational_error(cf_env, monkeypatch):
     app = make_app(cf_env)
     with pytest.raises(OperationalError, match="cannot reach the Cloudflare API"):
         app.send_task("anything")
+
+
+def test_an_embedded_store_that_cannot_be_opened_is_operational_error_naming_the_file(tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    app = make_app(f"sqlite:///{blocker}/queues.sqlite3")
+    with pytest.raises(OperationalError, match=r"cannot open the embedded store .*not-a-directory"):
+        app.send_task("anything")

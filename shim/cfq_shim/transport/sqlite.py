@@ -7,12 +7,13 @@ absolute. The parent directory is created when missing.
 from __future__ import annotations
 
 import os
+import sqlite3
 from typing import Callable
 from urllib.parse import unquote, urlsplit
 
 from ..embedded import EmbeddedStore, StoreTransport, system_clock_ms
 from ..limits import DEFAULT_LIMITS, Limits
-from .base import UnsupportedBrokerURL
+from .base import TransportError, UnsupportedBrokerURL
 
 __all__ = ["SQLiteTransport", "path_from_url"]
 
@@ -44,9 +45,15 @@ class SQLiteTransport(StoreTransport):
         limits: Limits = DEFAULT_LIMITS,
         now_ms: Callable[[], int] = system_clock_ms,
     ) -> None:
-        parent = os.path.dirname(os.path.abspath(path))
-        os.makedirs(parent, exist_ok=True)
-        super().__init__(EmbeddedStore(path, limits=limits, now_ms=now_ms), limits=limits)
+        try:
+            parent = os.path.dirname(os.path.abspath(path))
+            os.makedirs(parent, exist_ok=True)
+            store = EmbeddedStore(path, limits=limits, now_ms=now_ms)
+        except (OSError, sqlite3.Error) as exc:
+            # The embedded store's "cannot reach the broker": an OperationalError for .delay() callers,
+            # and one line at worker start-up, naming the file and the reason.
+            raise TransportError(f"cannot open the embedded store {path!r}: {getattr(exc, 'strerror', None) or exc}") from exc
+        super().__init__(store, limits=limits)
         self.path = path
 
     @classmethod
