@@ -226,7 +226,8 @@ class AsyncResult:
         **kwargs: Any,
     ) -> Any:
         """Wait until the task is ready and return its result; re-raise its exception when
-        ``propagate``. ``interval`` is the longest pause between polls (the backend starts shorter)."""
+        ``propagate``. Polls start every ``interval`` seconds, or sooner when the backend answers fast
+        (SQLite: 20 ms), and back off to the backend's longest pause (SQLite 0.2 s, Redis 0.5 s, D1 2 s)."""
         if self._ignored:
             return None
         if disable_sync_subtasks:
@@ -334,8 +335,8 @@ class AsyncResult:
 
 
 def _first_interval(backend: Any, interval: float) -> float | None:
-    """Celery's ``interval`` (0.5 s by default) caps the pause; the backend's own starting pause is used
-    when shorter, so a local backend answers in milliseconds."""
+    """The first pause between polls: Celery's ``interval`` (0.5 s by default), or the backend's own
+    starting pause when shorter, so a local backend answers in milliseconds."""
     store = getattr(backend, "store", None)
     start = getattr(store, "poll_interval_seconds", None)
     if start is None:
