@@ -352,7 +352,7 @@ def _apply(args: Sequence[Arg], i: int, table: dict[str, _Option], plan: Plan, *
         return end
     if action.startswith("rename:"):
         new = action.split(":", 1)[1]
-        plan.rename[i] = (shown, new if shown.startswith("--") or new.startswith("--") else new)
+        plan.rename[i] = (shown, new)
         return end
     if action == "remove":
         plan.delete.update(words)

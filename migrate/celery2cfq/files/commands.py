@@ -22,14 +22,10 @@ from .celery_cli import SHELLS, Arg, Plan, find_program, plan_command
 from .edits import Edit, Note, Text
 from .shell import ShellSyntaxError, Word, lex, quote, simple_commands
 
-__all__ = ["ListItem", "WordList", "rewrite_shell", "rewrite_word_list", "mentions_celery_command"]
+__all__ = ["ListItem", "WordList", "rewrite_shell", "rewrite_word_list", "shell_edits"]
 
 #: A ``-c`` script nested deeper than this is left alone (``sh -c "sh -c '…'"``).
 _MAX_DEPTH = 3
-
-
-def mentions_celery_command(value: str) -> bool:
-    return "celery" in value.lower()
 
 
 def rewrite_shell(text: Text, *, depth: int = 0) -> tuple[list[Edit], list[Note]]:
@@ -49,7 +45,7 @@ def rewrite_shell(text: Text, *, depth: int = 0) -> tuple[list[Edit], list[Note]
         programs = find_program(args)
         if programs:
             plan = plan_command(args, programs[0])
-            edits.extend(_shell_edits(text, words, plan))
+            edits.extend(shell_edits(text, words, plan))
             notes.extend(Note(text.after(words[i].start + 1) - 1, code, message) for i, code, message in plan.findings)
             continue
         script = _shell_script_word(words)
@@ -135,7 +131,7 @@ def _removal_edits(text: Text, words: Sequence[Word], removed: set[int]) -> list
     return edits
 
 
-def _shell_edits(text: Text, words: Sequence[Word], plan: Plan) -> list[Edit]:
+def shell_edits(text: Text, words: Sequence[Word], plan: Plan) -> list[Edit]:
     edits = []
     for i, new in plan.replace.items():
         edits.append(Edit(*text.span(words[i].start, words[i].end), quote(new)))

@@ -16,7 +16,7 @@ import posixpath
 from ..fixers.broker import classify_url
 from ..model import Options
 from .celery_cli import Arg, find_program, plan_command
-from .commands import _shell_edits
+from .commands import shell_edits
 from .edits import Edit, Note, Text
 from .shell import ShellSyntaxError, Word, lex, simple_commands
 
@@ -94,5 +94,5 @@ def _rewrite_options(value: Text, subcommand: str) -> tuple[list[Edit], list[Not
         notes.append(Note(value.positions[0], "CFQ605", "-A/--app was removed from the options: cfq-shim takes it "
                           "before the sub-command (cfq-shim -A APP worker); check the command line that uses them"))
         plan.move_to_front = []
-    edits = _shell_edits(value, fake + list(words), plan) if plan.changes else []
+    edits = shell_edits(value, fake + list(words), plan) if plan.changes else []
     return edits, notes

@@ -144,3 +144,32 @@ def test_cli_only_python_and_check(tmp_path):
     assert "CFQ602 `-E` was removed" in checked.output
     assert runner.invoke(main, ["rewrite", "--check", "--only-python", str(tmp_path)]).exit_code == 0
     assert (tmp_path / "Procfile").read_text() == "worker: celery -A proj worker -E\n"
+
+
+def test_crlf_line_endings_are_kept(tmp_path):
+    (tmp_path / "Procfile").write_bytes(b"web: gunicorn app\r\nworker: celery -A proj worker -E\r\n")
+    run([tmp_path], options=Options(), jobs=1, write=True)
+    assert (tmp_path / "Procfile").read_bytes() == b"web: gunicorn app\r\nworker: cfq-shim -A proj worker\r\n"
+
+
+def test_dockerfile_exec_form_with_sh_c_and_legacy_env(tmp_path):
+    text = ('ENV CELERY_BROKER_URL redis://redis:6379/0\n'
+            'CMD ["sh", "-c", "celery -A proj worker --without-mingle -Q $QUEUES"]\n')
+    _, after = migrate(tmp_path, {"Dockerfile": text})
+    assert after["Dockerfile"] == ('ENV CELERY_BROKER_URL cloudflare://\n'
+                                   'CMD ["sh", "-c", "cfq-shim -A proj worker -Q $QUEUES"]\n')
+
+
+def test_a_folded_yaml_command_is_reported_not_rewritten(tmp_path):
+    text = "services:\n  w:\n    command: >\n      celery -A proj\n      worker -E\n"
+    result, after = migrate(tmp_path, {"docker-compose.yml": text})
+    assert after["docker-compose.yml"] == text
+    assert [f.code for f in result.files[0].findings] == ["CFQ609"]
+
+
+def test_a_github_actions_run_block_is_rewritten(tmp_path):
+    text = ("jobs:\n  test:\n    steps:\n      - run: |\n          celery -A proj worker --detach\n"
+            "          pytest\n")
+    result, after = migrate(tmp_path, {".github/workflows/ci.yml": text})
+    assert after[".github/workflows/ci.yml"] == text.replace("celery -A proj worker --detach", "cfq-shim -A proj worker")
+    assert [f.code for f in result.files[0].findings] == ["CFQ604"]
