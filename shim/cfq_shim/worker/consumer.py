@@ -40,7 +40,7 @@ from ..runtime import Runtime
 from ..transport.base import LeasedMessage, QueueNotFound, QueueSettings
 from .jobs import LEASE_LOST, Job, LeaseLost, NotStarted
 from .leases import LEASE_MARGIN_MS, Prefetch, lease_ms_for
-from .guard import DONE, RUNNING, RunningGuard
+from .guard import DONE, GUARD_HEADER, RUNNING, RunningGuard
 from .outcomes import dead_letter, hop, requeue, send_back, settlement_for
 from .pools import Pool, SoloPool, ThreadPool
 from .prefork import PreforkPool
@@ -467,8 +467,10 @@ class Worker:
                 self._settle(job, ACK)
                 return None
             if verdict == RUNNING:
-                logger.warning("Task %s is still running on a live worker (its lease ran out): this copy is sent "
-                               "back for %ss instead of running in parallel.", job.label, guard.recheck_seconds)
+                # A warning the first time; the same copy coming back while a long task runs is routine.
+                level = logging.INFO if GUARD_HEADER in envelope.headers else logging.WARNING
+                logger.log(level, "Task %s is still running on a live worker (its lease ran out): this copy is "
+                           "sent back for %ss instead of running in parallel.", job.label, guard.recheck_seconds)
                 self._settle(job, send_back(job, guard.held_back(envelope), guard.recheck_seconds, self.limits))
                 return None
         if envelope.eta is not None:
