@@ -611,3 +611,11 @@ def test_an_unnamed_periodic_task_that_shadows_another_is_logged_as_celery_does(
         app.add_periodic_task(20.0, tick.s())
     assert "shadowed a previous unnamed periodic task" in caplog.text
     assert len(app.conf.beat_schedule) == 1
+
+
+def test_the_app_is_the_runtime_the_worker_provision_and_admin_take(app):
+    from cfq_shim.runtime import Runtime
+
+    assert isinstance(app, Runtime)  # every member of the protocol exists on Celery
+    members = {name for name in vars(Runtime) if not name.startswith("_")} | set(Runtime.__annotations__)
+    assert {"conf", "tasks", "transport", "producer", "queues", "queue_settings", "reset_after_fork"} <= members
