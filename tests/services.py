@@ -60,25 +60,47 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait(10)
 
 
+def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made with the openssl command."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        unavailable("openssl is not installed (needed to make a certificate for the TLS redis-server)")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    made = subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        capture_output=True, text=True,
+    )
+    if made.returncode != 0:
+        unavailable(f"openssl could not make a certificate: {made.stderr.strip()[-300:]}")
+    return cert, key
+
+
 @contextmanager
-def redis_server(directory: Path) -> Iterator[str]:
-    """A throw-away redis-server; yields ``redis://127.0.0.1:PORT/0``."""
+def redis_server(directory: Path, *, tls: bool = False) -> Iterator[str]:
+    """A throw-away redis-server; yields ``redis://127.0.0.1:PORT/0``, or with ``tls`` a server that only
+    speaks TLS and ``rediss://127.0.0.1:PORT/0?ssl_cert_reqs=required&ssl_ca_certs=CERT``."""
     binary = shutil.which("redis-server")
     if binary is None:
         unavailable("redis-server is not installed (apt-get install redis-server)")
     port = free_port()
     directory.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(directory)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    command = [binary, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(directory)]
+    if tls:
+        cert, key = _self_signed_certificate(directory)
+        command += ["--port", "0", "--tls-port", str(port), "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+                    "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no"]
+        url = f"rediss://127.0.0.1:{port}/0?ssl_cert_reqs=required&ssl_ca_certs={cert}"
+    else:
+        command += ["--port", str(port)]
+        url = f"redis://127.0.0.1:{port}/0"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         try:
             _wait_for_port(port, process, "redis-server")
         except RuntimeError as exc:
             unavailable(str(exc))
-        yield f"redis://127.0.0.1:{port}/0"
+        yield url
     finally:
         _stop(process)
 

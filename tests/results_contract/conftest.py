@@ -74,12 +74,12 @@ def sqlite_backend(tmp_path: Path, clock: ContractClock, request: pytest.Fixture
 
 
 @contextmanager
-def redis_backend(tmp_path: Path, clock: ContractClock, request: pytest.FixtureRequest) -> Iterator[Opened]:
+def redis_backend(tmp_path: Path, clock: ContractClock, request: pytest.FixtureRequest, fixture: str = "redis_url") -> Iterator[Opened]:
     """A real redis-server on loopback (one per session, emptied per test). Redis expires keys on its
     own clock, so time is real here."""
     from cfq_shim.results.redis import RedisResultBackend
 
-    url = request.getfixturevalue("redis_url")
+    url = request.getfixturevalue(fixture)
     clock.use_real_time()
     backend = RedisResultBackend(url)
     backend.client.flushdb()
@@ -87,6 +87,11 @@ def redis_backend(tmp_path: Path, clock: ContractClock, request: pytest.FixtureR
         yield Opened(backend, url)
     finally:
         backend.close()
+
+
+def rediss_backend(tmp_path: Path, clock: ContractClock, request: pytest.FixtureRequest) -> ContextManager[Opened]:
+    """rediss://: the same, over TLS to a redis-server that speaks only TLS (certificate verified)."""
+    return redis_backend(tmp_path, clock, request, fixture="rediss_url")
 
 
 @contextmanager
@@ -156,6 +161,7 @@ BACKEND_FACTORIES: dict[str, BackendFactory] = {
     "memory": memory_backend,
     "sqlite": sqlite_backend,
     "redis": redis_backend,
+    "rediss": rediss_backend,
     "db+postgresql": postgres_backend,
     "db+sqlite": db_sqlite_backend,
     "d1-emulator": d1_emulator_backend,
@@ -188,6 +194,12 @@ if os.environ.get("CFQ_CONTRACT_DJANGO"):
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def rediss_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("rediss"), tls=True) as url:
         yield url
 
 
