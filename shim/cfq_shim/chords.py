@@ -16,8 +16,9 @@ result is stored), :func:`on_chord_part_return`:
 4. marks the claim complete, after which nothing fires the body again.
 
 The one remaining window is a worker killed between sending the body and step 4: the header task is
-delivered again and sends the body a second time (at-least-once, like every message here; the body
-keeps its task id, so its result is the same record).
+delivered again and, unless the body has stored a state by then (it ran, or started), sends the body
+a second time (at-least-once, like every message here; the body keeps its task id, so its result is
+the same record).
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ def _restore_header(backend: "Backend", group_id: str, app: Any) -> Any:
 
 
 def _fire(backend: "Backend", app: Any, body: Any, header: Any) -> None:
+    body_id = body.options.get("task_id")
+    if body_id and backend.task_result_exists(body_id):
+        # A claim re-taken after a crash: the body was sent (and has run, or started) already.
+        return
     ids = [result.id for result in header.results]
     metas = backend.get_task_metas(ids)
     values = []

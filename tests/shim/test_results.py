@@ -453,3 +453,28 @@ def test_task_async_result_and_revoked_state(app, worker):
     assert revoked.state == states.REVOKED and revoked.ready() and not revoked.failed()
     with pytest.raises(TaskRevokedError):
         revoked.get(timeout=1)
+
+
+def test_a_chord_claim_taken_again_after_a_crash_does_not_resend_a_body_that_ran(app):
+    from cfq_shim.chords import chord_key, on_chord_part_return
+    from cfq_shim.request import Context
+
+    @app.task
+    def xsum(values):
+        return sum(values)
+
+    # Given a chord of one header task whose worker claimed the chord and sent the body, which ran,
+    # but died before completing the claim
+    body = xsum.s()
+    body.freeze(_id="body-id")
+    app.backend.save_group("g1", GroupResult("g1", [AsyncResult("h1", app=app)], app=app))
+    app.backend.store_result("h1", 3, states.SUCCESS)
+    assert app.backend.store.claim_once(chord_key("g1"), "h1")
+    app.backend.store_result("body-id", 3, states.SUCCESS)
+    # When the header task is delivered again and finishes again
+    request = Context(id="h1", group="g1", chord=dict(body), chord_size=1)
+    on_chord_part_return(app.backend, request, states.SUCCESS, 3)
+    # Then nothing is sent (the memory transport's queue was never even created) and the claim is done
+    assert not app.backend.store.claim_once(chord_key("g1"), "h1")
+    with pytest.raises(Exception, match="does not exist"):
+        app.transport.peek("celery", batch_size=10)
