@@ -105,7 +105,19 @@ def celery_runtime(redis_url):
     canvas = {"chain": celery.chain, "group": celery.group, "chord": celery.chord}
     with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False, loglevel="ERROR", shutdown_timeout=10):
         yield Runtime("celery", app, tasks, canvas, gates, calls, celery.exceptions)
-    gc.collect()  # Celery's results unsubscribe when collected: do it while redis-server still runs
+    # Celery's Redis backend keeps every pending AsyncResult in backend._pending_results, and each one
+    # unsubscribes from Redis when collected. Left there, they are collected whenever a later test happens
+    # to run the garbage collector, after redis-server stopped: __del__ then retries for 20 s and raises
+    # inside that test (CPython 3.11's ast.parse turns it into a SystemError). Forget them here instead.
+    # The backend is per thread (the worker's threads have their own), so find each of this app's.
+    from celery.backends.redis import RedisBackend
+
+    for backend in [o for o in gc.get_objects() if isinstance(o, RedisBackend) and o.app is app]:
+        backend.result_consumer.subscribed_to.clear()
+        backend.result_consumer._pending_unsubscribe.clear()
+        for mapping in backend._pending_results:
+            mapping.clear()
+    gc.collect()
     app.close()
 
 
