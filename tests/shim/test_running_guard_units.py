@@ -3,6 +3,7 @@ whole path with real worker processes is tests/e2e/test_running_guard.py."""
 
 from __future__ import annotations
 
+import logging
 import time
 from types import SimpleNamespace
 
@@ -60,8 +61,14 @@ def test_a_store_that_cannot_answer_lets_the_task_run(tmp_path, caplog):
         raise OSError("disk gone")
 
     guard.store.lock_owner = broken
-    assert guard.verdict("t1") == RUN
-    assert "cannot read" in caplog.text
+    # The worker's logger may not propagate (a worker's logging set-up in another test): listen on it.
+    worker_logger = logging.getLogger("cfq_shim.worker")
+    worker_logger.addHandler(caplog.handler)
+    try:
+        assert guard.verdict("t1") == RUN
+    finally:
+        worker_logger.removeHandler(caplog.handler)
+    assert any("cannot read" in record.getMessage() for record in caplog.records)
 
 
 def _envelope():
