@@ -64,6 +64,29 @@ PeriodicTask.objects.create(name="every-minute", task="site_tasks.record", args=
 '''
 
 
+def _run_beat_until(directory: Path, args: list[str], done, timeout: float = 90.0) -> str:
+    """Run beat, wait until ``done(log_text)`` (not a fixed sleep: start-up is slow on a loaded machine),
+    then SIGTERM it; return its log."""
+    log_path = directory / f"beat-{len(list(directory.glob('beat-*.log')))}.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "cfq_shim", "-A", "site_tasks", "beat", "-l", "info", *args],
+                                cwd=directory, env=_env(directory), stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + timeout
+            while not done(log_path.read_text()) and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+    output = log_path.read_text()
+    assert proc.returncode == 0, output
+    return output
+
+
+def _sent(output: str, name: str) -> int:
+    return output.count(f"Sending due task {name} ")
+
+
 def _env(directory: Path) -> dict:
     return {**os.environ, "PYTHONPATH": str(directory), "DJANGO_SETTINGS_MODULE": "site_settings", "PYTHONUNBUFFERED": "1"}
 
@@ -97,13 +120,10 @@ def _queued(directory: Path) -> list[dict]:
 
 
 def test_periodic_tasks_from_the_database_run_as_django_celery_beat_runs_them(django_project):
-    # When beat runs with the scheduler named in the settings (CELERY_BEAT_SCHEDULER) for ~4 s
-    proc = subprocess.Popen([sys.executable, "-m", "cfq_shim", "-A", "site_tasks", "beat", "-l", "info", "--lease", "5"],
-                            cwd=django_project, env=_env(django_project), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(4.5)
-    proc.send_signal(signal.SIGTERM)
-    output = proc.communicate(timeout=30)[0]
-    assert proc.returncode == 0, output
+    # When beat runs with the scheduler named in the settings (CELERY_BEAT_SCHEDULER) until the interval row
+    # ran three times and the clocked one-off (due 2 s after the rows were made) ran
+    output = _run_beat_until(django_project, ["--lease", "5"],
+                             lambda log: _sent(log, "interval") >= 3 and _sent(log, "once") >= 1 and _sent(log, "from-settings") >= 1)
     # Then the solar-free rows behave as django_celery_beat's: interval runs, disabled/later/expired do not
     labels = [message["args"][0] for message in _queued(django_project) if message["args"]]
     assert labels.count("interval") >= 3
@@ -120,11 +140,7 @@ def test_periodic_tasks_from_the_database_run_as_django_celery_beat_runs_them(dj
 
 
 def test_headers_and_expiry_of_a_row_reach_the_message(django_project):
-    proc = subprocess.Popen([sys.executable, "-m", "cfq_shim", "-A", "site_tasks", "beat", "-S", "django"],
-                            cwd=django_project, env=_env(django_project), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(2.5)
-    proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=30)
+    _run_beat_until(django_project, ["-S", "django"], lambda log: _sent(log, "interval") >= 1)
     message = next(m for m in _queued(django_project) if m["args"] == ["interval"])
     assert message["headers"]["periodic_task_name"] == "interval" and message["headers"]["origin"] == "admin"
     assert message["headers"]["celery_beat_task"] is True and message["expires"] is not None
