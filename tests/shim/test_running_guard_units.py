@@ -61,13 +61,19 @@ def test_a_store_that_cannot_answer_lets_the_task_run(tmp_path, caplog):
         raise OSError("disk gone")
 
     guard.store.lock_owner = broken
-    # The worker's logger may not propagate (a worker's logging set-up in another test): listen on it.
+    # Another test in this process may have set up logging as a worker does (propagation off, a level, or
+    # dictConfig disabling existing loggers): listen on the worker's logger itself, enabled at WARNING.
     worker_logger = logging.getLogger("cfq_shim.worker")
+    saved = worker_logger.disabled, worker_logger.level
+    worker_logger.disabled = False
+    worker_logger.setLevel(logging.WARNING)
     worker_logger.addHandler(caplog.handler)
+    caplog.handler.setLevel(logging.WARNING)
     try:
         assert guard.verdict("t1") == RUN
     finally:
         worker_logger.removeHandler(caplog.handler)
+        worker_logger.disabled, worker_logger.level = saved
     assert any("cannot read" in record.getMessage() for record in caplog.records)
 
 
