@@ -10,6 +10,9 @@ The graph is read from the source with ``ast``, so it holds for code paths no te
 - ``from package import name`` is an edge to ``package.name`` when that is a module, else to ``package``;
 - imports under ``if TYPE_CHECKING:`` never run, so they are left out (annotations may name a higher
   layer; the ``Runtime`` protocol is how lower layers avoid needing to);
+- the graph is read in a fresh interpreter (this file run as a script): CPython 3.11's ``ast.parse`` can
+  fail with "AST constructor recursion depth mismatch" in a process where earlier tests used deep
+  recursion, which would make this test fail for a reason that is not the graph;
 - plug-ins named by string and resolved when used (the CLI's sub-commands, the transports by URL scheme,
   ``Celery.start``'s command line) are not imports: that late binding is what keeps them off the graph.
 """
@@ -17,6 +20,10 @@ The graph is read from the source with ``ast``, so it holds for code paths no te
 from __future__ import annotations
 
 import ast
+import functools
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import cfq_shim
@@ -63,16 +70,28 @@ def _imports(tree: ast.AST) -> list[tuple[ast.Import | ast.ImportFrom, bool]]:
     return found
 
 
-#: Imports of cfq_shim modules inside functions, as "module:line imports target" (filled by _read_graph).
+#: Imports of cfq_shim modules inside functions, as (module, line, target) (filled by _read_graph).
 _LATE: list[tuple[str, int, str]] = []
+
+
+@functools.lru_cache(maxsize=None)
+def _graph_from_a_fresh_interpreter() -> str:
+    return subprocess.run([sys.executable, __file__], capture_output=True, text=True, check=True).stdout
 
 
 def _read_graph() -> tuple[dict[str, set[str]], list[str]]:
     """(module -> the cfq_shim modules it imports, imports of forbidden packages as 'module:line name')."""
+    data = json.loads(_graph_from_a_fresh_interpreter())
+    _LATE[:] = [tuple(item) for item in data["late"]]
+    return {module: set(targets) for module, targets in data["edges"].items()}, data["forbidden"]
+
+
+def _parse_graph() -> tuple[dict[str, set[str]], list[str], list[tuple[str, int, str]]]:
+    """Read every module of cfq_shim: (edges, forbidden imports, cfq_shim imports inside functions)."""
     modules = {_module_name(path): path for path in PACKAGE_DIR.rglob("*.py")}
     edges: dict[str, set[str]] = {}
     forbidden: list[str] = []
-    _LATE.clear()
+    late: list[tuple[str, int, str]] = []
     for name, path in modules.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         targets: set[str] = set()
@@ -96,9 +115,9 @@ def _read_graph() -> tuple[dict[str, set[str]], list[str]]:
                 if target in modules and target != name:
                     targets.add(target)
                     if in_function:
-                        _LATE.append((name, line, target))
+                        late.append((name, line, target))
         edges[name] = targets
-    return edges, forbidden
+    return edges, forbidden, late
 
 
 def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
@@ -192,3 +211,9 @@ def test_transport_and_sending_never_import_the_app_or_the_task_layer():
     for module, targets in edges.items():
         if module.startswith(("cfq_shim.transport", "cfq_shim.sending", "cfq_shim.embedded")):
             assert not targets & above, (module, targets & above)
+
+
+if __name__ == "__main__":  # how _read_graph reads the graph: in a fresh interpreter, printed as JSON
+    edges, forbidden, late = _parse_graph()
+    print(json.dumps({"edges": {module: sorted(targets) for module, targets in edges.items()},
+                      "forbidden": forbidden, "late": late}))
