@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
 from ..limits import deliveries_allowed
-from ..naming import dead_letter_queue_name
+from ..naming import REPLAY_HEADER, dead_letter_queue_name
 from ..transport import validation
 from ..transport.base import OutgoingMessage, QueueNotFound, RetryRequest, Transport, TransportError
 from .entries import DeadLetterEntry
@@ -182,10 +183,14 @@ def send_all(transport: Transport, queue: str, bodies: Sequence[str]) -> None:
         transport.send_batch(queue, batch)
 
 
-def reset_retries(body: str) -> str:
-    """``body`` with its envelope's ``retries`` set to 0 (the rest kept as it is)."""
+def replay_body(body: str, mark: str, *, reset: bool = False) -> str:
+    """``body`` with the replay mark in its envelope's headers (and ``retries`` at 0 with ``reset``);
+    every other field is kept as it is (typed values stay in their JSON form)."""
     wire = json.loads(body)
-    wire["retries"] = 0
+    headers = wire.get("headers")
+    wire["headers"] = {**(headers if isinstance(headers, dict) else {}), REPLAY_HEADER: mark}
+    if reset:
+        wire["retries"] = 0
     return json.dumps(wire, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -199,6 +204,7 @@ def replay(
 ) -> ReplayReport:
     """Send the selected dead letters back to their queues, acking each only after its send succeeded."""
     report = ReplayReport()
+    mark = uuid.uuid4().hex
     with dlq.scan() as scan:
         for batch in scan.batches():
             chosen = [e for e in batch if selection.matches(e)]
@@ -208,9 +214,7 @@ def replay(
                 if why:
                     report.skipped.append((entry, why))
                     continue
-                body = entry.record.original_body
-                if reset:
-                    body = reset_retries(body)
+                body = replay_body(entry.record.original_body, mark, reset=reset)
                 by_queue.setdefault(entry.queue, []).append((entry, body))
             for queue, items in by_queue.items():
                 if dry_run:

@@ -35,7 +35,7 @@ from ..execution import (
     record_worker_failure,
 )
 from ..exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
-from ..naming import dead_letter_queue_name
+from ..naming import REPLAY_HEADER, dead_letter_queue_name
 from ..runtime import Runtime
 from ..transport.base import LeasedMessage, QueueNotFound, QueueSettings
 from .jobs import LEASE_LOST, Job, LeaseLost, NotStarted
@@ -442,7 +442,7 @@ class Worker:
             ))
             return None
         job.task = task
-        if self.completed.completed_recently(envelope.id):
+        if self.completed.completed_recently(dedupe_key(envelope)):
             # A duplicate (a retried push stored twice, or a redelivery after a lost ack): done already.
             logger.info("Task %s is a duplicate of one completed lately: acked without running.", job.label)
             self._settle(job, ACK)
@@ -514,7 +514,7 @@ class Worker:
             return LEASE_LOST
         assert job.envelope is not None and job.delivery is not None
         envelope, delivery = job.envelope, job.delivery
-        if self.completed.completed_recently(envelope.id):
+        if self.completed.completed_recently(dedupe_key(envelope)):
             # Its twin (same task id) finished while this copy waited for a slot.
             logger.info("Task %s is a duplicate of one completed lately: acked without running.", job.label)
             return Ignored()
@@ -551,7 +551,7 @@ class Worker:
         if job.envelope is not None and not isinstance(outcome, RetryLater) and not (
             isinstance(outcome, Rejected) and outcome.requeue
         ):
-            self.completed.record_completed(job.envelope.id)
+            self.completed.record_completed(dedupe_key(job.envelope))
             if self.running_guard is not None and job.lease_ran_out():
                 # Copies delivered while it ran past its lease are acked without running (guard.py);
                 # marked before the settle, while the heartbeat still lists the task as active.
@@ -632,7 +632,7 @@ class Worker:
         record_revoked(self.app, job, terminated=terminated, signum=signum)
         self.tracker.finished(job, states.REVOKED)
         if job.envelope is not None:
-            self.completed.record_completed(job.envelope.id)
+            self.completed.record_completed(dedupe_key(job.envelope))
 
     # What the control agent calls (control/agent.py: ControlledWorker).
     def child_pids(self) -> list[int]:
@@ -765,6 +765,13 @@ _STATES = {Succeeded: states.SUCCESS, Failed: states.FAILURE, RetryLater: states
 def _state_of(outcome: Outcome) -> str:
     """The task state an outcome stands for (the dashboard's recent tasks and counters)."""
     return _STATES.get(type(outcome), states.FAILURE)
+
+
+def dedupe_key(envelope: Any) -> str:
+    """What duplicate detection compares: the task id, plus the replay mark ``cfq-shim dlq replay`` puts in
+    the headers, so a replayed dead letter runs even where the worker remembers its failure."""
+    replay = envelope.headers.get(REPLAY_HEADER) if envelope.headers else None
+    return f"{envelope.id}#{replay}" if replay else envelope.id
 
 
 def _acks_early(task: Any) -> bool:
