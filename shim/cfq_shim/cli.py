@@ -27,6 +27,7 @@ _COMMANDS: dict[str, str] = {
     "status": "cfq_shim.control.command:status_command",
     "control": "cfq_shim.control.command:control_command",
     "forward": "cfq_shim.forward:forward_command",
+    "dashboard": "cfq_shim.dashboard.command:dashboard_command",
 }
 
 
@@ -42,6 +43,7 @@ _SHORT_HELP: dict[str, str] = {
     "status": "Show the live workers.",
     "control": "Revoke tasks and send commands to the workers.",
     "forward": "Push the app's outbox (producer=outbox) to its queues.",
+    "dashboard": "Serve a web dashboard (queues, workers, tasks, dead letters).",
 }
 
 

@@ -11,11 +11,13 @@ Thread-safe: the consumer loop, pool threads and the control agent all touch it.
 from __future__ import annotations
 
 import collections
+import json
 import threading
 import time
 from typing import Any, Deque
 
 from .. import states
+from ..envelope import dumps
 from .jobs import Job
 
 __all__ = ["TaskTracker", "RECENT_TASKS", "MINUTES_KEPT"]
@@ -24,6 +26,22 @@ __all__ = ["TaskTracker", "RECENT_TASKS", "MINUTES_KEPT"]
 RECENT_TASKS = 200
 #: Per-minute counts kept (one hour).
 MINUTES_KEPT = 60
+#: Longest JSON of a recent task's arguments kept (longer ones are kept as a shortened text).
+_ARGS_KEPT_CHARS = 1000
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as plain JSON data (datetimes, UUIDs... as kombu's typed markers), for the heartbeat."""
+    try:
+        return json.loads(dumps(value))
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _kept(value: Any) -> Any:
+    plain = _plain(value)
+    text = json.dumps(plain)
+    return plain if len(text) <= _ARGS_KEPT_CHARS else text[: _ARGS_KEPT_CHARS - 1] + "…"
 
 
 def _wall(monotonic_moment: float) -> float:
@@ -74,6 +92,7 @@ class TaskTracker:
             self._recent.append({
                 "id": envelope.id, "name": envelope.task, "state": state, "finished_at": now,
                 "runtime": runtime, "queue": job.message.queue, "retries": envelope.retries,
+                "args": _kept(envelope.args), "kwargs": _kept(envelope.kwargs),
             })
 
     # -- what inspect() reads --------------------------------------------------------------------------
@@ -88,8 +107,8 @@ class TaskTracker:
         return {
             "id": envelope.id,
             "name": envelope.task,
-            "args": envelope.args,
-            "kwargs": envelope.kwargs,
+            "args": _plain(envelope.args),
+            "kwargs": _plain(envelope.kwargs),
             "type": envelope.task,
             "hostname": self.hostname,
             "time_start": _wall(since) if since is not None else None,

@@ -7,15 +7,12 @@ on 127.0.0.1: on ``memory://`` a busy Celery worker does not answer ``inspect()`
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
 import threading
 import time
 from typing import Any, Iterator
 
 import pytest
+from services import redis_server
 
 DEADLINE_SECONDS = 20.0
 
@@ -65,37 +62,11 @@ def _collect(app, release: threading.Event, hold) -> dict[str, Any]:
     return replies
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI must run this test against a real redis-server)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    """A redis-server of its own on a free loopback port, stopped at the end."""
-    server = shutil.which("redis-server")
-    if server is None:
-        _unavailable("redis-server is not installed (apt-get install redis-server)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    _unavailable(f"redis-server did not start on 127.0.0.1:{port}")
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    """A redis-server of its own on a free loopback port (tests/services.py), stopped at the end."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url.rsplit("/", 1)[0]
 
 
 @pytest.fixture(scope="module")
