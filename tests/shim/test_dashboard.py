@@ -152,3 +152,48 @@ def _wait(predicate, timeout_seconds=15.0):
     while not predicate():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.05)
+
+
+def test_the_command_serves_on_loopback_and_refuses_a_malformed_basic_auth(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import urllib.request
+
+    (tmp_path / "dashproj.py").write_text(textwrap.dedent(f"""
+        from cfq_shim import Celery
+        app = Celery("dashproj", broker="sqlite:///{tmp_path}/q.sqlite3")
+    """))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    env.pop("CFQ_SHIM_DASHBOARD_AUTH", None)
+    bad = subprocess.run([sys.executable, "-m", "cfq_shim", "-A", "dashproj", "dashboard", "--basic-auth", "nocolon"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "USER:PASSWORD" in bad.stderr and "nocolon" not in bad.stderr
+    server = subprocess.Popen([sys.executable, "-m", "cfq_shim", "-A", "dashproj", "dashboard", "--port", "0"],
+                              cwd=tmp_path, env={**env, "CFQ_SHIM_DASHBOARD_AUTH": f"ops:{SECRET}"},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()
+        url = re.search(r"(http://127\.0\.0\.1:\d+/)", line).group(1)
+        assert "read-only" in line
+        request = urllib.request.Request(url + "queues", headers={
+            "Authorization": "Basic " + base64.b64encode(f"ops:{SECRET}".encode()).decode()})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200 and 'data-queue="celery"' in response.read().decode()
+        try:
+            urllib.request.urlopen(url + "queues", timeout=30)
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 401
+        else:
+            raise AssertionError("served without the basic auth")
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
+        server.stdout.close()
+        server.stderr.close()

@@ -6,6 +6,7 @@ import click
 
 from ..cli import app_from_context
 from .security import parse_basic_auth
+from .web import create_app
 
 __all__ = ["dashboard_command"]
 
@@ -30,9 +31,8 @@ def dashboard_command(ctx: click.Context, host: str, port: int, allow_actions: b
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--basic-auth") from None
     try:
+        import flask  # noqa: F401 - checked here for a one-line error; web.py imports it
         from waitress import create_server
-
-        from .web import create_app
     except ImportError as exc:
         raise click.ClickException(
             f"the dashboard needs Flask and waitress ({exc.name} is missing): pip install 'celery2cfq[dashboard]'"

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from typing import Any
-
-from flask import Flask, Response, abort, flash, redirect, render_template, request, url_for
+from typing import TYPE_CHECKING, Any
 
 from ..deadletters.access import replay
 from ..deadletters.selection import Selection
@@ -22,13 +20,19 @@ from .chart import svg_bars
 from .security import CSRF_COOKIE, CSRF_FIELD, BasicAuth, csrf_ok, new_csrf_token
 from .views import Dashboard
 
+if TYPE_CHECKING:  # pragma: no cover
+    from flask import Flask, Response
+
 __all__ = ["create_app", "REFRESH_SECONDS"]
 
 #: How often the queues and workers pages reload themselves.
 REFRESH_SECONDS = 3
 
 
-def create_app(runtime: Runtime, *, allow_actions: bool = False, auth: BasicAuth | None = None) -> Flask:
+def create_app(runtime: Runtime, *, allow_actions: bool = False, auth: BasicAuth | None = None) -> "Flask":
+    # Flask is the optional 'dashboard' extra: imported here, so cfq_shim imports without it.
+    from flask import Flask, Response, abort, flash, redirect, render_template, request, url_for
+
     web = Flask(__name__)
     # Only for flash() messages after an action; a fresh key per process (nothing secret is kept).
     web.secret_key = new_csrf_token()
@@ -64,7 +68,7 @@ def create_app(runtime: Runtime, *, allow_actions: bool = False, auth: BasicAuth
         return None
 
     @web.after_request
-    def harden(response: Response) -> Response:
+    def harden(response: "Response") -> "Response":
         if not request.cookies.get(CSRF_COOKIE):
             response.set_cookie(CSRF_COOKIE, _csrf_token(), httponly=True, samesite="Strict")
         response.headers["X-Frame-Options"] = "DENY"
@@ -169,6 +173,8 @@ def create_app(runtime: Runtime, *, allow_actions: bool = False, auth: BasicAuth
 
 
 def _dead_letter_queue(dashboard: Dashboard, queue: str) -> Any:
+    from flask import abort
+
     try:
         return dashboard.dead_letter_queue(queue)
     except KeyError:
