@@ -463,7 +463,7 @@ class Worker:
             verdict = guard.verdict(envelope.id)
             if verdict == DONE:
                 logger.info("Task %s ran already (past its lease): this copy is acked without running.", job.label)
-                self.completed.record_completed(envelope.id)
+                self.completed.record_completed(dedupe_key(envelope))
                 self._settle(job, ACK)
                 return None
             if verdict == RUNNING:
