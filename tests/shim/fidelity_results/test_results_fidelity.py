@@ -112,7 +112,8 @@ def celery_runtime(redis_url):
     # The backend is per thread (the worker's threads have their own), so find each of this app's.
     from celery.backends.redis import RedisBackend
 
-    for backend in [o for o in gc.get_objects() if isinstance(o, RedisBackend) and o.app is app]:
+    # type(), not isinstance(): isinstance reads __class__, which a lazy proxy (Django's settings) resolves.
+    for backend in [o for o in gc.get_objects() if issubclass(type(o), RedisBackend) and o.app is app]:
         backend.result_consumer.subscribed_to.clear()
         backend.result_consumer._pending_unsubscribe.clear()
         for mapping in backend._pending_results:
