@@ -14,7 +14,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .names import CELERY_INSTRUMENTATION_MODULES, celery_equivalent
+from .names import CELERY_INSTRUMENTATION_MODULES, CELERY_PYTEST_PLUGIN, celery_equivalent
 
 __all__ = [
     "ConfigSource", "Definition", "DefinitionForm", "ModuleFacts", "analyze_module", "is_celery_library", "parse_for_index", "parse_lowered", "parse_with_ast",
@@ -320,6 +320,9 @@ def analyze_module(tree: ast.Module, module: str, *, is_package: bool, track_sta
         elif track_statements:
             if isinstance(node, ast.Constant):
                 if isinstance(node.value, str) and ("django_celery_beat" in node.value or node.value.startswith("CELERY_")):
+                    always.update(owners)
+                elif node.value == CELERY_PYTEST_PLUGIN:  # ``pytest_plugins = ("celery.contrib.pytest",)``
+                    facts.mentions_celery = True
                     always.update(owners)
                 continue
             if isinstance(node, ast.keyword) and node.arg and node.arg.startswith("CELERY_"):

@@ -73,6 +73,16 @@ _CANVAS = frozenset({
     "Signature", "signature", "subtask", "maybe_signature", "group", "chain", "chord", "chunks", "xmap", "xstarmap",
 })
 
+#: The module Celery's test fixtures come from, as named in ``pytest_plugins``.
+CELERY_PYTEST_PLUGIN = "celery.contrib.pytest"
+
+#: Celery's fixtures that ``cfq_shim.contrib.pytest`` (a ``pytest11`` plugin) also defines.
+CELERY_PYTEST_FIXTURES = frozenset({
+    "celery_app", "celery_worker", "celery_config", "celery_parameters", "celery_includes",
+    "celery_session_app", "celery_session_worker", "celery_worker_pool", "celery_worker_parameters",
+    "celery_enable_logging", "use_celery_app_trap", "depends_on_current_app",
+})
+
 #: Celery module -> (shim module, names it provides there).
 MODULE_TARGETS: Mapping[str, tuple[str, frozenset[str]]] = {
     "celery": (
@@ -92,6 +102,11 @@ MODULE_TARGETS: Mapping[str, tuple[str, frozenset[str]]] = {
     "celery.app": ("cfq_shim.app", frozenset({"Celery", "shared_task"})),
     # Celery 5.4's Django task class (delay_on_commit); the shim's Django fix-up has the same one.
     "celery.contrib.django.task": ("cfq_shim.fixups.django", frozenset({"DjangoTask"})),
+    # The shim's pytest plugin has Celery's fixtures (same names and scopes) and its test worker.
+    "celery.contrib.pytest": ("cfq_shim.contrib.pytest", CELERY_PYTEST_FIXTURES),
+    "celery.contrib.testing.worker": (
+        "cfq_shim.contrib.testing.worker", frozenset({"start_worker", "setup_app_for_worker", "TestWorkController"})
+    ),
     # Celery projects catch kombu's serialisation and connection errors; the shim has them too.
     "kombu.exceptions": (
         "cfq_shim.exceptions", frozenset({"EncodeError", "DecodeError", "OperationalError", "KombuError"})

@@ -8,6 +8,7 @@ they fail or do nothing. Each finding says what to use instead. ``celery.contrib
 
 from __future__ import annotations
 
+from ..names import MODULE_TARGETS
 from ._base import Example, Rule
 
 __all__ = ["RULES", "contrib_message", "is_contrib"]
@@ -19,8 +20,8 @@ RULES = (
         title="A `celery.contrib` helper the shim lacks",
         description=(
             "The import is left on Celery, but the helper works on Celery's own tasks, results and workers: "
-            "`abortable` (check a flag the task reads instead), `pytest`/`testing` (test with the shim's app in "
-            "eager mode or a worker on `memory://`), `rdb` (use `breakpoint()` with a remote debugger), `sphinx` "
+            "`abortable` (check a flag the task reads instead), `pytest`/`testing` beyond what the shim has (its "
+            "pytest plugin's fixtures and `start_worker` are migrated: CFQ101, CFQ105), `rdb` (use `breakpoint()` with a remote debugger), `sphinx` "
             "(document the task functions with autodoc), `migrate` (drain the old broker with Celery during the "
             "rollout)."
         ),
@@ -40,8 +41,8 @@ RULES = (
 )
 
 _TESTING = (
-    "its fixtures start a Celery app and worker, so the tests would not run the migrated code: test with the "
-    "shim's app (task_always_eager=True, or a cfq_shim worker on memory://)"
+    "it drives a Celery app and worker, so the tests would not run the migrated code: use the fixtures of "
+    "cfq_shim's pytest plugin (celery_app, celery_worker, ...) or cfq_shim.contrib.testing.worker.start_worker"
 )
 #: celery.contrib submodule -> what it does with the shim, and what to use instead.
 _ADVICE = {
@@ -69,4 +70,6 @@ def contrib_message(module: str, names: list[str]) -> str:
     submodule = module.split(".")[2] if module.count(".") >= 2 else (names[0] if names else "")
     what = f"{', '.join(names)} (from {module})" if names else module
     advice = _ADVICE.get(submodule, "it works on Celery's own tasks and workers, not the shim's")
-    return f"{what}: cfq_shim has no celery.contrib.{submodule}; left on Celery, but {advice}"
+    shim_module = MODULE_TARGETS.get(module, (None,))[0]
+    missing = f"{shim_module} has no {', '.join(names)}" if shim_module and names else f"cfq_shim has no celery.contrib.{submodule}"
+    return f"{what}: {missing}; left on Celery, but {advice}"

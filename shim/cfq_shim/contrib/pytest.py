@@ -29,7 +29,11 @@ import pytest
 from ..app import Celery
 from .testing.worker import setup_app_for_worker, start_worker
 
-__all__ = ["DEFAULT_TEST_CONFIG"]
+__all__ = [
+    "DEFAULT_TEST_CONFIG", "celery_app", "celery_config", "celery_enable_logging", "celery_includes",
+    "celery_parameters", "celery_session_app", "celery_session_worker", "celery_worker",
+    "celery_worker_parameters", "celery_worker_pool", "depends_on_current_app", "use_celery_app_trap",
+]
 
 #: What Celery's test app starts from, in cfq_shim's terms (in-process broker and results).
 DEFAULT_TEST_CONFIG: Mapping[str, Any] = {

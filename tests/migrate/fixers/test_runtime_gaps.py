@@ -130,16 +130,33 @@ def test_threads_pool_is_not_reported():
 
 
 def test_contrib_names_get_their_own_finding_instead_of_cfq103():
-    source = "from celery.contrib.abortable import AbortableTask\nfrom celery.contrib import rdb\nimport celery.contrib.pytest\n"
+    source = "from celery.contrib.abortable import AbortableTask\nfrom celery.contrib import rdb\nimport celery.contrib.testing.manager\n"
     result = check_noop(source)
     assert _findings(result) == [("CFQ510", 1), ("CFQ510", 2), ("CFQ510", 3)]
     assert "have the task check a flag" in result.findings[0].message
     assert "breakpoint()" in result.findings[1].message
-    assert "test with the shim's app" in result.findings[2].message
+    assert "cfq_shim's pytest plugin" in result.findings[2].message
 
 
-def test_a_split_import_keeps_the_contrib_name_on_celery():
-    assert codes(check_noop("from celery.contrib.testing.worker import start_worker\n")) == ["CFQ510"]
+def test_a_split_import_keeps_the_contrib_name_the_shim_lacks_on_celery():
+    result = check_transformed(
+        "from celery.contrib.pytest import celery_app, celery_class_tasks\n",
+        "from cfq_shim.contrib.pytest import celery_app\nfrom celery.contrib.pytest import celery_class_tasks\n",
+    )
+    assert _findings(result) == [("CFQ510", 1)]
+    assert result.findings[0].message.startswith(
+        "celery_class_tasks (from celery.contrib.pytest): cfq_shim.contrib.pytest has no celery_class_tasks;"
+    )
+
+
+def test_celery_test_worker_and_fixtures_become_the_shims():
+    result = check_transformed(
+        "from celery.contrib.testing.worker import start_worker\nfrom celery.contrib.pytest import celery_app as app\n"
+        "import celery.contrib.testing.worker\n\nstart = celery.contrib.testing.worker.start_worker\n",
+        "from cfq_shim.contrib.testing.worker import start_worker\nfrom cfq_shim.contrib.pytest import celery_app as app\n"
+        "import cfq_shim.contrib.testing.worker\n\nstart = cfq_shim.contrib.testing.worker.start_worker\n",
+    )
+    assert codes(result) == []
 
 
 def test_django_task_is_provided_by_the_shim():
