@@ -3,8 +3,9 @@
 ``celery2cfq rewrite`` and run by a real ``cfq-shim beat`` and ``cfq-shim worker`` (Celery hidden from
 the path, as on a machine where only celery2cfq is installed).
 
-The project (tests/e2e/projects/periodic) records each task run as a JSON line (e2e_events). The test
-waits until every entry has run — the every-minute crontab included, so it takes up to a minute and is
+The project is the corpus case corpus/periodic_beat (its ``before/`` tree, whose migration
+tests/migrate/test_corpus.py checks against ``after/`` byte for byte); it records each task run as a
+JSON line (e2e_events). The test waits until every entry has run — the every-minute crontab included, so it takes up to a minute and is
 marked slow — then checks that no run happened twice.
 """
 
@@ -23,7 +24,7 @@ from pathlib import Path
 import pytest
 
 PROJECTS = Path(__file__).parent / "projects"
-SOURCE = PROJECTS / "periodic"
+SOURCE = Path(__file__).parents[2] / "corpus" / "periodic_beat" / "before"
 SUPPORT = PROJECTS / "support"
 WITHOUT_CELERY = PROJECTS / "without_celery"
 BIN = Path(sys.executable).parent
