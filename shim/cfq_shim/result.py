@@ -81,7 +81,23 @@ def _raise_state(meta: dict) -> None:
     raise Exception(value)
 
 
-class AsyncResult:
+class _BoundToApp:
+    """``.app``: the app given at construction, else the current app (read when used, as Celery's)."""
+
+    _app: "Celery | None"
+
+    @property
+    def app(self) -> "Celery":
+        if self._app is None:
+            return get_current_app()
+        return self._app
+
+    @app.setter
+    def app(self, value: "Celery") -> None:
+        self._app = value
+
+
+class AsyncResult(_BoundToApp):
     """A task call's result, by id: state, value, and a way to wait for it."""
 
     def __init__(self, id: str, backend: Any = None, task_name: str | None = None, app: "Celery | None" = None, parent: Any = None) -> None:  # noqa: A002
@@ -96,16 +112,6 @@ class AsyncResult:
         self._ignored = False
 
     # -- wiring -----------------------------------------------------------------------------------------
-    @property
-    def app(self) -> "Celery":
-        if self._app is None:
-            return get_current_app()
-        return self._app
-
-    @app.setter
-    def app(self, value: "Celery") -> None:
-        self._app = value
-
     @property
     def backend(self) -> Any:
         return self._backend if self._backend is not None else self.app.backend
@@ -404,22 +410,12 @@ class EagerResult(AsyncResult):
         return f"<EagerResult: {self.id}>"
 
 
-class ResultSet:
+class ResultSet(_BoundToApp):
     """Several results, read together."""
 
     def __init__(self, results: Iterable[AsyncResult], app: "Celery | None" = None, ready_barrier: Any = None, **kwargs: Any) -> None:
         self.results = list(results)
         self._app = app
-
-    @property
-    def app(self) -> "Celery":
-        if self._app is None:
-            return get_current_app()
-        return self._app
-
-    @app.setter
-    def app(self, value: "Celery") -> None:
-        self._app = value
 
     @property
     def backend(self) -> Any:
