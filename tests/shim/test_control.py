@@ -13,7 +13,6 @@ from cfq_shim import Celery, signals, states
 from cfq_shim.control.heartbeat import all_workers, is_task_running
 from cfq_shim.control.store import ControlUnavailable, control_store
 from cfq_shim.exceptions import FeatureNotAvailable
-from cfq_shim.worker import Worker
 
 #: Celery 5.7's Request.info() keys (measured: tests/shim/fidelity/test_control_fidelity.py).
 REQUEST_KEYS = {"id", "name", "args", "kwargs", "type", "hostname", "time_start", "acknowledged",
@@ -32,27 +31,15 @@ def wait_until(predicate, timeout_seconds=15.0, what="condition"):
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-def app(request, tmp_path):
+def app(request, tmp_path, make_app):
     broker = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/q.sqlite3"
-    app = Celery("ctl", broker=broker, cfq_worker_heartbeat_seconds=0.1)
-    yield app
-    app.close()
+    return make_app("ctl", broker=broker, cfq_worker_heartbeat_seconds=0.1)
 
 
 @pytest.fixture
-def start(app):
-    workers = []
-
-    def start(**options):
-        options.setdefault("pool", "threads")
-        options.setdefault("concurrency", 2)
-        worker = Worker(app, max_idle_backoff_seconds=0.02, **options).start()
-        workers.append(worker)
-        return worker
-
-    yield start
-    for worker in workers:
-        worker.stop()
+def start(start_worker):
+    """conftest's start_worker (threads pool, 2 slots, a short idle back-off), under this file's name."""
+    return start_worker
 
 
 def test_a_revoked_task_never_runs_and_is_acked(app, start):

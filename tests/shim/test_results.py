@@ -3,6 +3,7 @@ memory:// result backend: what AsyncResult, GroupResult and the canvas report.""
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -10,11 +11,10 @@ from datetime import datetime
 
 import pytest
 
-from cfq_shim import AsyncResult, Celery, chain, chord, group, states
+from cfq_shim import AsyncResult, chain, chord, group, states
 from cfq_shim.exceptions import ChordError, Ignore, TimeoutError
 from cfq_shim.result import GroupResult, allow_join_result
 from cfq_shim.results.meta import RemoteTaskError
-from cfq_shim.worker import Worker
 
 
 class CustomError(Exception):
@@ -22,26 +22,14 @@ class CustomError(Exception):
 
 
 @pytest.fixture
-def app():
-    app = Celery("results", broker="memory://", backend="memory://", cfq_queue_max_retries=5)
-    yield app
-    app.close()
+def app(make_app):
+    return make_app("results", backend="memory://", cfq_queue_max_retries=5)
 
 
 @pytest.fixture
-def worker(app):
-    started = []
-
-    def start(**options):
-        options.setdefault("pool", "threads")
-        options.setdefault("concurrency", 4)
-        running = Worker(app, max_idle_backoff_seconds=0.02, **options).start()
-        started.append(running)
-        return running
-
-    yield start
-    for running in started:
-        running.stop()
+def worker(start_worker):
+    """conftest's start_worker, with 4 slots unless a test says otherwise."""
+    return functools.partial(start_worker, concurrency=4)
 
 
 def test_unknown_id_is_pending(app):
