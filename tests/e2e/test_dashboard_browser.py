@@ -170,7 +170,10 @@ def test_every_page_in_a_real_browser_and_a_replay_from_the_ui(browser, live, tm
     assert len(browser.find_elements(By.CSS_SELECTOR, "tr.dead-letter")) == 2
     _shot(browser, tmp_path, "dead-letters")
     browser.find_element(By.CSS_SELECTOR, f'tr.dead-letter[data-id="{failed[0].id}"] button.replay').click()
-    assert "Replayed 1 dead letter(s) to celery." in _wait(lambda: browser.find_element(By.ID, "flash").text, "flash")
+    # find_elements (plural) answers [] while the page after the POST's redirect is still loading, where
+    # find_element raised NoSuchElementException instead of letting _wait try again.
+    flash = _wait(lambda: next((e.text for e in browser.find_elements(By.ID, "flash")), ""), "flash")
+    assert "Replayed 1 dead letter(s) to celery." in flash
     assert [e.get_attribute("data-id") for e in browser.find_elements(By.CSS_SELECTOR, "tr.dead-letter")] == [failed[1].id]
     _wait(lambda: failed[0].state == "SUCCESS", "the replayed task succeeded")
     assert failed[0].get(timeout=5) == {"order": 2000, "charged": -5}
