@@ -1,0 +1,10 @@
+"""Django integrations that a project opts into by name.
+
+- ``cfq_shim.django.tasks``: a backend for Django's task framework (``django.tasks``, Django 6), so code
+  that uses ``@task`` / ``enqueue()`` runs on the same queues and worker as the project's Celery tasks.
+- ``cfq_shim.django.outbox``: the transactional outbox, a Django app whose table holds messages written
+  in the project's own transaction; ``cfq-shim -A proj forward`` sends them once it commits.
+
+The Celery-style fix-up that ``Celery()`` applies by itself under Django is in ``cfq_shim.fixups.django``.
+Nothing here is imported by the rest of the shim: each module is loaded by Django, by its dotted path.
+"""
