@@ -10,7 +10,8 @@
 
 One module per format family: :mod:`.line_formats` (shell scripts, Procfile, Makefile, systemd,
 supervisor, Dockerfile, environment files), :mod:`.yaml_format` (compose, Kubernetes, Helm values),
-:mod:`.dependencies` (requirements files, pyproject.toml, setup.cfg). Rules and codes: :mod:`.rules`.
+:mod:`.dependencies` (requirements files, pyproject.toml, setup.cfg), :mod:`.pytest_options`
+(``-p celery.contrib.pytest`` in pytest's options: pytest.ini, tox.ini, setup.cfg, pyproject.toml). Rules and codes: :mod:`.rules`.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from collections.abc import Callable
 
 from ..model import Finding, Options, Transformed
 from .celery_cli import SHELLS
+from . import pytest_options
 from .edits import Edit, Note, apply_edits, line_and_column
 
 __all__ = ["kind_of", "might_need_work", "transform_file", "KINDS"]
 
 #: Formats and what they are for (docs/cli.md lists them).
 KINDS = ("procfile", "dockerfile", "shell", "systemd", "supervisor", "makefile", "yaml", "env", "requirements",
-         "pyproject", "setup.cfg", "script?")
+         "pyproject", "setup.cfg", "ini", "script?")
 
 
 def kind_of(key: str) -> str | None:
@@ -49,6 +51,8 @@ def kind_of(key: str) -> str | None:
         return "shell"
     if suffix == ".service":
         return "systemd"
+    if lowered in ("pytest.ini", "tox.ini"):
+        return "ini"
     if suffix in (".conf", ".ini") and lowered not in ("setup.cfg", "tox.ini", "pytest.ini", "mypy.ini"):
         return "supervisor"
     if suffix in (".yml", ".yaml"):
@@ -104,6 +108,7 @@ def _formatter(kind: str) -> Callable[[str, Options], tuple[list[Edit], list[Not
         "supervisor": line_formats.supervisor_conf, "makefile": line_formats.makefile, "env": line_formats.env_file,
         "yaml": yaml_format.yaml_file, "requirements": dependencies.requirements_file,
         "pyproject": dependencies.pyproject_file, "setup.cfg": dependencies.setup_cfg_file,
+        "ini": pytest_options.pytest_ini,
     }[kind]
 
 
@@ -115,6 +120,10 @@ def transform_file(source: str, *, path: str, index: object = None, options: Opt
         return Transformed(source=source)
     edits, notes = _formatter(kind)(source, options)
     edits = sorted(set(edits))  # a YAML anchor's node is reached once per alias: the same edit, once
+    if not options.enabled(pytest_options.CODE):
+        # The removals of "-p celery.contrib.pytest" from pytest command lines (in any format's
+        # commands) are the only edits that delete the plugin's name.
+        edits = [e for e in edits if e.text or pytest_options.CELERY_PYTEST_PLUGIN not in source[e.start:e.end]]
     from .rules import REWRITE_GATES
 
     gate = REWRITE_GATES.get(kind, "CFQ601")

@@ -20,6 +20,10 @@ from typing import Protocol
 
 from .celery_cli import SHELLS, Arg, Plan, find_program, plan_command
 from .edits import Edit, Note, Text
+from .pytest_options import CODE as PYTEST_CODE
+from .pytest_options import MESSAGE as PYTEST_MESSAGE
+from .pytest_options import addopts_edits, is_pytest_command
+from .removal import removal_edits
 from .shell import ShellSyntaxError, Word, lex, quote, simple_commands
 
 __all__ = ["ListItem", "WordList", "rewrite_shell", "rewrite_word_list", "shell_edits"]
@@ -47,6 +51,12 @@ def rewrite_shell(text: Text, *, depth: int = 0) -> tuple[list[Edit], list[Note]
             plan = plan_command(args, programs[0])
             edits.extend(shell_edits(text, words, plan))
             notes.extend(Note(text.after(words[i].start + 1) - 1, code, message) for i, code, message in plan.findings)
+            continue
+        if is_pytest_command(words) is not None:
+            pytest_edits = addopts_edits(text, words)
+            edits.extend(pytest_edits)
+            if pytest_edits:
+                notes.append(Note(text.after(words[0].start + 1) - 1, PYTEST_CODE, PYTEST_MESSAGE))
             continue
         script = _shell_script_word(words)
         if script is not None and depth < _MAX_DEPTH:
@@ -84,53 +94,6 @@ def _quoted_inside(text: Text, word: Word) -> Text | None:
     return None
 
 
-def _blank_start(value: str, index: int) -> int:
-    """Where the blanks (and continuations) just before ``index`` start."""
-    i = index
-    while i > 0:
-        if value[i - 1] in " \t":
-            i -= 1
-        elif value[i - 1] == "\n" and i >= 2 and value[i - 2] == "\\":
-            i -= 2
-        else:
-            break
-    return i
-
-
-def _is_gap(value: str) -> bool:
-    """Only blanks and continuations (nothing like a redirection between two words)."""
-    return value.replace("\\\n", "").strip(" \t") == ""
-
-
-def _removal_edits(text: Text, words: Sequence[Word], removed: set[int]) -> list[Edit]:
-    """Deletions for the removed words. Each run of adjacent removed words, with the gaps around
-    it, shrinks to one gap: the first that holds a continuation, so a ``\\``-newline layout stays
-    (``-Q x \\ <removed> \\ -l info`` keeps one continuation), else the first."""
-    value = text.value
-    edits: list[Edit] = []
-    i = 0
-    while i < len(words):
-        if i not in removed:
-            i += 1
-            continue
-        j = i
-        while j + 1 < len(words) and j + 1 in removed and _is_gap(value[words[j].end:words[j + 1].start]):
-            j += 1
-        gaps = [(words[k - 1].end, words[k].start) for k in range(max(i, 1), j + 2) if k < len(words)]
-        gaps = [(a, b) for a, b in gaps if _is_gap(value[a:b])]
-        left = words[i - 1].end if i and gaps and gaps[0][0] == words[i - 1].end else _blank_start(value, words[i].start)
-        right_adjacent = j + 1 < len(words) and gaps and gaps[-1][1] == words[j + 1].start
-        if right_adjacent:
-            keep = next((g for g in gaps if "\n" in value[g[0]:g[1]]), gaps[0])
-            for a, b in ((left, max(left, keep[0])), (keep[1], words[j + 1].start)):
-                if b > a:
-                    edits.append(Edit(*text.span(a, b), ""))
-        else:
-            edits.append(Edit(*text.span(left, words[j].end), ""))
-        i = j + 1
-    return edits
-
-
 def shell_edits(text: Text, words: Sequence[Word], plan: Plan) -> list[Edit]:
     edits = []
     for i, new in plan.replace.items():
@@ -141,7 +104,7 @@ def shell_edits(text: Text, words: Sequence[Word], plan: Plan) -> list[Edit]:
             edits.append(Edit(*text.span(word.start, word.start + len(old)), new))
         elif word.value is not None:
             edits.append(Edit(*text.span(word.start, word.end), quote(new + word.value[len(old):])))
-    edits.extend(_removal_edits(text, words, plan.delete | set(plan.move_to_front)))
+    edits.extend(removal_edits(text, words, plan.delete | set(plan.move_to_front)))
     if plan.move_to_front:
         program = words[plan.program]
         moved = " ".join(words[i].raw for i in plan.move_to_front)

@@ -144,6 +144,25 @@ _RULES = (
         rewrites=True,
     ),
     Rule(
+        "CFQ612", "pytest-plugin-option", "`-p celery.contrib.pytest` is removed from pytest's options",
+        "In `addopts` (`pytest.ini` and `tox.ini` `[pytest]`, `setup.cfg` `[tool:pytest]`, `pyproject.toml` "
+        "`[tool.pytest.ini_options]` and pytest 9's `[tool.pytest]`, as a string or a list) and on `pytest`, "
+        "`py.test` and `python -m pytest` command lines (Makefile recipes, CI `run:` steps, tox `commands`). "
+        "cfq_shim's pytest plugin has Celery's fixtures and loads through its `pytest11` entry point; naming it "
+        "again (`-p cfq_shim.contrib.pytest`) would make pytest refuse to start (\"Plugin already registered "
+        "under a different name\"). An `addopts` left empty is removed. The Python side is CFQ105.",
+        (
+            Example(path="pytest.ini", before="[pytest]\naddopts = -p celery.contrib.pytest --strict-markers\n",
+                    after="[pytest]\naddopts = --strict-markers\n"),
+            Example(path="pyproject.toml",
+                    before='[tool.pytest.ini_options]\naddopts = "-ra -p celery.contrib.pytest"\n',
+                    after='[tool.pytest.ini_options]\naddopts = "-ra"\n'),
+            Example(path="Makefile", before="test:\n\tpytest -p celery.contrib.pytest tests\n",
+                    after="test:\n\tpytest tests\n"),
+        ),
+        rewrites=True,
+    ),
+    Rule(
         "CFQ701", "broker-url-variable", "`CELERY_BROKER_URL=redis://…` becomes `cloudflare://`",
         "In `.env` files, systemd `Environment=` and environment files, Dockerfile `ENV`, supervisor "
         "`environment=`, compose `environment:` (mapping and list), Kubernetes `env:` and Helm values. Also "
@@ -182,6 +201,7 @@ _RULES = (
     ),
     Rule(
         "CFQ712", "companion-dependency", "Celery's companion packages: still needed or not",
+        "`pytest-celery` (cfq_shim's plugin has the fixtures; pytest-celery would install Celery again), "
         "`django-celery-beat` (needed only for schedules in the database, `cfq-shim beat -S django`), "
         "`django-celery-results` (only for `result_backend = 'django-db'`), `flower` (replaced by `cfq-shim "
         "dashboard`), `kombu`, `redis` (only for a redis:// result backend or the project's own use), `amqp`: "
@@ -221,4 +241,5 @@ MANUAL_CODES = frozenset({
 })
 
 #: The code whose --skip turns off the rewrites of a format (findings follow --only/--skip one by one).
-REWRITE_GATES = {"env": "CFQ701", "requirements": "CFQ711", "pyproject": "CFQ711", "setup.cfg": "CFQ711"}
+REWRITE_GATES = {"env": "CFQ701", "requirements": "CFQ711", "pyproject": "CFQ711", "setup.cfg": "CFQ711",
+                 "ini": "CFQ612"}

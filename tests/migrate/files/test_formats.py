@@ -10,15 +10,7 @@ import pytest
 from celery2cfq.engine import run
 from celery2cfq.files import kind_of
 from celery2cfq.model import Options
-
-
-def migrate(tmp_path: Path, files: dict[str, str], **kwargs):
-    for name, text in files.items():
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    result = run([tmp_path], options=kwargs.pop("options", Options()), jobs=1, write=True, **kwargs)
-    return result, {name: (tmp_path / name).read_text() for name in files}
+from files_support import migrate
 
 
 @pytest.mark.parametrize(("key", "kind"), [
@@ -29,7 +21,8 @@ def migrate(tmp_path: Path, files: dict[str, str], **kwargs):
     ("prod.env", "env"), ("default/celeryd", "env"), ("requirements.txt", "requirements"),
     ("requirements-dev.in", "requirements"), ("requirements/base.txt", "requirements"),
     ("pyproject.toml", "pyproject"), ("setup.cfg", "setup.cfg"), ("bin/start", "script?"),
-    ("proj/tasks.py", None), ("README.md", None), ("notes.txt", None), ("tox.ini", None),
+    ("tox.ini", "ini"), ("pytest.ini", "ini"), ("mypy.ini", None),
+    ("proj/tasks.py", None), ("README.md", None), ("notes.txt", None),
 ])
 def test_kind_of(key, kind):
     assert kind_of(key) == kind
