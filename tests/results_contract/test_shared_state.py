@@ -135,3 +135,29 @@ def test_released_lock_is_free(backend: ResultBackend) -> None:
     assert backend.release_lock("beat", "a")
     assert backend.lock_owner("beat") is None
     assert backend.acquire_lock("beat", "b", 30)
+
+
+# -- records ----------------------------------------------------------------------------------------------
+def test_record_put_get_replace_delete(backend: ResultBackend) -> None:
+    assert backend.get_record("django-task", "id1") is None
+    backend.put_record("django-task", "id1", {"task": "app.tasks.add", "args": [1, 2], "attempts": []})
+    assert backend.get_record("django-task", "id1") == {"task": "app.tasks.add", "args": [1, 2], "attempts": []}
+    backend.put_record("django-task", "id1", {"attempts": [{"worker": "w"}]})
+    assert backend.get_record("django-task", "id1") == {"attempts": [{"worker": "w"}]}
+    backend.delete_record("django-task", "id1")
+    assert backend.get_record("django-task", "id1") is None
+
+
+def test_records_are_kept_per_kind_and_apart_from_metas(backend: ResultBackend) -> None:
+    backend.put_record("a", "same", 1)
+    backend.put_record("b", "same", 2)
+    backend.store_meta("same", {"status": "SUCCESS"})
+    assert (backend.get_record("a", "same"), backend.get_record("b", "same")) == (1, 2)
+    assert backend.get_meta("same") == {"status": "SUCCESS"}
+    assert backend.revoked_ids() == set() and backend.heartbeats() == {}
+
+
+def test_records_expire(backend: ResultBackend, clock) -> None:
+    backend.put_record("a", "k", {"x": 1}, expires_seconds=1)
+    clock.advance(1.5)
+    assert backend.get_record("a", "k") is None

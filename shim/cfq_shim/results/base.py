@@ -27,6 +27,10 @@ Public API (what the rest of the shim, and the ``ops``/``beat``/``fidelity`` fea
 **Lease locks** :meth:`acquire_lock` (also renews for the owner), :meth:`renew_lock`,
     :meth:`release_lock`, :meth:`lock_owner`: one holder at a time, lost when the TTL passes unrenewed.
 
+**Records** :meth:`put_record`, :meth:`get_record`, :meth:`delete_record`: a JSON value per (kind, key),
+    with an expiry, for what an integration keeps beside a task's meta (the ``django.tasks`` backend
+    keeps the task's path, arguments and attempts there, which Celery's meta does not carry).
+
 **Expiry needs no beat**: reads never return an expired entry, and writes purge expired entries at
 most once per ``cleanup_interval_seconds`` (:meth:`cleanup` does it now).
 
@@ -58,6 +62,7 @@ _CLAIM_PREFIX = "cfq-claim-"
 _REVOKED_PREFIX = "cfq-revoked-"
 _HEARTBEAT_PREFIX = "cfq-heartbeat-"
 _LOCK_PREFIX = "cfq-lock-"
+_RECORD_PREFIX = "cfq-record-"
 
 #: A claim's value once its work is done; a claim by owner X reads "claimed:X" until then.
 _CLAIM_DONE = "done"
@@ -314,6 +319,22 @@ class ResultBackend(abc.ABC):
         """Who holds ``name`` now, or None."""
         return self._get_many([_LOCK_PREFIX + name], self._now()).get(_LOCK_PREFIX + name)
 
+    # -- records -------------------------------------------------------------------------------------------
+    def put_record(self, kind: str, key: str, value: Any, *, expires_seconds: float | None = None) -> None:
+        """Store a JSON ``value`` under ``(kind, key)`` (replacing what was there)."""
+        now = self._now()
+        self._put([(_record_key(kind, key), _dumps(value), self._expires_at(expires_seconds, now))])
+        self._maybe_cleanup(now)
+
+    def get_record(self, kind: str, key: str) -> Any | None:
+        """The value stored under ``(kind, key)``, or None when nothing (unexpired) is."""
+        full_key = _record_key(kind, key)
+        value = self._get_many([full_key], self._now()).get(full_key)
+        return None if value is None else json.loads(value)
+
+    def delete_record(self, kind: str, key: str) -> None:
+        self._delete([_record_key(kind, key)])
+
     # -- display ---------------------------------------------------------------------------------------
     def describe(self) -> str:
         """The backend for logs and errors: scheme and host or path, never credentials."""
@@ -321,6 +342,12 @@ class ResultBackend(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"
+
+
+def _record_key(kind: str, key: str) -> str:
+    if not kind or ":" in kind:
+        raise ValueError(f"a record kind is a non-empty name without ':', not {kind!r}")
+    return f"{_RECORD_PREFIX}{kind}:{key}"
 
 
 def _dumps(value: Any) -> str:

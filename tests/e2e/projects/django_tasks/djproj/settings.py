@@ -1,0 +1,23 @@
+import os
+
+WORK_DIR = os.environ["WORK_DIR"]
+
+SECRET_KEY = "django-tasks-test"
+USE_TZ = True
+INSTALLED_APPS = ["greetings"]
+DATABASES = {}
+
+CELERY_BROKER_URL = f"sqlite:///{WORK_DIR}/queues.sqlite3"
+CELERY_RESULT_BACKEND = f"sqlite:///{WORK_DIR}/results.sqlite3"
+
+TASKS = {
+    "default": {
+        "BACKEND": "cfq_shim.django.tasks.CloudflareQueuesBackend",
+        "QUEUES": ["default", "emails"],
+        "OPTIONS": {"APP": "djproj.celery:app"},
+    },
+    "noresults": {
+        "BACKEND": "cfq_shim.django.tasks.CloudflareQueuesBackend",
+        "OPTIONS": {"APP": "djproj.noresults:app"},
+    },
+}

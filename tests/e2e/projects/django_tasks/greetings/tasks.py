@@ -1,0 +1,57 @@
+import os
+import time
+from pathlib import Path
+
+from django.tasks import task
+from django.tasks.signals import task_finished, task_started
+
+RUNS = Path(os.environ["WORK_DIR"]) / "runs.txt"
+
+
+@task
+def add(x, y):
+    return x + y
+
+
+@task
+def fail(reason):
+    raise LookupError(reason)
+
+
+@task(takes_context=True)
+def whoami(context, label):
+    return {"label": label, "id": context.task_result.id, "attempt": context.attempt}
+
+
+@task
+async def double(x):
+    return 2 * x
+
+
+@task(queue_name="emails")
+def send_email(to):
+    return ("sent", to)  # a tuple comes back as a list, as Django's JSON normalisation makes it
+
+
+@task
+def gated(name):
+    """Runs until the test creates the file ``name`` in WORK_DIR, so the test sees it RUNNING."""
+    gate = Path(os.environ["WORK_DIR"]) / name
+    deadline = time.monotonic() + 60
+    while not gate.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{gate} never appeared")
+        time.sleep(0.02)
+    return name
+
+
+def _note(signal_name):
+    def receiver(sender, task_result, **kwargs):
+        with RUNS.open("a") as runs:
+            runs.write(f"{signal_name} {task_result.id} {task_result.status} {sender.__name__}\n")
+    return receiver
+
+
+# Django's signals, sent by the worker around each run.
+task_started.connect(_note("started"), weak=False)
+task_finished.connect(_note("finished"), weak=False)

@@ -1,0 +1,334 @@
+"""Django 6's task framework on cfq_shim: ``cfq_shim.django.tasks.CloudflareQueuesBackend``, with a real
+Django 6 project (tests/e2e/projects/django_tasks) and a real ``cfq-shim -A djproj worker`` process.
+
+Django 6 needs Python >= 3.12 and this project's environment may be older, so the checks run in an
+interpreter that has ``django.tasks``: this one when it has it, else a virtualenv built once (cached
+under ``$CFQ_TEST_CACHE_DIR``, else ``~/.cache/celery2cfq-tests``, keyed by the interpreter, the
+requirements and this repository's pyproject.toml) from a Python >= 3.12 found on PATH
+(``python3.13``, ``python3.12``) or in pyenv's versions directory, with ``django>=6,<7`` and this
+repository installed editable. When none can be found or the install fails, the tests skip with the
+reason on a developer's machine and fail under ``CI=true``.
+
+Each check runs ``drive.py`` (the "web" process) in that interpreter: it enqueues, reads results and
+prints JSON that the tests assert on.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from services import unavailable
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).parent / "projects" / "django_tasks"
+DJANGO_REQUIREMENT = "django>=6,<7"
+WORKER_NAME = "djangotasks@localhost"
+
+
+# -- an interpreter with django.tasks -------------------------------------------------------------------
+def _version(python: str) -> tuple[int, int] | None:
+    try:
+        answer = subprocess.run(
+            [python, "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True, text=True, timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if answer.returncode != 0:  # e.g. a pyenv shim for a version that is not selected
+        return None
+    major, minor = answer.stdout.split()
+    return int(major), int(minor)
+
+
+def _pyenv_pythons() -> list[str]:
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    found = []
+    for directory in root.glob("*"):
+        match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", directory.name)
+        python = directory / "bin" / "python3"
+        if match and python.exists():
+            found.append((tuple(int(part) for part in match.groups()), str(python)))
+    return [python for _version, python in sorted(found, reverse=True)]
+
+
+def find_python_312() -> str | None:
+    """A Python >= 3.12 (Django 6's minimum): PATH first, then pyenv's versions directory."""
+    candidates = [shutil.which(name) for name in ("python3.13", "python3.12")] + _pyenv_pythons()
+    for python in candidates:
+        if python and (_version(python) or (0, 0)) >= (3, 12):
+            return python
+    return None
+
+
+def _has_django_tasks_here() -> bool:
+    try:
+        return importlib.util.find_spec("django.tasks") is not None
+    except ModuleNotFoundError:  # no Django at all
+        return False
+
+
+def _cache_root() -> Path:
+    configured = os.environ.get("CFQ_TEST_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "celery2cfq-tests"
+
+
+def django6_python() -> str:
+    """The interpreter the checks run in (building its virtualenv on first use), or skip/fail."""
+    if _has_django_tasks_here():
+        return sys.executable
+    base = find_python_312()
+    if base is None:
+        unavailable("Django 6 (django.tasks) needs Python >= 3.12, and none was found on PATH "
+                    "(python3.13, python3.12) or in pyenv's versions directory")
+    key_material = "\n".join([
+        os.path.realpath(base), ".".join(map(str, _version(base) or ())), DJANGO_REQUIREMENT, str(REPO),
+        hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest(),
+    ])
+    key = hashlib.sha256(key_material.encode()).hexdigest()[:16]
+    root = _cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    venv = root / f"django6-{key}"
+    python = venv / "bin" / "python"
+    with open(root / f"django6-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time; the others wait and reuse it
+        if (venv / ".complete").exists():
+            return str(python)
+        shutil.rmtree(venv, ignore_errors=True)  # a build that was interrupted
+        steps = [
+            [base, "-m", "venv", str(venv)],
+            [str(python), "-m", "pip", "install", "--quiet", DJANGO_REQUIREMENT, "-e", str(REPO)],
+        ]
+        for step in steps:
+            done = subprocess.run(step, capture_output=True, text=True, timeout=900)
+            if done.returncode != 0:
+                shutil.rmtree(venv, ignore_errors=True)
+                unavailable(f"could not build a Django 6 environment ({' '.join(step[:4])} ...): "
+                            f"{(done.stderr or done.stdout).strip()[-600:]}")
+        (venv / ".complete").write_text(key_material + "\n")
+    return str(python)
+
+
+# -- the project and its worker -------------------------------------------------------------------------
+class Project:
+    def __init__(self, python: str, root: Path) -> None:
+        self.python = python
+        self.root = root
+        shutil.copytree(PROJECT, root, dirs_exist_ok=True)
+        self.env = {
+            **os.environ, "WORK_DIR": str(root), "PYTHONPATH": str(root), "PYTHONUNBUFFERED": "1",
+            "DJANGO_SETTINGS_MODULE": "djproj.settings",
+        }
+        self.env.pop("CFQ_SHIM_BROKER_URL", None)
+        self.worker: subprocess.Popen | None = None
+
+    def start_worker(self) -> None:
+        with open(self.root / "worker.log", "w") as log:
+            self.worker = subprocess.Popen(
+                [self.python, "-m", "cfq_shim", "-A", "djproj", "worker", "-l", "info", "-c", "2",
+                 "-Q", "celery,emails", "-n", WORKER_NAME],
+                cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            )
+
+    def stop_worker(self) -> None:
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.send_signal(signal.SIGTERM)
+            try:
+                self.worker.wait(30)
+            except subprocess.TimeoutExpired:
+                self.worker.kill()
+                self.worker.wait(10)
+
+    def drive(self, code: str) -> Any:
+        """Run ``code`` in the project's "web" process; return the JSON it leaves in ``out``."""
+        done = subprocess.run(
+            [self.python, "drive.py", code], cwd=self.root, env=self.env, capture_output=True, text=True,
+            timeout=180,
+        )
+        assert done.returncode == 0, done.stderr[-3000:] + self.worker_log()[-3000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def worker_log(self) -> str:
+        path = self.root / "worker.log"
+        return path.read_text() if path.exists() else ""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    project = Project(django6_python(), tmp_path_factory.mktemp("django_tasks"))
+    project.start_worker()
+    try:
+        yield project
+    finally:
+        project.stop_worker()
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+# -- the checks -----------------------------------------------------------------------------------------
+def test_an_enqueued_task_runs_on_the_worker_and_reads_back_successful(project: Project) -> None:
+    # Given a Django @task, When it is enqueued and the worker runs it
+    out = project.drive(
+        "from greetings.tasks import add\n"
+        "result = add.enqueue(2, y=3)\n"
+        "first = describe(result)\n"
+        "out = {'first': first, 'final': describe(wait(result)), 'by_task': describe(add.get_result(result.id))}"
+    )
+    first, final = out["first"], out["final"]
+    # Then enqueue() answered READY at once, and get_result() shows what the worker did
+    assert first["status"] == "READY" and first["return_value_error"] == "Task has not finished yet"
+    assert final["status"] == "SUCCESSFUL" and final["return_value"] == 5
+    assert (final["task"], final["args"], final["kwargs"], final["backend"]) == ("greetings.tasks.add", [2], {"y": 3}, "default")
+    assert final["worker_ids"] == [WORKER_NAME] and final["attempts"] == 1
+    assert _moment(final["enqueued_at"]) <= _moment(final["started_at"]) <= _moment(final["finished_at"])
+    assert final["last_attempted_at"] == final["started_at"]
+    assert out["by_task"] == final  # Task.get_result() checks the result belongs to this task
+    # And Django's signals were sent in the worker, with this backend as the sender
+    runs = (project.root / "runs.txt").read_text().splitlines()
+    assert f"started {final['id']} RUNNING CloudflareQueuesBackend" in runs
+    assert f"finished {final['id']} SUCCESSFUL CloudflareQueuesBackend" in runs
+    # And the worker ran it under the Django task's module path
+    assert f"greetings.tasks.add[{final['id']}] succeeded" in project.worker_log()
+
+
+def test_a_failing_task_reads_back_failed_with_its_error(project: Project) -> None:
+    out = project.drive("from greetings.tasks import fail\nout = describe(wait(fail.enqueue('no such greeting')))")
+    assert out["status"] == "FAILED" and out["return_value_error"] == "Task failed"
+    [error] = out["errors"]
+    assert error["exception_class_path"] == "builtins.LookupError"
+    assert error["traceback"].startswith("Traceback (most recent call last):")
+    assert error["traceback"].rstrip().endswith("LookupError: no such greeting")
+    assert 'greetings/tasks.py", line' in error["traceback"]
+    runs = (project.root / "runs.txt").read_text().splitlines()
+    assert f"finished {out['id']} FAILED CloudflareQueuesBackend" in runs
+
+
+def test_context_async_functions_and_named_queues(project: Project) -> None:
+    out = project.drive(
+        "from greetings.tasks import whoami, double, send_email\n"
+        "results = [whoami.enqueue(label='me'), double.enqueue(21), send_email.enqueue('ada@example.com')]\n"
+        "out = [describe(wait(result)) for result in results]"
+    )
+    whoami, double, email = out
+    # takes_context: the function gets Django's TaskContext, with this result's id and the attempt
+    assert whoami["return_value"] == {"label": "me", "id": whoami["id"], "attempt": 1}
+    # an async function runs through Task.call() (supports_async_task)
+    assert double["status"] == "SUCCESSFUL" and double["return_value"] == 42
+    # queue_name="emails" is the cfq_shim queue "emails" (the worker consumes it with -Q celery,emails);
+    # the tuple it returned comes back as a list, as Django normalises return values to JSON
+    assert email["queue_name"] == "emails" and email["return_value"] == ["sent", "ada@example.com"]
+    assert f"greetings.tasks.send_email[{email['id']}] succeeded" in project.worker_log()
+
+
+def test_a_running_task_reads_back_running(project: Project) -> None:
+    out = project.drive(
+        "import time\n"
+        "from pathlib import Path\n"
+        "from greetings.tasks import gated\n"
+        "result = gated.enqueue('gate-running')\n"
+        "deadline = time.monotonic() + 60\n"
+        "while result.status != 'RUNNING' and time.monotonic() < deadline:\n"
+        "    time.sleep(0.05)\n"
+        "    result.refresh()\n"
+        "running = describe(result)\n"
+        "(Path(__import__('os').environ['WORK_DIR']) / 'gate-running').touch()\n"
+        "out = {'running': running, 'final': describe(wait(result))}"
+    )
+    running, final = out["running"], out["final"]
+    assert running["status"] == "RUNNING" and running["is_finished"] is False
+    assert running["started_at"] is not None and running["finished_at"] is None
+    assert running["worker_ids"] == [WORKER_NAME]
+    assert final["status"] == "SUCCESSFUL" and final["return_value"] == "gate-running"
+
+
+def test_run_after_defers_the_task(project: Project) -> None:
+    out = project.drive(
+        "from datetime import timedelta\n"
+        "from django.utils import timezone\n"
+        "from greetings.tasks import add\n"
+        "run_after = timezone.now() + timedelta(seconds=3)\n"
+        "result = add.using(run_after=run_after).enqueue(1, 1)\n"
+        "out = {'run_after': run_after.isoformat(), 'first': describe(result), 'final': describe(wait(result))}"
+    )
+    final = out["final"]
+    assert out["first"]["status"] == "READY"
+    assert final["status"] == "SUCCESSFUL" and final["return_value"] == 2
+    # The worker did not start it before run_after (a lower bound only: nothing here measures speed)
+    assert _moment(final["started_at"]) >= _moment(out["run_after"])
+
+
+def test_priorities_are_refused_by_django(project: Project) -> None:
+    out = project.drive(
+        "from django.tasks import task, task_backends\n"
+        "from greetings.tasks import add\n"
+        "errors = []\n"
+        "for make in (lambda: add.using(priority=5), lambda: task(priority=1)(add.func)):\n"
+        "    try:\n"
+        "        make()\n"
+        "    except Exception as exc:\n"
+        "        errors.append([type(exc).__name__, str(exc)])\n"
+        "out = {'errors': errors, 'supports_priority': task_backends['default'].supports_priority}"
+    )
+    refused = ["InvalidTask", "Backend does not support setting priority of tasks."]
+    assert out == {"errors": [refused, refused], "supports_priority": False}
+
+
+def test_results_need_a_result_backend(project: Project) -> None:
+    out = project.drive(
+        "from django.tasks import task_backends\n"
+        "from greetings.tasks import add\n"
+        "on_app_without_results = add.using(backend='noresults')\n"
+        "result = on_app_without_results.enqueue(1, 2)\n"
+        "try:\n"
+        "    on_app_without_results.get_result(result.id)\n"
+        "except NotImplementedError as exc:\n"
+        "    error = str(exc)\n"
+        "try:\n"
+        "    task_backends['default'].get_result('no-such-id')\n"
+        "except Exception as exc:\n"
+        "    missing = [type(exc).__name__, str(exc)]\n"
+        "out = {'with': task_backends['default'].supports_get_result,\n"
+        "       'without': task_backends['noresults'].supports_get_result,\n"
+        "       'defer': task_backends['default'].supports_defer,\n"
+        "       'async': task_backends['default'].supports_async_task,\n"
+        "       'status': result.status, 'error': error, 'missing': missing}"
+    )
+    assert (out["with"], out["without"], out["defer"], out["async"]) == (True, False, True, True)
+    assert out["status"] == "READY"  # enqueue() works without a result backend; reading results does not
+    assert "no result_backend" in out["error"] and "noresults" in out["error"]
+    assert out["missing"] == ["TaskResultDoesNotExist", "no-such-id"]
+
+
+def test_configuration_errors_are_named(project: Project) -> None:
+    out = project.drive(
+        "from django.tasks import InvalidTaskBackend\n"
+        "from cfq_shim.django.tasks import CloudflareQueuesBackend\n"
+        "missing = CloudflareQueuesBackend('broken', {'OPTIONS': {'APP': 'no_such_module:app'}})\n"
+        "try:\n"
+        "    CloudflareQueuesBackend('typo', {'OPTIONS': {'APPS': 'djproj.celery:app'}})\n"
+        "except InvalidTaskBackend as exc:\n"
+        "    typo = str(exc)\n"
+        "out = {'check': [[error.id, error.msg] for error in missing.check()], 'typo': typo}"
+    )
+    [[code, message]] = out["check"]
+    assert code == "cfq_shim.E001"
+    assert "TASKS['broken']['OPTIONS']['APP'] = 'no_such_module:app' cannot be imported" in message
+    assert "unknown keys ['APPS']" in out["typo"]
