@@ -106,6 +106,49 @@ def test_a_full_outbox_refuses_with_the_cause_and_writes_nothing(tmp_path):
         outbox.add(DEST, _items(2))
     assert outbox.depth(DEST) == 4
     assert isinstance(caught.value, TransportError)
+    # One .delay() at a time (its own single-statement path): the fifth fits, the sixth does not.
+    outbox.add(DEST, _items(1, start=4))
+    with pytest.raises(OutboxFull, match="holds 5 messages, its limit"):
+        outbox.add(DEST, _items(1, start=5))
+    assert outbox.depth(DEST) == 5
+
+
+def test_the_depth_bound_of_each_delay_reads_the_ends_of_the_rowid_tree_not_the_table(tmp_path):
+    """A full outbox (an outage) holds up to a million rows: no .delay() may scan them."""
+    import sqlite3
+
+    from cfq_shim.sending import outbox as module
+
+    Outbox(str(tmp_path / "outbox.sqlite3")).close()
+    conn = sqlite3.connect(str(tmp_path / "outbox.sqlite3"))
+    try:
+        for statement, params in ((module._DEPTH_BOUND, ()), (module._INSERT_ONE, ("d", "q", "b", 1, 0, 0, 10))):
+            plan = [row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}", params)]
+            assert not [step for step in plan if step.startswith("SCAN outbox")], plan
+    finally:
+        conn.close()
+
+
+def test_a_claim_takes_only_the_rows_still_free_when_another_forwarder_took_some_meanwhile(tmp_path, monkeypatch):
+    """The candidates are read without the write lock: rows another process claimed between that read
+    and the claim's update stay with it; both claims are disjoint and cover what was there."""
+    path = str(tmp_path / "outbox.sqlite3")
+    outbox, other_process = Outbox(path), Outbox(path)
+    outbox.add(DEST, _items(10))
+    read_candidates = Outbox._candidates
+
+    def read_then_lose_some(self, *args, **kwargs):
+        candidates = read_candidates(self, *args, **kwargs)
+        if self is outbox and candidates is not None:
+            monkeypatch.setattr(Outbox, "_candidates", read_candidates)
+            stolen = _claim(other_process, f"{os.getpid()}:other", max_messages=4)
+            assert [m.body for m in stolen.messages] == ["m0", "m1", "m2", "m3"]
+        return candidates
+
+    monkeypatch.setattr(Outbox, "_candidates", read_then_lose_some)
+    mine = _claim(outbox, f"{os.getpid()}:mine")
+    assert [m.body for m in mine.messages] == [f"m{n}" for n in range(4, 10)]
+    assert _claim(outbox, f"{os.getpid()}:third") is None
 
 
 class FlakyProducer(Producer):

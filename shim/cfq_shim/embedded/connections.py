@@ -11,6 +11,7 @@ import os
 import sqlite3
 import threading
 import time
+from typing import Callable, Sequence, TypeVar
 
 from ..transport.base import Overloaded
 from . import schema
@@ -18,6 +19,7 @@ from . import schema
 __all__ = ["Connections", "SchemaTooNew"]
 
 MEMORY = ":memory:"
+_T = TypeVar("_T")
 
 
 class SchemaTooNew(RuntimeError):
@@ -30,13 +32,16 @@ class Connections:
 
     ``spin_on_lock``: wait for another connection's write lock in short steps (0.1 ms, doubling to 2 ms)
     instead of SQLite's busy handler, whose first waits are 1, 2 and 5 ms: for a writer whose every call
-    must stay fast (an outbox ``.delay()`` beside forwarders that claim and delete)."""
+    must stay fast (an outbox ``.delay()`` beside forwarders that claim and delete).
+
+    ``pragmas``: run on every connection after the store's own (``schema.CONNECTION_PRAGMAS``)."""
 
     def __init__(self, path: str, *, busy_timeout_ms: int, tables: tuple[str, ...] = schema.TABLES,
                  schema_version: int = schema.SCHEMA_VERSION, kind: str = "embedded-store",
-                 spin_on_lock: bool = False) -> None:
+                 spin_on_lock: bool = False, pragmas: tuple[str, ...] = ()) -> None:
         self.path = path
         self.spin_on_lock = spin_on_lock
+        self._pragmas = pragmas
         self._tables = tables
         self._schema_version = schema_version
         self._kind = kind
@@ -69,7 +74,7 @@ class Connections:
         if not self.in_memory:
             self._enable_wal(conn)
         conn.execute(f"PRAGMA busy_timeout={0 if self.spin_on_lock else int(self._busy_timeout_ms)}")
-        for pragma in schema.CONNECTION_PRAGMAS:
+        for pragma in (*schema.CONNECTION_PRAGMAS, *self._pragmas):
             conn.execute(pragma)
         with self._all_lock:
             # Threads come and go (a web server may start one per request): close what the dead left.
@@ -136,6 +141,26 @@ class Connections:
         """A write transaction holding the database's write lock from its first statement
         (``with connections.write() as conn:``; rolled back when the block raises)."""
         return _Transaction(self, write=True)
+
+    def execute(self, sql: str, parameters: Sequence[object] = ()) -> int:
+        """Run one write statement as its own transaction (SQLite's autocommit) and return how many rows
+        it changed. Unlike a :meth:`write` block, the write lock is then held only inside SQLite's C code,
+        never while this thread waits for the GIL between two statements (which another thread may hold
+        for milliseconds). With ``spin_on_lock`` a locked database is retried as :meth:`write` does."""
+        db_lock = self._shared_lock if self.in_memory else None
+        if db_lock is not None:
+            db_lock.acquire()
+        try:
+            conn = self._connection()
+            if not self.spin_on_lock:
+                try:
+                    return conn.execute(sql, parameters).rowcount
+                except sqlite3.OperationalError as exc:
+                    raise self._locked(exc) from exc
+            return _spinning(lambda: conn.execute(sql, parameters).rowcount, self)
+        finally:
+            if db_lock is not None:
+                db_lock.release()
 
     def _locked(self, exc: sqlite3.OperationalError) -> Exception:
         """A lock held longer than busy_timeout is the store being overloaded (retry later)."""
@@ -213,12 +238,16 @@ class _Transaction:
 
 def _begin_spinning(conn: sqlite3.Connection, db: Connections) -> None:
     """BEGIN IMMEDIATE, waiting for another connection's write lock in short steps, up to the busy timeout."""
+    _spinning(lambda: conn.execute("BEGIN IMMEDIATE"), db)
+
+
+def _spinning(statement: Callable[[], _T], db: Connections) -> _T:
+    """Run ``statement``, waiting for another connection's write lock in short steps, up to the busy timeout."""
     deadline = None
     pause = 0.0001
     while True:
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            return
+            return statement()
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
                 raise

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence, TypeVar
@@ -47,6 +48,25 @@ DEFAULT_MAX_MESSAGES = 1_000_000
 #: How long a forwarder's claim holds while its process lives (a push and its SDK retries fit easily).
 DEFAULT_CLAIM_MS = 120_000
 _BUSY_TIMEOUT_MS = 30_000
+#: Each connection checkpoints the write-ahead log by itself only past this many pages (about 40 MB):
+#: forwarders checkpoint after every push (:meth:`Outbox.checkpoint`), so a ``.delay()`` never pays the
+#: fsyncs of a checkpoint unless no forwarder runs for a long while.
+_PRODUCER_CHECKPOINT_PAGES = 10_000
+#: Reads of the candidates a claim makes at most when other forwarders keep taking them first.
+_CLAIM_ATTEMPTS = 3
+_INSERT = ("INSERT INTO outbox (destination, queue, body, cost, deliver_at_ms, enqueued_at_ms) "
+           "VALUES (?, ?, ?, ?, ?, ?)")
+#: An upper bound of the depth, read from the two ends of the rowid tree (two lookups; a single
+#: ``SELECT min(seq), max(seq)`` would scan the whole table).
+_DEPTH_BOUND = "SELECT coalesce((SELECT max(seq) FROM outbox) - (SELECT min(seq) FROM outbox) + 1, 0)"
+#: One message, inserted only while the depth bound is below the last parameter.
+_INSERT_ONE = ("INSERT INTO outbox (destination, queue, body, cost, deliver_at_ms, enqueued_at_ms) "
+               f"SELECT ?, ?, ?, ?, ?, ? WHERE ({_DEPTH_BOUND[len('SELECT '):]}) <= ?")
+_COUNT_CLAIMED = (
+    "INSERT INTO outbox_rate (destination, queue, second, claimed) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (destination, queue) DO UPDATE SET claimed = "
+    "CASE WHEN second = excluded.second THEN claimed + excluded.claimed ELSE excluded.claimed END, "
+    "second = excluded.second")
 _T = TypeVar("_T")
 _SCHEMA_VERSION = 1
 _TABLES = (
@@ -148,6 +168,18 @@ def _queues_oldest_first(conn: sqlite3.Connection, destination: str) -> list[str
     return [queue for _, queue in sorted(heads)]
 
 
+def _runs(seqs: Sequence[int]) -> list[tuple[int, int]]:
+    """Runs of consecutive numbers in ``seqs``, as (first, last): one ``BETWEEN`` statement touches
+    exactly the rows of a run (a claim is nearly always one run), instead of one statement per row."""
+    runs: list[tuple[int, int]] = []
+    for seq in sorted(seqs):
+        if runs and seq == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], seq)
+        elif not runs or seq != runs[-1][1]:
+            runs.append((seq, seq))
+    return runs
+
+
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -168,11 +200,13 @@ class Outbox:
         try:
             os.makedirs(directory, exist_ok=True)
             self._db = Connections(path, busy_timeout_ms=_BUSY_TIMEOUT_MS, tables=_TABLES,
-                                   schema_version=_SCHEMA_VERSION, kind="outbox", spin_on_lock=True)
+                                   schema_version=_SCHEMA_VERSION, kind="outbox", spin_on_lock=True,
+                                   pragmas=(f"PRAGMA wal_autocheckpoint={_PRODUCER_CHECKPOINT_PAGES}",))
         except (OSError, sqlite3.Error) as exc:
             raise TransportError(f"cannot open the outbox {path}: {exc}") from None
         self.path = path
         self.max_messages = max_messages
+        self._claiming = threading.Lock()
 
     def close(self) -> None:
         self._db.close()
@@ -185,24 +219,27 @@ class Outbox:
         now = _now_ms()
         rows = [(destination, queue, body, cost, now + max(0, delay) * 1000, now) for queue, body, delay, cost in items]
         try:
+            if len(rows) == 1:
+                # One .delay(): one statement, its own transaction, so the write lock is held only inside
+                # SQLite (never across a GIL wait) and the bound is checked in the same step.
+                if not self._db.execute(_INSERT_ONE, (*rows[0], self.max_messages - 1)):
+                    raise self._full(destination)
+                return
             with self._db.write() as conn:
-                low, high = conn.execute("SELECT min(seq), max(seq) FROM outbox").fetchone()
-                # An upper bound of the depth, read from the two ends of the rowid tree (no scan).
-                depth = 0 if low is None else high - low + 1
-                if depth + len(rows) > self.max_messages:
-                    raise self._full(conn, destination, depth)
-                insert = ("INSERT INTO outbox (destination, queue, body, cost, deliver_at_ms, enqueued_at_ms) "
-                          "VALUES (?, ?, ?, ?, ?, ?)")
-                if len(rows) == 1:
-                    conn.execute(insert, rows[0])  # one .delay()
-                else:
-                    conn.executemany(insert, rows)
+                fits = conn.execute(_DEPTH_BOUND).fetchone()[0] + len(rows) <= self.max_messages
+                if fits:
+                    conn.executemany(_INSERT, rows)
+            if not fits:
+                raise self._full(destination)
         except sqlite3.Error as exc:
             raise TransportError(f"cannot write to the outbox {self.path}: {exc}") from None
 
-    def _full(self, conn: sqlite3.Connection, destination: str, depth: int) -> OutboxFull:
-        row = conn.execute("SELECT last_error, error_at_ms FROM outbox_state WHERE destination = ?",
-                           (destination,)).fetchone()
+    def _full(self, destination: str) -> OutboxFull:
+        def read(conn: sqlite3.Connection) -> tuple[int, tuple | None]:
+            return (conn.execute(_DEPTH_BOUND).fetchone()[0],
+                    conn.execute("SELECT last_error, error_at_ms FROM outbox_state WHERE destination = ?",
+                                 (destination,)).fetchone())
+        depth, row = self._reading(read)
         why = (f"the forwarders' last push error ({(_now_ms() - row[1]) / 1000:.0f} s ago): {row[0]}"
                if row and row[0] else "no forwarder has reported an error: is one running "
                "(a producing process with cfq_outbox_forwarder='thread', or `cfq-shim -A APP forward`)?")
@@ -219,46 +256,89 @@ class Outbox:
         ``max_bytes`` of costs, and (``per_second``) no more than the queue's budget left in this second
         across every forwarder of the file. A queue whose oldest unclaimed message is backing off is
         skipped whole (order). ``min_age_ms``: leave a queue alone while its oldest message is younger
-        and fewer than ``max_messages`` wait (a short linger, so pushes carry full batches)."""
-        now = _now_ms()
-        second = now // 1000
+        and fewer than ``max_messages`` wait (a short linger, so pushes carry full batches).
+
+        The candidates are read in a read transaction (no lock: producers keep committing meanwhile),
+        then marked as claimed by single statements that take only the rows still free; a row another
+        forwarder took in between is left out, and the candidates are read again when none was left."""
         try:
-            with self._db.write() as conn:
-                queues = _queues_oldest_first(conn, destination)
-                alive: dict[str, bool] = {}
-                for queue in queues:
-                    budget = max_messages
-                    if per_second:
-                        row = conn.execute("SELECT second, claimed FROM outbox_rate WHERE destination = ? AND queue = ?",
-                                           (destination, queue)).fetchone()
-                        used = row[1] if row and row[0] == second else 0
-                        budget = min(budget, per_second - used)
-                        if budget <= 0:
-                            continue
-                    taken = self._take(conn, destination, queue, now, budget, max_bytes, alive, min_age_ms,
-                                       max_messages)
-                    if not taken:
+            with self._claiming:
+                for _ in range(_CLAIM_ATTEMPTS):
+                    now = _now_ms()
+                    candidates = self._reading(lambda conn: self._candidates(
+                        conn, destination, owner, now, max_messages, max_bytes, per_second, min_age_ms))
+                    if candidates is None:
+                        return None
+                    queue, messages, dead_owners = candidates
+                    expires_ms = now + claim_ms
+                    claimed = self._mark_claimed(messages, owner, now, expires_ms, dead_owners)
+                    if not claimed:
                         continue
-                    conn.executemany("UPDATE outbox SET claimed_by = ?, claim_expires_ms = ? WHERE seq = ?",
-                                     [(owner, now + claim_ms, m.seq) for m in taken])
                     if per_second:
-                        conn.execute(
-                            "INSERT INTO outbox_rate (destination, queue, second, claimed) VALUES (?, ?, ?, ?) "
-                            "ON CONFLICT (destination, queue) DO UPDATE SET claimed = "
-                            "CASE WHEN second = excluded.second THEN claimed + excluded.claimed ELSE excluded.claimed END, "
-                            "second = excluded.second",
-                            (destination, queue, second, len(taken)))
-                    return Claim(queue, taken)
+                        self._db.execute(_COUNT_CLAIMED, (destination, queue, now // 1000, len(claimed)))
+                    return Claim(queue, claimed)
         except sqlite3.Error as exc:
             raise TransportError(f"cannot read the outbox {self.path}: {exc}") from None
         return None
 
-    def _take(self, conn: sqlite3.Connection, destination: str, queue: str, now: int, budget: int,
+    def _candidates(self, conn: sqlite3.Connection, destination: str, owner: str, now: int, max_messages: int,
+                    max_bytes: int, per_second: int | None,
+                    min_age_ms: int) -> tuple[str, list[ClaimedMessage], list[str]] | None:
+        alive: dict[str, bool] = {}
+        for queue in _queues_oldest_first(conn, destination):
+            budget = max_messages
+            if per_second:
+                row = conn.execute("SELECT second, claimed FROM outbox_rate WHERE destination = ? AND queue = ?",
+                                   (destination, queue)).fetchone()
+                used = row[1] if row and row[0] == now // 1000 else 0
+                budget = min(budget, per_second - used)
+                if budget <= 0:
+                    continue
+            taken = self._take(conn, destination, queue, owner, now, budget, max_bytes, alive, min_age_ms,
+                               max_messages)
+            if taken:
+                return queue, taken, [o for o, is_alive in alive.items() if not is_alive]
+        return None
+
+    def _mark_claimed(self, messages: list[ClaimedMessage], owner: str, now: int, expires_ms: int,
+                      dead_owners: list[str]) -> list[ClaimedMessage]:
+        """Claim the rows of ``messages`` that are still free (as they were read); return those claimed."""
+        free = "claimed_by IS NULL OR claim_expires_ms <= ?"
+        if dead_owners:
+            free += f" OR claimed_by IN ({', '.join('?' * len(dead_owners))})"
+        statement = (f"UPDATE outbox SET claimed_by = ?, claim_expires_ms = ? WHERE seq BETWEEN ? AND ? "
+                     f"AND not_before_ms <= ? AND ({free})")
+        runs = _runs([m.seq for m in messages])
+        changed = sum(self._db.execute(statement, (owner, expires_ms, first, last, now, now, *dead_owners))
+                      for first, last in runs)
+        if changed == len(messages):
+            return messages
+        # Another forwarder claimed some in between: keep the ones stamped with this claim (claims of one
+        # Outbox are serialised, so owner + expiry names this claim's rows).
+        def ours(conn: sqlite3.Connection) -> set[int]:
+            return {seq for first, last in runs for (seq,) in conn.execute(
+                "SELECT seq FROM outbox WHERE seq BETWEEN ? AND ? AND claimed_by = ? AND claim_expires_ms = ?",
+                (first, last, owner, expires_ms))}
+        got = self._reading(ours)
+        return [m for m in messages if m.seq in got]
+
+    def _take(self, conn: sqlite3.Connection, destination: str, queue: str, owner: str, now: int, budget: int,
               max_bytes: int, alive: dict[str, bool], min_age_ms: int, full_batch: int) -> list[ClaimedMessage]:
+        # The owner's own pushes in flight are skipped by SQLite, not fetched and skipped here; other
+        # owners' claims come back to be checked (a dead owner's are free at once). The cursor is read
+        # lazily: only the rows up to the batch are stepped.
         rows = conn.execute(
             "SELECT seq, body, cost, deliver_at_ms, enqueued_at_ms, not_before_ms, claimed_by, claim_expires_ms "
-            "FROM outbox WHERE destination = ? AND queue = ? ORDER BY seq LIMIT ?",
-            (destination, queue, budget + 10 * full_batch)).fetchall()
+            "FROM outbox WHERE destination = ? AND queue = ? "
+            "AND (claimed_by IS NULL OR claimed_by != ? OR claim_expires_ms <= ?) ORDER BY seq LIMIT ?",
+            (destination, queue, owner, now, budget + 10 * full_batch))
+        try:
+            return self._take_rows(rows, now, budget, max_bytes, alive, min_age_ms, full_batch)
+        finally:
+            rows.close()
+
+    def _take_rows(self, rows: "sqlite3.Cursor", now: int, budget: int, max_bytes: int, alive: dict[str, bool],
+                   min_age_ms: int, full_batch: int) -> list[ClaimedMessage]:
         taken: list[ClaimedMessage] = []
         size = 0
         first_unclaimed_at: int | None = None
@@ -290,14 +370,26 @@ class Outbox:
         return known
 
     def delete(self, seqs: Sequence[int], *, destination: str) -> None:
-        """Forget messages the queue accepted."""
-        now = _now_ms()
-        with self._db.write() as conn:
-            conn.executemany("DELETE FROM outbox WHERE seq = ?", [(seq,) for seq in seqs])
-            conn.execute(
-                "INSERT INTO outbox_state (destination, pushed_at_ms) VALUES (?, ?) "
-                "ON CONFLICT (destination) DO UPDATE SET pushed_at_ms = excluded.pushed_at_ms",
-                (destination, now))
+        """Forget messages the queue accepted (one statement per run of consecutive rows, each its own
+        transaction: a message is either still in the outbox or gone), then checkpoint the file."""
+        for first, last in _runs(seqs):
+            self._db.execute("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (first, last))
+        self._db.execute(
+            "INSERT INTO outbox_state (destination, pushed_at_ms) VALUES (?, ?) "
+            "ON CONFLICT (destination) DO UPDATE SET pushed_at_ms = excluded.pushed_at_ms",
+            (destination, _now_ms()))
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the file, without waiting for anyone (a passive checkpoint).
+
+        Forwarders call this after each push so that producers never pay for it: their connections
+        checkpoint only past :data:`_PRODUCER_CHECKPOINT_PAGES` (no forwarder running), and a checkpoint
+        costs two fsyncs under ``synchronous=NORMAL``."""
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.OperationalError:
+            pass  # another connection is checkpointing: nothing to do
 
     def release(self, seqs: Sequence[int], *, destination: str, backoff_ms: int, error: str) -> None:
         """Give claimed messages back after a failed push; none is pushed again for ``backoff_ms``."""
