@@ -60,6 +60,8 @@ class Codemod:
     classify: Callable[[str], str | None] | None = None
     might_need_work_other: Callable[[bytes, str], bool] | None = None
     transform_other: TransformFn | None = None
+    #: The index ``transform_other`` receives, over every non-Python candidate (key -> text).
+    build_other_index: Callable[[Mapping[str, str]], Any] | None = None
 
 
 def celery_codemod() -> Codemod:
@@ -68,7 +70,7 @@ def celery_codemod() -> Codemod:
 
     return Codemod(prefilter.might_need_work, index.build_index, transform.transform_source,
                    classify=files.kind_of, might_need_work_other=files.might_need_work,
-                   transform_other=files.transform_file)
+                   transform_other=files.transform_file, build_other_index=files.build_index)
 
 
 @dataclass(frozen=True)
@@ -155,15 +157,17 @@ def run(
     try:
         index = codemod.build_index(
             {source.key: decoded.text for source, _, decoded in candidates if source.kind == "python"})
+        other_index = None if codemod.build_other_index is None else codemod.build_other_index(
+            {source.key: decoded.text for source, _, decoded in candidates if source.kind != "python"})
     except Exception as exc:  # a bug in the index: every candidate fails, nothing is written
         results.extend(FileResult(path=s.display, error=_internal_error(exc)) for s, _, _ in candidates)
         candidates = []
-        index = None
+        index = other_index = None
     # Largest files first, so that no worker is left with a big file at the end while others idle.
     work = [(s.display, s.key, decoded, s.kind != "python")
             for s, _, decoded in sorted(candidates, key=lambda c: -len(c[1]))]
     originals = {s.display: (s.path, data) for s, data, _ in candidates}
-    for result in _transform_all(work, index=index, options=options, jobs=jobs, codemod=codemod):
+    for result in _transform_all(work, indexes=(index, other_index), options=options, jobs=jobs, codemod=codemod):
         if write and result.changed and result.error is None:
             path, old_bytes = originals[result.path]
             result = _write(result, path, old_bytes)
@@ -237,24 +241,26 @@ _WorkItem = tuple[str, str, DecodedSource, bool]
 #: everything sent to workers pickles.
 _POOL_START_METHOD: str | None = None
 
-#: Set once per pool worker by :func:`_init_worker`: (index, options, transform_source, transform_other).
-_worker_state: tuple[Any, Options, TransformFn, TransformFn | None] | None = None
+#: Set once per pool worker by :func:`_init_worker`: ((index, other index), options, transform_source,
+#: transform_other).
+_worker_state: tuple[tuple[Any, Any], Options, TransformFn, TransformFn | None] | None = None
 
 
 def _transform_all(
-    work: list[_WorkItem], *, index: Any, options: Options, jobs: int, codemod: Codemod
+    work: list[_WorkItem], *, indexes: tuple[Any, Any], options: Options, jobs: int, codemod: Codemod
 ) -> Iterator[FileResult]:
+    """``indexes``: the Python index and the other files' index, given to each transform as ``index``."""
     if jobs <= 1 or len(work) <= 1:
         for display, key, decoded, other in work:
             transform = codemod.transform_other if other else codemod.transform_source
             assert transform is not None
-            yield _transform_one(display, key, decoded, index, options, transform)
+            yield _transform_one(display, key, decoded, indexes[other], options, transform)
         return
     with ProcessPoolExecutor(
         max_workers=min(jobs, len(work)),
         mp_context=multiprocessing.get_context(_POOL_START_METHOD),
         initializer=_init_worker,
-        initargs=(index, options, codemod.transform_source, codemod.transform_other),
+        initargs=(indexes, options, codemod.transform_source, codemod.transform_other),
     ) as pool:
         futures = {pool.submit(_transform_in_worker, item): item for item in work}
         for future in as_completed(futures):
@@ -265,19 +271,19 @@ def _transform_all(
                 yield FileResult(path=display, error=_internal_error(exc))
 
 
-def _init_worker(index: Any, options: Options, transform_source: TransformFn,
+def _init_worker(indexes: tuple[Any, Any], options: Options, transform_source: TransformFn,
                  transform_other: TransformFn | None = None) -> None:
     global _worker_state
-    _worker_state = (index, options, transform_source, transform_other)
+    _worker_state = (indexes, options, transform_source, transform_other)
 
 
 def _transform_in_worker(item: _WorkItem) -> FileResult:
     assert _worker_state is not None, "the pool initializer did not run"
-    index, options, transform_source, transform_other = _worker_state
+    indexes, options, transform_source, transform_other = _worker_state
     display, key, decoded, other = item
     transform = transform_other if other else transform_source
     assert transform is not None
-    return _transform_one(display, key, decoded, index, options, transform)
+    return _transform_one(display, key, decoded, indexes[other], options, transform)
 
 
 def _transform_one(

@@ -17,14 +17,17 @@ supervisor, Dockerfile, environment files), :mod:`.yaml_format` (compose, Kubern
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from ..model import Finding, Options, Transformed
 from .celery_cli import SHELLS
 from . import pytest_options
 from .edits import Edit, Note, apply_edits, line_and_column
+from .environment import assigned_option_variables, expansion_name
 
-__all__ = ["kind_of", "might_need_work", "transform_file", "KINDS"]
+__all__ = ["kind_of", "might_need_work", "transform_file", "build_index", "FilesIndex", "KINDS"]
 
 #: Formats and what they are for (docs/cli.md lists them).
 KINDS = ("procfile", "dockerfile", "shell", "systemd", "supervisor", "makefile", "yaml", "env", "requirements",
@@ -77,11 +80,25 @@ def might_need_work(data: bytes, kind: str) -> bool:
     marker = b"flower" if kind == "requirements" else b"broker_url"  # flower alone; BROKER_URL=… (pre-4.0 name)
     if b"celery" not in lowered and marker not in lowered:
         return False
-    if kind == "script?":
-        return _is_shell_script(data)
-    if kind == "supervisor":
-        return b"[program:" in lowered
-    return True
+    return _content_kind(kind, data) is not None
+
+
+#: A line of Celery's daemon configuration (``/etc/default/celeryd``, ``/etc/conf.d/celery``): how a
+#: file without a telling name (``deploy/celery``, ``celery.conf``) shows it is an environment file.
+_DAEMON_ASSIGNMENT = re.compile(r"^[ \t]*(?:export[ \t]+)?(?:CELERY_BIN|CELERY_APP|CELERYD_[A-Z_]+|CELERYBEAT_[A-Z_]+)=",
+                                re.MULTILINE)
+
+
+def _content_kind(kind: str, data: bytes | str) -> str | None:
+    """The format of a file whose name leaves it open (``script?``, a ``.conf``), from its text."""
+    if kind not in ("script?", "supervisor"):
+        return kind
+    text = data.decode("latin-1") if isinstance(data, bytes) else data
+    if kind == "script?" and _is_shell_script(text):
+        return "shell"
+    if kind == "supervisor" and "[program:" in text.lower():
+        return "supervisor"
+    return "env" if _DAEMON_ASSIGNMENT.search(text) else None
 
 
 def _is_shell_script(data: bytes | str) -> bool:
@@ -99,6 +116,34 @@ def _is_shell_script(data: bytes | str) -> bool:
     return program in SHELLS
 
 
+@dataclass(frozen=True)
+class FilesIndex:
+    """What one file of the tree needs to know about the others (picklable, built once)."""
+
+    #: Celery's option variables (``CELERYD_OPTS`` …) assigned in a file of the tree, where the
+    #: codemod maps their options.
+    option_variables: frozenset[str] = frozenset()
+
+    def defines_options_at(self, source: str, note: Note) -> bool:
+        """Whether ``note`` is the "options in a variable" finding on a variable this tree defines:
+        its options are mapped (and reported) where it is set, so the command line has nothing left."""
+        if note.code != "CFQ605":
+            return False
+        variable = expansion_name(source, note.offset)
+        return variable is not None and variable in self.option_variables
+
+
+def build_index(sources: Mapping[str, str]) -> FilesIndex:
+    """The :class:`FilesIndex` of the non-Python candidates (key -> text)."""
+    defined: set[str] = set()
+    for key, text in sources.items():
+        kind = kind_of(key)
+        kind = None if kind is None else _content_kind(kind, text)
+        if kind in ("env", "shell", "systemd"):
+            defined |= assigned_option_variables(text)
+    return FilesIndex(option_variables=frozenset(defined))
+
+
 def _formatter(kind: str) -> Callable[[str, Options], tuple[list[Edit], list[Note]]]:
     from . import dependencies, line_formats, yaml_format
 
@@ -114,11 +159,14 @@ def _formatter(kind: str) -> Callable[[str, Options], tuple[list[Edit], list[Not
 
 def transform_file(source: str, *, path: str, index: object = None, options: Options) -> Transformed:
     """Rewrite one non-Python file's text (the engine's ``transform_other``). ``path`` is the
-    file's key; ``index`` (the Python project index) is not used."""
+    file's key; ``index`` is the tree's :class:`FilesIndex` (None: this file alone)."""
     kind = kind_of(path)
-    if kind is None or (kind == "script?" and not _is_shell_script(source)):
+    kind = None if kind is None else _content_kind(kind, source)
+    if kind is None:
         return Transformed(source=source)
     edits, notes = _formatter(kind)(source, options)
+    if isinstance(index, FilesIndex):
+        notes = [note for note in notes if not index.defines_options_at(source, note)]
     edits = sorted(set(edits))  # a YAML anchor's node is reached once per alias: the same edit, once
     if not options.enabled(pytest_options.CODE):
         # The removals of "-p celery.contrib.pytest" from pytest command lines (in any format's

@@ -20,10 +20,11 @@ Where Celery's options go (``cfq-shim --help`` and the issues that add ``beat``,
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["Arg", "Plan", "plan_command", "find_program", "SHELLS"]
+__all__ = ["Arg", "Plan", "plan_command", "find_program", "has_node_pattern", "SHELLS"]
 
 SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh"})
 
@@ -98,7 +99,7 @@ _WORKER = _opts(
     _Option(("-l", "--loglevel"), True),
     _Option(("-c", "--concurrency"), True),
     _Option(("-Q", "--queues"), True),
-    _Option(("-f", "--logfile"), True),
+    _Option(("-f", "--logfile"), True, "filename"),
     _Option(("--prefetch-multiplier",), True),
     _Option(("--max-tasks-per-child",), True),
     _Option(("--maxtasksperchild",), True, "rename:--max-tasks-per-child"),
@@ -138,10 +139,10 @@ _WORKER = _opts(
 
 _BEAT = _opts(
     _Option(("-l", "--loglevel"), True),
-    _Option(("-f", "--logfile"), True),
+    _Option(("-f", "--logfile"), True, "filename"),
     _Option(("-s", "--schedule"), True),
     _Option(("--max-interval",), True),
-    _Option(("--pidfile",), True),
+    _Option(("--pidfile",), True, "filename"),
     _Option(("-S", "--scheduler"), True, "scheduler"),
     _Option(("-D", "--detach"), False, "remove", "CFQ604", _PROCESS_MANAGER),
     _Option(("--uid",), True, "remove", "CFQ604", _PROCESS_MANAGER),
@@ -175,8 +176,9 @@ _CONTROL_ACTIONS = frozenset({"revoke"})
 
 #: Celery sub-commands without a cfq-shim counterpart, and what to use instead.
 _NO_COUNTERPART = {
-    "multi": "run one `cfq-shim -A APP worker` per node under the process manager (systemd units, "
-             "supervisor programs, compose replicas)",
+    "multi": "run one `cfq-shim -A APP worker -n NODE` per node in the foreground under the process manager "
+             "(a systemd unit per node, or a template unit celery@.service, with Type=simple and no "
+             "ExecStop/ExecReload; supervisor programs; compose replicas); CELERYD_OPTS still holds its options",
     "flower": "use `cfq-shim -A APP dashboard` for the web view, and `cfq-shim -A APP inspect` for queue depths",
     "events": "Cloudflare Queues has no event stream; use `cfq-shim -A APP inspect` or the dashboard",
     "shell": "use `python -c` or the framework's shell with the app imported",
@@ -197,6 +199,14 @@ _POOLS = {"prefork": "prefork", "processes": "prefork", "solo": "solo", "threads
 _DJANGO_SCHEDULERS = frozenset({
     "django", "django_celery_beat.schedulers:DatabaseScheduler", "django_celery_beat.schedulers.DatabaseScheduler",
 })
+
+
+_NODE_PATTERN = re.compile(r"%[hndiIp]")
+
+
+def has_node_pattern(value: str) -> bool:
+    """Whether a file name or node name holds one of Celery's ``%`` patterns (host, node, process index)."""
+    return bool(_NODE_PATTERN.search(value))
 
 
 def _is_celery_program(arg: Arg) -> bool:
@@ -295,8 +305,7 @@ def plan_command(args: Sequence[Arg], program: int) -> Plan:
         arg = args[i]
         if not arg.text.startswith("-"):
             if arg.value is None and arg.prefix == "":
-                plan.findings.append((i, "CFQ605", "options in a variable are only known at run time; "
-                                      "check that cfq-shim accepts them"))
+                plan.findings.append((i, "CFQ605", _variable_options_message(arg.raw)))
             i += 1
             continue
         if _match(arg.text, _GLOBAL) is not None and _match(arg.text, table) is None:
@@ -304,6 +313,19 @@ def plan_command(args: Sequence[Arg], program: int) -> Plan:
         else:
             i = _apply(args, i, table, plan, before_subcommand=False, subcommand=name)
     return plan
+
+
+#: Celery's daemon configuration (its systemd and init-script docs) keeps options in these.
+_DAEMON_OPTIONS = ("CELERYD_OPTS", "CELERYBEAT_OPTS", "CELERY_WORKER_OPTS", "CELERY_BEAT_OPTS")
+
+
+def _variable_options_message(raw: str) -> str:
+    name = raw.strip("\"'").lstrip("$").strip("{}")
+    if name in _DAEMON_OPTIONS:
+        return (f"${name} is set outside this tree (Celery's daemon configuration: /etc/default/celeryd or "
+                f"/etc/conf.d/celery on the servers): map its options there as the CFQ602-CFQ607 rules say, or add "
+                "that file to the tree and run the codemod again, which then maps them")
+    return "options in a variable are only known at run time; check that cfq-shim accepts them"
 
 
 def _program_word(args: Sequence[Arg], program: int, plan: Plan) -> None:
@@ -380,10 +402,14 @@ def _apply(args: Sequence[Arg], i: int, table: dict[str, _Option], plan: Plan, *
             plan.findings.append((i, "CFQ611", f"the beat scheduler {value!r} has no cfq-shim counterpart; cfq-shim "
                                   "beat reads beat_schedule, or django_celery_beat's tables with -S django"))
         return end
-    if action == "hostname":
-        if value is not None and "%" in value:
-            plan.findings.append((i, "CFQ610", f"cfq-shim does not expand %h, %n, %d or %i in -n {value!r}; give the "
-                                  "worker a literal name, or build it in the shell ($(hostname))"))
+    if action in ("hostname", "filename"):
+        if value is not None and has_node_pattern(value):
+            advice = ("give the worker a literal name, or build it where it runs: $(hostname) in a shell, %H in a "
+                      "systemd unit" if action == "hostname" else
+                      "the file gets that literal name; give one file per process (the process manager knows the "
+                      "instance: %i in a systemd template unit)")
+            plan.findings.append((i, "CFQ610", f"cfq-shim does not expand Celery's %h, %n, %I … in {shown} {value!r}; "
+                                  + advice))
         return end
     if action == "autoscale":
         has_concurrency = any(_match(a.text, {"-c": _WORKER["-c"], "--concurrency": _WORKER["-c"]})

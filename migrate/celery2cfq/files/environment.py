@@ -15,24 +15,57 @@ import posixpath
 
 from ..fixers.broker import classify_url
 from ..model import Options
-from .celery_cli import Arg, find_program, plan_command
+from .celery_cli import Arg, find_program, has_node_pattern, plan_command
 from .commands import shell_edits
 from .edits import Edit, Note, Text
 from .shell import ShellSyntaxError, Word, lex, simple_commands
 
-__all__ = ["BROKER_VARIABLES", "rewrite_assignment", "is_celery_variable"]
+__all__ = ["BROKER_VARIABLES", "OPTIONS_VARIABLES", "rewrite_assignment", "is_celery_variable",
+           "assigned_option_variables", "expansion_name"]
 
 BROKER_VARIABLES = frozenset({
     "CELERY_BROKER_URL", "BROKER_URL", "CELERY_BROKER", "CELERY_BROKER_READ_URL", "CELERY_BROKER_WRITE_URL",
 })
-_OPTIONS_VARIABLES = {
+OPTIONS_VARIABLES = {
     "CELERYD_OPTS": "worker", "CELERY_WORKER_OPTS": "worker", "CELERYBEAT_OPTS": "beat", "CELERY_BEAT_OPTS": "beat",
 }
 _BIN_VARIABLES = frozenset({"CELERY_BIN"})
+#: File names of Celery's daemon configuration, which celery multi and the worker expand (%n, %I).
+FILE_VARIABLES = frozenset({"CELERYD_LOG_FILE", "CELERYD_PID_FILE", "CELERYBEAT_LOG_FILE", "CELERYBEAT_PID_FILE"})
+
+
+def assigned_option_variables(text: str) -> frozenset[str]:
+    """The option variables (``CELERYD_OPTS`` …) that shell-like ``text`` assigns (``NAME=…``,
+    ``export NAME=…``, systemd's ``Environment="NAME=…"``)."""
+    if "OPTS" not in text:
+        return frozenset()
+    try:
+        tokens = lex(text)
+    except ShellSyntaxError:
+        return frozenset()
+    found = set()
+    for words in simple_commands(tokens):
+        for word in words:
+            name = (word.value or word.prefix).removeprefix("Environment=").partition("=")
+            if name[1] and name[0] in OPTIONS_VARIABLES:
+                found.add(name[0])
+    return frozenset(found)
+
+
+def expansion_name(source: str, offset: int) -> str | None:
+    """The variable of a word that is one expansion (``$CELERYD_OPTS``, ``${CELERYD_OPTS}``,
+    ``"$CELERYD_OPTS"``) starting at ``offset``; None for any other word."""
+    word = source[offset:offset + 100].split(None, 1)[0] if source[offset:offset + 100].strip() else ""
+    word = word.strip("\"'")
+    if word.startswith("${") and word.endswith("}"):
+        word = "$" + word[2:-1]
+    name = word[1:]
+    return name if word.startswith("$") and name.isidentifier() else None
 
 
 def is_celery_variable(name: str) -> bool:
-    return name in BROKER_VARIABLES or name in _OPTIONS_VARIABLES or name in _BIN_VARIABLES
+    return (name in BROKER_VARIABLES or name in OPTIONS_VARIABLES or name in _BIN_VARIABLES
+            or name in FILE_VARIABLES)
 
 
 def cloudflare_variables_message(name: str, broker: str) -> str:
@@ -66,7 +99,12 @@ def rewrite_assignment(name: str, value: Text, options: Options, *, quoted: str 
             new = posixpath.join(head, "cfq-shim") if head else "cfq-shim"
             return [Edit(*value.span(0, len(value.value)), new)], []
         return [], []
-    subcommand = _OPTIONS_VARIABLES.get(name)
+    if name in FILE_VARIABLES:
+        if has_node_pattern(value.value):
+            return [], [Note(where, "CFQ610", f"{name}={value.value}: cfq-shim does not expand Celery's %n, %I, %h … in "
+                             "file names (celery multi and the worker did); give each process its own literal file")]
+        return [], []
+    subcommand = OPTIONS_VARIABLES.get(name)
     if subcommand is not None:
         return _rewrite_options(value, subcommand)
     return [], []

@@ -74,8 +74,12 @@ _RULES = (
     ),
     Rule(
         "CFQ605", "option-kept", "An option cfq-shim does not know is kept",
-        "An option the codemod does not know, or options in a variable (`$CELERYD_OPTS`), are left as they are: "
-        "cfq-shim refuses an option it does not know, so check them.",
+        "An option the codemod does not know, or options in a variable (`$EXTRA_ARGS`), are left as they are: "
+        "cfq-shim refuses an option it does not know, so check them. Celery's daemon variables (`$CELERYD_OPTS`, "
+        "`$CELERYBEAT_OPTS`) are the exception when a file of the tree sets them (Celery's `/etc/default/celeryd` "
+        "or `/etc/conf.d/celery`, a `.env`, a script): their options are mapped there, option by option, and "
+        "the command line that uses them gets no finding. When no file of the tree sets them, the finding "
+        "says to map them where they live.",
         (
             Example(path="Procfile", before="worker: celery -A proj worker --custom-flag\n",
                     after="worker: cfq-shim -A proj worker --custom-flag\n"),
@@ -123,11 +127,15 @@ _RULES = (
         ),
     ),
     Rule(
-        "CFQ610", "hostname-pattern", "`-n` with `%h`/`%n`/`%d`/`%i`",
-        "cfq-shim uses the worker name as given; Celery's node-name patterns are not expanded.",
+        "CFQ610", "hostname-pattern", "`-n`, `--logfile`, `--pidfile` with `%h`/`%n`/`%d`/`%i`/`%I`/`%p`",
+        "cfq-shim uses the worker name and file names as given; Celery's node-name and process-index patterns "
+        "are not expanded. Also for `CELERYD_LOG_FILE`, `CELERYD_PID_FILE`, `CELERYBEAT_LOG_FILE` and "
+        "`CELERYBEAT_PID_FILE` in Celery's daemon configuration (its docs write `/var/log/celery/%n%I.log`).",
         (
             Example(path="Procfile", before="worker: celery -A proj worker -n worker1@%h\n",
                     after="worker: cfq-shim -A proj worker -n worker1@%h\n"),
+            Example(path="deploy/celeryd", before='CELERYD_LOG_FILE="/var/log/celery/%n%I.log"\n',
+                    after='CELERYD_LOG_FILE="/var/log/celery/%n%I.log"\n'),
         ),
     ),
     Rule(

@@ -1,0 +1,88 @@
+"""Celery's daemon configuration (/etc/default/celeryd, /etc/conf.d/celery): the file is found by its
+lines, its option variables are mapped, and a command line using them is judged with the whole tree."""
+
+from __future__ import annotations
+
+import pytest
+from files_support import migrate
+
+from celery2cfq.engine import run
+from celery2cfq.files import build_index, kind_of, might_need_work
+from celery2cfq.model import Options
+
+UNIT = ("[Service]\nEnvironmentFile=/etc/conf.d/celery\n"
+        "ExecStart=/bin/sh -c '${CELERY_BIN} -A $CELERY_APP worker --loglevel=INFO $CELERYD_OPTS'\n")
+
+
+@pytest.mark.parametrize("name", ["deploy/conf.d/celery", "etc/default/celeryd", "deploy/celery.conf",
+                                  "config/celery-worker"])
+def test_a_daemon_config_is_an_environment_file_whatever_its_name(tmp_path, name):
+    text = '# read by systemd\nCELERY_BIN="/usr/local/bin/celery"\nCELERYD_OPTS="--time-limit=300 -c 8"\n'
+    result, files = migrate(tmp_path, {name: text})
+    assert files[name] == '# read by systemd\nCELERY_BIN="/usr/local/bin/cfq-shim"\nCELERYD_OPTS="-c 8"\n'
+    assert [(f.code, f.line) for f in result.files[0].findings] == [("CFQ603", 3)]
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("deploy/celery", "celery is our task queue\n"),  # no shebang, no daemon variable
+    ("deploy/celery.conf", "[celery]\nqueues = a,b\n"),  # an INI file of the project's own
+])
+def test_other_files_with_those_names_are_not_read(tmp_path, name, text):
+    assert not might_need_work(text.encode(), kind_of(name))
+    result, files = migrate(tmp_path, {name: text})
+    assert files[name] == text and result.summary.files_scanned == 1 and not result.files[0].findings
+
+
+def test_options_variable_set_in_the_tree_leaves_the_command_line_without_a_finding(tmp_path):
+    files = {"deploy/celery.service": UNIT, "deploy/conf.d/celery": 'CELERYD_OPTS="--without-mingle -c 4"\n'}
+    result, after = migrate(tmp_path, files)
+    assert after["deploy/conf.d/celery"] == 'CELERYD_OPTS="-c 4"\n'
+    findings = {r.path.rsplit("/", 1)[-1]: [f.code for f in r.findings] for r in result.files}
+    assert findings == {"celery.service": [], "celery": ["CFQ602"]}
+    assert after["deploy/celery.service"] == UNIT  # ${CELERY_BIN} names cfq-shim where it is set
+
+
+def test_options_variable_set_outside_the_tree_says_where_to_map_it(tmp_path):
+    result, after = migrate(tmp_path, {"deploy/celery.service": UNIT})
+    assert after["deploy/celery.service"] == UNIT
+    (finding,) = result.files[0].findings
+    assert finding.code == "CFQ605" and finding.line == 3
+    assert finding.message.startswith("$CELERYD_OPTS is set outside this tree (Celery's daemon configuration")
+
+
+def test_other_variables_in_a_command_line_still_get_the_finding(tmp_path):
+    files = {"Procfile": "worker: celery -A proj worker $EXTRA\n", ".env": "EXTRA=-c 2\nCELERYD_OPTS=-c 2\n"}
+    result, _ = migrate(tmp_path, files)
+    (procfile,) = [r for r in result.files if r.path.endswith("Procfile")]
+    assert [(f.code, "only known at run time" in f.message) for f in procfile.findings] == [("CFQ605", True)]
+
+
+def test_the_index_reads_assignments_in_env_files_scripts_and_units():
+    index = build_index({
+        "deploy/conf.d/celery": 'CELERYD_OPTS="-c 2"\n',
+        "bin/start.sh": "#!/bin/sh\nexport CELERYBEAT_OPTS='-S django'\n",
+        "deploy/w.service": '[Service]\nEnvironment="CELERY_WORKER_OPTS=-c 1"\n',
+        "Procfile": "worker: CELERY_BEAT_OPTS=x celery -A p worker\n",  # not a file that sets variables
+    })
+    assert index.option_variables == {"CELERYD_OPTS", "CELERYBEAT_OPTS", "CELERY_WORKER_OPTS"}
+
+
+def test_the_process_pool_gets_the_same_index(tmp_path):
+    files = {"deploy/celery.service": UNIT, "deploy/conf.d/celery": 'CELERYD_OPTS="-c 4"\n', "Procfile": "w: celery -A p worker\n"}
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    result = run([tmp_path], options=Options(), jobs=2, write=False)
+    assert not [f for r in result.files for f in r.findings]
+    assert result.summary.files_changed == 1  # the Procfile
+
+
+@pytest.mark.parametrize(("line", "code"), [
+    ("worker: celery -A proj worker --logfile=/var/log/celery/%n%I.log\n", "CFQ610"),
+    ("beat: celery -A proj beat --pidfile=/run/%n.pid\n", "CFQ610"),
+    ("worker: celery -A proj worker --logfile=/var/log/celery/worker.log\n", None),
+])
+def test_celery_file_name_patterns_are_reported(tmp_path, line, code):
+    result, after = migrate(tmp_path, {"Procfile": line})
+    assert after["Procfile"] == line.replace("celery -A", "cfq-shim -A")
+    assert [f.code for f in result.files[0].findings] == ([code] if code else [])
