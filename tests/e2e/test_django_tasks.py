@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parents[2]
 PROJECT = Path(__file__).parent / "projects" / "django_tasks"
 DJANGO_REQUIREMENT = "django>=6,<7"
 WORKER_NAME = "djangotasks@localhost"
+STANDALONE_WORKER_NAME = "standalone@localhost"
 
 
 # -- an interpreter with django.tasks -------------------------------------------------------------------
@@ -136,24 +137,25 @@ class Project:
             "DJANGO_SETTINGS_MODULE": "djproj.settings",
         }
         self.env.pop("CFQ_SHIM_BROKER_URL", None)
-        self.worker: subprocess.Popen | None = None
+        self.workers: list[subprocess.Popen] = []
 
-    def start_worker(self) -> None:
-        with open(self.root / "worker.log", "w") as log:
-            self.worker = subprocess.Popen(
-                [self.python, "-m", "cfq_shim", "-A", "djproj", "worker", "-l", "info", "-c", "2",
-                 "-Q", "celery,emails", "-n", WORKER_NAME],
+    def start_worker(self, app: str, *flags: str, log_name: str) -> None:
+        with open(self.root / log_name, "w") as log:
+            self.workers.append(subprocess.Popen(
+                [self.python, "-m", "cfq_shim", "-A", app, "worker", "-l", "info", *flags],
                 cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            )
+            ))
 
-    def stop_worker(self) -> None:
-        if self.worker is not None and self.worker.poll() is None:
-            self.worker.send_signal(signal.SIGTERM)
+    def stop_workers(self) -> None:
+        for worker in self.workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+        for worker in self.workers:
             try:
-                self.worker.wait(30)
+                worker.wait(30)
             except subprocess.TimeoutExpired:
-                self.worker.kill()
-                self.worker.wait(10)
+                worker.kill()
+                worker.wait(10)
 
     def drive(self, code: str) -> Any:
         """Run ``code`` in the project's "web" process; return the JSON it leaves in ``out``."""
@@ -164,19 +166,21 @@ class Project:
         assert done.returncode == 0, done.stderr[-3000:] + self.worker_log()[-3000:]
         return json.loads(done.stdout.strip().splitlines()[-1])
 
-    def worker_log(self) -> str:
-        path = self.root / "worker.log"
+    def worker_log(self, log_name: str = "worker.log") -> str:
+        path = self.root / log_name
         return path.read_text() if path.exists() else ""
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     project = Project(django6_python(), tmp_path_factory.mktemp("django_tasks"))
-    project.start_worker()
+    project.start_worker("djproj", "-c", "2", "-Q", "celery,emails", "-n", WORKER_NAME, log_name="worker.log")
+    project.start_worker("cfq_shim.django.app", "-c", "1", "-Q", "standalone", "-n", STANDALONE_WORKER_NAME,
+                         log_name="standalone-worker.log")
     try:
         yield project
     finally:
-        project.stop_worker()
+        project.stop_workers()
 
 
 def _moment(text: str) -> datetime:
@@ -224,12 +228,14 @@ def test_a_failing_task_reads_back_failed_with_its_error(project: Project) -> No
 def test_context_async_functions_and_named_queues(project: Project) -> None:
     out = project.drive(
         "from greetings.tasks import whoami, double, send_email\n"
-        "results = [whoami.enqueue(label='me'), double.enqueue(21), send_email.enqueue('ada@example.com')]\n"
+        "results = [whoami.using(queue_name='emails').enqueue(label='me'), double.enqueue(21),\n"
+        "           send_email.enqueue('ada@example.com')]\n"
         "out = [describe(wait(result)) for result in results]"
     )
     whoami, double, email = out
-    # takes_context: the function gets Django's TaskContext, with this result's id and the attempt
-    assert whoami["return_value"] == {"label": "me", "id": whoami["id"], "attempt": 1}
+    # takes_context: the function gets Django's TaskContext: this result's id, the attempt, and the task as
+    # it was enqueued (using(queue_name=...) carried to the worker)
+    assert whoami["return_value"] == {"label": "me", "id": whoami["id"], "attempt": 1, "queue_name": "emails"}
     # an async function runs through Task.call() (supports_async_task)
     assert double["status"] == "SUCCESSFUL" and double["return_value"] == 42
     # queue_name="emails" is the cfq_shim queue "emails" (the worker consumes it with -Q celery,emails);
@@ -273,6 +279,20 @@ def test_run_after_defers_the_task(project: Project) -> None:
     assert final["status"] == "SUCCESSFUL" and final["return_value"] == 2
     # The worker did not start it before run_after (a lower bound only: nothing here measures speed)
     assert _moment(final["started_at"]) >= _moment(out["run_after"])
+
+
+def test_a_project_without_its_own_app_uses_the_ready_made_one(project: Project) -> None:
+    # Given TASKS["standalone"] sending through cfq_shim.django.app (configured from the CELERY_* settings)
+    # and a worker started as `cfq-shim -A cfq_shim.django.app worker -Q standalone`
+    out = project.drive(
+        "from greetings.tasks import add\n"
+        "standalone = add.using(backend='standalone', queue_name='standalone')\n"
+        "out = describe(wait(standalone.enqueue(20, 22)))"
+    )
+    # Then that worker (which imported greetings.tasks through autodiscovery) ran it
+    assert out["status"] == "SUCCESSFUL" and out["return_value"] == 42
+    assert out["backend"] == "standalone" and out["worker_ids"] == [STANDALONE_WORKER_NAME]
+    assert f"greetings.tasks.add[{out['id']}] succeeded" in project.worker_log("standalone-worker.log")
 
 
 def test_priorities_are_refused_by_django(project: Project) -> None:

@@ -2,6 +2,8 @@
 
 - ``cfq_shim.django.tasks``: a backend for Django's task framework (``django.tasks``, Django 6), so code
   that uses ``@task`` / ``enqueue()`` runs on the same queues and worker as the project's Celery tasks.
+- ``cfq_shim.django.app``: a ready-made app configured from Django's ``CELERY_*`` settings, for a project
+  that has no ``proj/celery.py`` (``cfq-shim -A cfq_shim.django.app worker``).
 - ``cfq_shim.django.outbox``: the transactional outbox, a Django app whose table holds messages written
   in the project's own transaction; ``cfq-shim -A proj forward`` sends them once it commits.
 

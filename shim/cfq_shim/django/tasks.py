@@ -10,6 +10,9 @@ Settings::
         },
     }
 
+A project without an app of its own can name ``"cfq_shim.django.app:app"`` (configured from the
+``CELERY_*`` settings) and run ``cfq-shim -A cfq_shim.django.app worker``.
+
 **Sending.** ``enqueue()`` sends one message through the app's producer, as ``send_task`` does, under the
 task's module path (``myapp.tasks.send_welcome``), so routes, rate limits, the dashboard and
 ``inspect`` see one name per Django task. ``queue_name="default"`` (Django's default) goes where the app
@@ -17,9 +20,9 @@ sends a task with no queue (``task_routes``, else ``task_default_queue``); any o
 that name. ``run_after`` is the message's ETA: Cloudflare delays a message at most 24 h, and a worker
 sends a message due later onward in hops, as for any ETA.
 
-**Running.** Each Django task is registered in the app as a cfq_shim task of that name when Django
-builds it (``Task.__post_init__`` asks the backend to validate it), so ``cfq-shim -A proj worker`` runs
-it once the module that defines it is imported there: ``app.autodiscover_tasks()`` imports each
+**Running.** Each Django task becomes a cfq_shim task of that name, in every app as with ``@shared_task``,
+when Django builds it (``Task.__post_init__`` asks the backend to validate it), so ``cfq-shim -A proj
+worker`` runs it once the module that defines it is imported there: ``app.autodiscover_tasks()`` imports each
 installed app's ``tasks`` module; others go in ``include``. The worker calls ``Task.call()`` (so async
 functions run too), passes a ``TaskContext`` to ``takes_context`` tasks, and sends Django's
 ``task_started`` / ``task_finished`` signals.
@@ -37,7 +40,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import weakref
 from datetime import datetime, timezone as dt_timezone
 from traceback import format_exception
 from typing import Any
@@ -55,18 +57,20 @@ from .. import states
 from ..backend import DisabledBackend
 from ..conf import load_object
 from ..local import get_current_app
+from ..registry import shared_task
 from ..results.base import ResultBackend
 from ..sending.message import new_task_id
 from ..task import Task as ShimTask
 
-__all__ = ["CloudflareQueuesBackend", "DjangoTaskRunner", "RECORD_KIND"]
+__all__ = ["CloudflareQueuesBackend", "DjangoTaskRunner", "RECORD_KIND", "register", "run_django_task"]
 
 logger = logging.getLogger("cfq_shim.django.tasks")
 
 #: The result-backend record kind under which each enqueued task's Django-side facts are kept.
 RECORD_KIND = "django-task"
-#: The message header naming the ``TASKS`` alias the task was enqueued through.
-BACKEND_HEADER = "django_task_backend"
+#: The message header with what the worker needs to rebuild the enqueued ``Task``: the ``TASKS`` alias,
+#: ``queue_name`` and ``run_after`` it was enqueued with (``Task.using()``).
+TASK_HEADER = "django_task"
 
 #: The shim's states, as Django's. A custom state a task reports with ``update_state`` means it runs.
 _STATUS = {
@@ -136,9 +140,9 @@ class CloudflareQueuesBackend(BaseTaskBackend):
 
     # -- Django's API -------------------------------------------------------------------------------------
     def validate_task(self, task: Task) -> None:
-        """Django's checks, then register the task in the app so a worker that imports it can run it."""
+        """Django's checks, then make the task a cfq_shim task, so a worker that imports it runs it."""
         super().validate_task(task)
-        register(self.app, task.module_path)
+        register(task.module_path)
 
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
         self.validate_task(task)
@@ -156,7 +160,9 @@ class CloudflareQueuesBackend(BaseTaskBackend):
             self.app.send_task(
                 task.module_path, result.args, result.kwargs, task_id=task_id,
                 queue=None if task.queue_name == DEFAULT_TASK_QUEUE_NAME else task.queue_name,
-                eta=_aware(task.run_after), headers={BACKEND_HEADER: self.alias},
+                eta=_aware(task.run_after), headers={TASK_HEADER: {
+                    "backend": self.alias, "queue_name": task.queue_name, "run_after": _iso(task.run_after),
+                }},
             )
         except BaseException:
             if store is not None:
@@ -286,55 +292,58 @@ def _error_from(meta: dict[str, Any]) -> TaskError:
 
 # -- the worker side ------------------------------------------------------------------------------------
 class DjangoTaskRunner(ShimTask):
-    """The cfq_shim task a worker runs for one Django task: its name is the Django task's module path.
-
-    It looks the Django task up by that path when it runs (the module-level ``Task``), as Django's own
-    ``Task`` pickling does, so the function that runs is the one the worker's code defines.
-    """
+    """The base of the cfq_shim task a worker runs for a Django task (its name: the task's module path)."""
 
     typing = False  # Django checks nothing either; the function's own signature does when it is called
     track_started = True  # RUNNING in get_result()
     ignore_result = False  # get_result() reads the meta
 
-    def run(self, *args: Any, **kwargs: Any) -> Any:
-        request = self.request
-        alias = (request.headers or {}).get(BACKEND_HEADER) or getattr(request, BACKEND_HEADER, None)
-        django_task = _task_from({"task": self.name, "backend": alias})
-        backend = task_backends[django_task.backend]
-        worker = request.hostname or ""
-        record = _record_attempt(backend, request.id, worker)
-        now = timezone.now()
-        result = TaskResult(
-            task=django_task, id=request.id, status=TaskResultStatus.RUNNING,
-            enqueued_at=_shown(record.get("enqueued_at")) if record else None,
-            started_at=_shown(record["attempts"][0]["at"]) if record else now, finished_at=None,
-            last_attempted_at=now, args=list(args), kwargs=dict(kwargs), backend=django_task.backend, errors=[],
-            worker_ids=[attempt["worker"] for attempt in record["attempts"]] if record else [worker],
-        )
-        task_started.send(type(backend), task_result=result)
-        try:
-            if django_task.takes_context:
-                value = django_task.call(TaskContext(task_result=result), *args, **kwargs)
-            else:
-                value = django_task.call(*args, **kwargs)
-            value = normalize_json(value)
-        except BaseException as exc:
-            object.__setattr__(result, "finished_at", timezone.now())
-            object.__setattr__(result, "status", TaskResultStatus.FAILED)
-            result.errors.append(TaskError(
-                exception_class_path=f"{type(exc).__module__}.{type(exc).__qualname__}",
-                traceback="".join(format_exception(exc)),
-            ))
-            task_finished.send(type(backend), task_result=result)
-            raise
+
+def run_django_task(self: DjangoTaskRunner, *args: Any, **kwargs: Any) -> Any:
+    """Run the Django task named ``self.name``, as Django's ImmediateBackend runs one.
+
+    The task is looked up by its path when it runs (the module-level ``Task``), as Django's own
+    ``Task`` pickling does, so the function that runs is the one the worker's code defines.
+    """
+    request = self.request
+    enqueued_as = (request.headers or {}).get(TASK_HEADER) or getattr(request, TASK_HEADER, None) or {}
+    django_task = _task_from({**enqueued_as, "task": self.name})
+    backend = task_backends[django_task.backend]
+    worker, now = request.hostname or "", datetime.now(dt_timezone.utc)
+    record = _record_attempt(backend, request.id, worker, now)
+    result = TaskResult(
+        task=django_task, id=request.id, status=TaskResultStatus.RUNNING,
+        enqueued_at=_shown(record.get("enqueued_at")) if record else None,
+        started_at=_shown(record["attempts"][0]["at"]) if record else _for_django(now), finished_at=None,
+        last_attempted_at=_for_django(now), args=list(args), kwargs=dict(kwargs), backend=django_task.backend,
+        errors=[], worker_ids=[attempt["worker"] for attempt in record["attempts"]] if record else [worker],
+    )
+    task_started.send(type(backend), task_result=result)
+    try:
+        if django_task.takes_context:
+            value = django_task.call(TaskContext(task_result=result), *args, **kwargs)
+        else:
+            value = django_task.call(*args, **kwargs)
+        value = normalize_json(value)
+    except KeyboardInterrupt:  # as Django's ImmediateBackend: not the task's failure
+        raise
+    except BaseException as exc:
         object.__setattr__(result, "finished_at", timezone.now())
-        object.__setattr__(result, "status", TaskResultStatus.SUCCESSFUL)
-        object.__setattr__(result, "_return_value", value)
+        object.__setattr__(result, "status", TaskResultStatus.FAILED)
+        result.errors.append(TaskError(
+            exception_class_path=f"{type(exc).__module__}.{type(exc).__qualname__}",
+            traceback="".join(format_exception(exc)),
+        ))
         task_finished.send(type(backend), task_result=result)
-        return value
+        raise
+    object.__setattr__(result, "finished_at", timezone.now())
+    object.__setattr__(result, "status", TaskResultStatus.SUCCESSFUL)
+    object.__setattr__(result, "_return_value", value)
+    task_finished.send(type(backend), task_result=result)
+    return value
 
 
-def _record_attempt(backend: Any, task_id: str, worker: str) -> dict[str, Any] | None:
+def _record_attempt(backend: Any, task_id: str, worker: str, now: datetime) -> dict[str, Any] | None:
     """Add this attempt (worker, time) to the task's record; None when results are not kept."""
     store = backend._store() if isinstance(backend, CloudflareQueuesBackend) else None
     if store is None:
@@ -342,7 +351,7 @@ def _record_attempt(backend: Any, task_id: str, worker: str) -> dict[str, Any] |
     record = store.get_record(RECORD_KIND, task_id)
     if record is None:  # expired (result_expires), or sent by something other than enqueue()
         return None
-    record.setdefault("attempts", []).append({"worker": worker, "at": datetime.now(dt_timezone.utc).isoformat()})
+    record.setdefault("attempts", []).append({"worker": worker, "at": now.isoformat()})
     try:
         store.put_record(RECORD_KIND, task_id, record, expires_seconds=backend.app.backend.expires)
     except Exception:  # noqa: BLE001 - bookkeeping must not stop the task from running
@@ -350,17 +359,14 @@ def _record_attempt(backend: Any, task_id: str, worker: str) -> dict[str, Any] |
     return record
 
 
-_registered: "weakref.WeakKeyDictionary[Any, set[str]]" = weakref.WeakKeyDictionary()
+_registered: set[str] = set()
 _registered_lock = threading.Lock()
 
 
-def register(app: Any, name: str) -> None:
-    """Register a :class:`DjangoTaskRunner` named ``name`` in ``app`` (once per app and name)."""
+def register(name: str) -> None:
+    """Make ``name`` (a Django task's module path) a cfq_shim task in every app, as ``@shared_task`` does,
+    so the worker of whichever app consumes the queue runs it. Once per name."""
     with _registered_lock:
-        names = _registered.setdefault(app, set())
-        if name in names:
-            return
-        names.add(name)
-    runner = DjangoTaskRunner()
-    runner.name = name
-    app.register_task(runner)
+        if name not in _registered:
+            shared_task(name=name, base=DjangoTaskRunner, bind=True)(run_django_task)
+            _registered.add(name)

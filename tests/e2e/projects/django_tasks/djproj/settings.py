@@ -16,6 +16,13 @@ TASKS = {
         "QUEUES": ["default", "emails"],
         "OPTIONS": {"APP": "djproj.celery:app"},
     },
+    # A project with no proj/celery.py of its own would use cfq_shim's ready-made app; its worker here is
+    # `cfq-shim -A cfq_shim.django.app worker -Q standalone`.
+    "standalone": {
+        "BACKEND": "cfq_shim.django.tasks.CloudflareQueuesBackend",
+        "QUEUES": ["standalone"],
+        "OPTIONS": {"APP": "cfq_shim.django.app:app"},
+    },
     "noresults": {
         "BACKEND": "cfq_shim.django.tasks.CloudflareQueuesBackend",
         "OPTIONS": {"APP": "djproj.noresults:app"},

@@ -20,7 +20,8 @@ def fail(reason):
 
 @task(takes_context=True)
 def whoami(context, label):
-    return {"label": label, "id": context.task_result.id, "attempt": context.attempt}
+    task_result = context.task_result
+    return {"label": label, "id": task_result.id, "attempt": context.attempt, "queue_name": task_result.task.queue_name}
 
 
 @task
