@@ -345,6 +345,53 @@ def test_after_fork_a_file_store_reconnects_and_a_memory_store_refuses(tmp_path)
     memory_store.close()
 
 
+def _acquired_from_another_thread(lock) -> bool:
+    import threading
+
+    got: list[bool] = []
+
+    def probe() -> None:
+        got.append(lock.acquire(blocking=False))
+        if got[0]:
+            lock.release()
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join(5)
+    return got[0]
+
+
+def test_threads_of_one_process_take_turns_at_writing_on_a_lock_of_their_own(tmp_path):
+    """A second writing thread waits on the process's lock (handed over at once), not in SQLite's busy
+    handler, and gets its turn as soon as the first transaction ends."""
+    import threading
+
+    store = EmbeddedStore(str(tmp_path / "turns.sqlite3"))
+    queue_id = store.create_queue("q").queue_id
+    order: list[str] = []
+    second_waiting = threading.Event()
+
+    def second_writer() -> None:
+        second_waiting.set()
+        store.push(queue_id, "second")
+        order.append("second")
+
+    with store._db.write() as conn:
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        second_waiting.wait(5)
+        thread.join(0.2)
+        assert thread.is_alive()  # held back while this transaction is open...
+        assert not _acquired_from_another_thread(store._db.write_lock)  # ...on the process's own lock
+        conn.execute("UPDATE queues SET modified_on_ms = modified_on_ms WHERE queue_id = ?", (queue_id,))
+        order.append("first")
+    thread.join(10)
+    assert order == ["first", "second"]
+    assert _acquired_from_another_thread(store._db.write_lock)
+    assert [m.body for m in store.pull(queue_id, batch_size=10).messages] == ["second"]
+    store.close()
+
+
 def test_stats_leave_out_messages_past_retention_without_pulling(store, clock):
     record = store.create_queue("q")
     retention = DEFAULT_LIMITS.min_retention_seconds
