@@ -43,6 +43,9 @@ __all__ = ["EmbeddedStore", "OutgoingItem", "system_clock_ms", "new_id"]
 #: ``(body, content_type, delay_seconds)``: one message of a batch push (delay None: the queue's default).
 OutgoingItem = Tuple[Union[str, bytes], str, Optional[int]]
 
+#: Lease ids per DELETE of an ack (well under SQLite's 32,766 bound parameters).
+_ACK_CHUNK = 500
+
 #: How long a writer waits for another process's transaction before giving up.
 DEFAULT_BUSY_TIMEOUT_MS = 30_000
 
@@ -319,20 +322,26 @@ class EmbeddedStore:
             record = self._require(conn, queue_id)
             config = record.config
             now = self.now_ms()
-            freed_count = freed_bytes = 0
-            for lease_id in acks:
-                if not first_settlement(lease_id):
-                    continue
-                row = conn.execute(
-                    "DELETE FROM messages WHERE lease_id = ? AND queue_id = ? RETURNING size_bytes",
-                    (lease_id, queue_id),
-                ).fetchone()
-                if row is None:
+            to_delete = [lease_id for lease_id in acks if first_settlement(lease_id)]
+            deleted: set[str] = set()
+            freed_bytes = 0
+            # One DELETE per chunk rather than per message: a worker acks a whole pulled batch at once.
+            # ``+queue_id`` keeps the planner on the lease index: with a long IN list and no statistics
+            # it would rather walk the whole queue by messages_by_visibility (measured 10x slower).
+            for start in range(0, len(to_delete), _ACK_CHUNK):
+                chunk = to_delete[start:start + _ACK_CHUNK]
+                rows = conn.execute(
+                    f"DELETE FROM messages WHERE +queue_id = ? AND lease_id IN ({','.join('?' * len(chunk))}) "
+                    "RETURNING lease_id, size_bytes",
+                    (queue_id, *chunk),
+                ).fetchall()
+                for lease_id, size_bytes in rows:
+                    deleted.add(lease_id)
+                    freed_bytes += size_bytes
+            for lease_id in to_delete:
+                if lease_id not in deleted:
                     warnings[lease_id] = _LEASE_WARNING
-                    continue
-                ack_count += 1
-                freed_count += 1
-                freed_bytes += row[0]
+            ack_count = freed_count = len(deleted)
             if freed_count:
                 conn.execute(
                     "UPDATE queues SET backlog_count = backlog_count - ?, backlog_bytes = backlog_bytes - ? "
