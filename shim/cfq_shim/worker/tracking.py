@@ -44,6 +44,15 @@ def _kept(value: Any) -> Any:
     return plain if len(text) <= _ARGS_KEPT_CHARS else text[: _ARGS_KEPT_CHARS - 1] + "…"
 
 
+class _Unread:
+    """A recent task's arguments, kept as they were until :meth:`TaskTracker.recent` reads them."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
 def _wall(monotonic_moment: float) -> float:
     return time.time() - (time.monotonic() - monotonic_moment)
 
@@ -89,10 +98,12 @@ class TaskTracker:
             counts[1] += failed
             for old in [m for m in self._minutes if m <= minute - MINUTES_KEPT]:
                 del self._minutes[old]
+            # The arguments are made plain JSON when read (recent()), not here: that costs more than a
+            # trivial task, and only the last RECENT_TASKS are ever read.
             self._recent.append({
                 "id": envelope.id, "name": envelope.task, "state": state, "finished_at": now,
                 "runtime": runtime, "queue": job.message.queue, "retries": envelope.retries,
-                "args": _kept(envelope.args), "kwargs": _kept(envelope.kwargs),
+                "args": _Unread(envelope.args), "kwargs": _Unread(envelope.kwargs),
             })
 
     # -- what inspect() reads --------------------------------------------------------------------------
@@ -127,7 +138,12 @@ class TaskTracker:
 
     def recent(self) -> list[dict[str, Any]]:
         with self._lock:
-            return list(self._recent)
+            for entry in self._recent:
+                for key in ("args", "kwargs"):
+                    value = entry[key]
+                    if isinstance(value, _Unread):
+                        entry[key] = _kept(value.value)
+            return [dict(entry) for entry in self._recent]
 
     def per_minute(self) -> dict[str, list[int]]:
         """``{minute (epoch seconds // 60): [processed, failed]}`` over the last hour."""
