@@ -29,9 +29,15 @@ def _is_gap(value: str) -> bool:
     return value.replace("\\\n", "").strip(" \t") == ""
 
 
+def _breaks_line(text: Text, start: int, end: int) -> bool:
+    """Whether the gap holds a line break: a continuation, or a YAML fold (a space in the value
+    that stands for a line break and indentation in the file, so the positions jump)."""
+    return "\n" in text.value[start:end] or text.positions[end] - text.positions[start] != end - start
+
+
 def removal_edits(text: Text, words: Sequence[Word], removed: set[int]) -> list[Edit]:
     """Deletions for the removed words. Each run of adjacent removed words, with the gaps around
-    it, shrinks to one gap: the first that holds a continuation, so a ``\\``-newline layout stays
+    it, shrinks to one gap: the first that holds a line break, so a ``\\``-newline layout stays
     (``-Q x \\ <removed> \\ -l info`` keeps one continuation), else the first."""
     value = text.value
     edits: list[Edit] = []
@@ -47,13 +53,17 @@ def removal_edits(text: Text, words: Sequence[Word], removed: set[int]) -> list[
         gaps = [(a, b) for a, b in gaps if _is_gap(value[a:b])]
         left = words[i - 1].end if i and gaps and gaps[0][0] == words[i - 1].end else _blank_start(value, words[i].start)
         right_adjacent = j + 1 < len(words) and gaps and gaps[-1][1] == words[j + 1].start
+        # A span that ends where the next word starts ends at that word's file position (after the
+        # indentation a fold or continuation put before it).
+        following = text.positions[words[j + 1].start] if j + 1 < len(words) else None
         if right_adjacent and i == 0:  # the first words go: what follows starts where they started
-            edits.append(Edit(*text.span(words[0].start, words[j + 1].start), ""))
+            edits.append(Edit(text.positions[words[0].start], following, ""))
         elif right_adjacent:
-            keep = next((g for g in gaps if "\n" in value[g[0]:g[1]]), gaps[0])
-            for a, b in ((left, max(left, keep[0])), (keep[1], words[j + 1].start)):
-                if b > a:
-                    edits.append(Edit(*text.span(a, b), ""))
+            keep = next((g for g in gaps if _breaks_line(text, *g)), gaps[0])
+            if keep[0] > left:
+                edits.append(Edit(*text.span(left, keep[0]), ""))
+            if words[j + 1].start > keep[1]:
+                edits.append(Edit(text.positions[keep[1]], following, ""))
         else:
             edits.append(Edit(*text.span(left, words[j].end), ""))
         i = j + 1

@@ -119,8 +119,10 @@ _RULES = (
     ),
     Rule(
         "CFQ609", "command-not-rewritten", "A Celery command the codemod cannot rewrite safely",
-        "A sub-command in a variable (`celery -A proj $COMMAND`), a command inside a string with escapes or a "
-        "folded YAML string, a Helm template, or text that is not valid shell: left as it is.",
+        "A sub-command in a variable (`celery -A proj $COMMAND`), a command inside a string with escapes, a "
+        "YAML fold that is more than lines joined by spaces (blank or more-indented lines in a `>` block), a Helm "
+        "template, or text that is not valid shell: left as it is. (A `>` block or a plain scalar over several "
+        "lines is rewritten line by line.)",
         (
             Example(path="bin/run.sh", before="#!/bin/sh\ncelery -A proj $COMMAND\n",
                     after="#!/bin/sh\ncelery -A proj $COMMAND\n"),

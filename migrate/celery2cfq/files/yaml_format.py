@@ -6,7 +6,8 @@ order, indentation and quoting elsewhere stay byte-identical (a dump, even a rou
 would re-flow some of them). What is looked at:
 
 - ``command:``/``entrypoint:``/``args:`` and other command-like keys holding a string (a shell
-  line, also ``|`` blocks) or a list of words; a Kubernetes container's ``command`` and ``args``
+  line, also ``|`` blocks, ``>`` blocks and plain scalars over several lines, whose line breaks
+  fold to spaces) or a list of words; a Kubernetes container's ``command`` and ``args``
   count as one command line;
 - ``environment:`` mappings and ``KEY=value`` lists, and Kubernetes ``env: [{name, value}]``, for
   the Celery variables (see :mod:`.environment`).
@@ -135,20 +136,58 @@ def _is_command_key(key: str | None) -> bool:
 
 
 def scalar_text(source: str, node) -> Text | None:
-    """The scalar's value with the file position of each character; None when the value is not
-    written verbatim (escapes, folding, multi-line plain scalars)."""
+    """The scalar's value with the file position of each character; None when the value does not
+    map back to the file character by character (escapes, folds other than single line breaks)."""
     start, end = node.start_mark.index, node.end_mark.index
     raw = source[start:end]
     value = str(node.value)
     style = node.style
     if style is None:
-        return Text.at(value, start) if raw == value else None
+        if raw == value:
+            return Text.at(value, start)
+        return _folded_lines(source, start, raw.split("\n"), value, block=False)
+    if style == ">":
+        header_end = source.find("\n", start)
+        if header_end < 0 or header_end >= end:
+            return None
+        # ruamel marks each fold of the value with "\a" (to write it back); the value has a space there.
+        body = source[header_end + 1:end].split("\n")
+        return _folded_lines(source, header_end + 1, body, value.replace("\a", ""), block=True)
     if style in ("'", '"'):
         inner = raw[1:-1]
         return Text.at(value, start + 1) if inner == value and "\\" not in inner and "\n" not in inner else None
     if style == "|":
         return _literal_block(source, start, end, value)
     return None
+
+
+def _folded_lines(source: str, offset: int, lines: list[str], value: str, *, block: bool) -> Text | None:
+    """A folded (``>``, ``block``) block's or a multi-line plain scalar's value, when it is simply
+    its lines joined by single spaces (each space maps to the line break it stands for). Blank
+    lines and more-indented lines fold otherwise: None, as for anything that does not read back
+    exactly."""
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    chars: list[str] = []
+    positions: list[int] = []
+    indents = set()
+    for k, line in enumerate(lines):
+        content = line.lstrip(" \t") if k or block else line
+        if not content.strip():
+            return None
+        skip = len(line) - len(content)
+        if k or block:
+            indents.add(skip)
+        if k:
+            chars.append(" ")
+            positions.append(offset - 1)  # the line break this space stands for
+        content = content.rstrip(" \t")
+        chars.extend(content)
+        positions.extend(range(offset + skip, offset + skip + len(content)))
+        offset += len(line) + 1
+    if not chars or (block and len(indents) != 1) or "".join(chars) != value.rstrip("\n"):
+        return None
+    return Text("".join(chars), positions + [positions[-1] + 1])
 
 
 def _literal_block(source: str, start: int, end: int, value: str) -> Text | None:

@@ -153,8 +153,29 @@ def test_dockerfile_exec_form_with_sh_c_and_legacy_env(tmp_path):
                                    'CMD ["sh", "-c", "cfq-shim -A proj worker -Q $QUEUES"]\n')
 
 
-def test_a_folded_yaml_command_is_reported_not_rewritten(tmp_path):
-    text = "services:\n  w:\n    command: >\n      celery -A proj\n      worker -E\n"
+@pytest.mark.parametrize(("before", "after"), [
+    # A fold joins lines with a space; a removed option takes its own line, or its blank on a shared one.
+    ("    command: >\n      celery -A proj\n      worker -E\n", "    command: >\n      cfq-shim -A proj\n      worker\n"),
+    ("    command: >-\n      celery -A proj worker\n      --without-gossip\n      -l info -E\n",
+     "    command: >-\n      cfq-shim -A proj worker\n      -l info\n"),
+    ("    command: >\n      celery -A proj worker\n      --without-gossip\n", "    command: >\n      cfq-shim -A proj worker\n"),
+    ("    command: >\n      celery worker\n      --app=proj -c 2\n", "    command: >\n      cfq-shim --app=proj worker\n      -c 2\n"),
+    # A plain scalar over several lines folds the same way.
+    ("    command: celery -A proj worker\n      --without-mingle -c 2\n", "    command: cfq-shim -A proj worker\n      -c 2\n"),
+])
+def test_a_folded_yaml_command_is_rewritten_line_by_line(tmp_path, before, after):
+    result, files = migrate(tmp_path, {"docker-compose.yml": "services:\n  w:\n" + before})
+    assert files["docker-compose.yml"] == "services:\n  w:\n" + after
+    assert "CFQ609" not in [f.code for f in result.files[0].findings]
+    assert run([tmp_path], options=Options(), jobs=1, write=False).summary.files_changed == 0
+
+
+@pytest.mark.parametrize("before", [
+    "    command: >\n      celery -A proj worker\n\n      -E\n",  # a blank line folds to a line break
+    "    command: >\n      celery -A proj worker\n        -E\n",  # a more-indented line keeps its break
+])
+def test_a_yaml_fold_that_is_not_plain_spaces_is_reported_not_rewritten(tmp_path, before):
+    text = "services:\n  w:\n" + before
     result, after = migrate(tmp_path, {"docker-compose.yml": text})
     assert after["docker-compose.yml"] == text
     assert [f.code for f in result.files[0].findings] == ["CFQ609"]
