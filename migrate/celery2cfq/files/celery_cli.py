@@ -209,18 +209,24 @@ def has_node_pattern(value: str) -> bool:
     return bool(_NODE_PATTERN.search(value))
 
 
-def _is_celery_program(arg: Arg) -> bool:
+#: How Celery's systemd docs run it: the program is a variable its environment file sets.
+_PROGRAM_VARIABLES = frozenset({"$CELERY_BIN", "${CELERY_BIN}"})
+
+
+def _is_celery_program(arg: Arg, program_variables: frozenset[str]) -> bool:
     if arg.value is not None:
         return posixpath.basename(arg.value) == "celery"
-    return arg.prefix == "" and arg.raw.strip('"') in ("$CELERY_BIN", "${CELERY_BIN}")  # as Celery's systemd docs write it
+    raw = arg.raw.strip('"')
+    return arg.prefix == "" and (raw in _PROGRAM_VARIABLES or raw in program_variables)
 
 
-def find_program(args: Sequence[Arg]) -> list[int]:
+def find_program(args: Sequence[Arg], program_variables: frozenset[str] = frozenset()) -> list[int]:
     """Indexes of words that start a Celery command line (``celery``, ``/venv/bin/celery``,
-    ``python -m celery``, ``$CELERY_BIN``), followed by a Celery sub-command."""
+    ``python -m celery``, ``$CELERY_BIN``, or a variable in ``program_variables`` such as a
+    Makefile's ``$(CELERY)``), followed by a Celery sub-command."""
     found = []
     for i, arg in enumerate(args):
-        if _is_celery_program(arg) or (arg.value == "celery" and i >= 1 and args[i - 1].value == "-m"):
+        if _is_celery_program(arg, program_variables) or (arg.value == "celery" and i >= 1 and args[i - 1].value == "-m"):
             if _subcommand_index(args, i) is not None:
                 found.append(i)
     return found

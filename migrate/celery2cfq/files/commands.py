@@ -26,16 +26,18 @@ from .pytest_options import addopts_edits, is_pytest_command
 from .removal import removal_edits
 from .shell import ShellSyntaxError, Word, lex, quote, simple_commands
 
-__all__ = ["ListItem", "WordList", "rewrite_shell", "rewrite_word_list", "shell_edits"]
+__all__ = ["ListItem", "WordList", "rewrite_shell", "rewrite_word_list", "shell_edits", "programs_in"]
 
 #: A ``-c`` script nested deeper than this is left alone (``sh -c "sh -c '…'"``).
 _MAX_DEPTH = 3
 
 
-def rewrite_shell(text: Text, *, depth: int = 0) -> tuple[list[Edit], list[Note]]:
+def rewrite_shell(text: Text, *, depth: int = 0, program_variables: frozenset[str] = frozenset()
+                  ) -> tuple[list[Edit], list[Note]]:
     """Edits and findings for every Celery command in ``text``. Text that is not shell (an
-    unterminated quote) gives one CFQ609 finding and no edits."""
-    if "celery" not in text.value.lower():
+    unterminated quote) gives one CFQ609 finding and no edits. ``program_variables``: spellings of
+    variables that hold the celery program (``$(CELERY)``), rewritten where they are set."""
+    if "celery" not in text.value.lower() and not any(v in text.value for v in program_variables):
         return [], []
     try:
         tokens = lex(text.value)
@@ -46,7 +48,7 @@ def rewrite_shell(text: Text, *, depth: int = 0) -> tuple[list[Edit], list[Note]
     notes: list[Note] = []
     for words in simple_commands(tokens):
         args = [Arg(w.value, w.prefix, w.raw) for w in words]
-        programs = find_program(args)
+        programs = find_program(args, program_variables)
         if programs:
             plan = plan_command(args, programs[0])
             edits.extend(shell_edits(text, words, plan))
@@ -62,13 +64,26 @@ def rewrite_shell(text: Text, *, depth: int = 0) -> tuple[list[Edit], list[Note]
         if script is not None and depth < _MAX_DEPTH:
             inner = _quoted_inside(text, script)
             if inner is not None:
-                more_edits, more_notes = rewrite_shell(inner, depth=depth + 1)
+                more_edits, more_notes = rewrite_shell(inner, depth=depth + 1, program_variables=program_variables)
                 edits.extend(more_edits)
                 notes.extend(more_notes)
             elif "celery" in (script.value or script.raw).lower():
                 notes.append(Note(text.after(script.start + 1) - 1, "CFQ609",
                                   "a Celery command inside a string with escapes is left as it is; rewrite it by hand"))
     return edits, notes
+
+
+def programs_in(text: str, program_variables: frozenset[str]) -> set[str]:
+    """Which of ``program_variables`` start a Celery command line somewhere in ``text``."""
+    try:
+        commands = simple_commands(lex(text))
+    except ShellSyntaxError:
+        return set()
+    used = set()
+    for words in commands:
+        args = [Arg(w.value, w.prefix, w.raw) for w in words]
+        used.update(args[i].raw.strip('"') for i in find_program(args, program_variables))
+    return used & program_variables
 
 
 def _shell_script_word(words: Sequence[Word]) -> Word | None:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from json.decoder import scanstring
 
 from ..model import Options, SourceError
-from .commands import ListItem, rewrite_shell, rewrite_word_list
+from .commands import ListItem, programs_in, rewrite_shell, rewrite_word_list
 from .edits import Edit, Note, Text
 from .environment import is_celery_variable, rewrite_assignment
 from .shell import ShellSyntaxError, lex, simple_commands
@@ -53,9 +53,33 @@ def shell_script(source: str, options: Options) -> Result:
     except ShellSyntaxError as exc:
         line = source.count("\n", 0, exc.offset) + 1
         raise SourceError(f"line {line}: could not read the shell script ({exc})") from None
-    edits, notes = rewrite_shell(Text.at(source, 0))
+    programs = _shell_program_variables(source)
+    spellings = {f"${name}": name for name in programs} | {f"${{{name}}}": name for name in programs}
+    edits, notes = rewrite_shell(Text.at(source, 0), program_variables=frozenset(spellings))
+    edits += [programs[spellings[raw]] for raw in sorted(programs_in(source, frozenset(spellings)))]
     more_edits, more_notes = _assignments(source, options)
     return edits + more_edits, notes + more_notes
+
+
+def _shell_program_variables(source: str) -> dict[str, Edit]:
+    """``CELERY=/venv/bin/celery`` (also after ``export``/``readonly``/``local``): the variable and
+    the edit that makes it name cfq-shim, used when the script runs ``$CELERY`` as Celery."""
+    found: dict[str, Edit] = {}
+    for words in simple_commands(lex(source)):
+        first = words[0].value
+        assignments = words[1:] if first in ("export", "readonly", "local", "declare") else words
+        if not assignments or not all("=" in (w.prefix or "") for w in assignments):
+            continue
+        for word in assignments:
+            name, _, _ = word.raw.partition("=")
+            if not name.isidentifier() or is_celery_variable(name):  # CELERY_BIN: rewritten as a Celery variable
+                continue
+            value_start = word.start + len(name) + 1
+            rename = _program_rename(source[value_start:word.end].strip("\"'"), value_start + (
+                1 if source[value_start:value_start + 1] in "\"'" else 0))
+            if rename is not None:
+                found[name] = rename
+    return found
 
 
 def _assignments(source: str, options: Options, base: int = 0) -> Result:
@@ -118,21 +142,57 @@ def procfile(source: str, options: Options) -> Result:
     return edits, notes
 
 
+_MAKE_ASSIGNMENT = re.compile(r"^(?:(?:export|override)[ \t]+)*([A-Za-z_][A-Za-z0-9_]*)[ \t]*(?:::?=|:::=|\?=|\+=|=)[ \t]*")
+
+
 def makefile(source: str, options: Options) -> Result:
-    """Recipe lines (they start with a tab), joined by trailing backslashes."""
+    """Recipe lines (they start with a tab), joined by trailing backslashes; and variables that
+    hold the celery program (``CELERY = $(VENV)/bin/celery``, run as ``$(CELERY) -A proj worker``),
+    renamed where they are set when a recipe runs them as Celery."""
     edits: list[Edit] = []
     notes: list[Note] = []
+    recipes: list[Text] = []
+    programs: dict[str, Edit] = {}
     for offset, text in _logical_lines(source):
         if not text.startswith("\t"):
+            match = _MAKE_ASSIGNMENT.match(text)
+            if match is not None:
+                rename = _program_rename(text[match.end():], offset + match.end())
+                if rename is not None:
+                    programs[match.group(1)] = rename
             continue
         body = text.lstrip("\t")
         skip = len(text) - len(body)
         while body[:1] in ("@", "-", "+") and body:
             body, skip = body[1:], skip + 1
-        e, n = rewrite_shell(Text.at(body, offset + skip))
+        recipes.append(Text.at(body, offset + skip))
+    spellings = {f"$({name})": name for name in programs} | {f"${{{name}}}": name for name in programs}
+    used: set[str] = set()
+    for recipe in recipes:
+        e, n = rewrite_shell(recipe, program_variables=frozenset(spellings))
         edits += e
         notes += n
+        used |= {spellings[raw] for raw in programs_in(recipe.value, frozenset(spellings))}
+    edits += [programs[name] for name in sorted(used)]
     return edits, notes
+
+
+def _program_rename(value: str, base: int) -> Edit | None:
+    """The edit that makes a variable's value run cfq-shim, when the value is the celery program
+    (``celery``, ``$(VENV)/bin/celery``, ``python -m celery``, possibly followed by global options)."""
+    value = value.split("#", 1)[0]
+    try:
+        words = [w for command in simple_commands(lex(value)) for w in command]
+    except ShellSyntaxError:
+        return None
+    for k, word in enumerate(words):
+        if word.raw.rsplit("/", 1)[-1] == "celery":
+            new = "cfq_shim" if k and words[k - 1].raw == "-m" else "cfq-shim"
+            if new == "cfq-shim" and k:
+                return None  # "celery" in some other position: not the program
+            start = base + word.end - len("celery")
+            return Edit(start, base + word.end, new)
+    return None
 
 
 _SYSTEMD_EXEC = re.compile(r"^(ExecStart|ExecStartPre|ExecStartPost|ExecReload|ExecStop|ExecStopPost)=([-@:+!]*)")

@@ -22,7 +22,9 @@ _RULES = (
         "In Procfiles, shell scripts, Dockerfiles (shell and exec form), compose and Kubernetes YAML (string and "
         "list form), systemd `ExecStart=`, supervisor `command=` and Makefile recipes. `celery`, "
         "`/path/to/celery` and `python -m celery` are recognised when a Celery sub-command follows; "
-        "`$CELERY_BIN` (Celery's systemd docs) too. Options keep their spelling; `-A/--app` given after the "
+        "`$CELERY_BIN` (Celery's systemd docs) too, and a variable the same Makefile or script sets to the celery "
+        "program (`CELERY = $(VENV)/bin/celery`, run as `$(CELERY) -A proj worker`), which is renamed where it "
+        "is set. Options keep their spelling; `-A/--app` given after the "
         "sub-command moves in front of it (cfq-shim takes it there). Variables (`-Q$QUEUES`), `\\` "
         "continuations, `exec`, `sh -c \"…\"` and YAML lists stay as they are. `CELERY_BIN=…/celery` in an "
         "environment file names `cfq-shim`. `--skip CFQ601` turns off every rewrite of deployment files.",
