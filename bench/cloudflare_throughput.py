@@ -11,7 +11,9 @@ the app's queue provisioned (``cfq_shim.provision``) and N trivial tasks:
   shared bulk pushes), from 1 thread (one round trip per call: the durable default's cost), from
   1 thread with the opt-in ``?producer=buffered`` (timed up to ``app.producer.flush()``), and from 1 thread
   with ``?producer=outbox`` (durable on local disk: the rate, the p50/p99 latency of one call, the bulk
-  pushes per 1,000 messages, and how long after the last call the outbox was empty);
+  pushes per 1,000 messages, and how long after the last call the outbox was empty: issue 11's four
+  targets, printed at the end against their bounds with the ratio to the durable 1-thread rate, and the
+  process's CPU per message, a figure the machine's load hardly moves);
 - **drain**: one worker process (``cfq-shim worker -P threads``) on the full queue, from its first task
   to its last (start-up excluded), tasks per second;
 - **HTTP requests per 1,000 tasks**, counted by the stand-in (``GET /__stand-in/stats``): pushes for
@@ -19,7 +21,8 @@ the app's queue provisioned (``cfq_shim.provision``) and N trivial tasks:
 
 The Celery + Redis reference reuses bench/shim_throughput.py's harness (``.delay()`` enqueue and drain of
 ``-P solo`` and ``-P prefork -c 2``; Redis on loopback, no added latency). Results are printed and
-written to bench/results/cloudflare_throughput.json. Needs the ``bench`` extra for the reference.
+written to bench/results/cloudflare_throughput.json, with the 1-minute load average at the start and the end
+(tail latencies grow with the load of a shared machine). Needs the ``bench`` extra for the reference.
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ elif mode == "delay-outbox":
     producer.flush(60)  # the warm-up call's push, outside the timing
     latencies = []
     clock = time.perf_counter
+    cpu_before = time.process_time()
     started = clock()
     for n in range(count):
         before = clock()
@@ -84,9 +88,12 @@ elif mode == "delay-outbox":
     last_call = clock()
     producer.flush(120)  # until the forwarder emptied the outbox (Cloudflare accepted every message)
     drained = clock() - last_call
+    # CPU of the whole process (the calling thread and the forwarder's) per message: unlike the
+    # latencies, this hardly moves with the machine's load.
+    cpu_us = (time.process_time() - cpu_before) / count * 1e6
     latencies.sort()
     p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
-    print(count, last_call - started, f"{p50 * 1000:.3f}", f"{p99 * 1000:.3f}", f"{drained:.3f}")
+    print(count, last_call - started, f"{p50 * 1000:.3f}", f"{p99 * 1000:.3f}", f"{drained:.3f}", f"{cpu_us:.1f}")
     raise SystemExit(0)
 else:
     started = time.perf_counter()
@@ -157,9 +164,28 @@ def enqueue(ws: Workspace, mode: str, count: int, *extra: str) -> tuple[int, flo
 
 def enqueue_outbox(ws: Workspace, count: int) -> dict:
     """``.delay()`` from one thread with ``?producer=outbox``: rate, call latency, time to drain."""
-    sent, seconds, p50_ms, p99_ms, drained = _run_enqueue(ws, "delay-outbox", count)
+    sent, seconds, p50_ms, p99_ms, drained, cpu_us = _run_enqueue(ws, "delay-outbox", count)
     return {"tasks": int(sent), "per_s": round(int(sent) / float(seconds)), "p50_call_ms": float(p50_ms),
-            "p99_call_ms": float(p99_ms), "drained_s_after_last_call": float(drained)}
+            "p99_call_ms": float(p99_ms), "drained_s_after_last_call": float(drained),
+            "process_cpu_us_per_message": float(cpu_us)}
+
+
+#: Issue 11's targets for the outbox at 50 ms RTT: (figure, comparison, bound).
+OUTBOX_TARGETS = (("per_s", ">=", 5_000), ("p99_call_ms", "<=", 2.0), ("push_requests_per_1000", "<=", 11.0),
+                  ("drained_s_after_last_call", "<=", 2.0))
+
+
+def outbox_summary(figures: dict) -> str:
+    """One line: the outbox's four target figures, each against its target, and the ratio to durable."""
+    outbox = figures["delay_1_thread_outbox"]
+    parts = []
+    for name, comparison, bound in OUTBOX_TARGETS:
+        value = outbox[name]
+        met = value >= bound if comparison == ">=" else value <= bound
+        parts.append(f"{name} {value:,} ({comparison} {bound:,}: {'met' if met else 'MISSED'})")
+    return (f"outbox at {figures['latency_ms']} ms: " + "; ".join(parts)
+            + f"; {outbox['vs_durable_1_thread']:,}x the durable producer's {figures['delay_1_thread']['per_s']}/s"
+            + f"; {outbox['process_cpu_us_per_message']} us of CPU per message")
 
 
 def provision(ws: Workspace) -> None:
@@ -202,6 +228,7 @@ def run_latency(tasks: int, latency_ms: int, tmp: Path) -> dict:
         outbox = enqueue_outbox(ws, sample)
         pushes = sum(diff(stand_in.counts(), before).get(k, 0) for k in ("messages.batch", "messages.push"))
         outbox["push_requests_per_1000"] = per_thousand(pushes - 1, outbox["tasks"])  # less the warm-up's
+        outbox["vs_durable_1_thread"] = round(outbox["per_s"] / result["delay_1_thread"]["per_s"], 1)
         result["delay_1_thread_outbox"] = outbox
         purge(ws)
 
@@ -234,17 +261,25 @@ def main() -> None:
     args = parser.parse_args()
 
     report: dict = {"tasks": args.tasks, "cpus": os.cpu_count(), "python": platform.python_version(),
-                    "worker": " ".join(WORKER_FLAGS), "cloudflare_stand_in": [], "celery_redis": {}}
+                    "worker": " ".join(WORKER_FLAGS), "load_average_1m_at_start": round(os.getloadavg()[0], 2),
+                    "cloudflare_stand_in": [], "celery_redis": {}}
+    summaries = []
     with tempfile.TemporaryDirectory(prefix="cfq-cf-bench-") as tmp:
         for latency in (int(x) for x in args.latencies.split(",")):
             figures = run_latency(args.tasks, latency, Path(tmp))
             report["cloudflare_stand_in"].append(figures)
             print(json.dumps(figures), flush=True)
+            summaries.append(outbox_summary(figures))
         if not args.skip_celery:
             celery_tmp = Path(tmp) / "celery"
             celery_tmp.mkdir()
             report["celery_redis"] = celery_runs(args.tasks, celery_tmp, 1)
             print(json.dumps({"celery_redis": report["celery_redis"]}), flush=True)
+    report["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
+    for line in summaries:
+        print(line)
+    print(f"load average (1 min): {report['load_average_1m_at_start']} at the start, "
+          f"{report['load_average_1m_at_end']} at the end, on {os.cpu_count()} CPUs (latency tails grow with it)")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written to {RESULTS}")

@@ -159,12 +159,12 @@ class FlakyProducer(Producer):
         self.failures = failures
         self.pushes: list[int] = []
 
-    def send_many(self, items):
+    def send_batch(self, queue, items):
         if self.failures:
             self.failures -= 1
             raise TransportError("cannot reach the Cloudflare API: injected outage")
         self.pushes.append(len(items))
-        super().send_many(items)
+        super().send_batch(queue, items)
 
 
 def test_the_forwarder_keeps_everything_through_an_outage_and_warns_while_it_lags(tmp_path, caplog):

@@ -66,3 +66,16 @@ def test_queues_are_declared_once_with_settings():
     producer.send("a", "2")
     producer.send_many([("a", "3", 0), ("b", "4", 0)])
     assert declared == [("a", None), ("b", None)]
+
+
+def test_send_batch_is_one_transport_call_and_the_transport_refuses_a_batch_over_the_limits():
+    from cfq_shim.transport.base import TooManyMessages
+
+    transport = CountingTransport()
+    producer = Producer(transport)
+    producer.send_batch("a", [("now", 0), ("later", 10 * DEFAULT_LIMITS.max_delay_seconds)])
+    assert transport.batches == [("a", 2)]
+    assert (transport.stats("a").ready, transport.stats("a").delayed) == (1, 1)  # the delay capped, as send's
+    with pytest.raises(TooManyMessages):
+        producer.send_batch("a", [("x", 0)] * (DEFAULT_LIMITS.max_batch_messages + 1))
+    assert transport.stats("a").ready == 1

@@ -6,8 +6,8 @@ producer runs). Any number of forwarders may drain one outbox file at once: each
 
 Each pusher thread loops: claim the oldest messages of one queue (at most ``max_batch_messages`` and
 ``max_batch_bytes``; within the queue's per-second budget, counted machine-wide in the file), push them
-with the durable producer's ``send_many`` (the one batching path), and delete them once the queue
-accepted them. A push that fails leaves them in the outbox:
+as one bulk push with the durable producer's ``send_batch`` (the claim is the batch, cut by the same
+limits as every other send), and delete them once the queue accepted them. A push that fails leaves them in the outbox:
 
 - 429 (Cloudflare's 5,000 messages/s per queue, error 10250): retried after a second;
 - any other error (an outage, a timeout, a missing queue): retried with exponential back-off from
@@ -163,10 +163,10 @@ class Forwarder:
 
     def _push(self, claim: Claim) -> None:
         now_ms = time.time_ns() // 1_000_000
-        items = [(claim.queue, m.body, max(0, math.ceil((m.deliver_at_ms - now_ms) / 1000))) for m in claim.messages]
+        items = [(m.body, max(0, math.ceil((m.deliver_at_ms - now_ms) / 1000))) for m in claim.messages]
         seqs = [m.seq for m in claim.messages]
         try:
-            self.producer.send_many(items)
+            self.producer.send_batch(claim.queue, items)
         except Overloaded as exc:
             logger.info("Queue %r is rate-limited (%s); %d outbox message(s) wait %d ms.", claim.queue, exc,
                         len(seqs), _RATE_LIMITED_BACKOFF_MS)

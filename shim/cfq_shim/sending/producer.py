@@ -65,6 +65,15 @@ class Producer:
             self._ensure_queue(queue)
         self.transport.send(queue, body, delay_seconds=self._delay(delay_seconds))
 
+    def send_batch(self, queue: str, items: Sequence[tuple[str, int]]) -> None:
+        """Send ``(body, delay_seconds)`` items that already form one batch within the limits (an outbox
+        claim does) as one transport call, all or none. The transport checks the limits itself, so the
+        bodies are not checked one by one here first, as :meth:`send_many` does for arbitrary items."""
+        if queue not in self._declared:
+            self._ensure_queue(queue)
+        delay = self._delay
+        self.transport.send_batch(queue, [OutgoingMessage(body, delay(seconds)) for body, seconds in items])
+
     def send_many(self, items: Sequence[tuple[str, str, int]]) -> None:
         """Send ``(queue, body, delay_seconds)`` items, batched per queue within the batch limits.
 
