@@ -244,3 +244,37 @@ def test_an_unknown_producer_mode_setting_is_a_clear_error(tmp_path):
     app.conf.cfq_producer = "buffered"
     with pytest.raises(ImproperlyConfigured, match="needs a transport that pushes over HTTP"):
         app.producer
+
+
+def test_the_write_ahead_log_stays_bounded_while_a_producer_never_pauses(tmp_path, monkeypatch):
+    """Forwarders checkpoint after each push; a passive checkpoint never finishes while a producer keeps
+    committing, so past a bound a forwarder restarts the log (here 100 pages instead of ~16 MB)."""
+    import threading
+
+    from cfq_shim.sending import outbox as module
+
+    monkeypatch.setattr(module, "_RESTART_AT_PAGES", 100)
+    outbox = Outbox(str(tmp_path / "outbox.sqlite3"))
+    total, done = 6_000, threading.Event()
+
+    def produce() -> None:
+        for n in range(total):
+            outbox.add(DEST, [("q", f"m{n}" + "x" * 300, 0, 400)])
+        done.set()
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    pushed, longest_log = 0, 0
+    while not done.is_set() or outbox.depth(DEST):
+        claim = _claim(outbox, f"{os.getpid()}:fwd")
+        if claim is None:
+            time.sleep(0.001)
+            continue
+        outbox.delete([m.seq for m in claim.messages], destination=DEST)  # checkpoints
+        pushed += len(claim.messages)
+        longest_log = max(longest_log, outbox._db.checkpoint("PASSIVE")[1])
+    producer.join()
+    assert pushed == total
+    # Two pages or more per commit: over 12,000 frames without restarts; with them, what the producer
+    # writes during one round of the forwarder (a claim, a delete, a checkpoint's fsyncs).
+    assert longest_log < 8_000, longest_log

@@ -171,6 +171,23 @@ class Connections:
             if db_lock is not None:
                 db_lock.release()
 
+    def checkpoint(self, mode: str = "PASSIVE", *, wait_ms: int | None = None) -> tuple[int, int, int]:
+        """``PRAGMA wal_checkpoint(MODE)`` on this thread's connection (outside any transaction): returns
+        (1 if it could not finish for a lock, frames in the write-ahead log, frames copied to the file).
+        Modes other than PASSIVE take the write lock and wait for readers, up to ``wait_ms`` (default:
+        the connection's busy timeout, none with ``spin_on_lock``)."""
+        if mode not in ("PASSIVE", "FULL", "RESTART", "TRUNCATE"):
+            raise ValueError(f"unknown checkpoint mode {mode!r}")
+        conn = self._connection()
+        if wait_ms is not None:
+            conn.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+        try:
+            busy, log_frames, copied = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        finally:
+            if wait_ms is not None:
+                conn.execute(f"PRAGMA busy_timeout={0 if self.spin_on_lock else int(self._busy_timeout_ms)}")
+        return busy, log_frames, copied
+
     def _locked(self, exc: sqlite3.OperationalError) -> Exception:
         """A lock held longer than busy_timeout is the store being overloaded (retry later)."""
         if "locked" in str(exc) or "busy" in str(exc):

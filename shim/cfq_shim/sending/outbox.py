@@ -6,9 +6,12 @@ SQLite commit on the local disk (tens of microseconds), and a :class:`~.forwarde
 of the producing process, and/or ``cfq-shim -A proj forward``) sends what was committed.
 
 **The guarantee, exactly.** When ``.delay()`` returns, the message is committed to the outbox file
-(SQLite, WAL, ``synchronous=NORMAL``: it survives the process being killed, ``kill -9`` included; a
-power cut or OS crash can lose the last commits, as with the embedded store). From then on it is
-deleted from the outbox only after Cloudflare accepted a push that carried it. So:
+(SQLite, WAL, ``synchronous=NORMAL``: the commit is written to the write-ahead log, not fsynced, so it
+survives the process being killed, ``kill -9`` included, because the operating system holds the write;
+a power cut or OS crash can lose the last commits, never corrupt the file, as with the embedded store).
+The fsyncs happen at checkpoints, which forwarders run after their pushes (:meth:`Outbox.checkpoint`
+says how), so a ``.delay()`` seldom waits for one. From then on a message is deleted from the outbox
+only after Cloudflare accepted a push that carried it. So:
 
 - every message whose ``.delay()`` returned is pushed **at least once**, whichever process dies when
   (producer, forwarder mid-push), provided some forwarder runs later on the same file;
@@ -51,7 +54,10 @@ _BUSY_TIMEOUT_MS = 30_000
 #: Each connection checkpoints the write-ahead log by itself only past this many pages (about 40 MB):
 #: forwarders checkpoint after every push (:meth:`Outbox.checkpoint`), so a ``.delay()`` never pays the
 #: fsyncs of a checkpoint unless no forwarder runs for a long while.
-_PRODUCER_CHECKPOINT_PAGES = 10_000
+_AUTOCHECKPOINT_PAGES = 10_000
+#: A forwarder restarts the log once it holds this many pages (about 16 MB; see Outbox.checkpoint).
+_RESTART_AT_PAGES = 4_096
+_RESTART_WAIT_MS = 100
 #: Reads of the candidates a claim makes at most when other forwarders keep taking them first.
 _CLAIM_ATTEMPTS = 3
 _INSERT = ("INSERT INTO outbox (destination, queue, body, cost, deliver_at_ms, enqueued_at_ms) "
@@ -201,7 +207,7 @@ class Outbox:
             os.makedirs(directory, exist_ok=True)
             self._db = Connections(path, busy_timeout_ms=_BUSY_TIMEOUT_MS, tables=_TABLES,
                                    schema_version=_SCHEMA_VERSION, kind="outbox", spin_on_lock=True,
-                                   pragmas=(f"PRAGMA wal_autocheckpoint={_PRODUCER_CHECKPOINT_PAGES}",))
+                                   pragmas=(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT_PAGES}",))
         except (OSError, sqlite3.Error) as exc:
             raise TransportError(f"cannot open the outbox {path}: {exc}") from None
         self.path = path
@@ -381,13 +387,23 @@ class Outbox:
         self.checkpoint()
 
     def checkpoint(self) -> None:
-        """Copy the write-ahead log into the file, without waiting for anyone (a passive checkpoint).
+        """Copy the write-ahead log into the file, so that no ``.delay()`` has to.
 
-        Forwarders call this after each push so that producers never pay for it: their connections
-        checkpoint only past :data:`_PRODUCER_CHECKPOINT_PAGES` (no forwarder running), and a checkpoint
-        costs two fsyncs under ``synchronous=NORMAL``."""
+        A checkpoint costs two fsyncs under ``synchronous=NORMAL``, and SQLite runs one in whichever
+        connection commits past ``wal_autocheckpoint`` pages: a producer, most of the time. So forwarders
+        checkpoint after every push instead, passively (no lock: producers keep committing). While
+        producers commit, the log never becomes fully copied at the moment one of them starts writing,
+        so it is never restarted and keeps growing; past :data:`_RESTART_AT_PAGES` a forwarder therefore
+        runs a RESTART checkpoint, which holds the write lock for the little left to copy and a sync
+        (producers wait those few milliseconds, once per ~16 MB of log), after which the log starts
+        over. Connections checkpoint by themselves only past :data:`_AUTOCHECKPOINT_PAGES` (no
+        forwarder running)."""
         try:
-            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            _, log_frames, _ = self._db.checkpoint("PASSIVE")
+            if log_frames >= _RESTART_AT_PAGES:
+                # Waits up to 100 ms for the write lock (producers hold it microseconds at a time) and
+                # for readers; when that is not enough, the next push tries again.
+                self._db.checkpoint("RESTART", wait_ms=_RESTART_WAIT_MS)
         except sqlite3.OperationalError:
             pass  # another connection is checkpointing: nothing to do
 
