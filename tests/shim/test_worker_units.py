@@ -88,11 +88,25 @@ def test_prefetch_deepens_for_fast_tasks_and_falls_back_at_once_for_a_slow_one()
     assert prefetch.claim(0) == 2
     prefetch.unclaim(1)  # the pull brought one message
     prefetch.release(1, runtime_seconds=0.0001)
+    assert prefetch.depth() == 100  # a pull's worth per slot
     assert prefetch.claim(0) == 100
-    prefetch.release(40)  # 60 still leased
-    assert prefetch.claim(0) == 0  # less than half of the room is free: wait for a whole batch
+    assert prefetch.claim(0) == 100  # the next pull may be in flight while the slots run the first
+    assert prefetch.claim(0) == 0  # 2 slots x 100 leased
+    prefetch.release(40)  # 160 still leased
+    assert prefetch.claim(0) == 0  # less than half a pull of room: wait for a whole batch
+    prefetch.release(10)
+    assert prefetch.claim(0) == 50
     prefetch.release(1, runtime_seconds=5.0)
     assert prefetch.depth() == 1
+
+
+def test_a_solo_slot_leases_one_pull_of_fast_tasks_at_a_time():
+    prefetch = Prefetch(slots=1, max_batch=100)
+    prefetch.release(0, runtime_seconds=0.0001)
+    assert prefetch.claim(0) == 100
+    assert prefetch.claim(0) == 0
+    prefetch.release(50)
+    assert prefetch.claim(0) == 50
 
 
 def test_prefetch_with_several_pullers_allows_one_full_pull_each_for_fast_tasks_only():
@@ -100,6 +114,20 @@ def test_prefetch_with_several_pullers_allows_one_full_pull_each_for_fast_tasks_
     assert [prefetch.claim(0) for _ in range(3)] == [2, 0, 0]  # slow until proven fast: the free slots
     prefetch.release(2, runtime_seconds=0.0001)
     assert [prefetch.claim(0) for _ in range(4)] == [100, 100, 100, 0]
+
+
+def test_a_slot_shares_waiting_jobs_only_with_the_slots_that_wait_for_work():
+    from cfq_shim.worker.pools import QueuedPool
+
+    class Pool(QueuedPool):
+        pass
+
+    pool = Pool(concurrency=2, runner=lambda job: None, on_done=lambda job, outcome: None)
+    pool.submit_many(list(range(100)))  # type: ignore[arg-type]
+    # The other slot is busy (not waiting in _next_jobs): this one takes what waits, up to its limit.
+    assert pool._next_jobs(60) == list(range(60))
+    assert pool._next_jobs(100) == list(range(60, 100))
+    assert pool.busy == 100
 
 
 def test_prefetch_multiplier_fixes_the_depth():

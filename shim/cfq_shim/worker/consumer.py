@@ -327,7 +327,7 @@ class Worker:
         return PreforkPool(
             concurrency=self.concurrency, runner=self._run_job, on_done=self._on_done, app=self.app,
             app_spec=self.app_spec, start_method=self._pool_start_method,
-            max_tasks_per_child=self.max_tasks_per_child,
+            max_tasks_per_child=self.max_tasks_per_child, slot_depth=self.prefetch.depth,
         )
 
     # -- the loop ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ child process (``-c``); ``solo`` has one. For slow tasks that is exactly the num
 message waits behind a long task while another worker could run it. For fast tasks one pull per task
 would cost more than the tasks, so each slot may take a short queue of its own: ``depth`` messages,
 where ``depth`` is how many of the recent tasks fit in :data:`TARGET_SLOT_BACKLOG_SECONDS` (0.1 s) of
-work. The estimate rises at once when a slow task is seen and falls back slowly, so one slow task
+work, at most ``batch_size``. The estimate rises at once when a slow task is seen and falls back slowly, so one slow task
 brings depth back to 1. A pull asks for ``min(batch_size, slots * depth - leased)`` messages, and only
 once at least half of that room is free (whole batches, and the next pull in flight while the current
 batch runs). With a transport that runs several pull loops (``pull_concurrency``, Cloudflare over
@@ -85,7 +85,9 @@ class Prefetch:
         return self._runtime_estimate
 
     def depth(self) -> int:
-        per_slot = self.max_batch // self.slots or 1
+        # At most one pull's worth per slot: with several slots, that lets the next pull be in flight
+        # while the slots run the last one (a multi-process pool needs it to keep its children busy).
+        per_slot = self.max_batch
         if self.fixed_depth is not None:
             return max(1, min(per_slot, self.fixed_depth))
         estimate = self._runtime_estimate
@@ -100,8 +102,9 @@ class Prefetch:
         if depth == 1:
             # Slow tasks: exactly the free slots, whatever the number of pullers.
             return min(self.max_batch, self.slots - self._outstanding), 1
-        per_pull = min(self.max_batch, self.slots * depth)
-        room = min(per_pull, per_pull * self.pullers - self._outstanding)
+        capacity = self.slots * depth
+        per_pull = min(self.max_batch, capacity)
+        room = min(per_pull, max(capacity, per_pull * self.pullers) - self._outstanding)
         return room, max(1, per_pull // 2)
 
     def claim(self, timeout_seconds: float) -> int:

@@ -139,6 +139,8 @@ class QueuedPool(Pool):
         self._cond = threading.Condition()
         self._running = 0
         self._closing = False
+        #: Slots blocked in :meth:`_next_jobs` waiting for work.
+        self._idle_slots = 0
 
     def submit(self, job: Job) -> None:
         with self._cond:
@@ -170,14 +172,19 @@ class QueuedPool(Pool):
 
     def _next_jobs(self, limit: int) -> list[Job]:
         """Up to ``limit`` jobs for one slot (counted as running), at most its fair share of those
-        waiting (so the other slots get theirs); [] once the pool is closing and nothing waits."""
+        waiting: shared with the other slots that wait for work now (a busy slot takes its share when
+        it is done, from what waits then); [] once the pool is closing and nothing waits."""
         with self._cond:
             while not self._waiting and not self._closing:
-                self._cond.wait()
+                self._idle_slots += 1
+                try:
+                    self._cond.wait()
+                finally:
+                    self._idle_slots -= 1
             waiting = len(self._waiting)
             if not waiting:
                 return []
-            count = max(1, min(limit, -(-waiting // self.concurrency)))
+            count = max(1, min(limit, -(-waiting // (1 + self._idle_slots))))
             self._running += count
             return [self._waiting.popleft() for _ in range(count)]
 

@@ -131,7 +131,9 @@ class _Slot:
             flag.value = 1
 
     def _handoff_limit(self) -> int:
-        limit = MAX_HANDOFF
+        # No more than the slot's share of leased work (leases.py: ~0.1 s of recent run time), so a
+        # hand-off of slower tasks does not keep work from a child that frees up sooner.
+        limit = max(1, min(MAX_HANDOFF, self.pool.slot_depth()))
         max_tasks = self.pool.max_tasks_per_child
         if max_tasks:
             # A fresh child takes the hand-off when this one has none left.
@@ -361,8 +363,11 @@ class PreforkPool(QueuedPool):
         app_spec: str | None = None,
         start_method: str | None = None,
         max_tasks_per_child: int | None = None,
+        slot_depth: Callable[[], int] = lambda: MAX_HANDOFF,
     ) -> None:
         super().__init__(concurrency=concurrency, runner=runner, on_done=on_done)
+        #: How many leased messages one slot may hold now (the worker's Prefetch.depth).
+        self.slot_depth = slot_depth
         method = start_method or ("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
         if method != "fork" and not app_spec:
             raise ValueError(
