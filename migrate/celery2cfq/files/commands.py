@@ -26,7 +26,8 @@ from .pytest_options import addopts_edits, is_pytest_command
 from .removal import removal_edits
 from .shell import ShellSyntaxError, Word, lex, quote, simple_commands
 
-__all__ = ["ListItem", "WordList", "rewrite_shell", "rewrite_word_list", "shell_edits", "programs_in"]
+__all__ = ["ListItem", "WordList", "ChainedWordList", "rewrite_shell", "rewrite_word_list", "rewrite_program_only",
+           "shell_edits", "programs_in"]
 
 #: A ``-c`` script nested deeper than this is left alone (``sh -c "sh -c '…'"``).
 _MAX_DEPTH = 3
@@ -196,3 +197,51 @@ def _list_script_index(items: Sequence[ListItem]) -> int | None:
                 if not flag.startswith("-"):
                     break
     return None
+
+
+class ChainedWordList:
+    """Several word lists run as one command line (a Dockerfile's ``ENTRYPOINT`` and ``CMD``)."""
+
+    def __init__(self, lists: Sequence[WordList]) -> None:
+        self._where = [(words, k) for words in lists for k in range(len(words.items))]
+        self.items = [item for words in lists for item in words.items]
+
+    def replace(self, index: int, value: str) -> Edit:
+        words, k = self._where[index]
+        return words.replace(k, value)
+
+    def delete(self, index: int) -> Edit:
+        words, k = self._where[index]
+        return words.delete(k)
+
+    def insert_after(self, index: int, values: Sequence[str]) -> Edit:
+        words, k = self._where[index]
+        return words.insert_after(k, values)
+
+    def script(self, index: int) -> Text | None:
+        words, k = self._where[index]
+        return words.script(k)
+
+
+def rewrite_program_only(words: WordList) -> tuple[list[Edit], list[Note]]:
+    """A list that is the celery program and ``-A APP`` only (``["celery", "-A", "proj"]``, an
+    entrypoint whose sub-command comes later): the program word names cfq-shim."""
+    values = [item.value for item in words.items]
+    if values and posixpath.basename(values[0]) == "celery":
+        program, rest = 0, values[1:]
+    elif len(values) >= 3 and posixpath.basename(values[0]).startswith("python") and values[1:3] == ["-m", "celery"]:
+        program, rest = 2, values[3:]
+    else:
+        return [], []
+    i = 0
+    while i < len(rest):  # only -A/--app (cfq-shim's one group option); anything else needs a look
+        if rest[i] in ("-A", "--app") and i + 1 < len(rest):
+            i += 2
+        elif rest[i].startswith(("--app=", "-A")) and len(rest[i]) > 2:
+            i += 1
+        else:
+            return [], []
+    if program:
+        return [words.replace(program, "cfq_shim")], []
+    head = posixpath.dirname(values[0])
+    return [words.replace(0, posixpath.join(head, "cfq-shim") if head else "cfq-shim")], []

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from json.decoder import scanstring
 
 from ..model import Options, SourceError
-from .commands import ListItem, programs_in, rewrite_shell, rewrite_word_list
+from .commands import ChainedWordList, ListItem, programs_in, rewrite_program_only, rewrite_shell, rewrite_word_list
 from .edits import Edit, Note, Text
 from .environment import is_celery_variable, rewrite_assignment
 from .shell import ShellSyntaxError, lex, simple_commands
@@ -284,16 +284,34 @@ def dockerfile(source: str, options: Options) -> Result:
     if re.match(r"#\s*escape\s*=\s*`", first):
         return [], [Note(0, "CFQ609", "a Dockerfile with the ` escape character is not rewritten; edit its "
                          "Celery commands by hand")]
+    # Per build stage, the exec forms of ENTRYPOINT and CMD: Docker runs them as one command line. A
+    # stage built FROM an earlier one inherits both (and gets CMD reset when it sets ENTRYPOINT).
+    stage: dict[str, JsonWordList] = {}
+    named: dict[str, dict[str, JsonWordList]] = {}
+    stage_name = ""
     for offset, text in _logical_lines(source):
         match = _DOCKER_INSTRUCTION.match(text)
         if match is None or text.lstrip().startswith("#"):
             continue
         instruction = match.group(1).upper()
         rest, rest_at = text[match.end():], offset + match.end()
-        if instruction in ("RUN", "CMD", "ENTRYPOINT"):
+        if instruction == "FROM":
+            e, n = _entrypoint_and_cmd(stage)
+            named[stage_name] = stage
+            words = rest.split()
+            base = next((w for w in words if not w.startswith("--")), "").lower()
+            stage_name = words[-1].lower() if len(words) >= 3 and words[-2].lower() == "as" else ""
+            stage = dict(named.get(base, {})) if base else {}
+        elif instruction in ("RUN", "CMD", "ENTRYPOINT"):
             words = _json_words(rest, rest_at) if rest.lstrip().startswith("[") else None
+            if instruction != "RUN":
+                stage.pop(instruction, None)
+                if instruction == "ENTRYPOINT":
+                    stage.pop("CMD", None)  # Docker: setting ENTRYPOINT resets an inherited CMD
             if words is not None:
                 e, n = rewrite_word_list(words)
+                if not e and not n and instruction != "RUN":
+                    stage[instruction] = words
             else:
                 e, n = rewrite_shell(Text.at(rest, rest_at))
         elif instruction == "ENV":
@@ -302,7 +320,23 @@ def dockerfile(source: str, options: Options) -> Result:
             continue
         edits += e
         notes += n
-    return edits, notes
+    e, n = _entrypoint_and_cmd(stage)
+    return edits + e, notes + n
+
+
+def _entrypoint_and_cmd(stage: dict[str, JsonWordList]) -> Result:
+    """``ENTRYPOINT ["celery", "-A", "proj"]`` with ``CMD ["worker", …]``: the two lists as one
+    command line. An entrypoint of the celery program and ``-A`` alone (the sub-command comes from
+    ``docker run IMAGE worker``) names cfq-shim. A stage that inherits its entrypoint from an
+    earlier one makes the same edit on it, which counts once."""
+    entrypoint, cmd = stage.get("ENTRYPOINT"), stage.get("CMD")
+    if entrypoint is None:
+        return [], []
+    if cmd is not None:
+        edits, notes = rewrite_word_list(ChainedWordList([entrypoint, cmd]))
+        if edits or notes:
+            return edits, notes
+    return rewrite_program_only(entrypoint)
 
 
 def _docker_env(rest: str, base: int, options: Options) -> Result:
@@ -332,8 +366,10 @@ class JsonWordList:
         return Edit(*self._spans[index], json.dumps(value))
 
     def delete(self, index: int) -> Edit:
-        start = self._spans[index - 1][1] if index else self._spans[index][0]
-        return Edit(start, self._spans[index][1], "")
+        if index:
+            return Edit(self._spans[index - 1][1], self._spans[index][1], "")
+        end = self._spans[1][0] if len(self._spans) > 1 else self._spans[0][1]  # '"a", ' goes with the item
+        return Edit(self._spans[0][0], end, "")
 
     def insert_after(self, index: int, values) -> Edit:
         at = self._spans[index][1]

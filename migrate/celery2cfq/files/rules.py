@@ -19,8 +19,10 @@ __all__ = ["FILE_RULES", "FILE_CODES", "MANUAL_CODES", "REWRITE_GATES"]
 _RULES = (
     Rule(
         "CFQ601", "celery-command", "`celery … worker|beat|inspect|status|purge|control` becomes `cfq-shim …`",
-        "In Procfiles, shell scripts, Dockerfiles (shell and exec form), compose and Kubernetes YAML (string and "
-        "list form), systemd `ExecStart=`, supervisor `command=` and Makefile recipes. `celery`, "
+        "In Procfiles, shell scripts, Dockerfiles (shell and exec form; an exec-form `ENTRYPOINT` and `CMD` are "
+        "one command line, also in a stage built `FROM` an earlier one), compose and Kubernetes YAML (string and "
+        "list form; a container's `command` + `args` and a service's `entrypoint` + `command` are one command "
+        "line), systemd `ExecStart=`, supervisor `command=` and Makefile recipes. `celery`, "
         "`/path/to/celery` and `python -m celery` are recognised when a Celery sub-command follows; "
         "`$CELERY_BIN` (Celery's systemd docs) too, and a variable the same Makefile or script sets to the celery "
         "program (`CELERY = $(VENV)/bin/celery`, run as `$(CELERY) -A proj worker`), which is renamed where it "

@@ -76,12 +76,16 @@ class _Walker:
             pairs = [(k.value if isinstance(k, ScalarNode) else None, v) for k, v in node.value]
             by_key = dict(pairs)
             self._kubernetes_env(by_key)
-            command, args = by_key.get("command"), by_key.get("args")
-            combined = isinstance(command, SequenceNode) and isinstance(args, SequenceNode)
-            if combined:
-                self._add(rewrite_word_list(YamlWordList(self.source, [command, args])))
+            # One command line in two lists: a Kubernetes container's command + args, a compose
+            # service's entrypoint + command.
+            combined: tuple[str, str] | None = None
+            for first, second in (("command", "args"), ("entrypoint", "command")):
+                if isinstance(by_key.get(first), SequenceNode) and isinstance(by_key.get(second), SequenceNode):
+                    combined = (first, second)
+                    self._add(rewrite_word_list(YamlWordList(self.source, [by_key[first], by_key[second]])))
+                    break
             for name, value in pairs:
-                if combined and name in ("command", "args"):
+                if combined and name in combined:
                     continue
                 if isinstance(name, str) and isinstance(value, ScalarNode) and is_celery_variable(name):
                     text = scalar_text(self.source, value)
