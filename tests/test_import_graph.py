@@ -31,8 +31,11 @@ import cfq_shim
 PACKAGE_DIR = Path(cfq_shim.__file__).parent
 FORBIDDEN = ("celery2cfq", "libcst", "celery")
 #: cfq_shim modules that may be imported inside a function, each because it loads a third-party package
-#: most processes never need: the cloudflare SDK (and httpx) only on cloudflare://.
-LAZY_FOR_A_DEPENDENCY = frozenset({"cfq_shim.transport.cloudflare"})
+#: most processes never need: the cloudflare SDK (and httpx) only on cloudflare://; the Django
+#: transactional outbox's writer and table, whose models import only once Django is set up with the app
+#: installed (the writer checks that first and names the fix).
+LAZY_FOR_A_DEPENDENCY = frozenset({"cfq_shim.transport.cloudflare", "cfq_shim.django.outbox.enqueue",
+                                   "cfq_shim.django.outbox.store"})
 
 
 def _module_name(path: Path) -> str:

@@ -19,6 +19,7 @@ import click
 
 from .cli import app_from_context
 from .deadletter import parse as parse_dead_letter
+from .exceptions import ImproperlyConfigured
 from .naming import dead_letter_queue_name
 from .provision import import_tasks_for_command, planned_queues
 from .runtime import Runtime
@@ -73,6 +74,7 @@ def inspect_command(ctx: click.Context, queues: str | None, as_json: bool, dead_
     except TransportError as exc:
         raise click.ClickException(str(exc)) from None
     outbox = _outbox_stats(app)
+    table = _transactional_outbox_stats(app)
     if as_json:
         rows = []
         for name, stat in zip(names, stats):
@@ -85,6 +87,8 @@ def inspect_command(ctx: click.Context, queues: str | None, as_json: bool, dead_
         report: dict[str, Any] = {"queues": rows}
         if outbox is not None:
             report["outbox"] = asdict(outbox)
+        if table is not None:
+            report["transactional_outbox"] = asdict(table)
         click.echo(json.dumps(report, indent=2))
         return
     width = max([len("queue")] + [len(n) for n in names])
@@ -100,11 +104,12 @@ def inspect_command(ctx: click.Context, queues: str | None, as_json: bool, dead_
             click.echo(f"    dead letter: {sample['task'] or '?'}[{sample['task_id'] or '?'}] {sample['reason']}"
                        f"{': ' + sample['exc_type'] if sample['exc_type'] else ''}"
                        f"{' ' + sample['message'] if sample['message'] else ''}")
-    if outbox is not None:
-        click.echo(f"outbox {outbox.path}: {outbox.depth} message(s) waiting"
-                   + (f", the oldest for {outbox.oldest_age_seconds:.1f} s" if outbox.depth else "")
-                   + (f"; last push error {outbox.last_error_age_seconds:.0f} s ago: {outbox.last_error}"
-                      if outbox.last_error else ""))
+    for waiting in (outbox, table):
+        if waiting is not None:
+            click.echo(f"outbox {waiting.path}: {waiting.depth} message(s) waiting"
+                       + (f", the oldest for {waiting.oldest_age_seconds:.1f} s" if waiting.depth else "")
+                       + (f"; last push error {waiting.last_error_age_seconds or 0:.0f} s ago: {waiting.last_error}"
+                          if waiting.last_error else ""))
 
 
 def _outbox_stats(app: Runtime) -> OutboxStats | None:
@@ -113,6 +118,18 @@ def _outbox_stats(app: Runtime) -> OutboxStats | None:
     if not isinstance(producer, OutboxProducer):
         return None
     return producer.outbox.stats(producer.destination)
+
+
+def _transactional_outbox_stats(app: Runtime) -> OutboxStats | None:
+    """The Django transactional outbox's figures (one count and one min over its table), when it is on."""
+    if not app.conf.cfq_transactional_outbox:
+        return None
+    from .django.outbox import enqueue  # imports Django's models: only for an app that uses them
+
+    try:
+        return enqueue.stats(app)  # type: ignore[arg-type]
+    except (ImproperlyConfigured, TransportError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _peek_dead_letters(transport: Any, name: str, count: int) -> list[dict[str, Any]]:

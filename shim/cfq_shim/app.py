@@ -539,6 +539,20 @@ class Celery:
         if items:
             self.producer.send_many(items)
 
+    @contextmanager
+    def holding_sends(self) -> Iterator[list[tuple[str, str, int]]]:
+        """Collect the ``(queue, body, delay_seconds)`` of the sends made in this block on this thread
+        instead of sending them; the caller stores them (the Django transactional outbox writes them into
+        the project's database, cfq_shim/django/outbox). Envelopes, size checks and publish signals are
+        those of a real send; a ``sending_in_bulk`` block inside joins this one."""
+        outer = _bulk.items
+        held: list[tuple[str, str, int]] = []
+        _bulk.items = held
+        try:
+            yield held
+        finally:
+            _bulk.items = outer
+
     def AsyncResult(self, task_id: str, **kwargs: Any) -> AsyncResult:  # noqa: N802 - Celery's name
         return AsyncResult(task_id, app=self, **kwargs)
 

@@ -90,6 +90,9 @@ SHIM_SETTINGS: dict[str, Any] = {
     "cfq_outbox_forwarder": "thread",
     #: The forwarder warns while the oldest waiting message is older than this (seconds).
     "cfq_outbox_lag_warning_seconds": 30.0,
+    #: Django: ``delay_on_commit``/``apply_async_on_commit`` write the message into the project's database in
+    #: the caller's transaction (the app ``cfq_shim.django.outbox``; ``cfq-shim forward`` drains it).
+    "cfq_transactional_outbox": False,
 }
 
 #: Every Celery 5.7 setting this shim does not act on (accepted without a warning; see docs/settings.md).

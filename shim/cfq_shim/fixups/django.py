@@ -16,7 +16,9 @@ created, without importing Django; nothing here imports Django otherwise). Then:
   stay usable), and a spawned child, which never saw ``worker_init``, gets the task hooks too;
 - **tasks** are :class:`DjangoTask` unless the app has a task class of its own (``task_cls=``, a subclass's
   ``Task``): ``task.delay_on_commit(...)`` and ``task.apply_async_on_commit(...)`` send once the current
-  database transaction commits (Celery 5.4's ``celery.contrib.django.task.DjangoTask``).
+  database transaction commits (Celery 5.4's ``celery.contrib.django.task.DjangoTask``); with
+  ``cfq_transactional_outbox`` on, they write the message into the project's database in that
+  transaction instead (cfq_shim/django/outbox);
 
 - **when a worker starts** (:meth:`Celery.import_default_modules`, where Celery sends ``import_modules``):
   Django's system checks run, as Celery's ``validate_models`` does, unless ``CELERY_SKIP_CHECKS`` is set.
@@ -74,18 +76,40 @@ def fixup(app: "Celery", *, environ: Mapping[str, str] | None = None) -> "Django
 class DjangoTask(Task):
     """The task class of a Django project's app: sending can wait for the database transaction."""
 
-    def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:
+    def delay_on_commit(self, *args: Any, **kwargs: Any) -> Any:
         """``delay(*args, **kwargs)`` once the current transaction commits (at once outside one).
-        Returns None: there is no task id before the commit."""
+        Returns None, as Celery: there is no task id before the commit. With the transactional outbox
+        (``cfq_transactional_outbox``), the message is written into the database in this transaction
+        instead, and its AsyncResult is returned."""
+        if self._writes_to_outbox():
+            return _transactional_outbox().write(self.app, functools.partial(self.delay, *args, **kwargs))
         from django.db import transaction
 
         transaction.on_commit(functools.partial(self.delay, *args, **kwargs))
+        return None
 
-    def apply_async_on_commit(self, *args: Any, **kwargs: Any) -> None:
-        """``apply_async(*args, **kwargs)`` once the current transaction commits."""
+    def apply_async_on_commit(self, *args: Any, using: str | None = None, **kwargs: Any) -> Any:
+        """``apply_async(*args, **kwargs)`` once the current transaction of ``using`` (the default
+        database unless given) commits; as :meth:`delay_on_commit` with the transactional outbox."""
+        if self._writes_to_outbox():
+            return _transactional_outbox().write(self.app, functools.partial(self.apply_async, *args, **kwargs),
+                                                 using=using)
         from django.db import transaction
 
-        transaction.on_commit(functools.partial(self.apply_async, *args, **kwargs))
+        transaction.on_commit(functools.partial(self.apply_async, *args, **kwargs), using=using)
+        return None
+
+    def _writes_to_outbox(self) -> bool:
+        # Eager calls run at commit, as Celery's: there is no message to write.
+        conf = self.app.conf
+        return bool(conf.cfq_transactional_outbox) and not conf.task_always_eager
+
+
+def _transactional_outbox() -> Any:
+    """The transactional outbox's writer, imported when first used: it imports Django's models."""
+    from ..django.outbox import enqueue
+
+    return enqueue
 
 
 class DjangoFixup:

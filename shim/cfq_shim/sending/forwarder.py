@@ -31,7 +31,7 @@ from ..transport.base import Overloaded, TransportError
 from .outbox import Claim, Outbox
 from .producer import Producer
 
-__all__ = ["Forwarder", "DEFAULT_LINGER_SECONDS", "DEFAULT_LAG_WARNING_SECONDS"]
+__all__ = ["Forwarder", "DEFAULT_LINGER_SECONDS", "DEFAULT_LAG_WARNING_SECONDS", "drain_before_exit"]
 
 logger = logging.getLogger("cfq_shim.outbox")
 
@@ -62,6 +62,7 @@ class Forwarder:
         linger_seconds: float = DEFAULT_LINGER_SECONDS,
         lag_warning_seconds: float = DEFAULT_LAG_WARNING_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        idle_poll_seconds: float = _IDLE_POLL_SECONDS,
     ) -> None:
         self.outbox = outbox
         self.producer = producer
@@ -71,6 +72,9 @@ class Forwarder:
         self.linger_seconds = linger_seconds
         self.lag_warning_seconds = lag_warning_seconds
         self._clock = clock
+        #: How long an idle pusher waits for a wake-up before looking again (a database outbox, woken
+        #: when each transaction commits, looks less often than the file).
+        self.idle_poll_seconds = idle_poll_seconds
         #: Claims are tied to this process: another forwarder takes them over once it is gone.
         self.owner = f"{os.getpid()}:{os.urandom(6).hex()}"
         self._wake = threading.Event()
@@ -129,11 +133,11 @@ class Forwarder:
             try:
                 pushed = self.forward_once()
             except Exception:  # noqa: BLE001 - a forwarder thread must survive a bug or a locked file
-                logger.exception("The outbox forwarder failed; retrying in %.1f s", _IDLE_POLL_SECONDS)
+                logger.exception("The outbox forwarder failed; retrying in %.1f s", self.idle_poll_seconds)
                 pushed = False
             if pushed:
                 continue
-            self._wake.wait(_IDLE_POLL_SECONDS)
+            self._wake.wait(self.idle_poll_seconds)
             self._wake.clear()
             if self.linger_seconds and not self._stopping.is_set():
                 time.sleep(self.linger_seconds)
@@ -204,3 +208,17 @@ class Forwarder:
             "The outbox %s lags: %d message(s) waiting, the oldest for %.0f s%s.", stats.path, stats.depth,
             stats.oldest_age_seconds, f" (last push error: {stats.last_error})" if stats.last_error else "",
         )
+
+
+def drain_before_exit(forwarder: Forwarder, timeout_seconds: float, *, next_forwarder: str) -> None:
+    """At interpreter exit: push what is left for up to ``timeout_seconds``, stop, and log what stays
+    (``next_forwarder`` says who sends it). Never raises."""
+    try:
+        left = forwarder.drain(timeout_seconds)
+    except Exception as exc:  # noqa: BLE001 - exiting: report, never raise
+        logger.error("At exit: could not drain the outbox %s (%s)", forwarder.outbox.path, exc)
+        return
+    forwarder.stop(1.0)
+    if left:
+        logger.warning("At exit: %d message(s) are still in the outbox %s; %s sends them.",
+                       left, forwarder.outbox.path, next_forwarder)

@@ -44,7 +44,7 @@ from ..embedded.connections import Connections
 from ..transport.base import TransportError
 
 __all__ = ["Outbox", "OutboxFull", "OutboxStats", "Claim", "ClaimedMessage", "default_outbox_path",
-           "DEFAULT_MAX_MESSAGES"]
+           "DEFAULT_MAX_MESSAGES", "process_alive"]
 
 #: Messages an outbox holds at most by default (about 1 GB of typical envelopes).
 DEFAULT_MAX_MESSAGES = 1_000_000
@@ -186,7 +186,8 @@ def _runs(seqs: Sequence[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine exists (a forwarder's claims die with it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -372,7 +373,7 @@ class Outbox:
         known = cache.get(owner)
         if known is None:
             pid_text = owner.split(":", 1)[0]
-            known = cache[owner] = _process_alive(int(pid_text)) if pid_text.isdigit() else True
+            known = cache[owner] = process_alive(int(pid_text)) if pid_text.isdigit() else True
         return known
 
     def delete(self, seqs: Sequence[int], *, destination: str) -> None:

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 from ..limits import DEFAULT_LIMITS, Limits
 from ..transport.base import QueueSettings, Transport
-from .forwarder import DEFAULT_LAG_WARNING_SECONDS, Forwarder
+from .forwarder import DEFAULT_LAG_WARNING_SECONDS, Forwarder, drain_before_exit
 from .outbox import Outbox
 from .producer import Producer
 
@@ -110,14 +110,6 @@ class OutboxProducer(Producer):
             forwarder.stop()
 
     def _drain_at_exit(self, forwarder: Forwarder) -> None:
-        if forwarder is not self.forwarder:
-            return
-        try:
-            left = forwarder.drain(EXIT_DRAIN_SECONDS)
-        except Exception as exc:  # noqa: BLE001 - exiting: report, never raise
-            logger.error("At exit: could not drain the outbox %s (%s)", self.outbox.path, exc)
-            return
-        forwarder.stop(1.0)
-        if left:
-            logger.warning("At exit: %d message(s) are still in the outbox %s; the next forwarder sends them "
-                           "(a producing process, or `cfq-shim -A APP forward`).", left, self.outbox.path)
+        if forwarder is self.forwarder:
+            drain_before_exit(forwarder, EXIT_DRAIN_SECONDS,
+                              next_forwarder="the next forwarder (a producing process, or `cfq-shim -A APP forward`)")

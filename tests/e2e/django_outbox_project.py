@@ -1,0 +1,291 @@
+"""A real Django project for the transactional outbox tests (tests/e2e/test_django_outbox*.py), written
+to a directory: the app ``shop`` (a model and a task that appends its argument to a file), Celery's
+documented layout (``mysite/celery.py``), and ``scenario.py``, which runs the sends a test names inside
+and outside transactions and prints what it saw as JSON.
+
+The database comes from ``$OUTBOX_DATABASES`` (JSON, Django's ``DATABASES``), so one project serves
+SQLite and PostgreSQL. Everything that touches Django runs in subprocesses: the test process never
+configures Django (other tests need it unconfigured)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from cfq_shim.transport.sqlite import SQLiteTransport
+
+DEADLINE_SECONDS = 90.0  # a safety net: every wait ends as soon as its condition holds
+QUEUE = "shop"
+
+FILES = {
+    "mysite/__init__.py": """
+        from .celery import app as celery_app
+
+        __all__ = ("celery_app",)
+    """,
+    "mysite/settings.py": """
+        import json
+        import os
+
+        SECRET_KEY = "test-only"
+        INSTALLED_APPS = json.loads(os.environ.get("OUTBOX_INSTALLED_APPS", '["cfq_shim.django.outbox", "shop"]'))
+        DATABASES = json.loads(os.environ["OUTBOX_DATABASES"])
+        DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+        USE_TZ = True
+        CELERY_BROKER_URL = os.environ["OUTBOX_BROKER"]
+        CELERY_TASK_DEFAULT_QUEUE = "shop"
+        CELERY_CFQ_TRANSACTIONAL_OUTBOX = os.environ.get("OUTBOX_ON", "1") == "1"
+        CELERY_CFQ_OUTBOX_FORWARDER = os.environ.get("OUTBOX_FORWARDER", "external")
+    """,
+    "mysite/celery.py": """
+        import os
+
+        from cfq_shim import Celery
+
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+
+        app = Celery("mysite")
+        app.config_from_object("django.conf:settings", namespace="CELERY")
+        app.autodiscover_tasks()
+    """,
+    "shop/__init__.py": "",
+    "shop/migrations/__init__.py": "",
+    "shop/migrations/0001_initial.py": """
+        from django.db import migrations, models
+
+
+        class Migration(migrations.Migration):
+            initial = True
+            dependencies = []
+            operations = [
+                migrations.CreateModel(
+                    name="Order",
+                    fields=[
+                        ("id", models.AutoField(auto_created=True, primary_key=True, serialize=False)),
+                        ("title", models.CharField(max_length=100)),
+                    ],
+                ),
+            ]
+    """,
+    "shop/models.py": """
+        from django.db import models
+
+
+        class Order(models.Model):
+            title = models.CharField(max_length=100)
+    """,
+    "shop/tasks.py": """
+        import os
+
+        from cfq_shim import shared_task
+
+
+        @shared_task(ignore_result=True)
+        def record(label):
+            fd = os.open(os.environ["OUTBOX_RAN"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, f"{label}\\n".encode())
+            finally:
+                os.close(fd)
+    """,
+    "scenario.py": """
+        import json
+        import os
+        import sys
+        import threading
+
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+        import django
+
+        django.setup()
+        from django.db import connections, transaction
+
+        from mysite.celery import app
+        from shop.models import Order
+        from shop.tasks import record
+
+        seen = {}
+
+
+        def table_rows():
+            from cfq_shim.django.outbox.models import OutboxMessage
+
+            return OutboxMessage.objects.count()
+
+
+        def from_another_connection(read):
+            # A second thread has its own database connection: it sees only what was committed.
+            box = []
+            thread = threading.Thread(target=lambda: (box.append(read()), connections.close_all()))
+            thread.start()
+            thread.join()
+            return box[0]
+
+
+        def forwarder_pushes_now():
+            from cfq_shim.django.outbox.enqueue import make_forwarder
+
+            forwarder = make_forwarder(app)
+            return from_another_connection(lambda: forwarder.forward_once(linger=False))
+
+
+        for step in sys.argv[1:]:
+            if step == "commit":
+                with transaction.atomic():
+                    Order.objects.create(title="committed")
+                    result = record.delay_on_commit("committed")
+                    seen["task_id"] = result.id
+                    seen["rows_inside"] = table_rows()
+                    seen["rows_seen_by_another_connection_inside"] = from_another_connection(table_rows)
+                    seen["forwarder_pushed_inside"] = forwarder_pushes_now()
+                seen["rows_after_commit"] = table_rows()
+            elif step == "rollback":
+                try:
+                    with transaction.atomic():
+                        Order.objects.create(title="rolled back")
+                        record.delay_on_commit("rolled-back")
+                        raise RuntimeError("the view failed")
+                except RuntimeError:
+                    pass
+                seen["rows_after_rollback"] = table_rows()
+            elif step == "savepoint":
+                with transaction.atomic():
+                    record.apply_async_on_commit(("outer-kept",))
+                    try:
+                        with transaction.atomic():
+                            record.delay_on_commit("inner-rolled-back")
+                            raise RuntimeError("inner block failed")
+                    except RuntimeError:
+                        pass
+                seen["rows_after_savepoint"] = table_rows()
+            elif step == "autocommit":
+                record.delay_on_commit("autocommit")
+                seen["rows_after_autocommit"] = from_another_connection(table_rows)
+            elif step == "oversized":
+                from cfq_shim.exceptions import EncodeError
+
+                with transaction.atomic():
+                    Order.objects.create(title="big")
+                    try:
+                        record.delay_on_commit("x" * 200_000)
+                    except EncodeError as exc:
+                        seen["oversized_error"] = str(exc)
+                    seen["rows_in_tx_after_oversized"] = table_rows()
+                seen["orders_after_oversized"] = Order.objects.filter(title="big").count()
+            elif step.startswith("many:"):
+                count = int(step.split(":")[1])
+                with transaction.atomic():
+                    for n in range(count):
+                        record.apply_async_on_commit((f"many-{n}",), task_id=f"many-{n}")
+                seen["rows_after_many"] = table_rows()
+            elif step == "wait-empty":
+                import time
+
+                deadline = time.monotonic() + 60
+                while table_rows() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                seen["rows_after_wait"] = table_rows()
+            elif step == "misconfigured":
+                try:
+                    record.delay_on_commit("never")
+                except Exception as exc:
+                    seen["error"] = f"{type(exc).__name__}: {exc}"
+            else:
+                raise SystemExit(f"unknown step {step}")
+        print(json.dumps(seen))
+    """,
+}
+
+
+def write_project(root: Path) -> Path:
+    for name, text in FILES.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+class Project:
+    """The project in ``root`` with its environment: database, broker file, the file tasks append to."""
+
+    def __init__(self, root: Path, databases: dict[str, Any], **env: str) -> None:
+        self.root = write_project(root)
+        self.ran = root / "ran.txt"
+        self.queues = root / "queues.sqlite3"
+        self.env = {
+            **os.environ,
+            "OUTBOX_DATABASES": json.dumps(databases),
+            "OUTBOX_BROKER": f"sqlite:///{self.queues}",
+            "OUTBOX_RAN": str(self.ran),
+            "DJANGO_SETTINGS_MODULE": "mysite.settings",
+            "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+            **env,
+        }
+
+    def run(self, *args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+        done = subprocess.run(args, cwd=self.root, env={**self.env, **env}, capture_output=True, text=True,
+                              timeout=DEADLINE_SECONDS)
+        if check and done.returncode != 0:
+            raise AssertionError(f"{args} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        return done
+
+    def migrate(self) -> None:
+        self.run(sys.executable, "-m", "django", "migrate", "-v", "0")
+
+    def scenario(self, *steps: str, **env: str) -> dict[str, Any]:
+        done = self.run(sys.executable, "scenario.py", *steps, **env)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def cfq(self, *args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+        return self.run(sys.executable, "-m", "cfq_shim", "-A", "mysite", *args, check=check, **env)
+
+    def popen(self, *args: str, log: Path, **env: str) -> subprocess.Popen:
+        with open(log, "w") as out:
+            return subprocess.Popen([sys.executable, "-m", "cfq_shim", "-A", "mysite", *args], cwd=self.root,
+                                    env={**self.env, **env}, stdout=out, stderr=subprocess.STDOUT)
+
+    def queued(self) -> int:
+        """Messages waiting in the broker's queue (not yet taken by a worker)."""
+        if not self.queues.exists():
+            return 0
+        transport = SQLiteTransport(str(self.queues))
+        try:
+            stats = transport.stats(QUEUE)
+        except Exception:  # noqa: BLE001 - the queue does not exist yet
+            return 0
+        finally:
+            transport.close()
+        return stats.ready + stats.delayed + stats.in_flight
+
+    def ran_labels(self) -> list[str]:
+        return self.ran.read_text().split() if self.ran.exists() else []
+
+    def run_worker_until(self, done: Callable[[], bool], log: Path) -> None:
+        """A real worker (-P solo) runs until ``done()`` holds (or the deadline), then stops warm."""
+        worker = self.popen("worker", "-P", "solo", "-l", "warning", "-Q", QUEUE, log=log)
+        try:
+            wait_for(done, what="the worker to run the tasks", log=log)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+
+
+def wait_for(condition: Callable[[], bool], *, what: str, log: Path | None = None,
+             timeout_seconds: float = DEADLINE_SECONDS) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            tail = log.read_text()[-3000:] if log is not None and log.exists() else ""
+            raise AssertionError(f"timed out waiting for {what}\n{tail}")
+        time.sleep(0.05)
