@@ -100,7 +100,8 @@ MODULE_TARGETS: Mapping[str, tuple[str, frozenset[str]]] = {
     "celery.canvas": ("cfq_shim.canvas", _CANVAS),
     "celery.app.task": ("cfq_shim.task", frozenset({"Task", "Context"})),
     "celery.app": ("cfq_shim.app", frozenset({"Celery", "shared_task"})),
-    # Celery 5.4's Django task class (delay_on_commit); the shim's Django fix-up has the same one.
+    # Celery 5.4's Django task class (delay_on_commit); the shim's Django fix-up has the same one (which can
+    # also write the message in the caller's transaction: cfq_transactional_outbox, docs/cloudflare.md).
     "celery.contrib.django.task": ("cfq_shim.fixups.django", frozenset({"DjangoTask"})),
     # The shim's pytest plugin has Celery's fixtures (same names and scopes) and its test worker.
     "celery.contrib.pytest": ("cfq_shim.contrib.pytest", CELERY_PYTEST_FIXTURES),

@@ -9,6 +9,7 @@ configures Django (other tests need it unconfigured)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -185,6 +186,18 @@ FILES = {
                     for n in range(count):
                         record.apply_async_on_commit((f"many-{n}",), task_id=f"many-{n}")
                 seen["rows_after_many"] = table_rows()
+            elif step.startswith("writer:"):
+                # Transactions of SIZE tasks and one Order each, resuming after the last committed one
+                # (the process may have been killed mid-transaction: that one left nothing).
+                batches, size = (int(part) for part in step.split(":")[1:])
+                done = {int(title.split("-")[1]) for title in Order.objects.values_list("title", flat=True)
+                        if title.startswith("batch-")}
+                for batch in range(max(done, default=-1) + 1, batches):
+                    with transaction.atomic():
+                        Order.objects.create(title=f"batch-{batch}")
+                        for n in range(size):
+                            record.apply_async_on_commit((f"b{batch}-{n}",), task_id=f"b{batch}-{n}")
+                seen["batches"] = batches
             elif step == "wait-empty":
                 import time
 
@@ -264,12 +277,33 @@ class Project:
             transport.close()
         return stats.ready + stats.delayed + stats.in_flight
 
+    def committed_batches(self) -> set[int]:
+        """The writer's transactions that committed, from the project's own table (``writer:``)."""
+        done = self.run(sys.executable, "-c", (
+            "import django, json; django.setup(); from shop.models import Order; "
+            "print(json.dumps([t for t in Order.objects.values_list('title', flat=True)]))"))
+        return {int(title.split("-")[1]) for title in json.loads(done.stdout) if title.startswith("batch-")}
+
     def ran_labels(self) -> list[str]:
         return self.ran.read_text().split() if self.ran.exists() else []
 
-    def run_worker_until(self, done: Callable[[], bool], log: Path) -> None:
+    def outbox_rows(self) -> int:
+        """Rows in the transactional outbox table (read with the database's own client library)."""
+        database = json.loads(self.env["OUTBOX_DATABASES"])["default"]
+        if database["ENGINE"].endswith("sqlite3"):
+            import sqlite3
+
+            with contextlib.closing(sqlite3.connect(database["NAME"], timeout=30)) as conn:
+                return conn.execute("SELECT count(*) FROM cfq_shim_outbox").fetchone()[0]
+        import psycopg
+
+        with psycopg.connect(host=database["HOST"], port=database["PORT"], user=database["USER"],
+                             dbname=database["NAME"]) as conn:
+            return conn.execute("SELECT count(*) FROM cfq_shim_outbox").fetchone()[0]
+
+    def run_worker_until(self, done: Callable[[], bool], log: Path, loglevel: str = "warning") -> None:
         """A real worker (-P solo) runs until ``done()`` holds (or the deadline), then stops warm."""
-        worker = self.popen("worker", "-P", "solo", "-l", "warning", "-Q", QUEUE, log=log)
+        worker = self.popen("worker", "-P", "solo", "-l", loglevel, "-Q", QUEUE, log=log)
         try:
             wait_for(done, what="the worker to run the tasks", log=log)
         finally:
