@@ -206,9 +206,20 @@ def pyproject_file(source: str, options: Options) -> Result:
         groups = poetry.get("group")
         if isinstance(groups, dict):
             tables.extend(group.get("dependencies") for group in groups.values() if isinstance(group, dict))
+        renamed = False
         for table in tables:
             if isinstance(table, dict):
-                changed |= _poetry_table(source, table, notes)
+                renamed |= _poetry_table(source, table, notes)
+        extras = poetry.get("extras")
+        if renamed and isinstance(extras, dict):
+            # [tool.poetry.extras] names optional dependencies: an extra naming "celery" would name
+            # a dependency that is gone, which Poetry refuses.
+            for names in extras.values():
+                if isinstance(names, list):
+                    for i, name in enumerate(list(names)):
+                        if isinstance(name, str) and _normalize(name) == "celery":
+                            names[i] = DISTRIBUTION
+        changed |= renamed
     tool = document.get("tool")
     pytest_tool = tool.get("pytest") if isinstance(tool, dict) else None
     if isinstance(pytest_tool, dict) and options.enabled(pytest_options.CODE):

@@ -187,3 +187,16 @@ def test_a_github_actions_run_block_is_rewritten(tmp_path):
     result, after = migrate(tmp_path, {".github/workflows/ci.yml": text})
     assert after[".github/workflows/ci.yml"] == text.replace("celery -A proj worker --detach", "cfq-shim -A proj worker")
     assert [f.code for f in result.files[0].findings] == ["CFQ604"]
+
+
+def test_poetry_extras_follow_the_renamed_dependency(tmp_path):
+    before = ('[tool.poetry.dependencies]\npython = "^3.11"\nCelery = {version = "^5.3", optional = true}\n\n'
+              '[tool.poetry.group.ops.dependencies]\nflower = "^2"\n\n'
+              '[tool.poetry.extras]\nqueue = ["celery", "redis"]\nother = ["redis"]\n')
+    result, files = migrate(tmp_path, {"pyproject.toml": before})
+    assert files["pyproject.toml"] == (
+        '[tool.poetry.dependencies]\npython = "^3.11"\ncelery2cfq = {version = "^0.1.0", optional = true}\n\n'
+        '[tool.poetry.group.ops.dependencies]\nflower = "^2"\n\n'
+        '[tool.poetry.extras]\nqueue = ["celery2cfq", "redis"]\nother = ["redis"]\n')
+    assert [f.code for f in result.files[0].findings] == ["CFQ711", "CFQ712"]
+
