@@ -151,12 +151,18 @@ _BEAT = _opts(
     _Option(("--executable",), True, "remove", "CFQ604", _PROCESS_MANAGER),
 )
 
+#: status and inspect's actions: -d and -j as Celery's; they answer from the shared store at once.
 _REMOTE = _opts(
-    _Option(("-j", "--json"), False, "rename:--json"),
+    _Option(("-j", "--json"), False),
+    _Option(("-d", "--destination"), True),
     _Option(("-t", "--timeout"), True, "remove", "CFQ602",
             "cfq-shim answers from the shared store, without waiting for worker replies"),
-    _Option(("-d", "--destination"), True, "remove", "CFQ602",
-            "cfq-shim answers for every worker from the shared store"),
+)
+#: control's actions wait for replies, as Celery's do.
+_CONTROL = _opts(
+    _Option(("-j", "--json"), False),
+    _Option(("-d", "--destination"), True),
+    _Option(("-t", "--timeout"), True),
 )
 
 _PURGE = _opts(
@@ -168,11 +174,13 @@ _PURGE = _opts(
 
 #: Sub-commands cfq-shim has, with their options; inspect/control only for some actions.
 _SUBCOMMANDS: dict[str, dict[str, _Option]] = {
-    "worker": _WORKER, "beat": _BEAT, "status": _REMOTE, "inspect": _REMOTE, "control": _REMOTE,
+    "worker": _WORKER, "beat": _BEAT, "status": _REMOTE, "inspect": _REMOTE, "control": _CONTROL,
     "purge": _PURGE,
 }
-_INSPECT_ACTIONS = frozenset({"active", "scheduled", "registered", "stats"})
-_CONTROL_ACTIONS = frozenset({"revoke"})
+_INSPECT_ACTIONS = frozenset({"active", "scheduled", "reserved", "registered", "stats", "ping", "active_queues",
+                              "revoked", "query_task"})
+_CONTROL_ACTIONS = frozenset({"revoke", "terminate", "shutdown", "rate_limit", "time_limit", "add_consumer",
+                              "cancel_consumer"})
 
 #: Celery sub-commands without a cfq-shim counterpart, and what to use instead.
 _NO_COUNTERPART = {
@@ -293,6 +301,10 @@ def plan_command(args: Sequence[Arg], program: int) -> Plan:
     if name in ("inspect", "control"):
         action = args[sub + 1] if sub + 1 < len(args) else None
         allowed = _INSPECT_ACTIONS if name == "inspect" else _CONTROL_ACTIONS
+        if action is not None and action.text.startswith("-"):
+            plan.findings.append((sub + 1, "CFQ609", f"`celery {name}` with options before the action: cfq-shim takes "
+                                  f"them after it (cfq-shim {name} ACTION -d …); rewrite this line by hand"))
+            return plan
         if action is None or action.value not in allowed:
             what = f"`celery {name} {action.text if action else ''}`".replace(" `", "`")
             plan.findings.append((sub, "CFQ608", f"{what} has no cfq-shim counterpart and is left as it is; cfq-shim "

@@ -42,7 +42,8 @@ _RULES = (
     Rule(
         "CFQ602", "option-without-meaning", "An option with no meaning on Cloudflare Queues is removed",
         "`-E`, `--without-gossip`, `--without-mingle`, `--without-heartbeat`, `--heartbeat-interval`, `-O fair`, "
-        "`--statedb`, and on `inspect`/`status`/`control` `--timeout` and `--destination`: cfq-shim has no "
+        "`--statedb`, and on `inspect`/`status` `--timeout` (they answer from the shared store at once; "
+        "`control` keeps it, with `-d` and `-j` everywhere): cfq-shim has no "
         "broadcast channel or event stream, and leases messages per free slot. The finding says which option "
         "went, and why; nothing is left to do.",
         (
@@ -114,7 +115,9 @@ _RULES = (
     Rule(
         "CFQ608", "command-without-counterpart", "A Celery command with no cfq-shim counterpart",
         "`celery multi` (run one worker per node under the process manager), `celery flower` (`cfq-shim "
-        "dashboard`), `celery events`, `shell`, `call`, `amqp`…, and the `inspect`/`control` actions cfq-shim lacks: "
+        "dashboard`), `celery events`, `shell`, `call`, `amqp`…, and the `inspect`/`control` actions cfq-shim lacks "
+        "(it has inspect active, scheduled, reserved, registered, stats, ping, active_queues, revoked, query_task; "
+        "control revoke, terminate, shutdown, rate_limit, time_limit, add_consumer, cancel_consumer): "
         "the line is left as it is, and the finding names what to use instead.",
         (
             Example(path="Procfile", before="flower: celery -A proj flower --port=5555\n",
