@@ -337,6 +337,15 @@ def test_results_need_a_result_backend(project: Project) -> None:
     assert out["missing"] == ["TaskResultDoesNotExist", "no-such-id"]
 
 
+def test_a_task_the_worker_could_not_find_is_refused_at_enqueue(project: Project) -> None:
+    out = project.drive("from greetings.tasks import shout\nout = shout.enqueue('hi')")
+    assert out == {"error": [
+        "django.tasks.exceptions.InvalidTask",
+        "Task 'greetings.tasks._shout' cannot be found at its module path, where the worker looks it up: "
+        "decorate the module-level function with @task (so its name is the Task), not a copy of it",
+    ]}
+
+
 def test_configuration_errors_are_named(project: Project) -> None:
     out = project.drive(
         "from django.tasks import InvalidTaskBackend\n"

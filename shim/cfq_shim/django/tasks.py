@@ -47,7 +47,7 @@ from typing import Any
 from django.tasks import DEFAULT_TASK_QUEUE_NAME, Task, TaskContext, TaskResult, TaskResultStatus, task_backends
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.base import TaskError
-from django.tasks.exceptions import InvalidTaskBackend, TaskResultDoesNotExist
+from django.tasks.exceptions import InvalidTask, InvalidTaskBackend, TaskResultDoesNotExist
 from django.tasks.signals import task_enqueued, task_finished, task_started
 from django.utils import timezone
 from django.utils.json import normalize_json
@@ -146,6 +146,7 @@ class CloudflareQueuesBackend(BaseTaskBackend):
 
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
         self.validate_task(task)
+        _check_reachable(task)
         task_id = new_task_id()
         result = TaskResult(
             task=task, id=task_id, status=TaskResultStatus.READY, enqueued_at=timezone.now(),
@@ -227,6 +228,20 @@ def _parse(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt_timezone.utc)
 
 
+def _check_reachable(task: Task) -> None:
+    """The worker finds a task by its module path: refuse to send one that is not there (a function
+    wrapped as ``task(f)`` under another name leaves the bare function at the path)."""
+    try:
+        found = import_string(task.module_path)
+    except ImportError:
+        found = None
+    if not isinstance(found, Task) or found.func is not task.func:
+        raise InvalidTask(
+            f"Task {task.module_path!r} cannot be found at its module path, where the worker looks it up: "
+            "decorate the module-level function with @task (so its name is the Task), not a copy of it"
+        )
+
+
 def _task_from(record: dict[str, Any]) -> Task:
     path = record["task"]
     try:
@@ -236,10 +251,13 @@ def _task_from(record: dict[str, Any]) -> Task:
     if not isinstance(task, Task):
         raise ValueError(f"Expected {path!r} to point to a Task instance, not {type(task).__name__}.")
     run_after = _parse(record.get("run_after"))
-    return task.using(
-        priority=record.get("priority"), queue_name=record.get("queue_name"), backend=record.get("backend"),
-        run_after=run_after if run_after is None else _for_django(run_after),
-    )
+    enqueued_as = {
+        "priority": record.get("priority"), "queue_name": record.get("queue_name"),
+        "backend": record.get("backend"), "run_after": None if run_after is None else _for_django(run_after),
+    }
+    changes = {name: value for name, value in enqueued_as.items() if value is not None and value != getattr(task, name)}
+    # The module-level task itself when it was enqueued as it is (the common case: no copy to validate).
+    return task.using(**changes) if changes else task
 
 
 def _for_django(moment: datetime) -> datetime:
@@ -253,6 +271,8 @@ def _result_from(record: dict[str, Any], result_id: str, meta: dict[str, Any] | 
     state = (meta or {}).get("status") or states.PENDING
     status = _STATUS.get(state, TaskResultStatus.RUNNING)
     attempts = record.get("attempts") or []
+    if state == states.PENDING and attempts:  # a worker started it (its attempt is recorded), no outcome yet
+        status = TaskResultStatus.RUNNING
     errors = []
     if status == TaskResultStatus.FAILED and meta is not None:
         errors.append(_error_from(meta))
@@ -295,7 +315,8 @@ class DjangoTaskRunner(ShimTask):
     """The base of the cfq_shim task a worker runs for a Django task (its name: the task's module path)."""
 
     typing = False  # Django checks nothing either; the function's own signature does when it is called
-    track_started = True  # RUNNING in get_result()
+    # RUNNING comes from the attempt the task records as it starts (one write, not a STARTED meta as well)
+    track_started = False
     ignore_result = False  # get_result() reads the meta
 
 

@@ -46,6 +46,15 @@ def gated(name):
     return name
 
 
+def _shout(text):
+    return text.upper()
+
+
+# Wrapped under another name: the module path (greetings.tasks._shout) is the bare function, so a worker
+# could not find this Task; enqueue() refuses it.
+shout = task(_shout)
+
+
 def _note(signal_name):
     def receiver(sender, task_result, **kwargs):
         with RUNS.open("a") as runs:
