@@ -26,7 +26,7 @@ def project(tmp_path: Path, monkeypatch) -> Path:
     (tmp_path / "proj").mkdir()
     (tmp_path / "proj" / "__init__.py").write_text("")
     (tmp_path / "proj" / "celery.py").write_text(TASKS)
-    (tmp_path / "Procfile").write_text("worker: celery -A proj worker -E --time-limit=30\n")
+    (tmp_path / "Procfile").write_text("worker: celery -A proj worker -E --max-memory-per-child=30\n")
     (tmp_path / "broken.py").write_text("import celery\ndef (:\n")
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -79,7 +79,7 @@ def test_github_annotations(project):
     assert "::error file=broken.py,title=celery2cfq::line 2: " in "\n".join(lines)
     assert ("::notice file=Procfile,line=1,col=31,title=CFQ602::CFQ602 `-E` was removed: Cloudflare Queues has no "
             "event stream; cfq-shim inspect reads the queues instead") in lines
-    assert any(line.startswith("::warning file=Procfile,line=1,col=34,title=CFQ603::CFQ603 `--time-limit=30`")
+    assert any(line.startswith("::warning file=Procfile,line=1,col=34,title=CFQ603::CFQ603 `--max-memory-per-child=30`")
                for line in lines)
     assert "::warning file=Procfile,line=1,title=celery2cfq::celery2cfq would rewrite this file" in lines
     assert lines[-1].startswith("4 files scanned")

@@ -9,8 +9,8 @@ Where Celery's options go (``cfq-shim --help`` and the issues that add ``beat``,
 ``control``):
 - ``-A/--app`` is a group option of ``cfq-shim``; after the sub-command (Celery 4's
   ``celery worker --app=proj``) it is moved in front of the sub-command.
-- worker: ``-l -c -Q -P -n -f --prefetch-multiplier --max-tasks-per-child -B -s -S`` keep their
-  names. Options that mean nothing without a broadcast channel or events are removed (CFQ602);
+- worker: ``-l -c -Q -P -n -f --prefetch-multiplier --max-tasks-per-child --time-limit
+  --soft-time-limit -B -s -S`` keep their names. Options that mean nothing without a broadcast channel or events are removed (CFQ602);
   those that belong in the app's configuration (time limits, broker) are removed with a finding
   saying where they go (CFQ603); those a process manager does (``--detach``, ``--pidfile``,
   ``--uid``) are removed with a finding (CFQ604); ``--autoscale`` becomes ``--concurrency`` (CFQ607).
@@ -118,10 +118,8 @@ _WORKER = _opts(
             "cfq-shim leases messages per free slot, which is what -O fair asks Celery for"),
     _Option(("--statedb",), True, "remove", "CFQ602",
             "revoked task ids live in the shared store, not in a worker state file"),
-    _Option(("--time-limit",), True, "remove", "CFQ603",
-            "set task_time_limit in the app's configuration (or time_limit= on the task)"),
-    _Option(("--soft-time-limit",), True, "remove", "CFQ603",
-            "set task_soft_time_limit in the app's configuration (or soft_time_limit= on the task)"),
+    _Option(("--time-limit",), True),
+    _Option(("--soft-time-limit",), True),
     _Option(("-I", "--include"), True, "remove", "CFQ603",
             "list the modules in the app's include= or imports setting"),
     _Option(("-X", "--exclude-queues"), True, "remove", "CFQ603",

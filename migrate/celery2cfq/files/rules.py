@@ -55,12 +55,12 @@ _RULES = (
     ),
     Rule(
         "CFQ603", "option-moved-to-configuration", "An option that belongs in the app's configuration is removed",
-        "`--time-limit`, `--soft-time-limit` (task_time_limit / task_soft_time_limit), `-b/--broker`, "
+        "`-b/--broker`, "
         "`--result-backend`, `--config`, `--loader`, `-I/--include`, `-X/--exclude-queues`, "
         "`--max-memory-per-child`: cfq-shim takes these from the app (or has no counterpart). The finding says "
         "where the value goes.",
         (
-            Example(path="Procfile", before="worker: celery -A proj worker --time-limit=300 -l info\n",
+            Example(path="Procfile", before="worker: celery -A proj worker -I proj.extra -l info\n",
                     after="worker: cfq-shim -A proj worker -l info\n"),
         ),
         rewrites=True,

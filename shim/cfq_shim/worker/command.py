@@ -56,6 +56,10 @@ def default_concurrency() -> int:
 @click.option("--start-method", "start_method", type=click.Choice(["fork", "spawn"]), default=None,
               help="prefork: how child processes start. [default: fork where available]")
 @click.option("-n", "--hostname", default=None, help="Name of this worker. [default: celery@HOSTNAME]")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Hard time limit, in seconds, of tasks without their own (sets task_time_limit, as Celery's).")
+@click.option("--soft-time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Soft time limit, in seconds, of tasks without their own (sets task_soft_time_limit).")
 @click.option("-B", "--beat", "embed_beat", is_flag=True, default=False,
               help="Also send the app's periodic tasks from this worker (as cfq-shim beat; safe on several workers).")
 @schedule_option
@@ -74,6 +78,8 @@ def worker(
     max_tasks_per_child: int | None,
     start_method: str | None,
     hostname: str | None,
+    time_limit: float | None,
+    soft_time_limit: float | None,
     embed_beat: bool,
     schedule_path: str | None,
     scheduler: str | None,
@@ -90,6 +96,12 @@ def worker(
         concurrency = _whole_number_setting(app, "worker_concurrency") or default_concurrency()
     if max_tasks_per_child is None:
         max_tasks_per_child = _whole_number_setting(app, "worker_max_tasks_per_child")
+    # As Celery's worker does: the options are the app's defaults for this process (a task's own
+    # time_limit/soft_time_limit still wins); the consumer reads them per task from app.conf.
+    if time_limit is not None:
+        app.conf.task_time_limit = time_limit
+    if soft_time_limit is not None:
+        app.conf.task_soft_time_limit = soft_time_limit
     try:
         instance = Worker(
             app,

@@ -28,7 +28,9 @@ def rewrite(text: str) -> tuple[str, list[str]]:
     ("celery -A proj worker -P custom.Pool", "cfq-shim -A proj worker -P custom.Pool", ["CFQ606"]),
     ("celery -A proj worker -E --without-gossip --without-mingle --without-heartbeat -O fair",
      "cfq-shim -A proj worker", ["CFQ602"] * 5),
-    ("celery -A proj worker --time-limit 60 --soft-time-limit=50", "cfq-shim -A proj worker", ["CFQ603"] * 2),
+    ("celery -A proj worker --time-limit 60 --soft-time-limit=50",
+     "cfq-shim -A proj worker --time-limit 60 --soft-time-limit=50", []),
+    ("celery -A proj worker -I proj.extra -X low", "cfq-shim -A proj worker", ["CFQ603"] * 2),
     ("celery -A proj worker --detach --pidfile=/run/w.pid --uid 1000", "cfq-shim -A proj worker", ["CFQ604"] * 3),
     ("celery -A proj worker --autoscale=8,2", "cfq-shim -A proj worker --concurrency=8", ["CFQ607"]),
     ("celery -A proj worker --autoscale 8,2", "cfq-shim -A proj worker --concurrency 8", ["CFQ607"]),
@@ -94,7 +96,7 @@ def test_variables_continuations_exec_and_pipes_stay():
 
 
 def test_a_removed_first_word_of_a_continuation_line_keeps_the_layout():
-    assert rewrite("celery -A p worker \\\n  --time-limit=9 -l info\n")[0] == "celery -A p worker \\\n  -l info\n".replace(
+    assert rewrite("celery -A p worker \\\n  --max-memory-per-child=9 -l info\n")[0] == "celery -A p worker \\\n  -l info\n".replace(
         "celery", "cfq-shim", 1)
 
 

@@ -17,7 +17,7 @@ UNIT = ("[Service]\nEnvironmentFile=/etc/conf.d/celery\n"
 @pytest.mark.parametrize("name", ["deploy/conf.d/celery", "etc/default/celeryd", "deploy/celery.conf",
                                   "config/celery-worker"])
 def test_a_daemon_config_is_an_environment_file_whatever_its_name(tmp_path, name):
-    text = '# read by systemd\nCELERY_BIN="/usr/local/bin/celery"\nCELERYD_OPTS="--time-limit=300 -c 8"\n'
+    text = '# read by systemd\nCELERY_BIN="/usr/local/bin/celery"\nCELERYD_OPTS="--max-memory-per-child=300 -c 8"\n'
     result, files = migrate(tmp_path, {name: text})
     assert files[name] == '# read by systemd\nCELERY_BIN="/usr/local/bin/cfq-shim"\nCELERYD_OPTS="-c 8"\n'
     assert [(f.code, f.line) for f in result.files[0].findings] == [("CFQ603", 3)]
