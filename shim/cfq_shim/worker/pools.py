@@ -170,12 +170,13 @@ class QueuedPool(Pool):
         jobs = self._next_jobs(1)
         return jobs[0] if jobs else None
 
-    def _next_jobs(self, limit: int) -> list[Job]:
+    def _next_jobs(self, limit: int, *, wait: bool = True) -> list[Job]:
         """Up to ``limit`` jobs for one slot (counted as running), at most its fair share of those
         waiting: shared with the other slots that wait for work now (a busy slot takes its share when
-        it is done, from what waits then); [] once the pool is closing and nothing waits."""
+        it is done, from what waits then); [] once the pool is closing and nothing waits (without
+        ``wait``: [] at once when nothing waits)."""
         with self._cond:
-            while not self._waiting and not self._closing:
+            while wait and not self._waiting and not self._closing:
                 self._idle_slots += 1
                 try:
                     self._cond.wait()

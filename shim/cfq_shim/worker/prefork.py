@@ -5,7 +5,9 @@ Each slot is a thread of the worker that owns one child process (prefork_child.p
 sends it down the child's control pipe in one message, and settles the outcomes as the child reports
 them. The child writes each outcome the moment its task returns and wakes the slot to read them in a
 batch (outcome_channel.py); so a busy child never waits on the worker between tasks, and the worker
-wakes about once per hand-off rather than once per task.
+wakes about once per hand-off rather than once per task. Between two hand-offs the child does not wait
+for the worker either: the outcomes read with a hand-off's end are settled (and their batch acked) after
+the slot has sent the next hand-off.
 
 The guarantees, per task:
 
@@ -78,6 +80,8 @@ class _Slot:
         #: Where the child is in its current hand-off (None between hand-offs); read by other threads
         #: for inspect().active() and revoke(terminate=True).
         self.progress: _Progress | None = None
+        #: The outcomes read with a hand-off's "end", not settled yet (see _loop).
+        self._deferred: tuple[_Progress, list] | None = None
         self.thread = threading.Thread(target=self._loop, name=f"cfq-shim-slot-{index + 1}", daemon=True)
 
     def start_child(self) -> None:
@@ -143,17 +147,32 @@ class _Slot:
 
     def _loop(self) -> None:
         while True:
-            jobs = self.pool._next_jobs(self._handoff_limit())
-            if not jobs:
-                self.end_child(kill=False)
-                return
+            if self._deferred is not None:
+                # The outcomes read with the last "end" are settled once the child has its next
+                # hand-off, or now when there is none to send.
+                jobs = self.pool._next_jobs(self._handoff_limit(), wait=False)
+                if not jobs:
+                    self._settle_deferred()
+                    continue
+            else:
+                jobs = self.pool._next_jobs(self._handoff_limit())
+                if not jobs:
+                    self.end_child(kill=False)
+                    return
             try:
                 ran = self._run(jobs)
             finally:
                 self.progress = None
             if not ran:
-                # A cold shutdown ended the child: nothing is settled, the messages are left to their lease.
+                # A cold shutdown ended the child: what it finished before is settled; the rest of its
+                # messages are left to their lease.
+                self._settle_deferred()
                 return
+
+    def _settle_deferred(self) -> None:
+        deferred, self._deferred = self._deferred, None
+        if deferred is not None:
+            self._settle(*deferred)
 
     def _run(self, jobs: list[Job]) -> bool:
         """Run a hand-off in the child and report every job of it. False when the pool's cold stop
@@ -193,6 +212,7 @@ class _Slot:
             pool._finished(handoff[0], Failed("WorkerLostError", f"could not hand the task to its process: {exc}", ""))
             pool._not_started(handoff[1:])
             return True
+        self._settle_deferred()  # the child has work again: settle the last hand-off's final outcomes
         progress = _Progress(handoff)
         self.progress = progress
         while self.conn is conn:
@@ -201,11 +221,16 @@ class _Slot:
             try:
                 if conn.poll(wait):
                     record = conn.recv()
-                    self._settle(progress, reader.drain(alive=process.is_alive))
+                    outcomes = reader.drain(alive=process.is_alive)
+                    if record[0] != "end":
+                        self._settle(progress, outcomes)
                     if record[0] == "start":
                         progress.started(record[1], record[2])
                     elif record[0] == "end":
                         _, started, retiring = record
+                        # Settled after the next hand-off is sent (_loop), so the child does not wait
+                        # for the worker to settle and ack the end of this one.
+                        self._deferred = (progress, outcomes)
                         pool._not_started(handoff[started:])
                         self.tasks_in_child -= len(handoff) - started
                         if retiring:
