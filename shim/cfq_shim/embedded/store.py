@@ -19,6 +19,7 @@ The rules, each in one place:
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import time
@@ -232,13 +233,18 @@ class EmbeddedStore:
         # producers or busy workers.
         with self._db.read() as conn:
             record = self._require(conn, queue_id)
-            self._pull_parameters(record, batch_size, visibility_timeout_ms)
+            expected_size, _ = self._pull_parameters(record, batch_size, visibility_timeout_ms)
             anything_visible = conn.execute(
                 "SELECT 1 FROM messages WHERE queue_id = ? AND visible_at_ms <= ? LIMIT 1",
                 (queue_id, self.now_ms()),
             ).fetchone()
         if anything_visible is None:
             return PullResult([], record.backlog_count)
+        # As little Python as possible while the write lock is held (other threads of the process wait
+        # for it, and each step here may wait for the GIL): lease ids are drawn before, the records
+        # built after.
+        lease_ids = [new_id() for _ in range(expected_size)]
+        leased: list[tuple] = []
         with self._db.write() as conn:
             record = self._require(conn, queue_id)
             config = record.config
@@ -247,9 +253,8 @@ class EmbeddedStore:
             oldest_kept_ms = _oldest_kept_ms(record, now)
             allowed = deliveries_allowed(config.consumer.max_retries)
             lease_expires = now + lease_ms
-            delivered: list[StoredMessage] = []
-            while len(delivered) < batch_size:
-                wanted = batch_size - len(delivered)
+            while len(leased) < batch_size:
+                wanted = batch_size - len(leased)
                 rows = conn.execute(
                     "SELECT seq, id, body, content_type, attempts, timestamp_ms FROM messages "
                     "WHERE queue_id = ? AND visible_at_ms <= ? ORDER BY visible_at_ms, seq LIMIT ?",
@@ -258,19 +263,15 @@ class EmbeddedStore:
                 leases = []
                 removed = []
                 exhausted = []
-                for seq, message_id, body, content_type, attempts, timestamp_ms in rows:
-                    if timestamp_ms <= oldest_kept_ms:
-                        removed.append(seq)
-                    elif attempts >= allowed:
-                        exhausted.append(seq)
+                for row in rows:
+                    if row[5] <= oldest_kept_ms:
+                        removed.append(row[0])
+                    elif row[4] >= allowed:
+                        exhausted.append(row[0])
                     else:
-                        lease_id = new_id()
-                        leases.append((lease_id, lease_expires, lease_expires, seq))
-                        delivered.append(
-                            StoredMessage(
-                                message_id, body, content_type, attempts + 1, timestamp_ms, lease_id, lease_expires
-                            )
-                        )
+                        lease_id = lease_ids.pop() if lease_ids else new_id()
+                        leases.append((lease_id, lease_expires, lease_expires, row[0]))
+                        leased.append((row, lease_id))
                 if leases:
                     conn.executemany(
                         "UPDATE messages SET lease_id = ?, attempts = attempts + 1, visible_at_ms = ?, "
@@ -284,6 +285,10 @@ class EmbeddedStore:
                 if len(rows) < wanted:
                     break
             backlog = conn.execute("SELECT backlog_count FROM queues WHERE queue_id = ?", (queue_id,)).fetchone()[0]
+        delivered = [
+            StoredMessage(message_id, body, content_type, attempts + 1, timestamp_ms, lease_id, lease_expires)
+            for (_, message_id, body, content_type, attempts, timestamp_ms), lease_id in leased
+        ]
         return PullResult(delivered, backlog)
 
     def ack(
@@ -530,7 +535,14 @@ def _oldest_kept_ms(record: QueueRecord, now: int) -> int:
 
 def _queue_record(row: tuple) -> QueueRecord:
     queue_id, name, created, modified, settings, count, size = row
-    return QueueRecord(queue_id, name, created, modified, QueueConfig.from_json(settings), count, size)
+    return QueueRecord(queue_id, name, created, modified, _config(settings), count, size)
+
+
+@functools.lru_cache(maxsize=256)
+def _config(settings: str) -> QueueConfig:
+    """The settings JSON, parsed once per distinct text (QueueConfig is frozen, so one object serves
+    every reader): every pull and ack reads its queue's record inside its write transaction."""
+    return QueueConfig.from_json(settings)
 
 
 def _check_queue_name(name: object) -> None:
