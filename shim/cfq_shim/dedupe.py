@@ -61,10 +61,10 @@ class CompletedTasks:
         """True when ``task_id`` completed within the window: the delivery is a duplicate."""
         if not task_id:
             return False
-        now = self._clock()
-        with self._lock:
-            self._forget_old(now)
-            return task_id in self._completed_at
+        # Asked for every message the worker runs: read the one entry instead of trimming the old ones
+        # (record_completed trims them; an entry past the window is no match).
+        completed_at = self._completed_at.get(task_id)
+        return completed_at is not None and completed_at > self._clock() - self.window_seconds
 
     def __len__(self) -> int:
         with self._lock:

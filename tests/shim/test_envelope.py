@@ -116,3 +116,16 @@ def test_decode_says_why_a_body_cannot_run(body, reason):
 
 def test_envelope_error_is_a_value_error():
     assert issubclass(EnvelopeError, ValueError)
+
+
+def test_a_decoded_envelope_has_every_field_and_stays_frozen():
+    # decode() fills the instance without the dataclass's __init__ (speed): a field added to Envelope
+    # must be read by decode() too, or it would be missing rather than defaulted.
+    import dataclasses
+
+    sent = Envelope(id="t-1", task="proj.add", args=[1], kwargs={"b": 2}, queue="q", time_limit=3.0)
+    received = decode(encode(sent))
+    assert set(vars(received)) == {f.name for f in dataclasses.fields(Envelope)}
+    assert received == sent
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        received.id = "other"  # type: ignore[misc]
