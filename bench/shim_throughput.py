@@ -196,6 +196,14 @@ def best_of(repeat: int, run) -> dict[str, float]:
     return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
 
 
+def pool_ratios(shim: dict[str, dict]) -> dict[str, float]:
+    """Issue 11's pool target, printed: the default pool (prefork -c 2) against solo, measured in this run."""
+    solo, prefork = shim["solo"]["drain_per_s"], shim["prefork -c 2"]["drain_per_s"]
+    ratio = round(prefork / solo, 2)
+    print(f"drain: prefork -c 2 {prefork:.0f}/s / solo {solo:.0f}/s = {ratio}x (target >= 0.8x and >= 12000/s)")
+    return {"drain_prefork_over_solo": ratio}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=20_000)
@@ -227,6 +235,7 @@ def main() -> None:
               f"{report['ratios']['drain_best_shim_over_best_celery']}x (target >= 2x and >= 3000/s)")
         print(f"enqueue: shim {enqueue_shim:.0f}/s / Celery {enqueue_celery:.0f}/s = "
               f"{report['ratios']['enqueue_shim_over_celery']}x (target >= 3x)")
+    report.setdefault("ratios", {}).update(pool_ratios(shim))
     startups = ", ".join(f"{pool} {figures['startup_s']}s" for pool, figures in shim.items())
     print(f"start-up to first task, shim: {startups} (target < 0.5 s)")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
