@@ -244,6 +244,32 @@ def test_context_async_functions_and_named_queues(project: Project) -> None:
     assert f"greetings.tasks.send_email[{email['id']}] succeeded" in project.worker_log()
 
 
+def test_outcomes_match_djangos_immediate_backend(project: Project) -> None:
+    """The same calls through Django's ImmediateBackend (in this process) and through the worker give the
+    same status, return value (JSON-normalised), errors, arguments, attempts and context."""
+    out = project.drive(
+        "from greetings.tasks import add, fail, whoami, double, send_email, unjsonable\n"
+        "calls = [(add, (2,), {'y': 3}), (fail, ('nope',), {}), (whoami, (), {'label': 'me'}), (double, (21,), {}),\n"
+        "         (send_email, ('ada@example.com',), {}), (unjsonable, (), {})]\n"
+        "def outcome(result):\n"
+        "    described = describe(result)\n"
+        "    value = described.get('return_value')\n"
+        "    if isinstance(value, dict) and 'id' in value:\n"
+        "        value = {**value, 'id': value['id'] == result.id}  # the context's id is the result's own\n"
+        "    return {'status': described['status'], 'value': value, 'error': described.get('return_value_error'),\n"
+        "            'errors': [(e['exception_class_path'], e['traceback'].strip().splitlines()[-1]) for e in described['errors']],\n"
+        "            'args': described['args'], 'kwargs': described['kwargs'], 'attempts': described['attempts'],\n"
+        "            'queue_name': described['queue_name'], 'workers': len(described['worker_ids'])}\n"
+        "immediate = [outcome(task.using(backend='immediate').enqueue(*args, **kwargs)) for task, args, kwargs in calls]\n"
+        "sent = [task.enqueue(*args, **kwargs) for task, args, kwargs in calls]\n"
+        "out = {'immediate': immediate, 'worker': [outcome(wait(result)) for result in sent]}"
+    )
+    assert out["worker"] == out["immediate"]
+    statuses = [outcome["status"] for outcome in out["worker"]]
+    assert statuses == ["SUCCESSFUL", "FAILED", "SUCCESSFUL", "SUCCESSFUL", "SUCCESSFUL", "FAILED"]
+    assert out["worker"][5]["errors"] == [["builtins.TypeError", "TypeError: Unsupported type: <class 'set'>"]]
+
+
 def test_a_running_task_reads_back_running(project: Project) -> None:
     out = project.drive(
         "import time\n"

@@ -44,7 +44,15 @@ from datetime import datetime, timezone as dt_timezone
 from traceback import format_exception
 from typing import Any
 
-from django.tasks import DEFAULT_TASK_QUEUE_NAME, Task, TaskContext, TaskResult, TaskResultStatus, task_backends
+import django
+
+try:
+    from django.tasks import DEFAULT_TASK_QUEUE_NAME, Task, TaskContext, TaskResult, TaskResultStatus, task_backends
+except ImportError as exc:  # Django < 6: name what is missing rather than "No module named 'django.tasks'"
+    raise ImportError(
+        f"cfq_shim.django.tasks is a backend for Django 6's task framework (django.tasks), which Django "
+        f"{django.get_version()} does not have: upgrade to Django 6 (it needs Python 3.12 or newer)"
+    ) from exc
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.base import TaskError
 from django.tasks.exceptions import InvalidTask, InvalidTaskBackend, TaskResultDoesNotExist

@@ -23,6 +23,11 @@ TASKS = {
         "QUEUES": ["standalone"],
         "OPTIONS": {"APP": "cfq_shim.django.app:app"},
     },
+    # Django's own reference backend: runs the task at enqueue(), in this process.
+    "immediate": {
+        "BACKEND": "django.tasks.backends.immediate.ImmediateBackend",
+        "QUEUES": ["default", "emails"],
+    },
     "noresults": {
         "BACKEND": "cfq_shim.django.tasks.CloudflareQueuesBackend",
         "OPTIONS": {"APP": "djproj.noresults:app"},

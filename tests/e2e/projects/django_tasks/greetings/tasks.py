@@ -46,6 +46,11 @@ def gated(name):
     return name
 
 
+@task
+def unjsonable():
+    return {"a", "set"}  # Django's JSON normalisation refuses it: the task fails with TypeError
+
+
 def _shout(text):
     return text.upper()
 
