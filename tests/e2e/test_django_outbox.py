@@ -5,7 +5,7 @@ Two forwarders on PostgreSQL never push a row twice. The project: tests/e2e/djan
 
 from __future__ import annotations
 
-import subprocess
+import json
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -66,12 +66,13 @@ def test_enqueued_if_and_only_if_the_transaction_commits_and_runs_once_on_a_real
     assert seen["rows_after_savepoint"] == 2  # the outer block's, not the rolled-back savepoint's
     assert seen["rows_after_autocommit"] == 3  # outside a transaction: committed at once
     assert project.queued() == 0  # external forwarder mode: nothing pushed yet
+    inspected = json.loads(project.cfq("inspect", "--json").stdout)["transactional_outbox"]
+    assert inspected["depth"] == 3 and inspected["by_queue"] == {"shop": 3} and inspected["oldest_age_seconds"] > 0
 
     forwarded = project.cfq("forward", "--once", "--timeout", "30")
     assert "pushed 3 message(s)" in forwarded.stderr and "0 left" in forwarded.stderr, forwarded.stderr
     assert project.queued() == 3
-    inspected = project.cfq("inspect", "--json")
-    assert '"transactional_outbox"' in inspected.stdout and '"depth": 0' in inspected.stdout, inspected.stdout
+    assert json.loads(project.cfq("inspect", "--json").stdout)["transactional_outbox"]["depth"] == 0
 
     expected = {"committed", "outer-kept", "autocommit"}
     project.run_worker_until(lambda: set(project.ran_labels()) >= expected and project.queued() == 0,

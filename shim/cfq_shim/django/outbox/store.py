@@ -17,6 +17,7 @@ transaction the caller is in.
 
 from __future__ import annotations
 
+import itertools
 import socket
 import time
 from typing import Any, Sequence
@@ -48,7 +49,7 @@ class DatabaseOutbox:
         settings = connections[using].settings_dict
         #: What logs and ``inspect`` show (the database, never its password).
         self.path = f"{OutboxMessage._meta.db_table} in the Django database {using!r} ({settings.get('NAME')})"
-        self._claims = 0
+        self._claims = itertools.count(1)  # next() is atomic: the forwarder's pushers share this object
         self._last_dead_check = 0
         self._insert: str | None = None
 
@@ -112,8 +113,7 @@ class DatabaseOutbox:
             return None
         candidates = mine.filter(claimable, queue=queue).order_by("id")
         fields = ("id", "body", "cost", "deliver_at_ms", "enqueued_at_ms")
-        self._claims += 1
-        token = f"{_HOST}:{owner}:{self._claims}"
+        token = f"{_HOST}:{owner}:{next(self._claims)}"
         expires = now + self.claim_ms
         if connections[self.using].features.has_select_for_update_skip_locked:
             with transaction.atomic(using=self.using):
