@@ -372,6 +372,27 @@ def test_a_task_the_worker_could_not_find_is_refused_at_enqueue(project: Project
     ]}
 
 
+def test_a_message_over_the_size_limit_is_refused_and_leaves_no_record(project: Project) -> None:
+    out = project.drive(
+        "import os, re\n"
+        "from cfq_shim.results import open_backend\n"
+        "from cfq_shim.django.tasks import RECORD_KIND\n"
+        "from greetings.tasks import add\n"
+        "try:\n"
+        "    add.enqueue('x' * 200_000, 1)\n"
+        "except Exception as exc:\n"
+        "    error = [type(exc).__name__, str(exc)]\n"
+        "task_id = re.search(r'\\(id ([0-9a-f-]+)\\)', error[1]).group(1)\n"
+        "store = open_backend('sqlite:///' + os.environ['WORK_DIR'] + '/results.sqlite3')\n"
+        "out = {'error': error, 'record': store.get_record(RECORD_KIND, task_id)}"
+    )
+    kind, message = out["error"]
+    assert kind == "EncodeError"
+    assert message.startswith("Cannot send task 'greetings.tasks.add' (id ")
+    assert "over the 127900-byte limit of a queue message" in message
+    assert out["record"] is None  # the record written before the send was removed: nothing half-written
+
+
 def test_configuration_errors_are_named(project: Project) -> None:
     out = project.drive(
         "from django.tasks import InvalidTaskBackend\n"
