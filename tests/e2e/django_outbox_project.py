@@ -205,6 +205,62 @@ FILES = {
                 while table_rows() and time.monotonic() < deadline:
                     time.sleep(0.05)
                 seen["rows_after_wait"] = table_rows()
+            elif step == "store":
+                # The claim rules of the table, checked in order; each check records what it saw.
+                import time
+
+                from cfq_shim.django.outbox.models import OutboxMessage
+                from cfq_shim.django.outbox.store import DatabaseOutbox
+
+                store = DatabaseOutbox("default")
+                OutboxMessage.objects.all().delete()
+                store.add("d://", [("a", f"a{n}", 0, 1000) for n in range(5)])
+                store.add("d://", [("b", f"b{n}", 0, 1000) for n in range(3)])
+                store.add("other://", [("a", "elsewhere", 0, 10)])
+
+                def bodies(claim):
+                    return None if claim is None else [claim.queue, [m.body for m in claim.messages]]
+
+                limits = dict(max_messages=100, max_bytes=2500)
+                first = store.claim("d://", "1:x", **limits)
+                seen["oldest_queue_first_within_bytes"] = bodies(first)
+                second = store.claim("d://", "2:y", **limits)
+                seen["claimed_rows_skipped"] = bodies(second)
+                store.release([m.seq for m in second.messages], destination="d://", backoff_ms=60_000, error="boom")
+                seen["backing_off_queue_waits_whole"] = bodies(store.claim("d://", "3:z", **limits))
+                seen["other_queue_meanwhile"] = bodies(store.claim("d://", "3:z", **limits))
+                stats = store.stats("d://")
+                seen["stats"] = [stats.depth, stats.by_queue, stats.last_error]
+                store.delete([m.seq for m in first.messages], destination="d://")
+                seen["depth_after_delete"] = store.depth("d://")
+                # A claim of a dead process of this machine is taken over at once; a live one is not.
+                OutboxMessage.objects.all().delete()
+                store.add("d://", [("c", "c0", 0, 10)])
+                live = store.claim("d://", f"{os.getpid()}:live", **limits)
+                store._last_dead_check = 0
+                seen["live_claim_kept"] = bodies(store.claim("d://", "other:owner", **limits))
+                OutboxMessage.objects.update(claimed_by=OutboxMessage.objects.get().claimed_by.replace(
+                    f":{os.getpid()}:", ":999999999:"))
+                store._last_dead_check = 0
+                seen["dead_claim_taken_over"] = bodies(store.claim("d://", "4:w", **limits))
+                # Another machine's claim waits for its lease; an expired one is taken over.
+                OutboxMessage.objects.update(claimed_by="elsewhere:1:t:1", claim_expires_ms=int(time.time() * 1000) + 60_000)
+                store._last_dead_check = 0
+                seen["remote_claim_kept"] = bodies(store.claim("d://", "5:v", **limits))
+                OutboxMessage.objects.update(claim_expires_ms=1)
+                seen["expired_claim_taken_over"] = bodies(store.claim("d://", "5:v", **limits))
+                # Linger: a young, small batch waits; a full one goes.
+                OutboxMessage.objects.all().delete()
+                store.add("d://", [("e", "e0", 0, 10)])
+                seen["young_small_batch_lingers"] = bodies(store.claim("d://", "6:u", min_age_ms=60_000, **limits))
+                seen["full_batch_goes"] = bodies(store.claim("d://", "6:u", min_age_ms=60_000, max_messages=1,
+                                                             max_bytes=2500))
+            elif step == "other-database":
+                with transaction.atomic(using="other"):
+                    result = record.apply_async_on_commit(("other-db",), using="other")
+                from cfq_shim.django.outbox.models import OutboxMessage
+
+                seen["rows"] = [OutboxMessage.objects.using(alias).count() for alias in ("default", "other")]
             elif step == "misconfigured":
                 try:
                     record.delay_on_commit("never")

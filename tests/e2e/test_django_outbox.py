@@ -136,3 +136,34 @@ def test_two_forwarders_on_postgresql_never_push_a_row_twice(tmp_path: Path, pos
         pushed.append(int(line.split("pushed ")[1].split(" ")[0]))
     assert sum(pushed) == total, pushed  # every row pushed by exactly one of them
     assert project.queued() == total  # and the queue holds no duplicate
+
+
+def test_claims_keep_order_limits_back_off_and_leases(project: Project):
+    seen = project.scenario("store")
+    # The oldest queue first, oldest rows first, within the byte limit (1,000-byte rows, 2,500 bytes).
+    assert seen["oldest_queue_first_within_bytes"] == ["a", ["a0", "a1"]]
+    assert seen["claimed_rows_skipped"] == ["a", ["a2", "a3"]]
+    # A failed push backs its queue off whole: a4 is not pushed before a2 and a3; queue b goes meanwhile.
+    assert seen["backing_off_queue_waits_whole"] == ["b", ["b0", "b1"]]
+    assert seen["other_queue_meanwhile"] == ["b", ["b2"]]
+    assert seen["stats"] == [8, {"a": 5, "b": 3}, "boom"]  # another destination's row is not counted
+    assert seen["depth_after_delete"] == 6
+    assert seen["live_claim_kept"] is None
+    assert seen["dead_claim_taken_over"] == ["c", ["c0"]]
+    assert seen["remote_claim_kept"] is None
+    assert seen["expired_claim_taken_over"] == ["c", ["c0"]]
+    assert seen["young_small_batch_lingers"] is None
+    assert seen["full_batch_goes"] == ["e", ["e0"]]
+
+
+def test_apply_async_on_commit_using_another_database_and_forward_database(tmp_path: Path):
+    databases = {alias: {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / f"{alias}.sqlite3")}
+                 for alias in ("default", "other")}
+    project = Project(tmp_path / "project", databases)
+    project.migrate()
+    project.run(sys.executable, "-m", "django", "migrate", "--database", "other", "-v", "0")
+    assert project.scenario("other-database")["rows"] == [0, 1]
+    assert "pushed 0 message(s)" in project.cfq("forward", "--once").stderr
+    forwarded = project.cfq("forward", "--once", "--database", "other")
+    assert "pushed 1 message(s)" in forwarded.stderr and "'other'" in forwarded.stderr, forwarded.stderr
+    assert project.queued() == 1
