@@ -9,11 +9,12 @@ Where Celery's options go (``cfq-shim --help`` and the issues that add ``beat``,
 ``control``):
 - ``-A/--app`` is a group option of ``cfq-shim``; after the sub-command (Celery 4's
   ``celery worker --app=proj``) it is moved in front of the sub-command.
-- worker: ``-l -c -Q -P -n -f --prefetch-multiplier --max-tasks-per-child --time-limit
+- worker: ``-l -c -Q -P -n -f --pidfile --prefetch-multiplier --max-tasks-per-child --time-limit
   --soft-time-limit -B -s -S`` keep their names. Options that mean nothing without a broadcast channel or events are removed (CFQ602);
   those that belong in the app's configuration (time limits, broker) are removed with a finding
-  saying where they go (CFQ603); those a process manager does (``--detach``, ``--pidfile``,
-  ``--uid``) are removed with a finding (CFQ604); ``--autoscale`` becomes ``--concurrency`` (CFQ607).
+  saying where they go (CFQ603); those a process manager does (``--uid``, ``--workdir``) are
+  removed with a finding (CFQ604), and ``--detach`` too (CFQ602 where the file is itself run by a
+  process manager, CFQ604 in scripts and Makefiles); ``--autoscale`` becomes ``--concurrency`` (CFQ607).
 - An option the codemod does not know is kept, with a finding (CFQ605).
 """
 
@@ -24,7 +25,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["Arg", "Plan", "plan_command", "find_program", "has_node_pattern", "SHELLS"]
+__all__ = ["Arg", "Plan", "plan_command", "find_program", "subcommand_of", "has_node_pattern", "SHELLS"]
 
 SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh"})
 
@@ -55,6 +56,7 @@ class Plan:
     #: (word index, code, message)
     findings: list[tuple[int, str, str]] = field(default_factory=list)
     program: int = 0
+    foreground: bool = True
 
     @property
     def changes(self) -> bool:
@@ -65,7 +67,7 @@ class Plan:
 class _Option:
     names: tuple[str, ...]
     takes_value: bool
-    #: keep | remove | rename:<new long name> | pool | scheduler | autoscale | hostname
+    #: keep | remove | rename:<new long name> | pool | scheduler | autoscale | hostname | filename | detach
     action: str = "keep"
     code: str = ""
     why: str = ""
@@ -126,8 +128,8 @@ _WORKER = _opts(
             "cfq-shim has no exclude list; name the queues to consume with -Q"),
     _Option(("--max-memory-per-child",), True, "remove", "CFQ603",
             "cfq-shim has no memory limit per child; use --max-tasks-per-child or the container's limit"),
-    _Option(("-D", "--detach"), False, "remove", "CFQ604", _PROCESS_MANAGER),
-    _Option(("--pidfile",), True, "remove", "CFQ604", _PROCESS_MANAGER),
+    _Option(("-D", "--detach"), False, "detach"),
+    _Option(("--pidfile",), True, "filename"),
     _Option(("--uid",), True, "remove", "CFQ604", _PROCESS_MANAGER),
     _Option(("--gid",), True, "remove", "CFQ604", _PROCESS_MANAGER),
     _Option(("--umask",), True, "remove", "CFQ604", _PROCESS_MANAGER),
@@ -142,7 +144,7 @@ _BEAT = _opts(
     _Option(("--max-interval",), True),
     _Option(("--pidfile",), True, "filename"),
     _Option(("-S", "--scheduler"), True, "scheduler"),
-    _Option(("-D", "--detach"), False, "remove", "CFQ604", _PROCESS_MANAGER),
+    _Option(("-D", "--detach"), False, "detach"),
     _Option(("--uid",), True, "remove", "CFQ604", _PROCESS_MANAGER),
     _Option(("--gid",), True, "remove", "CFQ604", _PROCESS_MANAGER),
     _Option(("--umask",), True, "remove", "CFQ604", _PROCESS_MANAGER),
@@ -238,6 +240,13 @@ def find_program(args: Sequence[Arg], program_variables: frozenset[str] = frozen
     return found
 
 
+def subcommand_of(args: Sequence[Arg], program: int) -> str | None:
+    """The Celery sub-command of the command line at ``program`` (``worker``, ``multi`` …), or None
+    when it is only known at run time."""
+    sub = _subcommand_index(args, program)
+    return None if sub is None else args[sub].value
+
+
 def _subcommand_index(args: Sequence[Arg], program: int) -> int | None:
     """Where the sub-command is, after the global options; None when this is not a Celery
     command line (``pip install celery``, ``chown celery:celery``)."""
@@ -279,9 +288,12 @@ def _match(text: str, table: dict[str, _Option]) -> tuple[_Option, str | None, s
     return None
 
 
-def plan_command(args: Sequence[Arg], program: int) -> Plan:
-    """The plan that turns the Celery command line starting at ``args[program]`` into cfq-shim's."""
-    plan = Plan(program=program)
+def plan_command(args: Sequence[Arg], program: int, *, foreground: bool = True) -> Plan:
+    """The plan that turns the Celery command line starting at ``args[program]`` into cfq-shim's.
+    ``foreground``: the command runs under a process manager that expects it to stay in the
+    foreground (Docker, Kubernetes, supervisor, a Procfile, systemd), so ``--detach`` going leaves
+    nothing to do; in a shell script or a Makefile, what came after it now waits for it."""
+    plan = Plan(program=program, foreground=foreground)
     sub = _subcommand_index(args, program)
     assert sub is not None, "find_program() picks only Celery command lines"
     subcommand = args[sub]
@@ -391,6 +403,17 @@ def _apply(args: Sequence[Arg], i: int, table: dict[str, _Option], plan: Plan, *
     if action.startswith("rename:"):
         new = action.split(":", 1)[1]
         plan.rename[i] = (shown, new)
+        return end
+    if action == "detach":
+        plan.delete.update(words)
+        if plan.foreground:
+            plan.findings.append((i, "CFQ602", f"`{arg.text}` was removed: cfq-shim stays in the foreground, as the "
+                                  "process manager that runs this command expects (a systemd unit's Type=forking "
+                                  "becomes Type=simple)"))
+        else:
+            plan.findings.append((i, "CFQ604", f"`{arg.text}` was removed: cfq-shim stays in the foreground, so what "
+                                  "follows it in this script now waits for it; start it with `&`, or under a process "
+                                  "manager"))
         return end
     if action == "remove":
         plan.delete.update(words)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from .celery_cli import SHELLS, Arg, Plan, find_program, plan_command
+from .celery_cli import SHELLS, Arg, Plan, find_program, plan_command, subcommand_of
 from .edits import Edit, Note, Text
 from .pytest_options import CODE as PYTEST_CODE
 from .pytest_options import MESSAGE as PYTEST_MESSAGE
@@ -27,17 +27,18 @@ from .removal import removal_edits
 from .shell import ShellSyntaxError, Word, lex, quote, simple_commands
 
 __all__ = ["ListItem", "WordList", "ChainedWordList", "rewrite_shell", "rewrite_word_list", "rewrite_program_only",
-           "shell_edits", "programs_in"]
+           "shell_edits", "programs_in", "celery_subcommands"]
 
 #: A ``-c`` script nested deeper than this is left alone (``sh -c "sh -c '…'"``).
 _MAX_DEPTH = 3
 
 
-def rewrite_shell(text: Text, *, depth: int = 0, program_variables: frozenset[str] = frozenset()
-                  ) -> tuple[list[Edit], list[Note]]:
+def rewrite_shell(text: Text, *, depth: int = 0, program_variables: frozenset[str] = frozenset(),
+                  foreground: bool = True) -> tuple[list[Edit], list[Note]]:
     """Edits and findings for every Celery command in ``text``. Text that is not shell (an
     unterminated quote) gives one CFQ609 finding and no edits. ``program_variables``: spellings of
-    variables that hold the celery program (``$(CELERY)``), rewritten where they are set."""
+    variables that hold the celery program (``$(CELERY)``), rewritten where they are set.
+    ``foreground``: see :func:`~.celery_cli.plan_command` (False for scripts and Makefiles)."""
     if "celery" not in text.value.lower() and not any(v in text.value for v in program_variables):
         return [], []
     try:
@@ -51,7 +52,7 @@ def rewrite_shell(text: Text, *, depth: int = 0, program_variables: frozenset[st
         args = [Arg(w.value, w.prefix, w.raw) for w in words]
         programs = find_program(args, program_variables)
         if programs:
-            plan = plan_command(args, programs[0])
+            plan = plan_command(args, programs[0], foreground=foreground)
             edits.extend(shell_edits(text, words, plan))
             notes.extend(Note(text.after(words[i].start + 1) - 1, code, message) for i, code, message in plan.findings)
             continue
@@ -65,13 +66,35 @@ def rewrite_shell(text: Text, *, depth: int = 0, program_variables: frozenset[st
         if script is not None and depth < _MAX_DEPTH:
             inner = _quoted_inside(text, script)
             if inner is not None:
-                more_edits, more_notes = rewrite_shell(inner, depth=depth + 1, program_variables=program_variables)
+                more_edits, more_notes = rewrite_shell(inner, depth=depth + 1, program_variables=program_variables,
+                                                       foreground=foreground)
                 edits.extend(more_edits)
                 notes.extend(more_notes)
             elif "celery" in (script.value or script.raw).lower():
                 notes.append(Note(text.after(script.start + 1) - 1, "CFQ609",
                                   "a Celery command inside a string with escapes is left as it is; rewrite it by hand"))
     return edits, notes
+
+
+def celery_subcommands(text: Text, *, depth: int = 0) -> set[str | None]:
+    """The sub-commands of the Celery command lines in ``text``, ``sh -c`` scripts included (None for
+    one only known at run time)."""
+    try:
+        commands = simple_commands(lex(text.value))
+    except ShellSyntaxError:
+        return set()
+    found: set[str | None] = set()
+    for words in commands:
+        args = [Arg(w.value, w.prefix, w.raw) for w in words]
+        programs = find_program(args)
+        if programs:
+            found.add(subcommand_of(args, programs[0]))
+            continue
+        script = _shell_script_word(words)
+        inner = _quoted_inside(text, script) if script is not None and depth < _MAX_DEPTH else None
+        if inner is not None:
+            found |= celery_subcommands(inner, depth=depth + 1)
+    return found
 
 
 def programs_in(text: str, program_variables: frozenset[str]) -> set[str]:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from json.decoder import scanstring
 
 from ..model import Options, SourceError
-from .commands import ChainedWordList, ListItem, programs_in, rewrite_program_only, rewrite_shell, rewrite_word_list
+from .commands import ChainedWordList, ListItem, celery_subcommands, programs_in, rewrite_program_only, rewrite_shell, rewrite_word_list
 from .edits import Edit, Note, Text
 from .environment import is_celery_variable, rewrite_assignment
 from .shell import ShellSyntaxError, lex, simple_commands
@@ -55,7 +55,7 @@ def shell_script(source: str, options: Options) -> Result:
         raise SourceError(f"line {line}: could not read the shell script ({exc})") from None
     programs = _shell_program_variables(source)
     spellings = {f"${name}": name for name in programs} | {f"${{{name}}}": name for name in programs}
-    edits, notes = rewrite_shell(Text.at(source, 0), program_variables=frozenset(spellings))
+    edits, notes = rewrite_shell(Text.at(source, 0), program_variables=frozenset(spellings), foreground=False)
     edits += [programs[spellings[raw]] for raw in sorted(programs_in(source, frozenset(spellings)))]
     more_edits, more_notes = _assignments(source, options)
     return edits + more_edits, notes + more_notes
@@ -169,7 +169,7 @@ def makefile(source: str, options: Options) -> Result:
     spellings = {f"$({name})": name for name in programs} | {f"${{{name}}}": name for name in programs}
     used: set[str] = set()
     for recipe in recipes:
-        e, n = rewrite_shell(recipe, program_variables=frozenset(spellings))
+        e, n = rewrite_shell(recipe, program_variables=frozenset(spellings), foreground=False)
         edits += e
         notes += n
         used |= {spellings[raw] for raw in programs_in(recipe.value, frozenset(spellings))}
@@ -199,13 +199,27 @@ _SYSTEMD_EXEC = re.compile(r"^(ExecStart|ExecStartPre|ExecStartPost|ExecReload|E
 _SYSTEMD_ENV = re.compile(r"^Environment=")
 
 
+_SYSTEMD_FORKING = re.compile(r"^Type=forking[ \t]*$")
+
+
 def systemd_unit(source: str, options: Options) -> Result:
+    """``Exec*=`` and ``Environment=`` lines. A ``Type=forking`` unit whose ``ExecStart=`` runs a
+    Celery worker or beat becomes ``Type=simple``: cfq-shim never forks, and systemd would wait for
+    it to (``celery multi`` is left, with its finding, and so is its unit's type)."""
     edits: list[Edit] = []
     notes: list[Note] = []
+    forking: int | None = None
+    starts: set[str | None] = set()
     for offset, text in _logical_lines(source):
         match = _SYSTEMD_EXEC.match(text)
+        if _SYSTEMD_FORKING.match(text):
+            forking = offset
+            continue
         if match is not None:
-            e, n = rewrite_shell(Text.at(text[match.end():], offset + match.end()))
+            command = Text.at(text[match.end():], offset + match.end())
+            e, n = rewrite_shell(command)
+            if match.group(1) == "ExecStart":
+                starts |= celery_subcommands(command)
         elif _SYSTEMD_ENV.match(text):
             start = len("Environment=")
             e, n = _assignments(text[start:], options, base=offset + start)
@@ -213,6 +227,11 @@ def systemd_unit(source: str, options: Options) -> Result:
             continue
         edits += e
         notes += n
+    if forking is not None and starts and starts <= {"worker", "beat"}:
+        at = forking + len("Type=")
+        edits.append(Edit(at, at + len("forking"), "simple"))
+        notes.append(Note(forking, "CFQ601", "Type=forking became Type=simple: cfq-shim stays in the foreground, "
+                          "where systemd tracks it"))
     return edits, notes
 
 

@@ -42,6 +42,9 @@ _RULES = (
     Rule(
         "CFQ602", "option-without-meaning", "An option with no meaning on Cloudflare Queues is removed",
         "`-E`, `--without-gossip`, `--without-mingle`, `--without-heartbeat`, `--heartbeat-interval`, `-O fair`, "
+        "`--detach` where a process manager runs the command (Dockerfile, compose, Kubernetes, Procfile, "
+        "supervisor, systemd: cfq-shim stays in the foreground, as they expect; a systemd unit's `Type=forking` "
+        "becomes `Type=simple`), "
         "`--statedb`, and on `inspect`/`status` `--timeout` (they answer from the shared store at once; "
         "`control` keeps it, with `-d` and `-j` everywhere): cfq-shim has no "
         "broadcast channel or event stream, and leases messages per free slot. The finding says which option "
@@ -67,12 +70,13 @@ _RULES = (
     ),
     Rule(
         "CFQ604", "process-manager-option", "An option the process manager handles is removed",
-        "`--detach`, `--pidfile` (worker), `--uid`, `--gid`, `--umask`, `--executable`, `--workdir`: cfq-shim "
-        "runs in the foreground; systemd, supervisor or Docker detach it, track its pid and set its user and "
-        "directory. A unit with `Type=forking` must become `Type=simple`.",
+        "`--uid`, `--gid`, `--umask`, `--executable`, `--workdir`: cfq-shim runs as the user and in the "
+        "directory it is started with; set them in the process manager (`User=`, `WorkingDirectory=`, "
+        "`user=`, `USER`). `--detach` in a shell script or a Makefile: what follows it now waits for the "
+        "worker. (`--pidfile` is kept: cfq-shim worker and beat write one, as Celery's do.)",
         (
             Example(path="deploy/celery.service",
-                    before="[Service]\nType=simple\nExecStart=/srv/venv/bin/celery -A proj worker --pidfile=/run/w.pid\n",
+                    before="[Service]\nType=forking\nExecStart=/srv/venv/bin/celery -A proj worker --detach --uid=celery\n",
                     after="[Service]\nType=simple\nExecStart=/srv/venv/bin/cfq-shim -A proj worker\n"),
         ),
         rewrites=True,

@@ -33,6 +33,9 @@ Result = tuple[list[Edit], list[Note]]
 
 _COMMAND_KEYS = frozenset({"command", "entrypoint", "args", "cmd", "run", "script", "exec", "start",
                            "startcommand", "start_command"})
+#: CI steps (GitHub Actions ``run:``, GitLab ``script:``): shell scripts, where a command that no
+#: longer detaches makes the next line wait; the other keys are run by a process manager.
+_SCRIPT_KEYS = frozenset({"run", "script", "before_script", "after_script"})
 _PLAIN_SAFE = re.compile(r"[A-Za-z_./@%+-][A-Za-z0-9_./=:@%+-]*")
 _YAML_KEYWORDS = frozenset({"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"})
 
@@ -108,7 +111,7 @@ class _Walker:
                 self.notes.append(Note(node.start_mark.index, "CFQ609", "a Celery command in a YAML string with "
                                        "escapes or folding is left as it is; rewrite it by hand"))
             else:
-                self._add(rewrite_shell(text))
+                self._add(rewrite_shell(text, foreground=str(key).lower() not in _SCRIPT_KEYS))
 
     def _environment_item(self, item) -> None:
         """``- CELERY_BROKER_URL=redis://…`` in a compose ``environment:`` list."""

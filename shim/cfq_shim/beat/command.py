@@ -38,7 +38,7 @@ scheduler_option = click.option(
 
 
 class PidFile:
-    """``--pidfile``: refuse to start when it names a live process; removed on exit."""
+    """``--pidfile`` (beat's and the worker's): refuse to start when it names a live process; removed on exit."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -50,7 +50,7 @@ class PidFile:
         except (OSError, ValueError):
             existing = 0
         if existing and _alive(existing):
-            raise click.ClickException(f"pidfile {self.path!r} names a running process ({existing}); is beat already running?")
+            raise click.ClickException(f"pidfile {self.path!r} names a running process ({existing}); is it already running?")
         try:
             with open(self.path, "w", encoding="ascii") as handle:
                 handle.write(f"{os.getpid()}\n")

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..beat.command import resolve_schedule_path, schedule_option, scheduler_option
+from ..beat.command import PidFile, resolve_schedule_path, schedule_option, scheduler_option
 from ..beat.embedded import EmbeddedBeat
 from ..beat.entries import ScheduleError
 from ..beat.state import ScheduleFileError
@@ -56,6 +56,8 @@ def default_concurrency() -> int:
 @click.option("--start-method", "start_method", type=click.Choice(["fork", "spawn"]), default=None,
               help="prefork: how child processes start. [default: fork where available]")
 @click.option("-n", "--hostname", default=None, help="Name of this worker. [default: celery@HOSTNAME]")
+@click.option("--pidfile", default=None, metavar="PATH",
+              help="Write the process id here; refuse to start if it names a running process (removed on exit).")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Hard time limit, in seconds, of tasks without their own (sets task_time_limit, as Celery's).")
 @click.option("--soft-time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -78,6 +80,7 @@ def worker(
     max_tasks_per_child: int | None,
     start_method: str | None,
     hostname: str | None,
+    pidfile: str | None,
     time_limit: float | None,
     soft_time_limit: float | None,
     embed_beat: bool,
@@ -127,6 +130,14 @@ def worker(
         click.echo(f"warning: the app has {len(app.conf.beat_schedule)} periodic task(s) in beat_schedule and this "
                    "worker does not send them: run `cfq-shim beat` (or add -B to one worker)", err=True)
     instance.on_ready = lambda: click.echo(banner(instance, broker_url=app.broker_url), err=True)
+    pid_guard = PidFile(pidfile) if pidfile else None
+    if pid_guard:
+        try:
+            pid_guard.__enter__()  # refuses (a one-line error) when another live process holds it
+        except click.ClickException:
+            if embedded is not None:
+                embedded.stop()
+            raise
     try:
         code = instance.run()
     except (TransportError, ValueError, ImproperlyConfigured) as exc:
@@ -137,6 +148,8 @@ def worker(
     finally:
         if embedded is not None:
             embedded.stop()
+        if pid_guard:
+            pid_guard.__exit__()
     sys.stdout.flush()
     sys.stderr.flush()
     ctx.exit(code)

@@ -31,7 +31,8 @@ def rewrite(text: str) -> tuple[str, list[str]]:
     ("celery -A proj worker --time-limit 60 --soft-time-limit=50",
      "cfq-shim -A proj worker --time-limit 60 --soft-time-limit=50", []),
     ("celery -A proj worker -I proj.extra -X low", "cfq-shim -A proj worker", ["CFQ603"] * 2),
-    ("celery -A proj worker --detach --pidfile=/run/w.pid --uid 1000", "cfq-shim -A proj worker", ["CFQ604"] * 3),
+    ("celery -A proj worker --detach --pidfile=/run/w.pid --uid 1000", "cfq-shim -A proj worker --pidfile=/run/w.pid",
+     ["CFQ602", "CFQ604"]),
     ("celery -A proj worker --autoscale=8,2", "cfq-shim -A proj worker --concurrency=8", ["CFQ607"]),
     ("celery -A proj worker --autoscale 8,2", "cfq-shim -A proj worker --concurrency 8", ["CFQ607"]),
     ("celery -A proj worker -c 2 --autoscale=8,2", "cfq-shim -A proj worker -c 2", ["CFQ607"]),
@@ -42,7 +43,7 @@ def rewrite(text: str) -> tuple[str, list[str]]:
     ("celery -A proj beat --scheduler=django_celery_beat.schedulers:DatabaseScheduler",
      "cfq-shim -A proj beat --scheduler=django", []),
     ("celery beat -A proj --detach -s /tmp/s --pidfile=/run/b.pid --max-interval 5",
-     "cfq-shim -A proj beat -s /tmp/s --pidfile=/run/b.pid --max-interval 5", ["CFQ604"]),
+     "cfq-shim -A proj beat -s /tmp/s --pidfile=/run/b.pid --max-interval 5", ["CFQ602"]),
     ("celery -A proj status -t 3", "cfq-shim -A proj status", ["CFQ602"]),
     ("celery -A proj inspect registered -j", "cfq-shim -A proj inspect registered -j", []),
     # A Kubernetes liveness probe's form; cfq-shim inspect ping exits non-zero when no worker answers, as Celery's.
@@ -86,6 +87,13 @@ def test_the_real_cfq_shim_accepts_every_rewritten_command_line(after):
     result = CliRunner().invoke(main, [*args, "--help"])
     refused = "--frobnicate" in args
     assert (result.exit_code != 0) == refused, result.output
+
+
+def test_detach_in_a_script_is_a_manual_step_and_under_a_process_manager_is_not():
+    text = "celery -A proj worker --detach"
+    for foreground, code in ((True, "CFQ602"), (False, "CFQ604")):
+        edits, notes = rewrite_shell(Text.at(text, 0), foreground=foreground)
+        assert (apply_edits(text, edits), [n.code for n in notes]) == ("cfq-shim -A proj worker", [code])
 
 
 def test_variables_continuations_exec_and_pipes_stay():

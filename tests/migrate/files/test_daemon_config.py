@@ -86,3 +86,28 @@ def test_celery_file_name_patterns_are_reported(tmp_path, line, code):
     result, after = migrate(tmp_path, {"Procfile": line})
     assert after["Procfile"] == line.replace("celery -A", "cfq-shim -A")
     assert [f.code for f in result.files[0].findings] == ([code] if code else [])
+
+
+@pytest.mark.parametrize(("before", "after"), [
+    ("[Service]\nType=forking\nPIDFile=/run/w.pid\nExecStart=/srv/bin/celery -A proj worker --detach --pidfile=/run/w.pid\n",
+     "[Service]\nType=simple\nPIDFile=/run/w.pid\nExecStart=/srv/bin/cfq-shim -A proj worker --pidfile=/run/w.pid\n"),
+    # The program in a variable (the environment file names cfq-shim), inside sh -c.
+    ("[Service]\nType=forking\nExecStart=/bin/sh -c '${CELERY_BIN} -A $CELERY_APP beat --detach'\n",
+     "[Service]\nType=simple\nExecStart=/bin/sh -c '${CELERY_BIN} -A $CELERY_APP beat'\n"),
+])
+def test_a_forking_unit_that_runs_a_worker_or_beat_becomes_simple(tmp_path, before, after):
+    result, files = migrate(tmp_path, {"deploy/celery.service": before})
+    assert files["deploy/celery.service"] == after
+    codes = [f.code for f in result.files[0].findings]
+    assert "CFQ601" in codes and "CFQ604" not in codes
+    assert run([tmp_path], options=Options(), jobs=1, write=False).summary.files_changed == 0
+
+
+@pytest.mark.parametrize("text", [
+    # celery multi forks: its unit is left, with its finding, until it is rewritten by hand.
+    "[Service]\nType=forking\nExecStart=/bin/sh -c '${CELERY_BIN} multi start w1 -A proj'\n",
+    "[Service]\nType=forking\nExecStart=/usr/sbin/nginx\nExecStartPost=/srv/bin/celery -A proj purge -f\n",
+])
+def test_other_forking_units_keep_their_type(tmp_path, text):
+    _, files = migrate(tmp_path, {"deploy/celery.service": text})
+    assert "Type=forking" in files["deploy/celery.service"]

@@ -20,7 +20,7 @@ from celery2cfq.model import Options
     ('FROM python:3.12 AS base\nENTRYPOINT ["celery", "-A", "proj"]\n\nFROM base\nCMD ["worker", "-E"]\n',
      'FROM python:3.12 AS base\nENTRYPOINT ["cfq-shim", "-A", "proj"]\n\nFROM base\nCMD ["worker"]\n', ["CFQ602"]),
     ('FROM p\nENTRYPOINT ["python", "-m", "celery", "--app=proj"]\nCMD ["beat", "--detach"]\n',
-     'FROM p\nENTRYPOINT ["python", "-m", "cfq_shim", "--app=proj"]\nCMD ["beat"]\n', ["CFQ604"]),
+     'FROM p\nENTRYPOINT ["python", "-m", "cfq_shim", "--app=proj"]\nCMD ["beat"]\n', ["CFQ602"]),
     # The entrypoint alone: the sub-command comes from `docker run IMAGE worker`.
     ('FROM p\nENTRYPOINT ["celery", "-A", "proj"]\n', 'FROM p\nENTRYPOINT ["cfq-shim", "-A", "proj"]\n', []),
     # A stage FROM another image does not inherit it: its CMD is not a Celery command line.

@@ -165,7 +165,7 @@ def test_a_pidfile_naming_a_running_beat_refuses_a_second_one(harness):
     harness.beat("--pidfile", "beat.pid")
     harness.wait_for(lambda: (harness.dir / "beat.pid").exists(), "the pidfile")
     result = harness.run("beat", "--pidfile", "beat.pid")
-    assert result.returncode == 1 and "is beat already running?" in result.stderr
+    assert result.returncode == 1 and "is it already running?" in result.stderr
 
 
 def test_a_restart_within_a_period_does_not_repeat_a_run(tmp_path):

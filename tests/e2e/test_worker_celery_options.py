@@ -1,7 +1,9 @@
-"""``cfq-shim worker --time-limit/--soft-time-limit`` (Celery's worker options, which the codemod now
-keeps): limits for the tasks that have none, enforced by a real worker process."""
+"""``cfq-shim worker --time-limit/--soft-time-limit/--pidfile`` (Celery's worker options, which the
+codemod keeps): limits for the tasks that have none, and a pid file, with real worker processes."""
 
 from __future__ import annotations
+
+import signal
 
 import pytest
 from test_reliability import Harness
@@ -50,3 +52,17 @@ def test_a_bad_value_is_a_one_line_usage_error():
 
     result = CliRunner().invoke(main, ["-A", "x", "worker", "--time-limit", "0"])
     assert result.exit_code == 2 and "--time-limit" in result.output
+
+
+def test_pidfile_holds_the_worker_refuses_a_second_and_goes_on_exit(harness, tmp_path):
+    pidfile = tmp_path / "worker.pid"
+    first = harness.worker("-P", "solo", "--pidfile", str(pidfile))
+    harness.wait_until(lambda: pidfile.exists() and pidfile.read_text().strip() == str(first.pid),
+                       what="the pid file")
+    second = harness.worker("-P", "solo", "--pidfile", str(pidfile))
+    assert second.wait(60) == 1
+    assert "is it already running?" in harness.log_of(1) and "Traceback" not in harness.log_of(1)
+    assert pidfile.read_text().strip() == str(first.pid)  # the refused worker left it alone
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(60) == 0
+    assert not pidfile.exists()
