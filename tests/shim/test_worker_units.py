@@ -313,3 +313,26 @@ def test_after_a_cold_stop_a_prefork_slot_runs_nothing_and_starts_no_child():
         assert pool.child_pids() == [] and outcomes == []
     finally:
         slot.end_child(kill=True)
+
+
+def test_the_tracker_counts_tasks_per_minute_over_the_last_hour(monkeypatch):
+    from types import SimpleNamespace
+
+    from cfq_shim import states
+    from cfq_shim.worker import tracking
+
+    now = [1_800_000_000.0]
+    monkeypatch.setattr(tracking.time, "time", lambda: now[0])
+    tracker = tracking.TaskTracker("celery@test")
+    job = SimpleNamespace(envelope=SimpleNamespace(id="t", task="proj.add", retries=0, args=[], kwargs={}),
+                          started_at=None, message=SimpleNamespace(queue="celery"))
+    first_minute = int(now[0] // 60)
+    tracker.finished(job, states.SUCCESS)
+    tracker.finished(job, states.FAILURE)
+    now[0] += 30 * 60
+    tracker.finished(job, states.SUCCESS)
+    assert tracker.per_minute() == {str(first_minute): [2, 1], str(first_minute + 30): [1, 0]}
+    now[0] += 31 * 60  # the first minute is now more than an hour old
+    tracker.finished(job, states.SUCCESS)
+    assert tracker.per_minute() == {str(first_minute + 30): [1, 0], str(first_minute + 61): [1, 0]}
+    assert (tracker.processed, tracker.failed) == (4, 1)

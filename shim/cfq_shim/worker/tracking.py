@@ -93,11 +93,14 @@ class TaskTracker:
             failed = state == states.FAILURE
             self.failed += failed
             minute = int(now // 60)
-            counts = self._minutes.setdefault(minute, [0, 0])
+            counts = self._minutes.get(minute)
+            if counts is None:
+                # A new minute: the time to forget the ones past the hour (not on every task).
+                for old in [m for m in self._minutes if m <= minute - MINUTES_KEPT]:
+                    del self._minutes[old]
+                counts = self._minutes[minute] = [0, 0]
             counts[0] += 1
             counts[1] += failed
-            for old in [m for m in self._minutes if m <= minute - MINUTES_KEPT]:
-                del self._minutes[old]
             # The arguments are made plain JSON when read (recent()), not here: that costs more than a
             # trivial task, and only the last RECENT_TASKS are ever read.
             self._recent.append({
