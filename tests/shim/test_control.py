@@ -1,4 +1,4 @@
-"""``app.control`` through the shared store, with a worker in this process (threads pool) on ``memory://``
+"""``app.control`` through the shared store, with a worker in this process (threads pool, prefork where a test says) on ``memory://``
 and on the embedded store: revoke before running, heartbeats, inspect() and ping() replies, commands."""
 
 from __future__ import annotations
@@ -65,6 +65,29 @@ def test_a_revoked_task_never_runs_and_is_acked(app, start):
     assert ran == [2]
     assert revoked == [(skipped.id, False, False)]
     (recent,) = [r for r in worker.tracker.recent() if r["id"] == skipped.id]
+    assert recent["state"] == states.REVOKED
+    stats = app.transport.stats("celery")
+    assert (stats.ready, stats.delayed, stats.in_flight, stats.dead_letters) == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("pool", ["threads", "prefork"])
+def test_a_task_revoked_while_it_waits_in_the_worker_for_its_rate_limit_token_never_runs(app, start, pool, tmp_path):
+    # The other pools check before a task starts; prefork checks before a hand-off (a child cannot
+    # see revokes). The second call waits ~5 s in the worker for its token; it is revoked meanwhile.
+    marks = tmp_path / "ran.txt"
+
+    @app.task(rate_limit="12/m")
+    def mark(n):
+        with open(marks, "a") as f:  # a file: a prefork child's lists are not this process's
+            f.write(f"{n}\n")
+
+    first, second = mark.delay(1), mark.delay(2)
+    worker = start(pool=pool, concurrency=1)
+    wait_until(lambda: marks.exists() and marks.read_text() == "1\n", what="the first call ran")
+    app.control.revoke(second.id)
+    worker.drain(30)
+    assert marks.read_text() == "1\n"
+    (recent,) = [r for r in worker.tracker.recent() if r["id"] == second.id]
     assert recent["state"] == states.REVOKED
     stats = app.transport.stats("celery")
     assert (stats.ready, stats.delayed, stats.in_flight, stats.dead_letters) == (0, 0, 0, 0)

@@ -328,6 +328,7 @@ class Worker:
             concurrency=self.concurrency, runner=self._run_job, on_done=self._on_done, app=self.app,
             app_spec=self.app_spec, start_method=self._pool_start_method,
             max_tasks_per_child=self.max_tasks_per_child, slot_depth=self.prefetch.depth,
+            skip_before_running=self._skip_before_running,
         )
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -510,20 +511,30 @@ class Worker:
 
     # -- running a job (in a pool thread) ----------------------------------------------------------
     def _run_job(self, job: Job) -> Outcome | LeaseLost:
-        if job.lease_ran_out():
-            return LEASE_LOST
+        skipped = self._skip_before_running(job)
+        if skipped is not None:
+            return skipped
         assert job.envelope is not None and job.delivery is not None
         envelope, delivery = job.envelope, job.delivery
-        if self.completed.completed_recently(dedupe_key(envelope)):
-            # Its twin (same task id) finished while this copy waited for a slot.
-            logger.info("Task %s is a duplicate of one completed lately: acked without running.", job.label)
-            return Ignored()
-        if self._is_revoked(envelope.id):  # revoked while it waited for a slot
-            return Revoked()
         return self._timekeeper.call(
             lambda: execute(self.app, envelope, delivery),
             soft_seconds=job.soft_time_limit_seconds, hard_seconds=job.time_limit_seconds,
         )
+
+    def _skip_before_running(self, job: Job) -> Outcome | LeaseLost | None:
+        """Why ``job`` must not run after all, now that a slot is free for it (None: run it). Asked by
+        every pool just before the task starts (prefork: before the job goes into a hand-off)."""
+        if job.lease_ran_out():
+            return LEASE_LOST
+        envelope = job.envelope
+        assert envelope is not None
+        if self.completed.completed_recently(dedupe_key(envelope)):
+            # Its twin (same task id) finished while this copy waited for a slot.
+            logger.info("Task %s is a duplicate of one completed lately: acked without running.", job.label)
+            return Ignored()
+        if self._is_revoked(envelope.id):  # revoked while it waited for a slot (or a rate-limit token)
+            return Revoked()
+        return None
 
     def _on_done(self, job: Job, outcome: Outcome | LeaseLost | NotStarted) -> None:
         if isinstance(outcome, NotStarted):

@@ -25,6 +25,8 @@ The guarantees, per task:
   REVOKED), the rest of the hand-off goes back first in line, and a new child starts.
 - **leases**: the child skips a task whose lease ran out while it waited in the hand-off (reported
   lease-lost; it is delivered again).
+- **before a hand-off**, as the other pools do before a task starts: a job whose lease ran out, whose
+  twin (same task id) finished meanwhile, or that was revoked while it waited is not handed off.
 - **``--max-tasks-per-child``**: a hand-off never holds more than the child has left; the child retires
   after its last one and the slot starts a fresh child.
 - **warm shutdown**: :meth:`PreforkPool.take_unstarted` also tells every child (a flag in shared memory,
@@ -180,8 +182,11 @@ class _Slot:
         pool = self.pool
         handoff: list[Job] = []
         for job in jobs:
-            if job.lease_ran_out():
-                pool._finished(job, LEASE_LOST)
+            # The worker's last word before the task starts, as in the other pools: a lease that ran
+            # out, a twin that finished, a revoke that came while the job waited.
+            skipped = pool.skip_before_running(job)
+            if skipped is not None:
+                pool._finished(job, skipped)
             else:
                 handoff.append(job)
         if not handoff:
@@ -389,8 +394,11 @@ class PreforkPool(QueuedPool):
         start_method: str | None = None,
         max_tasks_per_child: int | None = None,
         slot_depth: Callable[[], int] = lambda: MAX_HANDOFF,
+        skip_before_running: Callable[[Job], Any] = lambda job: LEASE_LOST if job.lease_ran_out() else None,
     ) -> None:
         super().__init__(concurrency=concurrency, runner=runner, on_done=on_done)
+        #: The outcome that stands for a job that must not start after all (None: hand it off).
+        self.skip_before_running = skip_before_running
         #: How many leased messages one slot may hold now (the worker's Prefetch.depth).
         self.slot_depth = slot_depth
         method = start_method or ("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
