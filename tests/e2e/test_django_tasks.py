@@ -1,13 +1,14 @@
-"""Django 6's task framework on cfq_shim: ``cfq_shim.django.tasks.CloudflareQueuesBackend``, with a real
-Django 6 project (tests/e2e/projects/django_tasks) and a real ``cfq-shim -A djproj worker`` process.
+"""Django's task framework on cfq_shim: ``cfq_shim.django.tasks.CloudflareQueuesBackend``, with a real
+Django project (tests/e2e/projects/django_tasks) and a real ``cfq-shim -A djproj worker`` process, once on
+Django 6 (``django.tasks``) and once on Django 5.2 with the ``django-tasks`` backport (``django_tasks``).
 
-Django 6 needs Python >= 3.12 and this project's environment may be older, so the checks run in an
-interpreter that has ``django.tasks``: this one when it has it, else a virtualenv built once (cached
-under ``$CFQ_TEST_CACHE_DIR``, else ``~/.cache/celery2cfq-tests``, keyed by the interpreter, the
-requirements and this repository's pyproject.toml) from a Python >= 3.12 found on PATH
-(``python3.13``, ``python3.12``) or in pyenv's versions directory, with ``django>=6,<7`` and this
-repository installed editable. When none can be found or the install fails, the tests skip with the
-reason on a developer's machine and fail under ``CI=true``.
+Django 6 needs Python >= 3.12 and this project's environment may be older, so each run uses an
+interpreter that has its framework: this one when it has it, else a virtualenv built once (cached under
+``$CFQ_TEST_CACHE_DIR``, else ``~/.cache/celery2cfq-tests``, keyed by the interpreter, the requirements
+and this repository's pyproject.toml) with the framework's requirements and this repository installed
+editable: for Django 6 from a Python >= 3.12 found on PATH (``python3.13``, ``python3.12``) or in pyenv's
+versions directory, for the backport from this interpreter. When none can be found or the install
+fails, the tests skip with the reason on a developer's machine and fail under ``CI=true``.
 
 Each check runs ``drive.py`` (the "web" process) in that interpreter: it enqueues, reads results and
 prints JSON that the tests assert on.
@@ -25,6 +26,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
@@ -37,7 +39,6 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = Path(__file__).parent / "projects" / "django_tasks"
-DJANGO_REQUIREMENT = "django>=6,<7"
 WORKER_NAME = "djangotasks@localhost"
 STANDALONE_WORKER_NAME = "standalone@localhost"
 
@@ -76,9 +77,33 @@ def find_python_312() -> str | None:
     return None
 
 
-def _has_django_tasks_here() -> bool:
+@dataclass(frozen=True)
+class Framework:
+    """One way a project gets Django's task framework, and what differs between them."""
+
+    name: str
+    requirements: tuple[str, ...]
+    invalid_task: str  # the class path of Django's InvalidTask there
+    needs_python_312: bool
+    env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def invalid_task_name(self) -> str:
+        return self.invalid_task.rpartition(".")[2]
+
+
+FRAMEWORKS = {
+    "django6": Framework("django6", ("django>=6,<7",), "django.tasks.exceptions.InvalidTask",
+                         needs_python_312=True),
+    "backport": Framework("backport", ("django>=5.2,<6", "django-tasks>=0.12,<0.13"),
+                          "django_tasks.exceptions.InvalidTaskError", needs_python_312=False,
+                          env=(("TASKS_FRAMEWORK", "backport"),)),
+}
+
+
+def _importable_here(module: str) -> bool:
     try:
-        return importlib.util.find_spec("django.tasks") is not None
+        return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:  # no Django at all
         return False
 
@@ -90,37 +115,42 @@ def _cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "celery2cfq-tests"
 
 
-def django6_python() -> str:
+def framework_python(framework: Framework) -> str:
     """The interpreter the checks run in (building its virtualenv on first use), or skip/fail."""
-    if _has_django_tasks_here():
+    if framework.name == "django6" and _importable_here("django.tasks"):
         return sys.executable
-    base = find_python_312()
-    if base is None:
-        unavailable("Django 6 (django.tasks) needs Python >= 3.12, and none was found on PATH "
-                    "(python3.13, python3.12) or in pyenv's versions directory")
+    if framework.name == "backport" and _importable_here("django_tasks") and not _importable_here("django.tasks"):
+        return sys.executable
+    if framework.needs_python_312:
+        base = find_python_312()
+        if base is None:
+            unavailable("Django 6 (django.tasks) needs Python >= 3.12, and none was found on PATH "
+                        "(python3.13, python3.12) or in pyenv's versions directory")
+    else:
+        base = sys.executable
     key_material = "\n".join([
-        os.path.realpath(base), ".".join(map(str, _version(base) or ())), DJANGO_REQUIREMENT, str(REPO),
+        os.path.realpath(base), ".".join(map(str, _version(base) or ())), *framework.requirements, str(REPO),
         hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest(),
     ])
-    key = hashlib.sha256(key_material.encode()).hexdigest()[:16]
+    key = f"{framework.name}-{hashlib.sha256(key_material.encode()).hexdigest()[:16]}"
     root = _cache_root()
     root.mkdir(parents=True, exist_ok=True)
-    venv = root / f"django6-{key}"
+    venv = root / key
     python = venv / "bin" / "python"
-    with open(root / f"django6-{key}.lock", "w") as lock:
+    with open(root / f"{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time; the others wait and reuse it
         if (venv / ".complete").exists():
             return str(python)
         shutil.rmtree(venv, ignore_errors=True)  # a build that was interrupted
         steps = [
             [base, "-m", "venv", str(venv)],
-            [str(python), "-m", "pip", "install", "--quiet", DJANGO_REQUIREMENT, "-e", str(REPO)],
+            [str(python), "-m", "pip", "install", "--quiet", *framework.requirements, "-e", str(REPO)],
         ]
         for step in steps:
             done = subprocess.run(step, capture_output=True, text=True, timeout=900)
             if done.returncode != 0:
                 shutil.rmtree(venv, ignore_errors=True)
-                unavailable(f"could not build a Django 6 environment ({' '.join(step[:4])} ...): "
+                unavailable(f"could not build the {framework.name} environment ({' '.join(step[:4])} ...): "
                             f"{(done.stderr or done.stdout).strip()[-600:]}")
         (venv / ".complete").write_text(key_material + "\n")
     return str(python)
@@ -128,13 +158,14 @@ def django6_python() -> str:
 
 # -- the project and its worker -------------------------------------------------------------------------
 class Project:
-    def __init__(self, python: str, root: Path) -> None:
+    def __init__(self, framework: Framework, python: str, root: Path) -> None:
+        self.framework = framework
         self.python = python
         self.root = root
         shutil.copytree(PROJECT, root, dirs_exist_ok=True)
         self.env = {
             **os.environ, "WORK_DIR": str(root), "PYTHONPATH": str(root), "PYTHONUNBUFFERED": "1",
-            "DJANGO_SETTINGS_MODULE": "djproj.settings",
+            "DJANGO_SETTINGS_MODULE": "djproj.settings", **dict(framework.env),
         }
         self.env.pop("CFQ_SHIM_BROKER_URL", None)
         self.workers: list[subprocess.Popen] = []
@@ -171,9 +202,10 @@ class Project:
         return path.read_text() if path.exists() else ""
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    project = Project(django6_python(), tmp_path_factory.mktemp("django_tasks"))
+@pytest.fixture(scope="module", params=sorted(FRAMEWORKS))
+def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    framework = FRAMEWORKS[request.param]
+    project = Project(framework, framework_python(framework), tmp_path_factory.mktemp(f"django_tasks_{framework.name}"))
     project.start_worker("djproj", "-c", "2", "-Q", "celery,emails", "-n", WORKER_NAME, log_name="worker.log")
     project.start_worker("cfq_shim.django.app", "-c", "1", "-Q", "standalone", "-n", STANDALONE_WORKER_NAME,
                          log_name="standalone-worker.log")
@@ -323,7 +355,7 @@ def test_a_project_without_its_own_app_uses_the_ready_made_one(project: Project)
 
 def test_priorities_are_refused_by_django(project: Project) -> None:
     out = project.drive(
-        "from django.tasks import task, task_backends\n"
+        "from cfq_shim.django.framework import task, task_backends\n"
         "from greetings.tasks import add\n"
         "errors = []\n"
         "for make in (lambda: add.using(priority=5), lambda: task(priority=1)(add.func)):\n"
@@ -333,13 +365,13 @@ def test_priorities_are_refused_by_django(project: Project) -> None:
         "        errors.append([type(exc).__name__, str(exc)])\n"
         "out = {'errors': errors, 'supports_priority': task_backends['default'].supports_priority}"
     )
-    refused = ["InvalidTask", "Backend does not support setting priority of tasks."]
+    refused = [project.framework.invalid_task_name, "Backend does not support setting priority of tasks."]
     assert out == {"errors": [refused, refused], "supports_priority": False}
 
 
 def test_results_need_a_result_backend(project: Project) -> None:
     out = project.drive(
-        "from django.tasks import task_backends\n"
+        "from cfq_shim.django.framework import task_backends\n"
         "from greetings.tasks import add\n"
         "on_app_without_results = add.using(backend='noresults')\n"
         "result = on_app_without_results.enqueue(1, 2)\n"
@@ -366,7 +398,7 @@ def test_results_need_a_result_backend(project: Project) -> None:
 def test_a_task_the_worker_could_not_find_is_refused_at_enqueue(project: Project) -> None:
     out = project.drive("from greetings.tasks import shout\nout = shout.enqueue('hi')")
     assert out == {"error": [
-        "django.tasks.exceptions.InvalidTask",
+        project.framework.invalid_task,
         "Task 'greetings.tasks._shout' cannot be found at its module path, where the worker looks it up: "
         "decorate the module-level function with @task (so its name is the Task), not a copy of it",
     ]}
@@ -395,7 +427,7 @@ def test_a_message_over_the_size_limit_is_refused_and_leaves_no_record(project: 
 
 def test_configuration_errors_are_named(project: Project) -> None:
     out = project.drive(
-        "from django.tasks import InvalidTaskBackend\n"
+        "from cfq_shim.django.framework import InvalidTaskBackend\n"
         "from cfq_shim.django.tasks import CloudflareQueuesBackend\n"
         "missing = CloudflareQueuesBackend('broken', {'OPTIONS': {'APP': 'no_such_module:app'}})\n"
         "try:\n"

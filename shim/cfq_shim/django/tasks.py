@@ -1,4 +1,5 @@
-"""A backend for Django's task framework (``django.tasks``, Django 6) that sends through a cfq_shim app.
+"""A backend for Django's task framework (``django.tasks``, Django 6; or the ``django-tasks`` backport on
+older Django, see :mod:`cfq_shim.django.framework`) that sends through a cfq_shim app.
 
 Settings::
 
@@ -44,21 +45,7 @@ from datetime import datetime, timezone as dt_timezone
 from traceback import format_exception
 from typing import Any
 
-import django
-
-try:
-    from django.tasks import DEFAULT_TASK_QUEUE_NAME, Task, TaskContext, TaskResult, TaskResultStatus, task_backends
-except ImportError as exc:  # Django < 6: name what is missing rather than "No module named 'django.tasks'"
-    raise ImportError(
-        f"cfq_shim.django.tasks is a backend for Django 6's task framework (django.tasks), which Django "
-        f"{django.get_version()} does not have: upgrade to Django 6 (it needs Python 3.12 or newer)"
-    ) from exc
-from django.tasks.backends.base import BaseTaskBackend
-from django.tasks.base import TaskError
-from django.tasks.exceptions import InvalidTask, InvalidTaskBackend, TaskResultDoesNotExist
-from django.tasks.signals import task_enqueued, task_finished, task_started
 from django.utils import timezone
-from django.utils.json import normalize_json
 from django.utils.module_loading import import_string
 
 from .. import states
@@ -69,6 +56,10 @@ from ..registry import shared_task
 from ..results.base import ResultBackend
 from ..sending.message import new_task_id
 from ..task import Task as ShimTask
+from .framework import (
+    DEFAULT_TASK_QUEUE_NAME, BaseTaskBackend, InvalidTask, InvalidTaskBackend, Task, TaskContext, TaskError, TaskResult,
+    TaskResultDoesNotExist, TaskResultStatus, normalize_json, task_backends, task_enqueued, task_finished, task_started,
+)
 
 __all__ = ["CloudflareQueuesBackend", "DjangoTaskRunner", "RECORD_KIND", "register", "run_django_task"]
 

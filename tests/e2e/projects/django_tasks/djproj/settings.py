@@ -4,7 +4,9 @@ WORK_DIR = os.environ["WORK_DIR"]
 
 SECRET_KEY = "django-tasks-test"
 USE_TZ = True
-INSTALLED_APPS = ["greetings"]
+# TASKS_FRAMEWORK=backport: Django < 6 with the django-tasks backport (an app of its own).
+BACKPORT = os.environ.get("TASKS_FRAMEWORK") == "backport"
+INSTALLED_APPS = ["django_tasks", "greetings"] if BACKPORT else ["greetings"]
 DATABASES = {}
 
 CELERY_BROKER_URL = f"sqlite:///{WORK_DIR}/queues.sqlite3"
@@ -25,7 +27,7 @@ TASKS = {
     },
     # Django's own reference backend: runs the task at enqueue(), in this process.
     "immediate": {
-        "BACKEND": "django.tasks.backends.immediate.ImmediateBackend",
+        "BACKEND": ("django_tasks" if BACKPORT else "django.tasks") + ".backends.immediate.ImmediateBackend",
         "QUEUES": ["default", "emails"],
     },
     "noresults": {

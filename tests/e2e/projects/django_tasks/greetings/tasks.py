@@ -2,8 +2,12 @@ import os
 import time
 from pathlib import Path
 
-from django.tasks import task
-from django.tasks.signals import task_finished, task_started
+try:  # Django 6
+    from django.tasks import task
+    from django.tasks.signals import task_finished, task_started
+except ImportError:  # the django-tasks backport, on older Django
+    from django_tasks import task
+    from django_tasks.signals import task_finished, task_started
 
 RUNS = Path(os.environ["WORK_DIR"]) / "runs.txt"
 
