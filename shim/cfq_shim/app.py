@@ -39,7 +39,7 @@ from .local import (
     set_default_app_factory,
 )
 from .sending.coalesce import CoalescingProducer
-from .sending.message import build_envelope, check_arguments, new_task_id, publish, result_headers, warn_ignored_options
+from .sending.message import check_arguments, new_task_id, result_headers, send_call, warn_ignored_options
 from .sending.outbox import Outbox, default_outbox_path
 from .sending.outbox_producer import OutboxProducer
 from .sending.producer import Producer
@@ -511,12 +511,12 @@ class Celery:
             root_id = task_id
         if queue is None:
             queue = self.queue_for(name, args, kwargs)
-        envelope, delay_seconds = build_envelope(
-            name, args, kwargs, task_id=task_id, queue=queue, root_id=root_id, parent_id=parent_id,
+        send_call(
+            self.producer, name, args, kwargs, task_id=task_id, queue=queue, root_id=root_id, parent_id=parent_id,
             countdown=countdown, eta=eta, expires=expires, link=link, link_error=link_error, group_id=group_id,
             retries=retries, time_limit=time_limit, soft_time_limit=soft_time_limit, headers=headers,
+            limits=self.limits, held=_bulk.items,
         )
-        publish(self.producer, envelope, delay_seconds, limits=self.limits, held=_bulk.items)
         result = AsyncResult(task_id, task_name=name, app=self)
         if parent is not None and parent.trail and options.get("add_to_parent", True):
             parent.request.children.append(result)  # stored as the parent's ``children``

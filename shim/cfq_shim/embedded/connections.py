@@ -28,6 +28,19 @@ MEMORY = ":memory:"
 _T = TypeVar("_T")
 
 
+_forks_survived = 0
+
+
+def _count_fork() -> None:
+    global _forks_survived
+    _forks_survived += 1
+
+
+# A connection must never cross fork(). Counting forks in the child costs nothing per transaction,
+# where comparing os.getpid() costs a system call on every one (glibc no longer caches the pid).
+os.register_at_fork(after_in_child=_count_fork)
+
+
 class SchemaTooNew(RuntimeError):
     """The file was written by a newer cfq_shim."""
 
@@ -64,7 +77,7 @@ class Connections:
         self._shared: sqlite3.Connection | None = None
         #: Held by this process's writer for the whole of its write transaction (see the module docstring).
         self.write_lock = threading.RLock()
-        self._pid = os.getpid()
+        self._forks_seen = _forks_survived
         with self.write() as conn:
             self._create_schema(conn)
 
@@ -124,7 +137,7 @@ class Connections:
             conn.execute(f"PRAGMA user_version={self._schema_version}")
 
     def _connection(self) -> sqlite3.Connection:
-        if os.getpid() != self._pid:
+        if _forks_survived != self._forks_seen:
             if self.in_memory:
                 raise RuntimeError(
                     "an in-memory store (memory://) lives in one process and cannot be used after fork(); "
@@ -135,7 +148,7 @@ class Connections:
             self._all = {}
             self._shared = None
             self.write_lock = threading.RLock()  # another thread may have held it at fork()
-            self._pid = os.getpid()
+            self._forks_seen = _forks_survived
         if self.in_memory:
             if self._shared is None:
                 self._shared = self._open()

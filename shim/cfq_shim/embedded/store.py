@@ -52,6 +52,11 @@ DEFAULT_BUSY_TIMEOUT_MS = 30_000
 
 _QUEUE_COLUMNS = "queue_id, queue_name, created_on_ms, modified_on_ms, settings, backlog_count, backlog_bytes"
 
+_GROW_BACKLOG = ("UPDATE queues SET backlog_count = backlog_count + ?, backlog_bytes = backlog_bytes + ? "
+                 "WHERE queue_id = ? AND backlog_bytes + ? <= ?")
+_INSERT_MESSAGE = ("INSERT INTO messages (id, queue_id, body, content_type, attempts, timestamp_ms, visible_at_ms, "
+                   "size_bytes) VALUES (?, ?, ?, ?, 0, ?, ?, ?)")
+
 _LEASE_WARNING = (
     "lease not found: the message was settled already, delivered again under a new lease, "
     "dead-lettered, expired by retention, or never leased"
@@ -163,8 +168,24 @@ class EmbeddedStore:
     ) -> str:
         """Store one message; returns its id. Raises (and stores nothing) on a bad size, delay or type.
 
-        A delay of None means the queue's ``delivery_delay_seconds``."""
-        return self.push_batch(queue_id, [(body, content_type, delay_seconds)])[0]
+        A delay of None means the queue's ``delivery_delay_seconds``.
+
+        Every ``.delay()`` comes here, so it checks and inserts the one message itself rather than
+        through :meth:`push_batch`'s lists (same checks, same SQL: :meth:`_insert`)."""
+        limits = self.limits
+        cost = validation.check_message(body, limits)
+        if content_type != "text":
+            validation.check_content_type(content_type)
+        if delay_seconds is not None and (delay_seconds != 0 or type(delay_seconds) is not int):
+            validation.check_delay(delay_seconds, limits)
+        message_id = new_id()
+        now = self.now_ms()
+        with self._db.write() as conn:
+            if delay_seconds is None:
+                delay_seconds = self._require(conn, queue_id).config.delivery_delay_seconds
+            self._insert(conn, queue_id, [(message_id, queue_id, body, content_type, now,
+                                           now + delay_seconds * 1000, cost)], cost)
+        return message_id
 
     def push_batch(self, queue_id: str, items: Sequence[OutgoingItem]) -> list[str]:
         """Store ``(body, content_type, delay_seconds)`` items, all or none; returns their ids in order.
@@ -198,24 +219,23 @@ class EmbeddedStore:
                  now + (default_delay if delay is None else delay) * 1000, cost)
                 for message_id, (body, content_type, delay), cost in zip(ids, items, costs)
             ]
-            grew = conn.execute(
-                "UPDATE queues SET backlog_count = backlog_count + ?, backlog_bytes = backlog_bytes + ? "
-                "WHERE queue_id = ? AND backlog_bytes + ? <= ?",
-                (len(rows), total, queue_id, total, limits.max_backlog_bytes),
-            ).rowcount
-            if not grew:
-                self._require(conn, queue_id)
-                raise BacklogFull(
-                    f"queue {queue_id} holds {limits.max_backlog_bytes} bytes at most; "
-                    f"{total} more bytes do not fit"
-                )
-            insert = ("INSERT INTO messages (id, queue_id, body, content_type, attempts, timestamp_ms, "
-                      "visible_at_ms, size_bytes) VALUES (?, ?, ?, ?, 0, ?, ?, ?)")
-            if len(rows) == 1:
-                conn.execute(insert, rows[0])  # one .delay(): cheaper than executemany
-            else:
-                conn.executemany(insert, rows)
+            self._insert(conn, queue_id, rows, total)
         return ids
+
+    def _insert(self, conn: sqlite3.Connection, queue_id: str, rows: list[tuple], total: int) -> None:
+        """Grow the queue's backlog by ``rows`` (``total`` bytes), within the backlog limit, and insert
+        them: ``(id, queue_id, body, content_type, timestamp_ms, visible_at_ms, size_bytes)``."""
+        max_backlog_bytes = self.limits.max_backlog_bytes
+        grew = conn.execute(_GROW_BACKLOG, (len(rows), total, queue_id, total, max_backlog_bytes)).rowcount
+        if not grew:
+            self._require(conn, queue_id)
+            raise BacklogFull(
+                f"queue {queue_id} holds {max_backlog_bytes} bytes at most; {total} more bytes do not fit"
+            )
+        if len(rows) == 1:
+            conn.execute(_INSERT_MESSAGE, rows[0])  # one .delay(): cheaper than executemany
+        else:
+            conn.executemany(_INSERT_MESSAGE, rows)
 
     # == consuming ===================================================================================
     def pull(

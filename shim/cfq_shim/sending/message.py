@@ -3,8 +3,9 @@
 :meth:`cfq_shim.Celery.send_task` decides the ids, the parent and the queue; this module turns the
 call's options into an :class:`~cfq_shim.envelope.Envelope` (the wire format), fires
 ``before_task_publish``/``after_task_publish`` with Celery's arguments, and hands the encoded body to
-a producer. The size of the body is checked once, by :func:`cfq_shim.envelope.encode`, before
-anything is sent.
+a producer. The size of the body is checked once, by :func:`cfq_shim.envelope.encode_call`, before
+anything is sent. Every ``.delay()`` comes through :func:`send_call`: what it costs is what a call
+costs (docs/transports.md measures it).
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 
 from .. import signals
-from ..envelope import Envelope, encode
+from ..envelope import Envelope, encode, encode_call
 from ..limits import Limits
 from .producer import Producer
 
-__all__ = ["IGNORED_SEND_OPTIONS", "new_task_id", "build_envelope", "check_arguments", "result_headers", "publish", "protocol_headers", "warn_ignored_options"]
+__all__ = ["IGNORED_SEND_OPTIONS", "new_task_id", "send_call", "check_arguments", "result_headers", "publish", "protocol_headers", "warn_ignored_options"]
 
 logger = logging.getLogger("cfq_shim.app")
 
@@ -59,7 +60,31 @@ def check_arguments(name: str, args: Any, kwargs: Any) -> None:
         raise TypeError(f"task keyword arguments must be a mapping (task {name!r} got {type(kwargs).__name__})")
 
 
-def build_envelope(
+def _schedule(
+    countdown: float | None, eta: datetime | str | None, expires: float | datetime | str | None,
+) -> tuple[datetime | None, datetime | None, float]:
+    """``(eta, expires, delay)``: aware UTC times and the delay in seconds. ``countdown`` wins over
+    ``eta``; a numeric ``expires`` counts from now. Naive datetimes and ISO strings are taken as UTC."""
+    delay = 0.0
+    now = None
+    if countdown:
+        now = datetime.now(timezone.utc)
+        eta = now + timedelta(seconds=countdown)
+        delay = float(countdown)
+    elif eta is not None:
+        now = datetime.now(timezone.utc)
+        eta = _as_aware(eta)
+        delay = (eta - now).total_seconds()
+    if expires is not None:
+        if isinstance(expires, (int, float)):
+            expires = (now or datetime.now(timezone.utc)) + timedelta(seconds=expires)
+        else:
+            expires = _as_aware(expires)
+    return eta, expires, delay  # type: ignore[return-value]
+
+
+def send_call(
+    producer: Producer,
     name: str,
     args: Iterable | None,
     kwargs: Mapping | None,
@@ -78,45 +103,43 @@ def build_envelope(
     time_limit: float | None = None,
     soft_time_limit: float | None = None,
     headers: Mapping | None = None,
-) -> tuple[Envelope, int]:
-    """The envelope of one call and the delay to send it with (whole seconds, rounded up).
+    limits: Limits,
+    held: list[tuple[str, str, int]] | None = None,
+) -> None:
+    """Send one call: its envelope, encoded (the one size check), to ``queue`` with its delay.
 
     ``countdown`` wins over ``eta``; a numeric ``expires`` counts from now. Naive datetimes and ISO
-    strings are taken as UTC. Call :func:`check_arguments` first."""
+    strings are taken as UTC; the delay is whole seconds, rounded up. ``held``: see :func:`publish`.
+    Call :func:`check_arguments` first.
+
+    With publish signal handlers connected, the :class:`Envelope` is built and :func:`publish` shows it
+    to them. Without (the usual case) nobody looks at it, so the body is encoded straight from the
+    fields (:func:`cfq_shim.envelope.encode_call`, the same text)."""
     delay = 0.0
-    now = None
-    if countdown:
-        now = datetime.now(timezone.utc)
-        eta = now + timedelta(seconds=countdown)
-        delay = float(countdown)
-    elif eta is not None:
-        now = datetime.now(timezone.utc)
-        eta = _as_aware(eta)
-        delay = (eta - now).total_seconds()
-    if expires is not None:
-        if isinstance(expires, (int, float)):
-            expires = (now or datetime.now(timezone.utc)) + timedelta(seconds=expires)
-        else:
-            expires = _as_aware(expires)
-    envelope = Envelope(
-        id=task_id,
-        task=name,
-        args=list(args) if args else [],
-        kwargs=dict(kwargs) if kwargs else {},
-        queue=queue,
-        retries=retries or 0,
-        eta=eta,  # type: ignore[arg-type]
-        expires=expires,  # type: ignore[arg-type]
-        root_id=root_id,
-        parent_id=parent_id,
-        group_id=group_id,
-        headers=dict(headers) if headers else {},
-        callbacks=_signatures(link),
-        errbacks=_signatures(link_error),
-        time_limit=time_limit,
-        soft_time_limit=soft_time_limit,
+    if countdown or eta is not None or expires is not None:
+        eta, expires, delay = _schedule(countdown, eta, expires)
+    delay_seconds = _ceil_seconds(delay) if delay else 0
+    args = list(args) if args else []
+    kwargs = dict(kwargs) if kwargs else {}
+    headers = dict(headers) if headers else {}
+    retries = retries or 0
+    if signals.before_task_publish.receivers or signals.after_task_publish.receivers:
+        envelope = Envelope(
+            id=task_id, task=name, args=args, kwargs=kwargs, queue=queue, retries=retries,
+            eta=eta, expires=expires, root_id=root_id, parent_id=parent_id, group_id=group_id,  # type: ignore[arg-type]
+            headers=headers, callbacks=_signatures(link), errbacks=_signatures(link_error),
+            time_limit=time_limit, soft_time_limit=soft_time_limit,
+        )
+        publish(producer, envelope, delay_seconds, limits=limits, held=held)
+        return
+    body = encode_call(
+        task_id, name, args, kwargs, queue, retries, eta, expires, root_id, parent_id, group_id,  # type: ignore[arg-type]
+        headers, _signatures(link), _signatures(link_error), time_limit, soft_time_limit, limits=limits,
     )
-    return envelope, _ceil_seconds(delay)
+    if held is not None:
+        held.append((queue, body, delay_seconds))
+    else:
+        producer.send(queue, body, delay_seconds=delay_seconds)
 
 
 def result_headers(headers: Mapping | None, options: Mapping[str, Any]) -> Mapping | None:
