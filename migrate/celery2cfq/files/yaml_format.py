@@ -33,8 +33,9 @@ Result = tuple[list[Edit], list[Note]]
 
 _COMMAND_KEYS = frozenset({"command", "entrypoint", "args", "cmd", "run", "script", "exec", "start",
                            "startcommand", "start_command"})
-#: CI steps (GitHub Actions ``run:``, GitLab ``script:``): shell scripts, where a command that no
-#: longer detaches makes the next line wait; the other keys are run by a process manager.
+#: CI steps (GitHub Actions ``run:``, GitLab ``script:``, a string or a list of lines): shell
+#: scripts, where a command that no longer detaches makes the next line wait; the other keys are
+#: run by a process manager.
 _SCRIPT_KEYS = frozenset({"run", "script", "before_script", "after_script"})
 _PLAIN_SAFE = re.compile(r"[A-Za-z_./@%+-][A-Za-z0-9_./=:@%+-]*")
 _YAML_KEYWORDS = frozenset({"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"})
@@ -97,6 +98,10 @@ class _Walker:
                     continue
                 self.walk(value, key=name)
         elif isinstance(node, SequenceNode):
+            if isinstance(key, str) and key.lower() in _SCRIPT_KEYS:  # GitLab's script: one shell line per item
+                for item in node.value:
+                    self.walk(item, key=key)
+                return
             if _is_command_key(key) and node.value and all(isinstance(x, ScalarNode) for x in node.value):
                 self._add(rewrite_word_list(YamlWordList(self.source, [node])))
                 return

@@ -200,3 +200,13 @@ def test_poetry_extras_follow_the_renamed_dependency(tmp_path):
         '[tool.poetry.extras]\nqueue = ["celery2cfq", "redis"]\nother = ["redis"]\n')
     assert [f.code for f in result.files[0].findings] == ["CFQ711", "CFQ712"]
 
+
+
+def test_a_gitlab_script_list_is_one_shell_line_per_item(tmp_path):
+    text = ("test:\n  before_script:\n    - pip install -r requirements.txt\n  script:\n"
+            "    - celery -A proj worker --detach -E\n    - pytest -p celery.contrib.pytest\n")
+    result, after = migrate(tmp_path, {".gitlab-ci.yml": text})
+    assert after[".gitlab-ci.yml"] == text.replace("celery -A proj worker --detach -E", "cfq-shim -A proj worker").replace(
+        "pytest -p celery.contrib.pytest", "pytest")
+    # A CI script goes on to its next line: the worker no longer detaching is a manual step there.
+    assert sorted(f.code for f in result.files[0].findings) == ["CFQ602", "CFQ604", "CFQ612"]
