@@ -57,6 +57,8 @@ class Plan:
     findings: list[tuple[int, str, str]] = field(default_factory=list)
     program: int = 0
     foreground: bool = True
+    #: systemd and supervisor text: Celery's %h is written %%h (see has_node_pattern)
+    percent_doubled: bool = False
 
     @property
     def changes(self) -> bool:
@@ -212,9 +214,14 @@ _DJANGO_SCHEDULERS = frozenset({
 _NODE_PATTERN = re.compile(r"%[hndiIp]")
 
 
-def has_node_pattern(value: str) -> bool:
-    """Whether a file name or node name holds one of Celery's ``%`` patterns (host, node, process index)."""
-    return bool(_NODE_PATTERN.search(value))
+_DOUBLED_NODE_PATTERN = re.compile(r"%%[hndiIp]")
+
+
+def has_node_pattern(value: str, *, percent_doubled: bool = False) -> bool:
+    """Whether a file name or node name holds one of Celery's ``%`` patterns (host, node, process
+    index). ``percent_doubled``: the text is a systemd unit's or a supervisor program's, where
+    ``%h``, ``%i`` … are their own specifiers and Celery's are written ``%%h``."""
+    return bool((_DOUBLED_NODE_PATTERN if percent_doubled else _NODE_PATTERN).search(value))
 
 
 #: How Celery's systemd docs run it: the program is a variable its environment file sets.
@@ -288,12 +295,12 @@ def _match(text: str, table: dict[str, _Option]) -> tuple[_Option, str | None, s
     return None
 
 
-def plan_command(args: Sequence[Arg], program: int, *, foreground: bool = True) -> Plan:
+def plan_command(args: Sequence[Arg], program: int, *, foreground: bool = True, percent_doubled: bool = False) -> Plan:
     """The plan that turns the Celery command line starting at ``args[program]`` into cfq-shim's.
     ``foreground``: the command runs under a process manager that expects it to stay in the
     foreground (Docker, Kubernetes, supervisor, a Procfile, systemd), so ``--detach`` going leaves
     nothing to do; in a shell script or a Makefile, what came after it now waits for it."""
-    plan = Plan(program=program, foreground=foreground)
+    plan = Plan(program=program, foreground=foreground, percent_doubled=percent_doubled)
     sub = _subcommand_index(args, program)
     assert sub is not None, "find_program() picks only Celery command lines"
     subcommand = args[sub]
@@ -442,7 +449,7 @@ def _apply(args: Sequence[Arg], i: int, table: dict[str, _Option], plan: Plan, *
                                   "beat reads beat_schedule, or django_celery_beat's tables with -S django"))
         return end
     if action in ("hostname", "filename"):
-        if value is not None and has_node_pattern(value):
+        if value is not None and has_node_pattern(value, percent_doubled=plan.percent_doubled):
             advice = ("give the worker a literal name, or build it where it runs: $(hostname) in a shell, %H in a "
                       "systemd unit" if action == "hostname" else
                       "the file gets that literal name; give one file per process (the process manager knows the "

@@ -34,11 +34,12 @@ _MAX_DEPTH = 3
 
 
 def rewrite_shell(text: Text, *, depth: int = 0, program_variables: frozenset[str] = frozenset(),
-                  foreground: bool = True) -> tuple[list[Edit], list[Note]]:
+                  foreground: bool = True, percent_doubled: bool = False) -> tuple[list[Edit], list[Note]]:
     """Edits and findings for every Celery command in ``text``. Text that is not shell (an
     unterminated quote) gives one CFQ609 finding and no edits. ``program_variables``: spellings of
     variables that hold the celery program (``$(CELERY)``), rewritten where they are set.
-    ``foreground``: see :func:`~.celery_cli.plan_command` (False for scripts and Makefiles)."""
+    ``foreground``, ``percent_doubled``: see :func:`~.celery_cli.plan_command` (False for scripts and
+    Makefiles; True for systemd units and supervisor programs)."""
     if "celery" not in text.value.lower() and not any(v in text.value for v in program_variables):
         return [], []
     try:
@@ -52,7 +53,7 @@ def rewrite_shell(text: Text, *, depth: int = 0, program_variables: frozenset[st
         args = [Arg(w.value, w.prefix, w.raw) for w in words]
         programs = find_program(args, program_variables)
         if programs:
-            plan = plan_command(args, programs[0], foreground=foreground)
+            plan = plan_command(args, programs[0], foreground=foreground, percent_doubled=percent_doubled)
             edits.extend(shell_edits(text, words, plan))
             notes.extend(Note(text.after(words[i].start + 1) - 1, code, message) for i, code, message in plan.findings)
             continue
@@ -67,7 +68,7 @@ def rewrite_shell(text: Text, *, depth: int = 0, program_variables: frozenset[st
             inner = _quoted_inside(text, script)
             if inner is not None:
                 more_edits, more_notes = rewrite_shell(inner, depth=depth + 1, program_variables=program_variables,
-                                                       foreground=foreground)
+                                                       foreground=foreground, percent_doubled=percent_doubled)
                 edits.extend(more_edits)
                 notes.extend(more_notes)
             elif "celery" in (script.value or script.raw).lower():

@@ -217,7 +217,7 @@ def systemd_unit(source: str, options: Options) -> Result:
             continue
         if match is not None:
             command = Text.at(text[match.end():], offset + match.end())
-            e, n = rewrite_shell(command)
+            e, n = rewrite_shell(command, percent_doubled=True)
             if match.group(1) == "ExecStart":
                 starts |= celery_subcommands(command)
         elif _SYSTEMD_ENV.match(text):
@@ -254,7 +254,7 @@ def supervisor_conf(source: str, options: Options) -> Result:
         value_start = len(key) + 1 + (len(rest) - len(rest.lstrip(" \t")))
         key = key.strip()
         if key == "command":
-            e, n = rewrite_shell(Text.at(text[value_start:], offset + value_start))
+            e, n = rewrite_shell(Text.at(text[value_start:], offset + value_start), percent_doubled=True)
         elif key == "environment":
             e, n = _supervisor_environment(text[value_start:], offset + value_start, options)
         else:

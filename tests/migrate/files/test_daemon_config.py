@@ -111,3 +111,18 @@ def test_a_forking_unit_that_runs_a_worker_or_beat_becomes_simple(tmp_path, befo
 def test_other_forking_units_keep_their_type(tmp_path, text):
     _, files = migrate(tmp_path, {"deploy/celery.service": text})
     assert "Type=forking" in files["deploy/celery.service"]
+
+
+@pytest.mark.parametrize(("name", "text", "codes"), [
+    # systemd expands %i (the instance) and %H itself; Celery sees %h only as %%h.
+    ("deploy/celery@.service", "[Service]\nExecStart=/srv/bin/celery -A p worker -n %i@%H --logfile=/var/log/%i.log\n", []),
+    ("deploy/celery@.service", "[Service]\nExecStart=/srv/bin/celery -A p worker -n %i@%%h\n", ["CFQ610"]),
+    # supervisor interpolates %(name)s and writes a literal % as %%.
+    ("deploy/supervisord.conf", "[program:w]\ncommand=/srv/bin/celery -A p worker -n w@%%h --logfile=/var/log/%(program_name)s.log\n",
+     ["CFQ610"]),
+    ("deploy/supervisord.conf", "[program:w]\ncommand=/srv/bin/celery -A p worker --logfile=/var/log/%(program_name)s.log\n", []),
+    ("Procfile", "w: celery -A p worker -n w@%h\n", ["CFQ610"]),
+])
+def test_node_patterns_are_read_in_the_files_own_escaping(tmp_path, name, text, codes):
+    result, _ = migrate(tmp_path, {name: text})
+    assert [f.code for f in result.files[0].findings] == codes
