@@ -302,6 +302,25 @@ def test_outcomes_match_djangos_immediate_backend(project: Project) -> None:
     assert out["worker"][5]["errors"] == [["builtins.TypeError", "TypeError: Unsupported type: <class 'set'>"]]
 
 
+def test_the_async_api(project: Project) -> None:
+    # aenqueue(), arefresh() and Task.aget_result() (Django's defaults over enqueue()/get_result())
+    out = project.drive(
+        "import asyncio, time\n"
+        "from greetings.tasks import double\n"
+        "async def main():\n"
+        "    result = await double.aenqueue(5)\n"
+        "    deadline = time.monotonic() + 60\n"
+        "    while not result.is_finished and time.monotonic() < deadline:\n"
+        "        await asyncio.sleep(0.05)\n"
+        "        await result.arefresh()\n"
+        "    return [describe(result), describe(await double.aget_result(result.id))]\n"
+        "out = asyncio.run(main())"
+    )
+    refreshed, read_again = out
+    assert refreshed["status"] == "SUCCESSFUL" and refreshed["return_value"] == 10
+    assert read_again == refreshed
+
+
 def test_a_running_task_reads_back_running(project: Project) -> None:
     out = project.drive(
         "import time\n"
