@@ -93,6 +93,40 @@ def test_the_per_second_budget_is_shared_by_every_claim_of_the_file(tmp_path):
     pytest.fail("five runs each straddled a second")
 
 
+def test_a_claim_gives_back_what_another_forwarder_left_no_budget_for_meanwhile(tmp_path, monkeypatch):
+    """The per-second budget is read with the candidates and spent when the claim is counted: when
+    another process spent it in between, the claim gives its rows back and takes what is left."""
+    from cfq_shim.sending import outbox as module
+
+    read_candidates = Outbox._candidates
+    for attempt in range(5):  # the budget is per wall-clock second: retry a run that straddled one
+        path = str(tmp_path / f"outbox-{attempt}.sqlite3")
+        outbox, other_process = Outbox(path), Outbox(path)
+        outbox.add(DEST, _items(300))
+        second = int(time.time())
+        raced = []
+
+        def read_then_lose_the_budget(self, *args, **kwargs):
+            candidates = read_candidates(self, *args, **kwargs)
+            if self is outbox and not raced:  # another forwarder counts 120 claims of this second
+                raced.append(other_process._db.execute(module._COUNT_CLAIMED, (DEST, "q", second, 120, 150)))
+            return candidates
+
+        monkeypatch.setattr(Outbox, "_candidates", read_then_lose_the_budget)
+        mine = _claim(outbox, f"{os.getpid()}:mine", per_second=150)
+        monkeypatch.setattr(Outbox, "_candidates", read_candidates)
+        spent = _claim(outbox, f"{os.getpid()}:third", per_second=150)
+        rest = _claim(outbox, f"{os.getpid()}:unlimited")
+        if int(time.time()) == second:
+            assert raced == [1]
+            assert [m.body for m in mine.messages] == [f"m{n}" for n in range(30)]
+            assert spent is None
+            # The 100 rows first claimed were given back: the next claim starts right after mine.
+            assert [m.body for m in rest.messages] == [f"m{n}" for n in range(30, 130)]
+            return
+    pytest.fail("five runs each straddled a second")
+
+
 def test_a_full_outbox_refuses_with_the_cause_and_writes_nothing(tmp_path):
     outbox = Outbox(str(tmp_path / "outbox.sqlite3"), max_messages=5)
     outbox.add(DEST, _items(4))

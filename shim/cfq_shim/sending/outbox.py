@@ -68,11 +68,14 @@ _DEPTH_BOUND = "SELECT coalesce((SELECT max(seq) FROM outbox) - (SELECT min(seq)
 #: One message, inserted only while the depth bound is below the last parameter.
 _INSERT_ONE = ("INSERT INTO outbox (destination, queue, body, cost, deliver_at_ms, enqueued_at_ms) "
                f"SELECT ?, ?, ?, ?, ?, ? WHERE ({_DEPTH_BOUND[len('SELECT '):]}) <= ?")
+#: Count a claim in its queue's budget for this second, only while the budget (the last parameter) holds
+#: it: no row changes when another forwarder spent it since the claim read it.
 _COUNT_CLAIMED = (
-    "INSERT INTO outbox_rate (destination, queue, second, claimed) VALUES (?, ?, ?, ?) "
+    "INSERT INTO outbox_rate (destination, queue, second, claimed) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT (destination, queue) DO UPDATE SET claimed = "
     "CASE WHEN second = excluded.second THEN claimed + excluded.claimed ELSE excluded.claimed END, "
-    "second = excluded.second")
+    "second = excluded.second "
+    "WHERE second != excluded.second OR claimed + excluded.claimed <= ?5")
 _T = TypeVar("_T")
 _SCHEMA_VERSION = 1
 _TABLES = (
@@ -281,12 +284,20 @@ class Outbox:
                     claimed = self._mark_claimed(messages, owner, now, expires_ms, dead_owners)
                     if not claimed:
                         continue
-                    if per_second:
-                        self._db.execute(_COUNT_CLAIMED, (destination, queue, now // 1000, len(claimed)))
+                    if per_second and not self._db.execute(
+                            _COUNT_CLAIMED, (destination, queue, now // 1000, len(claimed), per_second)):
+                        # Another forwarder spent this second's budget since the candidates were read.
+                        self._unclaim(claimed, owner, expires_ms)
+                        continue
                     return Claim(queue, claimed)
         except sqlite3.Error as exc:
             raise TransportError(f"cannot read the outbox {self.path}: {exc}") from None
         return None
+
+    def _unclaim(self, messages: list[ClaimedMessage], owner: str, expires_ms: int) -> None:
+        for first, last in _runs([m.seq for m in messages]):
+            self._db.execute("UPDATE outbox SET claimed_by = NULL, claim_expires_ms = 0 WHERE seq BETWEEN ? AND ? "
+                             "AND claimed_by = ? AND claim_expires_ms = ?", (first, last, owner, expires_ms))
 
     def _candidates(self, conn: sqlite3.Connection, destination: str, owner: str, now: int, max_messages: int,
                     max_bytes: int, per_second: int | None,
