@@ -31,7 +31,7 @@ __all__ = ["kind_of", "might_need_work", "transform_file", "build_index", "Files
 
 #: Formats and what they are for (docs/cli.md lists them).
 KINDS = ("procfile", "dockerfile", "shell", "systemd", "supervisor", "makefile", "yaml", "env", "requirements",
-         "pyproject", "setup.cfg", "ini", "script?")
+         "pyproject", "pipfile", "lock", "setup.cfg", "ini", "script?")
 
 
 def kind_of(key: str) -> str | None:
@@ -64,6 +64,10 @@ def kind_of(key: str) -> str | None:
         return "env"
     if lowered == "pyproject.toml":
         return "pyproject"
+    if name == "Pipfile":
+        return "pipfile"
+    if name in ("poetry.lock", "uv.lock", "pdm.lock", "Pipfile.lock"):
+        return "lock"
     if lowered == "setup.cfg":
         return "setup.cfg"
     parent = posixpath.basename(posixpath.dirname(key)).lower()
@@ -153,7 +157,7 @@ def _formatter(kind: str) -> Callable[[str, Options], tuple[list[Edit], list[Not
         "supervisor": line_formats.supervisor_conf, "makefile": line_formats.makefile, "env": line_formats.env_file,
         "yaml": yaml_format.yaml_file, "requirements": dependencies.requirements_file,
         "pyproject": dependencies.pyproject_file, "setup.cfg": dependencies.setup_cfg_file,
-        "ini": pytest_options.pytest_ini,
+        "pipfile": dependencies.pipfile, "ini": pytest_options.pytest_ini,
     }[kind]
 
 
@@ -164,7 +168,12 @@ def transform_file(source: str, *, path: str, index: object = None, options: Opt
     kind = None if kind is None else _content_kind(kind, source)
     if kind is None:
         return Transformed(source=source)
-    edits, notes = _formatter(kind)(source, options)
+    if kind == "lock":
+        from .dependencies import lock_file
+
+        edits, notes = lock_file(source, options, name=posixpath.basename(path))
+    else:
+        edits, notes = _formatter(kind)(source, options)
     if isinstance(index, FilesIndex):
         notes = [note for note in notes if not index.defines_options_at(source, note)]
     edits = sorted(set(edits))  # a YAML anchor's node is reached once per alias: the same edit, once

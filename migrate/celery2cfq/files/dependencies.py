@@ -28,7 +28,8 @@ from ..model import Options, SourceError
 from . import pytest_options
 from .edits import Edit, Note
 
-__all__ = ["requirements_file", "pyproject_file", "setup_cfg_file", "rewrite_requirement", "DISTRIBUTION"]
+__all__ = ["requirements_file", "pyproject_file", "pipfile", "lock_file", "setup_cfg_file", "rewrite_requirement",
+           "DISTRIBUTION"]
 
 Result = tuple[list[Edit], list[Note]]
 
@@ -181,25 +182,90 @@ def requirements_file(source: str, options: Options) -> Result:
 # ---------------------------------------------------------------------------------------------
 # pyproject.toml
 
-def pyproject_file(source: str, options: Options) -> Result:
+def _parse_toml(source: str):
     import tomlkit
     from tomlkit.exceptions import TOMLKitError
 
     try:
-        document = tomlkit.parse(source)
+        return tomlkit.parse(source)
     except TOMLKitError as exc:
         raise SourceError(f"could not read the TOML ({exc})") from None
+
+
+def pipfile(source: str, options: Options) -> Result:
+    """``Pipfile`` (pipenv): ``[packages]`` and ``[dev-packages]``, tables like Poetry's (``"*"``,
+    ``"==5.3"``, ``{version, extras}``). ``Pipfile.lock`` gets its own finding (:func:`lock_file`)."""
+    import tomlkit
+
+    document = _parse_toml(source)
+    notes: list[Note] = []
+    changed = False
+    for name in ("packages", "dev-packages"):
+        table = document.get(name)
+        if isinstance(table, dict):
+            changed |= _poetry_table(source, table, notes)
+    return ([Edit(0, len(source), tomlkit.dumps(document))] if changed else []), notes
+
+
+_LOCKERS = {"poetry.lock": "poetry lock", "uv.lock": "uv lock", "pdm.lock": "pdm lock", "Pipfile.lock": "pipenv lock"}
+
+
+def _read_toml(source: str) -> dict:
+    """A lock file's data: the standard library's reader where there is one (3.11+; lock files are
+    large, and only read here), else tomlkit."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomlkit
+
+        return tomlkit.parse(source).unwrap()
+    return tomllib.loads(source)
+
+
+def lock_file(source: str, options: Options, *, name: str) -> Result:
+    """A lock file that pins celery (``poetry.lock``, ``uv.lock``, ``pdm.lock``, ``Pipfile.lock``) is
+    not edited, as its hashes and resolution are the locker's: CFQ714 says to re-lock once the
+    project's dependencies name celery2cfq."""
+    import json
+
+    try:
+        if name == "Pipfile.lock":
+            data = json.loads(source)
+            pinned = [(section, data[section]["celery"].get("version", "")) for section in ("default", "develop")
+                      if isinstance(data.get(section), dict) and isinstance(data[section].get("celery"), dict)]
+        else:
+            packages = _read_toml(source).get("package", [])
+            pinned = [("", str(p.get("version", ""))) for p in packages
+                      if isinstance(p, dict) and _normalize(str(p.get("name", ""))) == "celery"]
+    except (ValueError, AttributeError) as exc:  # both TOML readers' errors are ValueErrors
+        raise SourceError(f"could not read the lock file ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+    if not pinned:
+        return [], []
+    where = max(source.find('"celery"'), source.find('name = "celery"'), 0)
+    version = pinned[0][1].lstrip("=")
+    return [], [Note(where, "CFQ714", f"{name} pins celery {version}: it is the locker's to write; once the project's "
+                     f"dependencies name celery2cfq, run `{_LOCKERS[name]}` so it installs celery2cfq")]
+
+
+def pyproject_file(source: str, options: Options) -> Result:
+    import tomlkit
+
+    document = _parse_toml(source)
     notes: list[Note] = []
     changed = False
     project = document.get("project")
+    arrays = []
     if isinstance(project, dict):
-        arrays = [project.get("dependencies")]
+        arrays.append(project.get("dependencies"))
         optional = project.get("optional-dependencies")
         if isinstance(optional, dict):
             arrays.extend(optional.values())
-        for array in arrays:
-            if isinstance(array, list):
-                changed |= _pep621_array(source, array, notes)
+    groups = document.get("dependency-groups")  # PEP 735 (uv, pip 25.1): lists of requirements
+    if isinstance(groups, dict):
+        arrays.extend(groups.values())
+    for array in arrays:
+        if isinstance(array, list):
+            changed |= _pep621_array(source, array, notes)
     poetry = document.get("tool", {}).get("poetry") if isinstance(document.get("tool"), dict) else None
     if isinstance(poetry, dict):
         tables = [poetry.get("dependencies"), poetry.get("dev-dependencies")]

@@ -13,7 +13,7 @@ __all__ = ["file_example"]
 
 _FENCES = {"yaml": "yaml", "dockerfile": "dockerfile", "shell": "sh", "script?": "sh", "systemd": "ini",
            "supervisor": "ini", "makefile": "make", "env": "sh", "requirements": "text", "pyproject": "toml",
-           "setup.cfg": "ini", "ini": "ini", "procfile": "text"}
+           "setup.cfg": "ini", "ini": "ini", "pipfile": "toml", "lock": "toml", "procfile": "text"}
 
 
 def file_example(example: Example) -> str:

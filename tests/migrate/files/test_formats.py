@@ -210,3 +210,32 @@ def test_a_gitlab_script_list_is_one_shell_line_per_item(tmp_path):
         "pytest -p celery.contrib.pytest", "pytest")
     # A CI script goes on to its next line: the worker no longer detaching is a manual step there.
     assert sorted(f.code for f in result.files[0].findings) == ["CFQ602", "CFQ604", "CFQ612"]
+
+
+def test_pipfile_dependency_groups_and_lock_files(tmp_path):
+    files = {
+        "Pipfile": '[packages]\ndjango = "*"\ncelery = {extras = ["redis"], version = "==5.3.6"}\n\n[dev-packages]\n'
+                   'pytest-celery = "*"\n',
+        "pyproject.toml": '[project]\nname = "x"\n\n[dependency-groups]\nworker = ["celery[redis]>=5.3"]\n',
+        "poetry.lock": '[[package]]\nname = "kombu"\nversion = "5.3.4"\n\n[[package]]\nname = "celery"\nversion = "5.3.6"\n',
+        "Pipfile.lock": '{"_meta": {}, "default": {"celery": {"version": "==5.3.6"}}, "develop": {}}\n',
+        "uv.lock": '[[package]]\nname = "django"\nversion = "5.0"\n',  # no celery in it: nothing to say
+    }
+    result, after = migrate(tmp_path, files)
+    assert after["Pipfile"] == files["Pipfile"].replace('celery = {extras = ["redis"], version = "==5.3.6"}',
+                                                        'celery2cfq = {extras = ["redis"], version = "==0.1.0"}')
+    assert after["pyproject.toml"] == files["pyproject.toml"].replace("celery[redis]>=5.3", "celery2cfq[redis]>=0.1.0")
+    for lock in ("poetry.lock", "Pipfile.lock", "uv.lock"):
+        assert after[lock] == files[lock]
+    codes = {r.path.rsplit("/", 1)[-1]: [(f.code, f.line) for f in r.findings] for r in result.files}
+    assert codes["poetry.lock"] == [("CFQ714", 6)] and codes["Pipfile.lock"] == [("CFQ714", 1)]
+    assert "run `pipenv lock`" in result.files[[r.path.endswith("Pipfile.lock") for r in result.files].index(True)].findings[0].message
+    assert codes["uv.lock"] == [] and codes["pyproject.toml"] == [("CFQ711", 5)]
+    assert sorted(codes["Pipfile"]) == [("CFQ711", 3), ("CFQ712", 6)]
+    assert run([tmp_path], options=Options(), jobs=1, write=False).summary.files_changed == 0
+
+
+def test_an_unreadable_lock_file_is_reported(tmp_path):
+    result, after = migrate(tmp_path, {"poetry.lock": '[[package]\nname = "celery"\n'})
+    assert after["poetry.lock"] == '[[package]\nname = "celery"\n'
+    assert "could not read the lock file" in result.files[0].error
