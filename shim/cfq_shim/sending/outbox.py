@@ -68,6 +68,8 @@ _DEPTH_BOUND = "SELECT coalesce((SELECT max(seq) FROM outbox) - (SELECT min(seq)
 #: One message, inserted only while the depth bound is below the last parameter.
 _INSERT_ONE = ("INSERT INTO outbox (destination, queue, body, cost, deliver_at_ms, enqueued_at_ms) "
                f"SELECT ?, ?, ?, ?, ?, ? WHERE ({_DEPTH_BOUND[len('SELECT '):]}) <= ?")
+_OLDEST = "SELECT enqueued_at_ms FROM outbox WHERE seq = (SELECT min(seq) FROM outbox)"
+_OLDEST_OF_QUEUE = "SELECT enqueued_at_ms FROM outbox WHERE destination = ? AND queue = ? ORDER BY seq LIMIT 1"
 #: Count a claim in its queue's budget for this second, only while the budget (the last parameter) holds
 #: it: no row changes when another forwarder spent it since the claim read it.
 _COUNT_CLAIMED = (
@@ -452,7 +454,13 @@ class Outbox:
         now = _now_ms()
         where, params = ("WHERE destination = ?", (destination,)) if destination is not None else ("", ())
         by_queue = dict(conn.execute(f"SELECT queue, count(*) FROM outbox {where} GROUP BY queue", params).fetchall())
-        oldest = conn.execute(f"SELECT min(enqueued_at_ms) FROM outbox {where}", params).fetchone()[0]
+        # The oldest row is the first committed (per queue: one index lookup each), not a scan of the
+        # table for min(enqueued_at_ms): this runs every few seconds while an outage fills the outbox.
+        if destination is None:
+            heads = [row[0] for row in conn.execute(_OLDEST)]
+        else:
+            heads = [conn.execute(_OLDEST_OF_QUEUE, (destination, queue)).fetchone()[0] for queue in by_queue]
+        oldest = min(heads, default=None)
         state = conn.execute(
             f"SELECT last_error, error_at_ms, pushed_at_ms FROM outbox_state {where} "
             "ORDER BY error_at_ms DESC LIMIT 1", params).fetchone()
