@@ -167,3 +167,27 @@ def test_apply_async_on_commit_using_another_database_and_forward_database(tmp_p
     forwarded = project.cfq("forward", "--once", "--database", "other")
     assert "pushed 1 message(s)" in forwarded.stderr and "'other'" in forwarded.stderr, forwarded.stderr
     assert project.queued() == 1
+
+
+def test_a_forwarder_survives_its_database_going_away_and_pushes_once_it_is_back(tmp_path: Path):
+    sqlite = tmp_path / "db.sqlite3"
+    project = Project(tmp_path / "project", {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(sqlite)}})
+    project.migrate()
+    log = tmp_path / "forward.log"
+    forwarder = project.popen("forward", "-l", "info", log=log)
+    try:
+        wait_for(lambda: "Forwarding the outbox" in log.read_text(), what="the forwarder to start", log=log)
+        # The table goes away under it (as a database that is down or was restored without it) ...
+        project.run(sys.executable, "-m", "django", "migrate", "cfq_shim_outbox", "zero", "-v", "0")
+        wait_for(lambda: "cannot use the outbox" in log.read_text(), what="the forwarder to report it", log=log)
+        text = log.read_text()
+        assert "Traceback" not in text and "no such table" in text, text
+        # ... and comes back: what is committed then is pushed by the same process.
+        project.migrate()
+        project.scenario("autocommit")
+        wait_for(lambda: project.queued() == 1, what="the push after the outage", log=log)
+        assert forwarder.poll() is None
+        assert log.read_text().count("cannot use the outbox") == 1  # one line while it lasted, no flood
+    finally:
+        forwarder.terminate()
+        forwarder.wait(30)

@@ -85,6 +85,7 @@ class Forwarder:
         self._in_flight = 0
         self._last_lag_warning = 0.0
         self._last_lag_check = 0.0
+        self._last_unusable_report = -math.inf
         #: Pushes made and messages pushed (for benchmarks and tests).
         self.pushes = 0
         self.pushed = 0
@@ -132,6 +133,9 @@ class Forwarder:
         while not self._stopping.is_set():
             try:
                 pushed = self.forward_once()
+            except TransportError as exc:  # the outbox unusable (its database down, a locked file): no bug
+                self._report_unusable(exc)
+                pushed = False
             except Exception:  # noqa: BLE001 - a forwarder thread must survive a bug or a locked file
                 logger.exception("The outbox forwarder failed; retrying in %.1f s", self.idle_poll_seconds)
                 pushed = False
@@ -141,6 +145,16 @@ class Forwarder:
             self._wake.clear()
             if self.linger_seconds and not self._stopping.is_set():
                 time.sleep(self.linger_seconds)
+
+    def _report_unusable(self, exc: TransportError) -> None:
+        """One line (no traceback), at most every 30 s while it lasts."""
+        now = self._clock()
+        with self._lock:
+            if now - self._last_unusable_report < _WARN_EVERY_SECONDS:
+                return
+            self._last_unusable_report = now
+        logger.error("The outbox forwarder cannot use the outbox: %s; retrying every %.1f s.", exc,
+                     self.idle_poll_seconds)
 
     # -- one batch -------------------------------------------------------------------------------------
     def forward_once(self, *, linger: bool = True) -> bool:

@@ -9,7 +9,6 @@ what it could not push stays in the file for the next forwarder (logged).
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import threading
 from typing import Callable, Sequence
@@ -22,7 +21,6 @@ from .producer import Producer
 
 __all__ = ["OutboxProducer", "EXIT_DRAIN_SECONDS", "FORWARDER_MODES"]
 
-logger = logging.getLogger("cfq_shim.outbox")
 
 #: How long interpreter exit waits for the in-process forwarder to push what is left.
 EXIT_DRAIN_SECONDS = 10.0
