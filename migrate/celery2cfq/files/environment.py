@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 
 from ..fixers.broker import classify_url
 from ..model import Options
@@ -77,11 +78,26 @@ def cloudflare_variables_message(name: str, broker: str) -> str:
     return f"{name} now names {broker} (the old URL, with any credentials in it, was dropped){needs}"
 
 
+#: ``${NAME:-default}`` / ``${NAME-default}``: a variable with a default (shell, compose).
+_DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?-)([^{}]+)\}")
+
+
 def rewrite_assignment(name: str, value: Text, options: Options, *, quoted: str = "") -> tuple[list[Edit], list[Note]]:
     """Edits for ``NAME=value`` where ``value`` is the text after ``=`` (without the quotes it
     had, ``quoted`` being that quote character, if any)."""
     where = value.positions[0]
     if name in BROKER_VARIABLES:
+        fallback = _DEFAULTED.fullmatch(value.value)
+        verdict = classify_url(fallback.group(3)) if fallback is not None and "$" not in fallback.group(3) else None
+        if verdict == "shim":  # ${CELERY_BROKER_URL:-cloudflare://}: migrated (by a first run, or by hand)
+            return [], []
+        if fallback is not None and verdict == "replace":
+            # ${CELERY_BROKER_URL:-redis://redis:6379/0} (compose, shell): the default is ours to change.
+            start, end = fallback.span(3)
+            message = cloudflare_variables_message(name, options.broker)
+            return [Edit(*value.span(start, end), options.broker)], [Note(where, "CFQ701", (
+                f"{message}; the default of ${{{fallback.group(1)}}} became {options.broker}: where "
+                f"{fallback.group(1)} is set, set it to {options.broker} too"))]
         if "$" in value.value:
             return [], [Note(where, "CFQ702", f"{name} comes from another variable ({value.value}); make it "
                              f"{options.broker} where that variable is set")]

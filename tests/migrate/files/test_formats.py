@@ -239,3 +239,20 @@ def test_an_unreadable_lock_file_is_reported(tmp_path):
     result, after = migrate(tmp_path, {"poetry.lock": '[[package]\nname = "celery"\n'})
     assert after["poetry.lock"] == '[[package]\nname = "celery"\n'
     assert "could not read the lock file" in result.files[0].error
+
+
+@pytest.mark.parametrize(("name", "before", "after"), [
+    ("docker-compose.yml", "services:\n  w:\n    environment:\n      CELERY_BROKER_URL: ${CELERY_BROKER_URL:-redis://r:6379/0}\n",
+     "services:\n  w:\n    environment:\n      CELERY_BROKER_URL: ${CELERY_BROKER_URL:-cloudflare://}\n"),
+    ("docker-compose.yml", "services:\n  w:\n    environment:\n      - CELERY_BROKER_URL=${BROKER-amqp://u:pw@mq//}\n",
+     "services:\n  w:\n    environment:\n      - CELERY_BROKER_URL=${BROKER-cloudflare://}\n"),
+    (".env", 'export BROKER_URL="${BROKER_URL:-redis://localhost}"\n', 'export BROKER_URL="${BROKER_URL:-cloudflare://}"\n'),
+])
+def test_a_broker_variable_with_a_default_gets_a_new_default(tmp_path, name, before, after):
+    result, files = migrate(tmp_path, {name: before})
+    assert files[name] == after
+    (finding,) = result.files[0].findings
+    assert finding.code == "CFQ701" and "is set, set it to cloudflare:// too" in finding.message
+    assert "pw@" not in finding.message
+    again = run([tmp_path], options=Options(), jobs=1, write=False)
+    assert again.summary.files_changed == 0 and not again.files[0].findings
