@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from ..model import Options, SourceError
 from .commands import ListItem, rewrite_shell, rewrite_word_list
-from .edits import Edit, Note, Text
+from .edits import Edit, Note, Text, apply_edits
 from .environment import is_celery_variable, rewrite_assignment
 
 __all__ = ["yaml_file"]
@@ -58,8 +58,22 @@ def yaml_file(source: str, options: Options) -> Result:
     walker = _Walker(source, options)
     for document in documents:
         if document is not None:
+            walker.secret_data = _secret_data(document)
             walker.walk(document, key=None)
     return walker.edits, walker.notes
+
+
+def _secret_data(document) -> object | None:
+    """The ``data:`` mapping of a Kubernetes Secret (values in base64), or None."""
+    from ruamel.yaml.nodes import MappingNode, ScalarNode
+
+    if not isinstance(document, MappingNode):
+        return None
+    pairs = {k.value: v for k, v in document.value if isinstance(k, ScalarNode)}
+    kind = pairs.get("kind")
+    if isinstance(kind, ScalarNode) and kind.value == "Secret" and isinstance(pairs.get("data"), MappingNode):
+        return pairs["data"]
+    return None
 
 
 class _Walker:
@@ -68,6 +82,8 @@ class _Walker:
         self.options = options
         self.edits: list[Edit] = []
         self.notes: list[Note] = []
+        #: the current document's Secret ``data:`` mapping (base64 values), if it is a Secret
+        self.secret_data: object | None = None
 
     def _add(self, result: Result) -> None:
         self.edits += result[0]
@@ -93,7 +109,9 @@ class _Walker:
                     continue
                 if isinstance(name, str) and isinstance(value, ScalarNode) and is_celery_variable(name):
                     text = scalar_text(self.source, value)
-                    if text is not None and str(getattr(value.tag, "value", value.tag)).endswith(":str"):
+                    if text is not None and node is self.secret_data:
+                        self._add(self._secret_value(name, text))
+                    elif text is not None and str(getattr(value.tag, "value", value.tag)).endswith(":str"):
                         self._add(rewrite_assignment(name, text, self.options))
                     continue
                 self.walk(value, key=name)
@@ -117,6 +135,23 @@ class _Walker:
                                        "escapes or folding is left as it is; rewrite it by hand"))
             else:
                 self._add(rewrite_shell(text, foreground=str(key).lower() not in _SCRIPT_KEYS))
+
+    def _secret_value(self, name: str, text: Text) -> Result:
+        """A Secret's ``data:`` value is base64: decoded to be read, written back encoded. Neither the
+        old value nor anything decoded from it goes into a finding."""
+        import base64
+        import binascii
+
+        try:
+            decoded = base64.b64decode(text.value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return [], [Note(text.positions[0], "CFQ702", f"{name} in this Secret is not base64 text; left as it is")]
+        edits, notes = rewrite_assignment(name, Text.at(decoded, 0), self.options)
+        if not edits:
+            return [], [Note(text.positions[0], note.code, note.message.split(" (")[0] if note.code == "CFQ702"
+                             else note.message) for note in notes]
+        new = base64.b64encode(apply_edits(decoded, edits).encode()).decode("ascii")
+        return [Edit(*text.span(0, len(text.value)), new)], [Note(text.positions[0], n.code, n.message) for n in notes]
 
     def _environment_item(self, item) -> None:
         """``- CELERY_BROKER_URL=redis://…`` in a compose ``environment:`` list."""

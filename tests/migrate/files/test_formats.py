@@ -256,3 +256,17 @@ def test_a_broker_variable_with_a_default_gets_a_new_default(tmp_path, name, bef
     assert "pw@" not in finding.message
     again = run([tmp_path], options=Options(), jobs=1, write=False)
     assert again.summary.files_changed == 0 and not again.files[0].findings
+
+
+def test_a_kubernetes_secret_value_is_rewritten_in_base64_and_never_shown(tmp_path):
+    import base64
+
+    old = base64.b64encode(b"redis://:hunter2@redis:6379/0").decode()
+    text = (f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: celery\ndata:\n  CELERY_BROKER_URL: {old}\n"
+            "  OTHER: aGk=\n---\nkind: ConfigMap\ndata:\n  CELERY_BROKER_URL: amqp://mq//\n")
+    result, after = migrate(tmp_path, {"k8s/secret.yaml": text})
+    new = base64.b64encode(b"cloudflare://").decode()
+    assert after["k8s/secret.yaml"] == text.replace(old, new).replace("amqp://mq//", "cloudflare://")
+    assert [(f.code, f.line) for f in result.files[0].findings] == [("CFQ701", 6), ("CFQ701", 11)]
+    assert all("hunter2" not in f.message and old not in f.message for f in result.files[0].findings)
+    assert run([tmp_path], options=Options(), jobs=1, write=False).summary.files_changed == 0
