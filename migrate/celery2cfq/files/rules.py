@@ -186,7 +186,8 @@ _RULES = (
     Rule(
         "CFQ701", "broker-url-variable", "`CELERY_BROKER_URL=redis://…` becomes `cloudflare://`",
         "In `.env` files, systemd `Environment=` and environment files, Dockerfile `ENV`, supervisor "
-        "`environment=`, compose `environment:` (mapping and list), Kubernetes `env:` and Helm values. Also "
+        "`environment=`, compose `environment:` (mapping and list), Kubernetes `env:`, ConfigMaps and Secrets (`data:` in base64, "
+        "decoded to be read and written back encoded) and Helm values. Also "
         "`BROKER_URL`, `CELERY_BROKER`, `CELERY_BROKER_READ_URL`/`_WRITE_URL`. The value becomes the run's broker "
         "(`--broker`, default `cloudflare://`); the old URL, credentials included, is dropped. The finding lists "
         "the variables cfq-shim reads (`CLOUDFLARE_API_TOKEN`, `CLOUDFLARE_ACCOUNT_ID`): they belong in the "
