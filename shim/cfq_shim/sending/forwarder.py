@@ -25,13 +25,13 @@ import math
 import os
 import threading
 import time
-from typing import Callable
+from typing import Callable, Protocol, Sequence
 
 from ..transport.base import Overloaded, TransportError
-from .outbox import Claim, Outbox
+from .outbox import Claim, OutboxStats
 from .producer import Producer
 
-__all__ = ["Forwarder", "DEFAULT_LINGER_SECONDS", "DEFAULT_LAG_WARNING_SECONDS", "drain_before_exit"]
+__all__ = ["Forwarder", "ForwardedOutbox", "DEFAULT_LINGER_SECONDS", "DEFAULT_LAG_WARNING_SECONDS", "drain_before_exit"]
 
 logger = logging.getLogger("cfq_shim.outbox")
 
@@ -49,12 +49,30 @@ _BACKOFF_MAX_MS = 30_000
 _WARN_EVERY_SECONDS = 30.0
 
 
+class ForwardedOutbox(Protocol):
+    """What a forwarder drains: the local outbox file (:class:`~.outbox.Outbox`) and the Django
+    transactional outbox's table (``cfq_shim.django.outbox.store.DatabaseOutbox``)."""
+
+    path: str
+
+    def claim(self, destination: str, owner: str, *, max_messages: int, max_bytes: int,
+              per_second: int | None = None, min_age_ms: int = 0) -> Claim | None: ...
+
+    def delete(self, seqs: Sequence[int], *, destination: str) -> None: ...
+
+    def release(self, seqs: Sequence[int], *, destination: str, backoff_ms: int, error: str) -> None: ...
+
+    def stats(self, destination: str | None = None) -> OutboxStats: ...
+
+    def depth(self, destination: str) -> int: ...
+
+
 class Forwarder:
     """Pushes one destination's messages from ``outbox`` through ``producer`` (a durable Producer)."""
 
     def __init__(
         self,
-        outbox: Outbox,
+        outbox: "ForwardedOutbox",
         producer: Producer,
         *,
         destination: str,

@@ -126,7 +126,7 @@ def make_forwarder(app: "Celery", *, using: str | None = None, max_in_flight: in
     if idle_poll_seconds is not None:
         options["idle_poll_seconds"] = idle_poll_seconds
     lag = float(getattr(app.conf, "cfq_outbox_lag_warning_seconds", DEFAULT_LAG_WARNING_SECONDS))
-    return Forwarder(_outbox(alias), producer, destination=app.transport.destination,  # type: ignore[arg-type]
+    return Forwarder(_outbox(alias), producer, destination=app.transport.destination,
                      lag_warning_seconds=lag, **options)
 
 

@@ -87,7 +87,7 @@ class DatabaseOutbox:
 
     # -- forwarding ---------------------------------------------------------------------------------------
     def claim(self, destination: str, owner: str, *, max_messages: int, max_bytes: int,
-              min_age_ms: int = 0, **_unused: Any) -> Claim | None:
+              per_second: int | None = None, min_age_ms: int = 0, **_unused: Any) -> Claim | None:
         """Claim the oldest unclaimed messages of one queue: at most ``max_messages`` and ``max_bytes``.
         A queue with a message backing off after a failed push waits whole (order). ``min_age_ms``: leave
         a queue alone while its oldest message is younger and fewer than a full batch wait.
