@@ -212,6 +212,10 @@ def rewrite_word_list(words: WordList) -> tuple[list[Edit], list[Note]]:
 
 
 def _list_script_index(items: Sequence[ListItem]) -> int | None:
+    """The item that is a shell script: ``["sh", "-c", SCRIPT]``, or a compose healthcheck's
+    ``["CMD-SHELL", SCRIPT]``."""
+    if len(items) == 2 and items[0].value == "CMD-SHELL":
+        return 1
     for k, item in enumerate(items[:-1]):
         if posixpath.basename(item.value) in SHELLS:
             for j in range(k + 1, len(items) - 1):

@@ -32,7 +32,7 @@ __all__ = ["yaml_file"]
 Result = tuple[list[Edit], list[Note]]
 
 _COMMAND_KEYS = frozenset({"command", "entrypoint", "args", "cmd", "run", "script", "exec", "start",
-                           "startcommand", "start_command"})
+                           "startcommand", "start_command", "test"})  # test: a compose healthcheck's
 #: CI steps (GitHub Actions ``run:``, GitLab ``script:``, a string or a list of lines): shell
 #: scripts, where a command that no longer detaches makes the next line wait; the other keys are
 #: run by a process manager.

@@ -270,3 +270,13 @@ def test_a_kubernetes_secret_value_is_rewritten_in_base64_and_never_shown(tmp_pa
     assert [(f.code, f.line) for f in result.files[0].findings] == [("CFQ701", 6), ("CFQ701", 11)]
     assert all("hunter2" not in f.message and old not in f.message for f in result.files[0].findings)
     assert run([tmp_path], options=Options(), jobs=1, write=False).summary.files_changed == 0
+
+
+def test_compose_healthchecks(tmp_path):
+    text = ('services:\n  w:\n    healthcheck:\n      test: ["CMD-SHELL", "celery -A proj inspect ping -d celery@$$HOSTNAME"]\n'
+            '  v:\n    healthcheck:\n      test: ["CMD", "celery", "-A", "proj", "status"]\n'
+            "  u:\n    healthcheck:\n      test: celery -A proj inspect ping\n")
+    result, after = migrate(tmp_path, {"docker-compose.yml": text})
+    assert after["docker-compose.yml"] == text.replace('"celery -A', '"cfq-shim -A').replace(
+        '"celery", "-A"', '"cfq-shim", "-A"').replace("test: celery", "test: cfq-shim")
+    assert not result.files[0].findings
