@@ -5,11 +5,20 @@ from __future__ import annotations
 #: Bumped when the tables change; a file written by a newer version is refused with a clear error.
 SCHEMA_VERSION = 1
 
-#: Set on every connection. WAL lets readers run beside the one writer; NORMAL skips the fsync on
-#: each commit (a power cut can lose the last commits, never corrupt the file).
+#: Pages of write-ahead log past which a commit also checkpoints (SQLite's default is 1,000).
+AUTOCHECKPOINT_PAGES = 10_000
+
+#: Set on every connection. WAL lets readers run beside the one writer. ``synchronous=NORMAL``: a commit
+#: is written to the log but not fsynced, so it survives the process being killed (``kill -9``: the OS
+#: holds the write); a power cut or OS crash can lose what the OS had not written out yet, never
+#: corrupt the file. The fsyncs happen at checkpoints, two or three each, run by whichever connection
+#: commits past ``wal_autocheckpoint`` pages: at SQLite's 1,000 a producer paid them every ~290
+#: ``.delay()`` calls, most of a call's wall time on a busy disk (measured: 215 fsyncs, 0.95 s, in
+#: 20,000 calls; 26 fsyncs, 0.37 s at 10,000 pages). The log then grows to ~40 MB between checkpoints.
 CONNECTION_PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
     "PRAGMA temp_store=MEMORY",
+    f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}",
 )
 
 TABLES = (
