@@ -114,6 +114,8 @@ class Celery:
         self._backend: Any = None
         self._producer: Producer | None = None
         self._limits: Limits | None = None
+        self._always_eager = False
+        self._always_eager_read_at = -1
         self._connect_lock = threading.Lock()
         self.hostname = socket.gethostname()
         self.control = Control(self)
@@ -184,6 +186,14 @@ class Celery:
         for key, value in dict(source).items():
             if not self.conf.is_set(key):
                 self.conf[key] = value
+
+    def always_eager(self) -> bool:
+        """``conf.task_always_eager``, read again only after the settings changed: every ``.delay()`` asks."""
+        conf = self.conf
+        if self._always_eager_read_at != conf.changes or conf._sources:
+            self._always_eager = bool(conf.task_always_eager)
+            self._always_eager_read_at = conf.changes
+        return self._always_eager
 
     @property
     def limits(self) -> Limits:
@@ -493,7 +503,7 @@ class Celery:
         anything is sent when the call cannot be carried.
         """
         warn_ignored_options(name, options)
-        if task_type is None and self.conf.task_always_eager:
+        if task_type is None and self.always_eager():
             warnings.warn("send_task ignores task_always_eager: the task is sent to the broker", AlwaysEagerIgnored, stacklevel=2)
         check_arguments(name, args, kwargs)
         task_id = task_id or new_task_id()

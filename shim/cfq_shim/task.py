@@ -274,7 +274,7 @@ class Task:
         app = self.app
         if self.typing and isinstance(args or (), (list, tuple)) and isinstance(kwargs or {}, dict):
             self._check_arguments(args or (), kwargs or {})
-        if app.conf.task_always_eager:
+        if app.always_eager():
             return self.apply(args, kwargs, task_id=task_id or str(uuid.uuid4()), link=link, link_error=link_error, **options)
         if self.queue is not None and "queue" not in options:
             options["queue"] = self.queue

@@ -143,3 +143,26 @@ def _without_times(body: str) -> dict:
     """The body with eta/expires (read from the clock at each send) reduced to whether they are set."""
     wire = json.loads(body)
     return {**wire, "eta": wire["eta"] is not None, "expires": wire["expires"] is not None}
+
+
+def test_always_eager_is_read_again_whenever_the_settings_change():
+    from cfq_shim.result import EagerResult
+
+    app = Celery("eagerness", broker="memory://")
+
+    @app.task
+    def add(x, y):
+        return x + y
+
+    assert not isinstance(add.delay(1, 2), EagerResult)
+    app.conf.task_always_eager = True
+    assert add.delay(1, 2).get() == 3 and isinstance(add.delay(1, 2), EagerResult)
+    app.conf.update(task_always_eager=False)
+    assert not isinstance(add.delay(1, 2), EagerResult)
+
+    class Settings:
+        task_always_eager = True
+
+    app.config_from_object(Settings)  # read lazily, on the next look at the settings
+    assert isinstance(add.delay(1, 2), EagerResult)
+    app.close()

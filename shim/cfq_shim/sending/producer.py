@@ -63,7 +63,7 @@ class Producer:
         """Send one body to ``queue`` (created on first use where the transport allows it)."""
         if queue not in self._declared:
             self._ensure_queue(queue)
-        self.transport.send(queue, body, delay_seconds=self._delay(delay_seconds))
+        self.transport.send(queue, body, delay_seconds=self._delay(delay_seconds) if delay_seconds else 0)
 
     def send_batch(self, queue: str, items: Sequence[tuple[str, int]]) -> None:
         """Send ``(body, delay_seconds)`` items that already form one batch within the limits (an outbox
