@@ -137,6 +137,19 @@ class FilesIndex:
         return variable is not None and variable in self.option_variables
 
 
+_CI_BROKER = ("; this is a CI configuration: tests need no Cloudflare account with memory:// (one process) or "
+              "sqlite:///tasks.db (a worker and the tests in several processes): pass --broker, or edit it")
+
+
+def _is_ci_config(key: str) -> bool:
+    """A CI pipeline's file (GitHub Actions, GitLab, CircleCI, Bitbucket, Azure), where the broker
+    usually serves tests rather than a deployment."""
+    name = posixpath.basename(key).lower()
+    return (key.startswith(".github/workflows/") or "/.github/workflows/" in key
+            or name in (".gitlab-ci.yml", "bitbucket-pipelines.yml", "azure-pipelines.yml")
+            or key.endswith(".circleci/config.yml"))
+
+
 def build_index(sources: Mapping[str, str]) -> FilesIndex:
     """The :class:`FilesIndex` of the non-Python candidates (key -> text)."""
     defined: set[str] = set()
@@ -176,6 +189,8 @@ def transform_file(source: str, *, path: str, index: object = None, options: Opt
         edits, notes = _formatter(kind)(source, options)
     if isinstance(index, FilesIndex):
         notes = [note for note in notes if not index.defines_options_at(source, note)]
+    if _is_ci_config(path):
+        notes = [Note(n.offset, n.code, n.message + _CI_BROKER) if n.code == "CFQ701" else n for n in notes]
     edits = sorted(set(edits))  # a YAML anchor's node is reached once per alias: the same edit, once
     if not options.enabled(pytest_options.CODE):
         # The removals of "-p celery.contrib.pytest" from pytest command lines (in any format's

@@ -280,3 +280,12 @@ def test_compose_healthchecks(tmp_path):
     assert after["docker-compose.yml"] == text.replace('"celery -A', '"cfq-shim -A').replace(
         '"celery", "-A"', '"cfq-shim", "-A"').replace("test: celery", "test: cfq-shim")
     assert not result.files[0].findings
+
+
+def test_a_ci_configurations_broker_finding_names_the_test_brokers(tmp_path):
+    files = {".github/workflows/ci.yml": "jobs:\n  t:\n    env:\n      CELERY_BROKER_URL: redis://localhost:6379/0\n",
+             ".env": "CELERY_BROKER_URL=redis://localhost:6379/0\n"}
+    result, _ = migrate(tmp_path, files)
+    messages = {r.path.rsplit("/", 1)[-1]: r.findings[0].message for r in result.files}
+    assert "memory://" in messages["ci.yml"] and "sqlite:///tasks.db" in messages["ci.yml"]
+    assert "memory://" not in messages[".env"]
