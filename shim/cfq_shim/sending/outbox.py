@@ -65,7 +65,7 @@ _INSERT = ("INSERT INTO outbox (destination, queue, body, cost, deliver_at_ms, e
 #: An upper bound of the depth, read from the two ends of the rowid tree (two lookups; a single
 #: ``SELECT min(seq), max(seq)`` would scan the whole table).
 _DEPTH_BOUND = "SELECT coalesce((SELECT max(seq) FROM outbox) - (SELECT min(seq) FROM outbox) + 1, 0)"
-#: One message, inserted only while the depth bound is below the last parameter.
+#: One message, inserted only while the depth bound is at most the last parameter (the bound less one).
 _INSERT_ONE = ("INSERT INTO outbox (destination, queue, body, cost, deliver_at_ms, enqueued_at_ms) "
                f"SELECT ?, ?, ?, ?, ?, ? WHERE ({_DEPTH_BOUND[len('SELECT '):]}) <= ?")
 _OLDEST = "SELECT enqueued_at_ms FROM outbox WHERE seq = (SELECT min(seq) FROM outbox)"
