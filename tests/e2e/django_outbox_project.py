@@ -345,17 +345,20 @@ class Project:
 
     def outbox_rows(self) -> int:
         """Rows in the transactional outbox table (read with the database's own client library)."""
+        return self.count_rows("cfq_shim_outbox")
+
+    def count_rows(self, table: str) -> int:
         database = json.loads(self.env["OUTBOX_DATABASES"])["default"]
         if database["ENGINE"].endswith("sqlite3"):
             import sqlite3
 
             with contextlib.closing(sqlite3.connect(database["NAME"], timeout=30)) as conn:
-                return conn.execute("SELECT count(*) FROM cfq_shim_outbox").fetchone()[0]
+                return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         import psycopg
 
         with psycopg.connect(host=database["HOST"], port=database["PORT"], user=database["USER"],
                              dbname=database["NAME"]) as conn:
-            return conn.execute("SELECT count(*) FROM cfq_shim_outbox").fetchone()[0]
+            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
     def run_worker_until(self, done: Callable[[], bool], log: Path, loglevel: str = "warning") -> None:
         """A real worker (-P solo) runs until ``done()`` holds (or the deadline), then stops warm."""

@@ -21,7 +21,6 @@ from django_outbox_project import DEADLINE_SECONDS, Project, wait_for
 from test_django_outbox import databases, postgres_url  # noqa: F401 - fixtures
 
 BATCHES = 400
-KILLED_PART = 200
 SIZE = 20
 
 
@@ -37,7 +36,7 @@ def test_kill_9_of_the_writer_and_of_forwarders_mid_push_runs_exactly_the_commit
     deadline = time.monotonic() + 4 * DEADLINE_SECONDS
 
     # Given a writer killed at random points, mid-transaction or between two, its forwarder thread with it
-    # (mid-push or idle), while it writes the first KILLED_PART of the batches ...
+    # (mid-push or idle) ...
     def writer(batches: int, forwarder_mode: str) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "scenario.py", f"writer:{batches}:{SIZE}"], cwd=project.root,
                                 env={**project.env, "OUTBOX_FORWARDER": forwarder_mode},
@@ -46,15 +45,18 @@ def test_kill_9_of_the_writer_and_of_forwarders_mid_push_runs_exactly_the_commit
     for _ in range(10):
         if kills["writer"] >= 5:
             break
-        process = writer(KILLED_PART, "thread")
-        try:
-            process.wait(chance.uniform(0.6, 1.5))
-        except subprocess.TimeoutExpired:
+        # Each run has 30 transactions to do; it is killed once it committed one of them, a moment later.
+        before = project.count_rows("shop_order")
+        process = writer(before + 30, "thread")
+        wait_for(lambda: project.count_rows("shop_order") > before or process.poll() is not None,
+                 what="the writer to commit")
+        time.sleep(chance.uniform(0.0, 0.05))
+        if process.poll() is None:
             process.kill()
             kills["writer"] += 1
         process.wait(DEADLINE_SECONDS)
     # ... then, unkilled and leaving the forwarding to the command, the rest (a backlog of at least
-    # BATCHES - KILLED_PART transactions)
+    # BATCHES - 150 transactions)
     assert writer(BATCHES, "external").wait(4 * DEADLINE_SECONDS) == 0
     committed = project.committed_batches()
     expected = {f"b{batch}-{n}" for batch in committed for n in range(SIZE)}
