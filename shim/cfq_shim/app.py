@@ -502,10 +502,12 @@ class Celery:
         Raises :class:`~cfq_shim.exceptions.EncodeError` (naming the task and the size or reason) before
         anything is sent when the call cannot be carried.
         """
-        warn_ignored_options(name, options)
+        if options:
+            warn_ignored_options(name, options)
         if task_type is None and self.always_eager():
             warnings.warn("send_task ignores task_always_eager: the task is sent to the broker", AlwaysEagerIgnored, stacklevel=2)
-        check_arguments(name, args, kwargs)
+        if type(args) is not tuple or (kwargs is not None and type(kwargs) is not dict):  # else nothing to check
+            check_arguments(name, args, kwargs)
         task_id = task_id or new_task_id()
         parent = None
         if _tls.task_stack:
@@ -516,7 +518,8 @@ class Celery:
                     root_id = request.root_id or request.id
                 if parent_id is None:
                     parent_id = request.id
-        headers = result_headers(headers, options)
+        if options:  # what a plain call carries in its headers needs an option to differ
+            headers = result_headers(headers, options)
         if root_id is None:
             root_id = task_id
         if queue is None:

@@ -173,7 +173,12 @@ class EmbeddedStore:
         Every ``.delay()`` comes here, so it checks and inserts the one message itself rather than
         through :meth:`push_batch`'s lists (same checks, same SQL: :meth:`_insert`)."""
         limits = self.limits
-        cost = validation.check_message(body, limits)
+        if type(body) is str and body.isascii():  # the usual JSON envelope: as many bytes as characters
+            cost = len(body) + limits.message_metadata_bytes
+            if cost > limits.max_message_bytes:
+                validation.check_message(body, limits)  # raises, with the message's sizes
+        else:
+            cost = validation.check_message(body, limits)
         if content_type != "text":
             validation.check_content_type(content_type)
         if delay_seconds is not None and (delay_seconds != 0 or type(delay_seconds) is not int):

@@ -55,13 +55,19 @@ class StoreTransport(Transport):
         queue_id = self._queue_id(name)
         try:
             return operation(queue_id, *args, **kwargs)
-        except QueueNotFound:
-            with self._ids_lock:
-                self._ids.pop(name, None)
-            fresh = self._queue_id(name)  # raises QueueNotFound naming the queue
-            if fresh == queue_id:
-                raise
-            return operation(fresh, *args, **kwargs)
+        except QueueNotFound as exc:
+            return self._with_fresh_id(name, queue_id, exc, operation, *args, **kwargs)
+
+    def _with_fresh_id(self, name: str, stale_id: str, error: QueueNotFound, operation: Callable[..., T],
+                       *args: Any, **kwargs: Any) -> T:
+        """``operation`` again with ``name``'s id looked up afresh (deleted, perhaps re-created, by another
+        process); ``error`` again when the id did not change."""
+        with self._ids_lock:
+            self._ids.pop(name, None)
+        fresh = self._queue_id(name)  # raises QueueNotFound naming the queue
+        if fresh == stale_id:
+            raise error
+        return operation(fresh, *args, **kwargs)
 
     # -- queues -----------------------------------------------------------------------------------------
     def declare_queue(self, name: str, settings: QueueSettings | None = None) -> None:
@@ -107,7 +113,13 @@ class StoreTransport(Transport):
 
     # -- producing --------------------------------------------------------------------------------------
     def send(self, queue: str, body: str, *, delay_seconds: int = 0) -> None:
-        self._call(queue, self.store.push, body, content_type="text", delay_seconds=delay_seconds)
+        # _call's work written out: every .delay() comes here.
+        queue_id = self._ids.get(queue) or self._queue_id(queue)
+        try:
+            self.store.push(queue_id, body, content_type="text", delay_seconds=delay_seconds)
+        except QueueNotFound as exc:
+            self._with_fresh_id(queue, queue_id, exc, self.store.push, body, content_type="text",
+                                delay_seconds=delay_seconds)
 
     def send_batch(self, queue: str, messages: Sequence[OutgoingMessage]) -> None:
         items = [(m.body, "text", m.delay_seconds) for m in messages]
