@@ -20,6 +20,7 @@ from cfq_shim.transport.sqlite import SQLiteTransport
 
 TOTAL = 10_000
 DEADLINE_SECONDS = 300
+MIN_CALLS_PER_RUN = 50  # a producer is killed only after this many calls of its own
 
 APP = """
 import os
@@ -55,6 +56,14 @@ for n in range(max(done, default=-1) + 1, int(sys.argv[1])):
 """
 
 
+def _count_lines(path: Path) -> int:
+    try:
+        with open(path, "rb") as file:
+            return file.read().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
 def _numbers(path: Path) -> list[int]:
     return [int(line) for line in path.read_text().split()] if path.exists() else []
 
@@ -83,23 +92,30 @@ def test_kill_9_of_producers_and_forwarders_loses_no_acknowledged_task_and_runs_
     kills = Counter()
     deadline = time.monotonic() + DEADLINE_SECONDS
     try:
-        # Given producers killed at random points until one finishes all the calls
+        # Given producers killed at random points until one finishes all the calls. The point is drawn in
+        # calls acknowledged, not in seconds: a timer raced the producer's speed and, on a fast machine, the
+        # producer finished before enough kills had happened.
         while True:
             assert time.monotonic() < deadline, "the producers did not finish in time"
+            done = len(_numbers(acked))
             producer = start("producer", [sys.executable, "-c", PRODUCER, str(TOTAL)])
-            if kills["producer"] < 10:
-                try:
-                    producer.wait(chance.uniform(0.1, 0.6))
-                except subprocess.TimeoutExpired:
-                    producer.kill()
-                    kills["producer"] += 1
-            if producer.wait(DEADLINE_SECONDS) == 0:
-                break
-            if chance.random() < 0.6:  # ... and the forwarder process too, mid-push or idle
-                forwarder.kill()
-                forwarder.wait(10)
-                kills["forwarder"] += 1
-                forwarder = start("forward", [*cli, "forward", "-l", "warning"])
+            if kills["producer"] < 10 and TOTAL - done > 4 * MIN_CALLS_PER_RUN:
+                target = done + chance.randint(MIN_CALLS_PER_RUN, (TOTAL - done) // 4)
+                while producer.poll() is None and _count_lines(acked) < target:
+                    assert time.monotonic() < deadline, "the producer made no progress"
+                    time.sleep(0.002)
+                assert producer.poll() is None, "the producer ended before its kill point"
+                producer.kill()
+                assert producer.wait(10) == -signal.SIGKILL
+                kills["producer"] += 1
+                if kills["producer"] % 2 or chance.random() < 0.3:  # ... and the forwarder too, mid-push or idle
+                    forwarder.kill()
+                    forwarder.wait(10)
+                    kills["forwarder"] += 1
+                    forwarder = start("forward", [*cli, "forward", "-l", "warning"])
+                continue
+            assert producer.wait(DEADLINE_SECONDS) == 0, "the last producer failed: see its log"
+            break
         assert kills["producer"] >= 5 and kills["forwarder"] >= 2
         # When the forwarders and the worker have drained everything
         transport = SQLiteTransport(str(tmp_path / "queues.sqlite3"))
