@@ -331,8 +331,26 @@ def _verify(output: str, *, key: str, index: Any, options: Options, transform_so
 
 
 def _internal_error(exc: BaseException) -> str:
+    missing = _missing_dependency(exc)
+    if missing is not None:
+        # Not a bug to report: an installation that lost one of celery2cfq's own dependencies (an old
+        # virtualenv, a hand-picked install). Say which and how to get it back.
+        return (f"celery2cfq's dependency {missing!r} is not installed (No module named {exc.name!r}); "
+                "reinstall celery2cfq (pip install --upgrade celery2cfq, or pip install -e . in a checkout)")
     text = str(exc).splitlines()[0][:200] if str(exc) else ""
     return f"{INTERNAL_ERROR}: {type(exc).__name__}" + (f": {text}" if text else "")
+
+
+#: Top-level modules of celery2cfq's declared dependencies (pyproject.toml) -> the distribution to name.
+_DEPENDENCY_MODULES = {"libcst": "libcst", "click": "click", "tomlkit": "tomlkit", "ruamel": "ruamel.yaml",
+                       "packaging": "packaging", "tomli": "tomli"}
+
+
+def _missing_dependency(exc: BaseException) -> str | None:
+    """The distribution named by a ModuleNotFoundError of one of our declared dependencies, or None."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return None
+    return _DEPENDENCY_MODULES.get(exc.name.partition(".")[0])
 
 
 def _first_difference_line(a: str, b: str) -> int:

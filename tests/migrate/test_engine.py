@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 from pathlib import Path
@@ -92,6 +93,32 @@ def test_fixer_bug_is_an_internal_error_for_that_file_only(project: Path):
     boom = by_path(result)["boom.py"]
     assert boom.error == "internal error in celery2cfq (please report): KeyError: 'fixer bug'"
     assert by_path(result)["tasks.py"].changed
+
+
+def test_a_missing_dependency_names_it_and_the_fix_instead_of_asking_for_a_report(project: Path, monkeypatch):
+    def transform(source, **kwargs):
+        if "BOOM" in source:
+            raise ModuleNotFoundError("No module named 'ruamel'", name="ruamel")
+        return FAKE.transform_source(source, **kwargs)
+
+    (project / "boom.py").write_text("BOOM = 1\n")
+    codemod = dataclasses.replace(FAKE, transform_source=transform)
+    result = run([project], codemod=codemod, options=Options(), write=True)
+    assert by_path(result)["boom.py"].error == (
+        "celery2cfq's dependency 'ruamel.yaml' is not installed (No module named 'ruamel'); reinstall celery2cfq "
+        "(pip install --upgrade celery2cfq, or pip install -e . in a checkout)")
+    assert result.exit_code(check_or_diff=False) == 2
+
+
+def test_a_missing_module_that_is_not_a_dependency_is_still_a_bug_to_report(project: Path):
+    def transform(source, **kwargs):
+        if "BOOM" in source:
+            raise ModuleNotFoundError("No module named 'celery2cfq.gone'", name="celery2cfq.gone")
+        return FAKE.transform_source(source, **kwargs)
+
+    (project / "boom.py").write_text("BOOM = 1\n")
+    result = run([project], codemod=dataclasses.replace(FAKE, transform_source=transform), options=Options())
+    assert by_path(result)["boom.py"].error.startswith("internal error in celery2cfq (please report): ModuleNotFoundError")
 
 
 @pytest.mark.parametrize("marker", ["UNSTABLE", "BROKEN"])
