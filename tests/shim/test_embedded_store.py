@@ -303,6 +303,23 @@ def test_the_file_is_in_wal_mode(tmp_path):
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_a_new_file_has_small_pages_and_an_old_file_keeps_its_own(tmp_path):
+    new = str(tmp_path / "new.sqlite3")
+    EmbeddedStore(new).close()
+    with sqlite3.connect(new) as conn:
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 2048
+    # A file written before (SQLite's 4,096-byte pages, WAL) is read and written as it is.
+    old = str(tmp_path / "old.sqlite3")
+    with sqlite3.connect(old) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+    with EmbeddedStore(old) as store:
+        queue_id = store.create_queue("q").queue_id
+        store.push(queue_id, "hello")
+        assert [m.body for m in store.pull(queue_id, batch_size=10).messages] == ["hello"]
+    with sqlite3.connect(old) as conn:
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+
+
 def test_a_file_from_a_newer_schema_is_refused_clearly(tmp_path):
     path = str(tmp_path / "future.sqlite3")
     with sqlite3.connect(path) as conn:

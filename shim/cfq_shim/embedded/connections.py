@@ -93,6 +93,8 @@ class Connections:
             cached_statements=256,
         )
         if not self.in_memory:
+            # Takes effect only on a new, empty file (before WAL, which fixes the size), so it runs first.
+            conn.execute(f"PRAGMA page_size={schema.PAGE_SIZE_BYTES}")
             self._enable_wal(conn)
         conn.execute(f"PRAGMA busy_timeout={0 if self.spin_on_lock else int(self._busy_timeout_ms)}")
         for pragma in (*schema.CONNECTION_PRAGMAS, *self._pragmas):

@@ -51,11 +51,11 @@ DEFAULT_MAX_MESSAGES = 1_000_000
 #: How long a forwarder's claim holds while its process lives (a push and its SDK retries fit easily).
 DEFAULT_CLAIM_MS = 120_000
 _BUSY_TIMEOUT_MS = 30_000
-#: Each connection checkpoints the write-ahead log by itself only past this many pages (about 40 MB):
+#: Each connection checkpoints the write-ahead log by itself only past this many pages (about 20 MB):
 #: forwarders checkpoint after every push (:meth:`Outbox.checkpoint`), so a ``.delay()`` never pays the
 #: fsyncs of a checkpoint unless no forwarder runs for a long while.
 _AUTOCHECKPOINT_PAGES = 10_000
-#: A forwarder restarts the log once it holds this many pages (about 16 MB; see Outbox.checkpoint).
+#: A forwarder restarts the log once it holds this many pages (about 8 MB; see Outbox.checkpoint).
 _RESTART_AT_PAGES = 4_096
 _RESTART_WAIT_MS = 100
 #: Reads of the candidates a claim makes at most when other forwarders keep taking them first.
@@ -409,7 +409,7 @@ class Outbox:
         producers commit, the log never becomes fully copied at the moment one of them starts writing,
         so it is never restarted and keeps growing; past :data:`_RESTART_AT_PAGES` a forwarder therefore
         runs a RESTART checkpoint, which holds the write lock for the little left to copy and a sync
-        (producers wait those few milliseconds, once per ~16 MB of log), after which the log starts
+        (producers wait those few milliseconds, once per ~8 MB of log), after which the log starts
         over. Connections checkpoint by themselves only past :data:`_AUTOCHECKPOINT_PAGES` (no
         forwarder running)."""
         try:
