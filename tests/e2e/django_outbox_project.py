@@ -44,6 +44,15 @@ FILES = {
         CELERY_TASK_DEFAULT_QUEUE = "shop"
         CELERY_CFQ_TRANSACTIONAL_OUTBOX = os.environ.get("OUTBOX_ON", "1") == "1"
         CELERY_CFQ_OUTBOX_FORWARDER = os.environ.get("OUTBOX_FORWARDER", "external")
+        DATABASE_ROUTERS = json.loads(os.environ.get("OUTBOX_ROUTERS", "[]"))
+    """,
+    "mysite/routers.py": """
+        class OutboxToOther:
+            # Sends the outbox table (only) to the database "other".
+            def db_for_write(self, model, **hints):
+                return "other" if model._meta.app_label == "cfq_shim_outbox" else None
+
+            db_for_read = db_for_write
     """,
     "mysite/celery.py": """
         import os
@@ -261,6 +270,21 @@ FILES = {
                 from cfq_shim.django.outbox.models import OutboxMessage
 
                 seen["rows"] = [OutboxMessage.objects.using(alias).count() for alias in ("default", "other")]
+            elif step == "routed":
+                # A router puts the outbox in "other"; the caller's transaction is on "default".
+                from cfq_shim.django.outbox.models import OutboxMessage
+
+                try:
+                    with transaction.atomic():
+                        Order.objects.create(title="routed")
+                        record.delay_on_commit("routed-rolled-back")
+                        raise RuntimeError("the view failed")
+                except Exception as exc:
+                    seen["error"] = f"{type(exc).__name__}: {exc}"
+                seen["rows"] = [OutboxMessage.objects.using(alias).count() for alias in ("default", "other")]
+                with transaction.atomic(using="other"):
+                    record.apply_async_on_commit(("routed-other",), using="other")
+                seen["rows_after_using_other"] = OutboxMessage.objects.using("other").count()
             elif step == "misconfigured":
                 try:
                     record.delay_on_commit("never")

@@ -169,6 +169,21 @@ def test_apply_async_on_commit_using_another_database_and_forward_database(tmp_p
     assert project.queued() == 1
 
 
+def test_a_router_that_puts_the_outbox_in_another_database_than_the_transaction_is_refused(tmp_path: Path):
+    # The row would be committed at once in "other" while the caller's transaction on "default" rolls
+    # back: the task would be enqueued for a rolled-back transaction. The call refuses, naming both.
+    databases = {alias: {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / f"{alias}.sqlite3")}
+                 for alias in ("default", "other")}
+    project = Project(tmp_path / "project", databases, OUTBOX_ROUTERS='["mysite.routers.OutboxToOther"]')
+    project.migrate()
+    project.run(sys.executable, "-m", "django", "migrate", "--database", "other", "-v", "0")
+    seen = project.scenario("routed")
+    assert seen["error"].startswith("ImproperlyConfigured: ") and "'default'" in seen["error"] \
+        and "'other'" in seen["error"], seen
+    assert seen["rows"] == [0, 0]  # nothing was written anywhere
+    assert seen["rows_after_using_other"] == 1  # a transaction on the outbox's own database is fine
+
+
 def test_a_forwarder_survives_its_database_going_away_and_pushes_once_it_is_back(tmp_path: Path):
     sqlite = tmp_path / "db.sqlite3"
     project = Project(tmp_path / "project", {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(sqlite)}})

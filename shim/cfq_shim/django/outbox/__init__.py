@@ -13,7 +13,9 @@ Then ``task.delay_on_commit(...)`` and ``task.apply_async_on_commit(...)`` INSER
 ``cfq_shim_outbox`` through Django's connection for the outbox model's database (the router's
 ``db_for_write``, ``"default"`` without a router; ``apply_async_on_commit(..., using=ALIAS)`` names
 another). Inside ``transaction.atomic()`` the row commits or rolls back with the caller's own rows,
-savepoints included; outside a transaction (autocommit) it is committed at once. A forwarder pushes the
+savepoints included; outside a transaction (autocommit) it is committed at once. A router that puts the
+outbox in another database than the transaction the call is in (``"default"``, or ``using``) is refused
+(ImproperlyConfigured): the row would commit at once there. A forwarder pushes the
 committed rows to the queue in bulk and deletes what the queue accepted: a thread of the process that
 wrote them (woken when the transaction commits; ``cfq_outbox_forwarder = "external"`` turns it off) and
 ``cfq-shim -A proj forward``.

@@ -90,6 +90,7 @@ def write(app: "Celery", send: Callable[[], Any], *, using: str | None = None) -
     (the AsyncResult). Nothing is written when ``send`` raises (an oversized message: EncodeError)."""
     alias = outbox_database(using)
     ensure_ready(alias)
+    _check_same_transaction(alias, using)
     with app.holding_sends() as held:
         result = send()
     if not held:
@@ -105,6 +106,21 @@ def write(app: "Celery", send: Callable[[], Any], *, using: str | None = None) -
     if forwarder is not None:
         transaction.on_commit(forwarder.wake, using=alias)
     return result
+
+
+def _check_same_transaction(alias: str, using: str | None) -> None:
+    """ImproperlyConfigured when the caller is in a transaction of the database ``delay_on_commit`` is
+    tied to (``using``, else ``"default"``, as Celery's) but a router puts the outbox in another one: the
+    row would commit there at once, and a rolled-back transaction would still enqueue its task."""
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    caller = using or DEFAULT_DB_ALIAS
+    if alias != caller and connections[caller].in_atomic_block:
+        raise ImproperlyConfigured(
+            f"the transactional outbox writes to the database {alias!r} (the router's db_for_write for "
+            f"{APP_LABEL}.OutboxMessage), but this call is inside a transaction of {caller!r}: the message "
+            f"would not commit or roll back with it. Route the outbox to {caller!r}, or call "
+            f"apply_async_on_commit(..., using={alias!r}) inside transaction.atomic(using={alias!r})")
 
 
 def _outbox(alias: str) -> "DatabaseOutbox":
