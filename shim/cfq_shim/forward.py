@@ -68,7 +68,10 @@ def forward_command(ctx: click.Context, once: bool, timeout_seconds: float, data
     if once:
         left = 0
         for forwarder in forwarders:
-            waiting = forwarder.drain(timeout_seconds)
+            try:
+                waiting = forwarder.drain(timeout_seconds)
+            except TransportError as exc:  # the outbox's database or file cannot be read
+                raise click.ClickException(str(exc)) from None
             click.echo(f"outbox {forwarder.outbox.path}: pushed {forwarder.pushed} message(s) in "
                        f"{forwarder.pushes} push(es); {waiting} left", err=True)
             left += waiting
@@ -99,5 +102,5 @@ def _database_forwarder(app: Any, database: str | None) -> Forwarder:
 
     try:
         return enqueue.make_forwarder(app, using=database)
-    except ImproperlyConfigured as exc:
+    except (ImproperlyConfigured, TransportError) as exc:
         raise click.ClickException(str(exc)) from None

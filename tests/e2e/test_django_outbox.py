@@ -121,6 +121,15 @@ def test_misconfigurations_name_the_fix(tmp_path: Path):
     assert project.queued() == 1  # the autocommit call was sent at once, as Celery's on_commit does
 
 
+def test_an_unreachable_database_is_one_line_in_forward_and_inspect(tmp_path: Path):
+    missing = tmp_path / "no-such-directory" / "db.sqlite3"  # SQLite cannot open it: as a server that is down
+    project = Project(tmp_path / "project", {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(missing)}})
+    for command in (("forward", "--once"), ("forward",), ("inspect",)):
+        done = project.cfq(*command, check=False)
+        assert done.returncode != 0 and "Traceback" not in done.stderr, (command, done.stderr)
+        assert "unable to open database file" in done.stderr and "'default'" in done.stderr, (command, done.stderr)
+
+
 def test_two_forwarders_on_postgresql_never_push_a_row_twice(tmp_path: Path, postgres_url: str):
     total = 3000
     project = Project(tmp_path / "project", _postgres_databases(postgres_url, "outbox_two_forwarders"))

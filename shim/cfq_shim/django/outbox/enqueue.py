@@ -17,6 +17,7 @@ from ...envelope import check_body_size
 from ...exceptions import ImproperlyConfigured
 from ...sending.forwarder import DEFAULT_LAG_WARNING_SECONDS, Forwarder, drain_before_exit
 from ...sending.producer import Producer
+from ...transport.base import TransportError
 from . import APP_LABEL, APP_NAME, TABLE
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,7 +53,8 @@ def outbox_database(using: str | None = None) -> str:
 
 def ensure_ready(using: str | None) -> None:
     """ImproperlyConfigured naming the fix unless Django is set up, the app is in INSTALLED_APPS and
-    (``using``) its table exists in that database. The table is looked up once per alias and process."""
+    (``using``) its table exists in that database (TransportError when that database cannot be read).
+    The table is looked up once per alias and process."""
     from django.apps import apps
 
     if not apps.ready and not apps.loading and os.environ.get("DJANGO_SETTINGS_MODULE"):
@@ -69,14 +71,17 @@ def ensure_ready(using: str | None) -> None:
             f"`python manage.py migrate {APP_LABEL}`")
     if using is None or using in _checked:
         return
-    from django.db import connections
+    from django.db import DatabaseError, connections
 
     try:
         connection = connections[using]
     except Exception as exc:  # django.utils.connection.ConnectionDoesNotExist
         raise ImproperlyConfigured(f"the transactional outbox's database {using!r} is not in DATABASES: {exc}") from None
-    with connection.cursor() as cursor:
-        tables = connection.introspection.table_names(cursor)
+    try:
+        with connection.cursor() as cursor:
+            tables = connection.introspection.table_names(cursor)
+    except DatabaseError as exc:  # down, unreachable, refused: one line, as the forwarder reports it later
+        raise TransportError(f"cannot read the transactional outbox's database {using!r}: {exc}") from None
     if TABLE not in tables:
         raise ImproperlyConfigured(
             f"the transactional outbox's table {TABLE!r} does not exist in the database {using!r}: run "
