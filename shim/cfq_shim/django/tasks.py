@@ -6,7 +6,8 @@ Settings::
     TASKS = {
         "default": {
             "BACKEND": "cfq_shim.django.tasks.CloudflareQueuesBackend",
-            "QUEUES": ["default", "emails"],          # Django's check on queue_name (optional)
+            "QUEUES": ["default", "emails"],          # the queue_name values Django accepts (default:
+                                                      # only "default"; [] accepts any)
             "OPTIONS": {"APP": "proj.celery:app"},    # the app to send through; default: the current app
         },
     }
