@@ -54,6 +54,15 @@ def project(tmp_path: Path, databases: dict[str, Any]) -> Project:
     return project
 
 
+def test_the_documented_migrate_creates_the_table_and_no_migration_is_missing(tmp_path: Path, databases: dict[str, Any]):
+    project = Project(tmp_path / "project", databases)
+    project.run(sys.executable, "-m", "django", "migrate", "shop", "-v", "0")
+    project.run(sys.executable, "-m", "django", "migrate", "cfq_shim_outbox", "-v", "0")  # as the docs say
+    # The model and the shipped migration agree (a change to the model without its migration fails here).
+    project.run(sys.executable, "-m", "django", "makemigrations", "cfq_shim_outbox", "--check", "--dry-run")
+    assert project.scenario("autocommit") == {"rows_after_autocommit": 1}
+
+
 def test_enqueued_if_and_only_if_the_transaction_commits_and_runs_once_on_a_real_worker(project: Project, tmp_path: Path):
     seen = project.scenario("commit", "rollback", "savepoint", "autocommit")
     # Inside the transaction the row exists for this connection only; a forwarder cannot push it.
