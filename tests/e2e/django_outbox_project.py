@@ -264,6 +264,18 @@ FILES = {
                 seen["young_small_batch_lingers"] = bodies(store.claim("d://", "6:u", min_age_ms=60_000, **limits))
                 seen["full_batch_goes"] = bodies(store.claim("d://", "6:u", min_age_ms=60_000, max_messages=1,
                                                              max_bytes=2500))
+            elif step == "no-limit-for-update":
+                # A database with SKIP LOCKED but no LIMIT with FOR UPDATE (Django's Oracle backend), emulated.
+                from cfq_shim.django.outbox.store import DatabaseOutbox
+
+                connections["default"].features.supports_select_for_update_with_limit = False
+                store = DatabaseOutbox("default")
+                store.add("d://", [("q", "q0", 0, 10), ("q", "q1", 0, 10)])
+                try:
+                    claim = store.claim("d://", "7:t", max_messages=100, max_bytes=2500)
+                    seen["claimed"] = [m.body for m in claim.messages]
+                except Exception as exc:
+                    seen["claimed"] = f"{type(exc).__name__}: {exc}"
             elif step == "other-database":
                 with transaction.atomic(using="other"):
                     result = record.apply_async_on_commit(("other-db",), using="other")

@@ -174,6 +174,12 @@ def test_claims_keep_order_limits_back_off_and_leases(project: Project):
     assert seen["full_batch_goes"] == ["e", ["e0"]]
 
 
+def test_claims_on_a_database_without_limit_in_select_for_update(project: Project):
+    # Django's Oracle backend has SKIP LOCKED but refuses LIMIT with FOR UPDATE: claims take the
+    # conditional UPDATE path there (emulated on PostgreSQL by turning the feature off).
+    assert project.scenario("no-limit-for-update") == {"claimed": ["q0", "q1"]}
+
+
 def test_apply_async_on_commit_using_another_database_and_forward_database(tmp_path: Path):
     databases = {alias: {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / f"{alias}.sqlite3")}
                  for alias in ("default", "other")}

@@ -4,10 +4,10 @@
 Claims are a lease in the rows (``claimed_by``, ``claim_expires_ms``), taken in one short statement and
 never held across the push, so no transaction stays open while the queue answers:
 
-- where the database has ``SELECT ... FOR UPDATE SKIP LOCKED`` (PostgreSQL, MySQL 8, Oracle), the
+- where the database has ``SELECT ... FOR UPDATE SKIP LOCKED`` with a LIMIT (PostgreSQL, MySQL 8), the
   candidate rows are locked with it in a short transaction and marked; concurrent forwarders pass each
   other's rows by;
-- elsewhere (SQLite) the mark is one conditional ``UPDATE ... WHERE claimed_by IS NULL OR expired``,
+- elsewhere (SQLite; Oracle, which refuses a LIMIT there) the mark is one conditional ``UPDATE ... WHERE claimed_by IS NULL OR expired``,
   atomic on its own, and the rows this forwarder won are read back by its claim token.
 
 A claim held by a process of this machine that is gone is taken over at once; any other claim after it
@@ -115,7 +115,8 @@ class DatabaseOutbox:
         fields = ("id", "body", "cost", "deliver_at_ms", "enqueued_at_ms")
         token = f"{_HOST}:{owner}:{next(self._claims)}"
         expires = now + self.claim_ms
-        if connections[self.using].features.has_select_for_update_skip_locked:
+        features = connections[self.using].features
+        if features.has_select_for_update_skip_locked and features.supports_select_for_update_with_limit:
             with transaction.atomic(using=self.using):
                 rows = self._within_limits(
                     candidates.select_for_update(skip_locked=True).values_list(*fields)[:max_messages],
