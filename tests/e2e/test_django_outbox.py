@@ -185,6 +185,8 @@ def test_apply_async_on_commit_using_another_database_and_forward_database(tmp_p
                  for alias in ("default", "other")}
     project = Project(tmp_path / "project", databases)
     project.migrate()
+    unmigrated = project.cfq("forward", "--once", "--database", "other", check=False)
+    assert "`python manage.py migrate cfq_shim_outbox --database other`" in unmigrated.stderr, unmigrated.stderr
     project.run(sys.executable, "-m", "django", "migrate", "--database", "other", "-v", "0")
     assert project.scenario("other-database")["rows"] == [0, 1]
     assert "pushed 0 message(s)" in project.cfq("forward", "--once").stderr

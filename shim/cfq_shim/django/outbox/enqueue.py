@@ -85,7 +85,7 @@ def ensure_ready(using: str | None) -> None:
     if TABLE not in tables:
         raise ImproperlyConfigured(
             f"the transactional outbox's table {TABLE!r} does not exist in the database {using!r}: run "
-            f"`python manage.py migrate {APP_LABEL}`" + (f" --database {using}" if using != "default" else ""))
+            f"`python manage.py migrate {APP_LABEL}" + (f" --database {using}" if using != "default" else "") + "`")
     _checked.add(using)
 
 
