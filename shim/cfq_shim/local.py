@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .task import Task
 
 __all__ = [
-    "current_app", "current_task", "get_current_app", "get_current_task", "set_default_app",
+    "current_app", "current_task", "get_current_app", "get_current_task", "is_fallback_app", "set_default_app",
     "set_default_app_factory", "Proxy",
 ]
 
@@ -33,6 +33,8 @@ _tls = _State()
 _default_app: "Celery | None" = None
 #: Makes the default app when none exists (set by cfq_shim.app, which the package imports first).
 _default_app_factory: "Callable[[], Celery] | None" = None
+#: The app the factory made because the process had created none (see is_fallback_app).
+_fallback_app: "Celery | None" = None
 _apps_lock = threading.Lock()
 
 
@@ -52,16 +54,26 @@ def set_current_app(app: "Celery") -> None:
 
 
 def get_current_app() -> "Celery":
+    global _fallback_app
     app = _tls.current_app or _default_app
     if app is None:
         with _apps_lock:
             if _default_app is None:
                 if _default_app_factory is None:
                     raise RuntimeError("no cfq_shim app exists and cfq_shim.app is not imported: import cfq_shim")
-                set_default_app(_default_app_factory())
+                _fallback_app = _default_app_factory()
+                set_default_app(_fallback_app)
             app = _default_app
     assert app is not None
     return app
+
+
+def is_fallback_app(app: "Celery") -> bool:
+    """True for the unconfigured app :func:`get_current_app` made because this process created none.
+
+    Code that sends on the current app's behalf can refuse it: its settings are the defaults (the embedded
+    store in the working directory), so no worker of the project would read what is sent through it."""
+    return app is _fallback_app
 
 
 def push_task(task: "Task") -> None:

@@ -444,6 +444,25 @@ def test_a_message_over_the_size_limit_is_refused_and_leaves_no_record(project: 
     assert out["record"] is None  # the record written before the send was removed: nothing half-written
 
 
+def test_without_app_in_options_or_in_the_process_enqueue_names_the_fix_and_sends_nothing(project: Project) -> None:
+    # Before, enqueue() sent through the unconfigured default app, to .cfq-shim/queues.sqlite3 in the
+    # working directory, which no worker of the project reads, and returned READY.
+    out = project.drive(
+        "import os, subprocess, sys\n"
+        "script = ('import django; django.setup()\\n'\n"
+        "          'from greetings.tasks import add\\n'\n"
+        "          'try:\\n    add.enqueue(1, 2)\\n'\n"
+        "          'except Exception as exc:\\n    print(type(exc).__name__, exc)')\n"
+        "env = dict(os.environ, DJANGO_SETTINGS_MODULE='noapp_settings')\n"
+        "done = subprocess.run([sys.executable, '-c', script], env=env, capture_output=True, text=True, timeout=120)\n"
+        "out = {'stdout': done.stdout, 'stderr': done.stderr[-2000:], 'store': os.path.exists('.cfq-shim')}"
+    )
+    assert out["stdout"].startswith("InvalidTaskBackend"), out
+    assert "TASKS['default'] has no OPTIONS['APP'] and this process has created no cfq_shim app" in out["stdout"]
+    assert "'cfq_shim.django.app:app'" in out["stdout"]
+    assert out["store"] is False
+
+
 def test_configuration_errors_are_named(project: Project) -> None:
     out = project.drive(
         "from cfq_shim.django.framework import InvalidTaskBackend\n"

@@ -52,7 +52,7 @@ from django.utils.module_loading import import_string
 from .. import states
 from ..backend import DisabledBackend
 from ..conf import load_object
-from ..local import get_current_app
+from ..local import get_current_app, is_fallback_app
 from ..registry import shared_task
 from ..results.base import ResultBackend
 from ..sending.message import new_task_id
@@ -114,7 +114,17 @@ class CloudflareQueuesBackend(BaseTaskBackend):
         """The cfq_shim app this backend sends through: ``OPTIONS["APP"]``, else the current app."""
         if self._app is None:
             if self._app_spec is None:
-                self._app = get_current_app()
+                app = get_current_app()
+                if is_fallback_app(app):
+                    # Celery's Django guide has proj/__init__.py import the app; without it (or APP), the
+                    # messages would go to an unconfigured default broker that no worker of the project reads.
+                    raise InvalidTaskBackend(
+                        f"TASKS[{self.alias!r}] has no OPTIONS['APP'] and this process has created no cfq_shim "
+                        "app, so there is nothing configured to send through: set "
+                        f"TASKS[{self.alias!r}]['OPTIONS']['APP'] = 'proj.celery:app' (the project's app), or "
+                        "'cfq_shim.django.app:app' in a project without one, or import the app in "
+                        "proj/__init__.py as Celery's Django guide does")
+                self._app = app
             else:
                 try:
                     self._app = load_object(self._app_spec)
