@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from json.decoder import scanstring
 
 from ..model import Options, SourceError
+from . import _is_shell_script
 from .commands import ChainedWordList, ListItem, celery_subcommands, programs_in, rewrite_program_only, rewrite_shell, rewrite_word_list
 from .edits import Edit, Note, Text
 from .environment import is_celery_variable, rewrite_assignment
@@ -294,6 +295,8 @@ def _supervisor_environment(value: str, base: int, options: Options) -> Result:
 
 
 _DOCKER_INSTRUCTION = re.compile(r"^[ \t]*([A-Za-z]+)[ \t]+")
+#: A here-document on a RUN, COPY or ADD line (BuildKit): ``<<EOF``, ``<<-EOF``, ``<<"EOF"``.
+_DOCKER_HEREDOC = re.compile(r"(?<!<)<<(-?)([\"']?)([A-Za-z0-9_.-]+)\2(?![<\w])")
 
 
 def dockerfile(source: str, options: Options) -> Result:
@@ -308,12 +311,39 @@ def dockerfile(source: str, options: Options) -> Result:
     stage: dict[str, JsonWordList] = {}
     named: dict[str, dict[str, JsonWordList]] = {}
     stage_name = ""
+    heredocs: list[tuple[str, bool]] = []  # the delimiters (and strip-tabs flags) of bodies still to come
+    body: list[str] = []
+    body_at = 0
+    script_body = False  # "RUN <<EOF": the body is the shell script Docker runs
     for offset, text in _logical_lines(source):
+        if heredocs:
+            delimiter, strip_tabs = heredocs[0]
+            if not body:
+                body_at = offset
+            body.append(text)
+            last = text.rsplit("\n", 1)[-1]
+            if (last.lstrip("\t") if strip_tabs else last).rstrip("\r") != delimiter:
+                continue
+            heredocs.pop(0)
+            body_text = "\n".join(body)[:-len(last)]
+            body = []
+            if script_body and (not body_text.startswith("#!") or _is_shell_script(body_text)):
+                e, n = rewrite_shell(Text.at(body_text, body_at))
+                edits += e
+                notes += n
+            elif "celery" in body_text.lower():
+                notes.append(Note(body_at, "CFQ609", "a here-document's text is not rewritten; edit the Celery "
+                                  "commands or settings in it by hand"))
+            script_body = False
+            continue
         match = _DOCKER_INSTRUCTION.match(text)
         if match is None or text.lstrip().startswith("#"):
             continue
         instruction = match.group(1).upper()
         rest, rest_at = text[match.end():], offset + match.end()
+        if instruction in ("RUN", "COPY", "ADD"):
+            heredocs = [(m.group(3), bool(m.group(1))) for m in _DOCKER_HEREDOC.finditer(rest)]
+            script_body = instruction == "RUN" and len(heredocs) == 1 and rest.lstrip().startswith("<<")
         if instruction == "FROM":
             e, n = _entrypoint_and_cmd(stage)
             named[stage_name] = stage

@@ -132,7 +132,8 @@ _RULES = (
         "CFQ609", "command-not-rewritten", "A Celery command the codemod cannot rewrite safely",
         "A sub-command in a variable (`celery -A proj $COMMAND`), a command inside a string with escapes, a "
         "YAML fold that is more than lines joined by spaces (blank or more-indented lines in a `>` block), a Helm "
-        "template, or text that is not valid shell: left as it is. (A `>` block or a plain scalar over several "
+        "template, a Dockerfile here-document that is not a `RUN <<EOF` shell script (`COPY <<EOF /start.sh`, "
+        "`RUN python <<EOF`) and mentions Celery, or text that is not valid shell: left as it is. (A `>` block or a plain scalar over several "
         "lines is rewritten line by line.)",
         (
             Example(path="bin/run.sh", before="#!/bin/sh\ncelery -A proj $COMMAND\n",

@@ -289,3 +289,30 @@ def test_a_ci_configurations_broker_finding_names_the_test_brokers(tmp_path):
     messages = {r.path.rsplit("/", 1)[-1]: r.findings[0].message for r in result.files}
     assert "memory://" in messages["ci.yml"] and "sqlite:///tasks.db" in messages["ci.yml"]
     assert "memory://" not in messages[".env"]
+
+
+def test_dockerfile_here_document_bodies_are_not_instructions(tmp_path):
+    # A here-document's lines are text, not instructions: "from proj import app" is no FROM (which
+    # split the stage and lost the ENTRYPOINT + CMD pair), "env ..." no ENV.
+    before = ('# syntax=docker/dockerfile:1\nFROM python:3.12\nENTRYPOINT ["celery", "-A", "proj"]\n'
+              'RUN python <<EOF\nfrom proj import app\nprint(app) \\\nEOF\n'
+              'COPY <<-"CONF" /etc/proj.env\n\tenv CELERY_BROKER_URL=redis://r:6379/0\n\tCONF\n'
+              'CMD ["worker", "--without-gossip"]\n')
+    result, files = migrate(tmp_path, {"Dockerfile": before})
+    assert files["Dockerfile"] == before.replace('"celery"', '"cfq-shim"').replace(', "--without-gossip"', "")
+    assert [(f.line, f.code) for f in result.files[0].findings] == [(9, "CFQ609"), (11, "CFQ602")]
+    assert run([tmp_path], options=Options(), jobs=1, write=False).summary.files_changed == 0
+
+
+def test_dockerfile_run_here_document_is_a_shell_script(tmp_path):
+    before = "FROM p\nRUN <<EOF\nset -e\ncelery -A proj purge -f\nEOF\nCMD celery -A proj worker -E\n"
+    result, files = migrate(tmp_path, {"Dockerfile": before})
+    assert files["Dockerfile"] == before.replace("celery", "cfq-shim").replace(" -E", "")
+    assert run([tmp_path], options=Options(), jobs=1, write=False).summary.files_changed == 0
+
+
+def test_dockerfile_run_here_document_with_a_python_shebang_is_not_read_as_shell(tmp_path):
+    before = "FROM p\nRUN <<EOF\n#!/usr/bin/env python3\nfrom celery import Celery\nprint('celery')\nEOF\n"
+    result, files = migrate(tmp_path, {"Dockerfile": before})
+    assert files["Dockerfile"] == before
+    assert [(f.line, f.code) for f in result.files[0].findings] == [(3, "CFQ609")]
