@@ -43,7 +43,7 @@ def rewrite_shell(text: Text, *, depth: int = 0, program_variables: frozenset[st
     if "celery" not in text.value.lower() and not any(v in text.value for v in program_variables):
         return [], []
     try:
-        tokens = lex(text.value)
+        tokens = lex(text.value, percent_parens=percent_doubled)
     except ShellSyntaxError as exc:
         return [], [Note(text.after(exc.offset + 1) - 1 if text.value else text.after(0), "CFQ609",
                          f"could not read this as a shell command ({exc}); any Celery command in it is left as it is")]

@@ -242,22 +242,33 @@ def supervisor_conf(source: str, options: Options) -> Result:
     edits: list[Edit] = []
     notes: list[Note] = []
     in_program = False
-    for offset, text in _lines(source):
+    lines = list(_lines(source))
+    value_end = 0
+    for k, (offset, text) in enumerate(lines):
         stripped = text.strip()
+        if k < value_end:
+            continue  # a line of the value above
         if stripped.startswith("["):
             in_program = stripped.startswith("[program:")
             continue
-        if not in_program:
-            continue
         key, eq, rest = text.partition("=")
-        if not eq:
+        if not in_program or not eq:
             continue
         value_start = len(key) + 1 + (len(rest) - len(rest.lstrip(" \t")))
+        # The value goes on over the lines after it that are indented more (an ini continuation);
+        # the command is split with shlex, where a line break is a blank.
+        indent = len(text) - len(text.lstrip(" \t"))
+        value_end = k + 1
+        while value_end < len(lines) and lines[value_end][1].strip() and \
+                len(lines[value_end][1]) - len(lines[value_end][1].lstrip(" \t")) > indent:
+            value_end += 1
+        value = "\n".join(line for _, line in lines[k:value_end])[value_start:]
+        value_text = Text(value.replace("\n", " "), range(offset + value_start, offset + value_start + len(value) + 1))
         key = key.strip()
         if key == "command":
-            e, n = rewrite_shell(Text.at(text[value_start:], offset + value_start), percent_doubled=True)
+            e, n = rewrite_shell(value_text, percent_doubled=True)
         elif key == "environment":
-            e, n = _supervisor_environment(text[value_start:], offset + value_start, options)
+            e, n = _supervisor_environment(value_text.value, offset + value_start, options)
         else:
             continue
         edits += e

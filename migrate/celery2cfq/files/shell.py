@@ -56,8 +56,10 @@ def quote(value: str) -> str:
     return shlex.quote(value)
 
 
-def lex(text: str) -> list[Word | _Operator]:
-    """Words and operators of ``text`` in order. Raises :class:`ShellSyntaxError`."""
+def lex(text: str, *, percent_parens: bool = False) -> list[Word | _Operator]:
+    """Words and operators of ``text`` in order. Raises :class:`ShellSyntaxError`.
+    ``percent_parens``: supervisor's ``%(name)s`` expansions (expanded before the command is split)
+    are word characters, not a subshell's parentheses."""
     tokens: list[Word | _Operator] = []
     pending_heredocs: list[tuple[str, bool]] = []
     i, n = 0, len(text)
@@ -101,7 +103,7 @@ def lex(text: str) -> list[Word | _Operator]:
                 expect_heredoc_word = op.endswith("-")
             i = j
             continue
-        word, i = _read_word(text, i)
+        word, i = _read_word(text, i, percent_parens)
         if expect_heredoc_word is not None:
             pending_heredocs.append(((word.value or word.raw).strip("'\""), expect_heredoc_word))
             expect_heredoc_word = None
@@ -123,12 +125,17 @@ def _skip_heredocs(text: str, i: int, heredocs: list[tuple[str, bool]]) -> int:
     return i
 
 
-def _read_word(text: str, start: int) -> tuple[Word, int]:
+def _read_word(text: str, start: int, percent_parens: bool = False) -> tuple[Word, int]:
     i, n = start, len(text)
     value: list[str] = []
     prefix: str | None = None
     while i < n:
         c = text[i]
+        if percent_parens and text.startswith("%(", i) and text.find(")", i) > 0:
+            end = text.find(")", i) + 1
+            value.append(text[i:end])
+            i = end
+            continue
         if c in _BLANKS or c == "\n" or c in _OPERATOR_CHARS or c in _REDIRECT_CHARS:
             break
         if c == "\\":

@@ -126,3 +126,37 @@ def test_other_forking_units_keep_their_type(tmp_path, text):
 def test_node_patterns_are_read_in_the_files_own_escaping(tmp_path, name, text, codes):
     result, _ = migrate(tmp_path, {name: text})
     assert [f.code for f in result.files[0].findings] == codes
+
+
+def test_supervisor_expansions_do_not_end_the_command(tmp_path):
+    # "%(process_num)02d" is supervisor's, expanded before the command is split: its parentheses
+    # are no subshell, and the options after it are still read (they were silently kept).
+    before = ("[program:w]\nprocess_name=%(program_name)s_%(process_num)02d\nnumprocs=2\n"
+              "command=celery -A proj worker -n w%(process_num)02d@%%h -E --pidfile=/run/%(program_name)s.pid"
+              " --without-gossip\n")
+    result, files = migrate(tmp_path, {"supervisord.conf": before})
+    assert files["supervisord.conf"] == before.replace("celery", "cfq-shim").replace(" -E", "").replace(
+        " --without-gossip", "")
+    assert [f.code for f in result.files[0].findings] == ["CFQ602", "CFQ602", "CFQ610"]
+
+
+def test_supervisor_values_over_several_lines(tmp_path):
+    # supervisor's ini parser continues a value on the indented lines after it; the command is then
+    # split with shlex, newlines being blanks.
+    before = ("[program:w]\ncommand=/srv/venv/bin/celery -A proj worker\n    --without-gossip -E\n"
+              "    --autoscale=8,2\nenvironment=\n    CELERY_BROKER_URL=\"redis://:pw@r:6379/0\",\n    X=\"1\"\n"
+              "directory=/srv\n")
+    result, files = migrate(tmp_path, {"supervisord.conf": before})
+    assert files["supervisord.conf"] == (
+        "[program:w]\ncommand=/srv/venv/bin/cfq-shim -A proj worker\n"
+        "    --concurrency=8\nenvironment=\n    CELERY_BROKER_URL=\"cloudflare://\",\n    X=\"1\"\n"
+        "directory=/srv\n")
+    assert "pw" not in str(result.files[0].findings)
+    assert run([tmp_path], options=Options(), jobs=1, write=False).summary.files_changed == 0
+
+
+def test_supervisor_keys_may_be_indented(tmp_path):
+    before = "[program:w]\n  command=celery -A proj worker -E\n  environment=CELERY_BROKER_URL=\"redis://r\"\n"
+    _, files = migrate(tmp_path, {"supervisord.conf": before})
+    assert files["supervisord.conf"] == ("[program:w]\n  command=cfq-shim -A proj worker\n"
+                                         "  environment=CELERY_BROKER_URL=\"cloudflare://\"\n")
