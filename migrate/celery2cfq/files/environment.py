@@ -78,6 +78,11 @@ def cloudflare_variables_message(name: str, broker: str) -> str:
     return f"{name} now names {broker} (the old URL, with any credentials in it, was dropped){needs}"
 
 
+def _without_credentials(value: str) -> str:
+    """``value`` for a finding: a URL's user and password (``//user:pw@``) left out."""
+    return re.sub(r"//[^/@\s]*@", "//…@", value)
+
+
 #: ``${NAME:-default}`` / ``${NAME-default}``: a variable with a default (shell, compose).
 _DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?-)([^{}]+)\}")
 
@@ -98,10 +103,11 @@ def rewrite_assignment(name: str, value: Text, options: Options, *, quoted: str 
             return [Edit(*value.span(start, end), options.broker)], [Note(where, "CFQ701", (
                 f"{message}; the default of ${{{fallback.group(1)}}} became {options.broker}: where "
                 f"{fallback.group(1)} is set, set it to {options.broker} too"))]
-        if "$" in value.value:
-            return [], [Note(where, "CFQ702", f"{name} comes from another variable ({value.value}); make it "
-                             f"{options.broker} where that variable is set")]
-        verdict = classify_url(value.value)
+        leading = value.value.split("$", 1)[0]
+        if "$" in value.value and not ("://" in leading and classify_url(leading) == "replace"):
+            return [], [Note(where, "CFQ702", f"{name} comes from another variable ({_without_credentials(value.value)}); "
+                             f"make it {options.broker} where that variable is set")]
+        verdict = classify_url(leading)  # redis://:${REDIS_PASSWORD}@redis: Redis all the same
         if verdict == "replace":
             span = value.span(0, len(value.value)) if value.value else (where, where)
             return [Edit(*span, options.broker)], [Note(where, "CFQ701", cloudflare_variables_message(name, options.broker))]

@@ -17,7 +17,7 @@ from ..model import Options, SourceError
 from . import _is_shell_script
 from .commands import ChainedWordList, ListItem, celery_subcommands, programs_in, rewrite_program_only, rewrite_shell, rewrite_word_list
 from .edits import Edit, Note, Text
-from .environment import is_celery_variable, rewrite_assignment
+from .environment import BROKER_VARIABLES, is_celery_variable, rewrite_assignment
 from .shell import ShellSyntaxError, lex, simple_commands
 
 __all__ = ["shell_script", "procfile", "makefile", "systemd_unit", "supervisor_conf", "dockerfile", "env_file"]
@@ -102,6 +102,10 @@ def _assignments(source: str, options: Options, base: int = 0) -> Result:
                 continue
             value = _assignment_value(source, start + len(name) + 1, end, base)
             if value is None:
+                code, what = ("CFQ702", f"make it {options.broker}") if name in BROKER_VARIABLES else (
+                    "CFQ609", "rewrite it")
+                notes.append(Note(base + start + len(name) + 1, code, f"the value of {name} has quotes or escapes "
+                                  f"the codemod does not read; {what} by hand"))
                 continue
             e, n = rewrite_assignment(name, value, options)
             edits += e

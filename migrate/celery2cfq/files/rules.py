@@ -201,9 +201,11 @@ _RULES = (
     ),
     Rule(
         "CFQ702", "broker-url-not-rewritten", "A broker variable the codemod cannot rewrite",
-        "The value comes from another variable (`CELERY_BROKER_URL=${REDIS_URL}`) or names a broker the "
-        "codemod does not know: left as it is. (A variable with a default, `${CELERY_BROKER_URL:-redis://…}`, "
-        "gets `cloudflare://` as its default: CFQ701.)",
+        "The value comes from another variable (`CELERY_BROKER_URL=${REDIS_URL}`), names a broker the "
+        "codemod does not know, or has quotes or escapes it does not read: left as it is (the finding shows no "
+        "user or password). (A variable with a default, `${CELERY_BROKER_URL:-redis://…}`, "
+        "gets `cloudflare://` as its default, and a URL with a variable inside, `redis://:${REDIS_PASSWORD}@redis`, "
+        "is replaced whole: CFQ701.)",
         (
             Example(path=".env", before="CELERY_BROKER_URL=${REDIS_URL}\n", after="CELERY_BROKER_URL=${REDIS_URL}\n"),
         ),

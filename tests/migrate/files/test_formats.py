@@ -316,3 +316,26 @@ def test_dockerfile_run_here_document_with_a_python_shebang_is_not_read_as_shell
     result, files = migrate(tmp_path, {"Dockerfile": before})
     assert files["Dockerfile"] == before
     assert [(f.line, f.code) for f in result.files[0].findings] == [(3, "CFQ609")]
+
+
+@pytest.mark.parametrize(("name", "before", "after"), [
+    # Only the password comes from a variable: the URL is Redis all the same (as in Python, where
+    # f"redis://:{password}@redis" is replaced). It was told to be fixed "where REDIS_PASSWORD is set".
+    ("docker-compose.yml", 'services:\n  w:\n    environment:\n      - "CELERY_BROKER_URL=redis://:${REDIS_PASSWORD}@redis:6379/0"\n',
+     'services:\n  w:\n    environment:\n      - "CELERY_BROKER_URL=cloudflare://"\n'),
+    (".env", "CELERY_BROKER_URL=amqp://app:$RABBIT_PASSWORD@rabbit//\n", "CELERY_BROKER_URL=cloudflare://\n"),
+])
+def test_a_broker_url_with_a_variable_inside_is_replaced(tmp_path, name, before, after):
+    result, files = migrate(tmp_path, {name: before})
+    assert files[name] == after
+    assert [f.code for f in result.files[0].findings] == ["CFQ701"]
+
+
+def test_a_broker_value_that_cannot_be_read_is_reported_without_its_credentials(tmp_path):
+    # An escaped quote in the value: it was skipped without a word.
+    before = 'BROKER_URL="amqp://u:p\\"wd@rabbit//"\nCELERY_BROKER_URL=${SCHEME}://user:s3cret@host\n'
+    result, files = migrate(tmp_path, {".env": before})
+    assert files[".env"] == before
+    findings = result.files[0].findings
+    assert [(f.line, f.code) for f in findings] == [(1, "CFQ702"), (2, "CFQ702")]
+    assert "s3cret" not in str(findings) and "wd@" not in str(findings)
