@@ -203,7 +203,7 @@ def pipfile(source: str, options: Options) -> Result:
     for name in ("packages", "dev-packages"):
         table = document.get(name)
         if isinstance(table, dict):
-            changed |= _poetry_table(source, table, notes)
+            changed |= _poetry_table(source, table, notes, _header_end(source, (name,)))
     return ([Edit(0, len(source), tomlkit.dumps(document))] if changed else []), notes
 
 
@@ -254,28 +254,31 @@ def pyproject_file(source: str, options: Options) -> Result:
     notes: list[Note] = []
     changed = False
     project = document.get("project")
-    arrays = []
+    arrays = []  # (the array, where its key is)
     if isinstance(project, dict):
-        arrays.append(project.get("dependencies"))
+        arrays.append((project.get("dependencies"), _key_offset(source, "dependencies", _header_end(source, ("project",)))))
         optional = project.get("optional-dependencies")
         if isinstance(optional, dict):
-            arrays.extend(optional.values())
+            at = _header_end(source, ("project", "optional-dependencies"))
+            arrays.extend((array, _key_offset(source, extra, at)) for extra, array in optional.items())
     groups = document.get("dependency-groups")  # PEP 735 (uv, pip 25.1): lists of requirements
     if isinstance(groups, dict):
-        arrays.extend(groups.values())
-    for array in arrays:
+        at = _header_end(source, ("dependency-groups",))
+        arrays.extend((array, _key_offset(source, group, at)) for group, array in groups.items())
+    for array, start in arrays:
         if isinstance(array, list):
-            changed |= _pep621_array(source, array, notes)
+            changed |= _pep621_array(source, array, notes, start)
     poetry = document.get("tool", {}).get("poetry") if isinstance(document.get("tool"), dict) else None
     if isinstance(poetry, dict):
-        tables = [poetry.get("dependencies"), poetry.get("dev-dependencies")]
+        tables = [(poetry.get(name), ("tool", "poetry", name)) for name in ("dependencies", "dev-dependencies")]
         groups = poetry.get("group")
         if isinstance(groups, dict):
-            tables.extend(group.get("dependencies") for group in groups.values() if isinstance(group, dict))
+            tables.extend((group.get("dependencies"), ("tool", "poetry", "group", str(name), "dependencies"))
+                          for name, group in groups.items() if isinstance(group, dict))
         renamed = False
-        for table in tables:
+        for table, path in tables:
             if isinstance(table, dict):
-                renamed |= _poetry_table(source, table, notes)
+                renamed |= _poetry_table(source, table, notes, _header_end(source, path))
         extras = poetry.get("extras")
         if renamed and isinstance(extras, dict):
             # [tool.poetry.extras] names optional dependencies: an extra naming "celery" would name
@@ -298,20 +301,40 @@ def pyproject_file(source: str, options: Options) -> Result:
     return [Edit(0, len(source), tomlkit.dumps(document))], notes
 
 
-def _offset_of(source: str, needle: str) -> int:
-    at = source.find(needle)
-    return max(at, 0)
+def _header_end(source: str, path: tuple[str, ...]) -> int:
+    """The offset just after the ``[a.b.c]`` header of the table at ``path`` (its parts bare or
+    quoted); 0 when there is none (a table written inline or with dotted keys)."""
+    parts = r"[ \t]*\.[ \t]*".join(_key_pattern(part) for part in path)
+    match = re.search(rf"^[ \t]*\[[ \t]*{parts}[ \t]*\]", source, re.MULTILINE)
+    return match.end() if match else 0
 
 
-def _pep621_array(source: str, array, notes: list[Note]) -> bool:
+def _key_pattern(key: str) -> str:
+    key = re.escape(key)
+    return f"(?:{key}|\"{key}\"|'{key}')"
+
+
+def _key_offset(source: str, key: str, start: int) -> int:
+    """Where ``key = …`` is, from ``start`` on (the first one in the file if not there)."""
+    pattern = re.compile(rf"^[ \t]*({_key_pattern(key)})[ \t]*=", re.MULTILINE)
+    match = pattern.search(source, start) or pattern.search(source)
+    return match.start(1) if match else 0
+
+
+def _pep621_array(source: str, array, notes: list[Note], start: int) -> bool:
     import tomlkit
 
     changed = False
+    cursor = start
     for i, item in enumerate(list(array)):
         if not isinstance(item, str):
             continue
         new, findings = rewrite_requirement(str(item))
-        where = _offset_of(source, item.as_string()) if hasattr(item, "as_string") else 0
+        where = source.find(item.as_string(), cursor) if hasattr(item, "as_string") else -1
+        if where < 0:
+            where = start
+        else:
+            cursor = where + len(item.as_string())
         notes.extend(Note(where, code, message) for code, message in findings)
         if new is not None:
             literal = getattr(item, "type", None) is not None and "Literal" in str(item.type)
@@ -320,14 +343,13 @@ def _pep621_array(source: str, array, notes: list[Note]) -> bool:
     return changed
 
 
-def _poetry_table(source: str, table, notes: list[Note]) -> bool:
+def _poetry_table(source: str, table, notes: list[Note], start: int) -> bool:
     import tomlkit
 
     changed = False
     for key in list(table.keys()):
         name = _normalize(str(key))
-        where = _offset_of(source, f"\n{key}")
-        where = where + 1 if where else 0
+        where = _key_offset(source, str(key), start)
         if name in _COMPANIONS:
             notes.append(Note(where, "CFQ712", f"{key}: {_COMPANIONS[name]}"))
             continue

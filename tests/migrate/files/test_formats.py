@@ -339,3 +339,18 @@ def test_a_broker_value_that_cannot_be_read_is_reported_without_its_credentials(
     findings = result.files[0].findings
     assert [(f.line, f.code) for f in findings] == [(1, "CFQ702"), (2, "CFQ702")]
     assert "s3cret" not in str(findings) and "wd@" not in str(findings)
+
+
+def test_dependency_findings_are_at_their_own_lines(tmp_path):
+    # The same requirement in two arrays, or a key in two tables, was found at its first spelling
+    # in the file (`celery` even at `celery-redbeat`): wrong lines, and equal findings merged into one.
+    before = ('[project]\nname = "x"\ndependencies = ["django", "flower"]\n\n'
+              '[project.optional-dependencies]\nworker = ["celery[redis]>=5"]\n\n'
+              '[dependency-groups]\nops = ["flower"]\ndev = ["celery[redis]>=5"]\n\n'
+              '[tool.poetry.dependencies]\ncelery-redbeat = "*"\nflower = "*"\n\n'
+              '[tool.poetry.group.dev.dependencies]\n"celery" = "^5.3"\nflower = "*"\n')
+    result, _ = migrate(tmp_path, {"pyproject.toml": before})
+    assert [(f.line, f.code) for f in result.files[0].findings] == [
+        (3, "CFQ712"), (6, "CFQ711"), (9, "CFQ712"), (10, "CFQ711"), (14, "CFQ712"), (17, "CFQ711"), (18, "CFQ712")]
+    result, _ = migrate(tmp_path / "p", {"Pipfile": '[packages]\nflower = "*"\n\n[dev-packages]\nflower = "*"\ncelery = "*"\n'})
+    assert [(f.line, f.code) for f in result.files[0].findings] == [(2, "CFQ712"), (5, "CFQ712"), (6, "CFQ711")]
