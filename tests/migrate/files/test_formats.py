@@ -354,3 +354,14 @@ def test_dependency_findings_are_at_their_own_lines(tmp_path):
         (3, "CFQ712"), (6, "CFQ711"), (9, "CFQ712"), (10, "CFQ711"), (14, "CFQ712"), (17, "CFQ711"), (18, "CFQ712")]
     result, _ = migrate(tmp_path / "p", {"Pipfile": '[packages]\nflower = "*"\n\n[dev-packages]\nflower = "*"\ncelery = "*"\n'})
     assert [(f.line, f.code) for f in result.files[0].findings] == [(2, "CFQ712"), (5, "CFQ712"), (6, "CFQ711")]
+
+
+def test_a_requirement_from_a_vcs_url_named_by_egg_is_reported(tmp_path):
+    # pip's "-e git+…#egg=celery" (and without -e): celery would still be installed, silently.
+    before = ("-e git+https://github.com/celery/celery.git#egg=celery\n"
+              "git+https://github.com/celery/celery.git@v5.3.6#egg=celery[redis]\n"
+              "--editable=git+https://github.com/celery/kombu.git#subdirectory=x&egg=kombu\n"
+              "-e git+https://github.com/org/other.git#egg=other\n")
+    result, files = migrate(tmp_path, {"requirements.txt": before})
+    assert files["requirements.txt"] == before
+    assert [(f.line, f.code) for f in result.files[0].findings] == [(1, "CFQ711"), (2, "CFQ711"), (3, "CFQ712")]
