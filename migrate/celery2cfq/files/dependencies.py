@@ -386,8 +386,8 @@ def _poetry_table(source: str, table, notes: list[Note], start: int) -> bool:
                     else:
                         del new_value["extras"]
         else:
-            notes.append(Note(where, "CFQ711", "celery from a path, URL or git source is left as it is; replace it "
-                              "with celery2cfq by hand"))
+            what = "with several constraints (a list)" if isinstance(value, list) else "from a path, URL or git source"
+            notes.append(Note(where, "CFQ711", f"celery {what} is left as it is; replace it with celery2cfq by hand"))
             continue
         if new_value is not value:
             new_value.trivia.comment_ws = value.trivia.comment_ws

@@ -365,3 +365,12 @@ def test_a_requirement_from_a_vcs_url_named_by_egg_is_reported(tmp_path):
     result, files = migrate(tmp_path, {"requirements.txt": before})
     assert files["requirements.txt"] == before
     assert [(f.line, f.code) for f in result.files[0].findings] == [(1, "CFQ711"), (2, "CFQ711"), (3, "CFQ712")]
+
+
+def test_poetry_multiple_constraints_are_reported_as_such(tmp_path):
+    before = ('[tool.poetry.dependencies]\ncelery = [\n    {version = "^5.3", python = "<3.12"},\n'
+              '    {version = "^5.4", python = ">=3.12"},\n]\n')
+    result, files = migrate(tmp_path, {"pyproject.toml": before})
+    assert files["pyproject.toml"] == before
+    (finding,) = result.files[0].findings
+    assert finding.code == "CFQ711" and "several constraints" in finding.message
