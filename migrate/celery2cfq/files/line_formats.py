@@ -343,7 +343,7 @@ def dockerfile(source: str, options: Options) -> Result:
             body_text = "\n".join(body)[:-len(last)]
             body = []
             if script_body and (not body_text.startswith("#!") or _is_shell_script(body_text)):
-                e, n = rewrite_shell(Text.at(body_text, body_at))
+                e, n = rewrite_shell(Text.at(body_text, body_at), foreground=False)
                 edits += e
                 notes += n
             elif "celery" in body_text.lower():
@@ -376,8 +376,8 @@ def dockerfile(source: str, options: Options) -> Result:
                 e, n = rewrite_word_list(words)
                 if not e and not n and instruction != "RUN":
                     stage[instruction] = words
-            else:
-                e, n = rewrite_shell(Text.at(rest, rest_at))
+            else:  # a RUN is a build step: only CMD and ENTRYPOINT run under a process manager
+                e, n = rewrite_shell(Text.at(rest, rest_at), foreground=instruction != "RUN")
         elif instruction == "ENV":
             e, n = _docker_env(rest, rest_at, options)
         else:

@@ -216,7 +216,7 @@ def pytest_ini(source: str, options: Options) -> Result:
             start, body = here, line
         else:
             continue
-        e, n = rewrite_shell(Text.at(body, start))
+        e, n = rewrite_shell(Text.at(body, start), foreground=False)  # tox runs them one after the other
         edits += e
         notes += n
     return edits, notes

@@ -42,7 +42,7 @@ _RULES = (
     Rule(
         "CFQ602", "option-without-meaning", "An option with no meaning on Cloudflare Queues is removed",
         "`-E`, `--without-gossip`, `--without-mingle`, `--without-heartbeat`, `--heartbeat-interval`, `-O fair`, "
-        "`--detach` where a process manager runs the command (Dockerfile, compose, Kubernetes, Procfile, "
+        "`--detach` where a process manager runs the command (a Dockerfile's `CMD`/`ENTRYPOINT`, compose, Kubernetes, Procfile, "
         "supervisor, systemd: cfq-shim stays in the foreground, as they expect; a systemd unit's `Type=forking` "
         "becomes `Type=simple`), "
         "`--statedb`, and on `inspect`/`status` `--timeout` (they answer from the shared store at once; "
@@ -72,8 +72,8 @@ _RULES = (
         "CFQ604", "process-manager-option", "An option the process manager handles is removed",
         "`--uid`, `--gid`, `--umask`, `--executable`, `--workdir`: cfq-shim runs as the user and in the "
         "directory it is started with; set them in the process manager (`User=`, `WorkingDirectory=`, "
-        "`user=`, `USER`). `--detach` in a shell script or a Makefile: what follows it now waits for the "
-        "worker. (`--pidfile` is kept: cfq-shim worker and beat write one, as Celery's do.)",
+        "`user=`, `USER`). `--detach` in a shell script, a Makefile, a CI script, tox's `commands` or a Dockerfile's "
+        "`RUN`: what follows it now waits for the worker. (`--pidfile` is kept: cfq-shim worker and beat write one, as Celery's do.)",
         (
             Example(path="deploy/celery.service",
                     before="[Service]\nType=forking\nExecStart=/srv/venv/bin/celery -A proj worker --detach --uid=celery\n",

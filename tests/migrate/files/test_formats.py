@@ -374,3 +374,17 @@ def test_poetry_multiple_constraints_are_reported_as_such(tmp_path):
     assert files["pyproject.toml"] == before
     (finding,) = result.files[0].findings
     assert finding.code == "CFQ711" and "several constraints" in finding.message
+
+
+@pytest.mark.parametrize(("name", "before", "line"), [
+    # tox runs its commands one after the other: a worker that no longer detaches holds up the
+    # next one, as in a script (CFQ604 says so); it was CFQ602, "as the process manager expects".
+    ("tox.ini", "[testenv]\ncommands =\n    celery -A proj worker --detach\n    pytest\n", 3),
+    # So does a Dockerfile's RUN, a build step (only CMD and ENTRYPOINT run under a process manager).
+    ("Dockerfile", "FROM p\nRUN celery -A proj worker --detach && python -m pytest\n", 2),
+    ("Dockerfile", "FROM p\nRUN <<EOF\ncelery -A proj worker --detach\npython -m pytest\nEOF\n", 3),
+])
+def test_a_detached_worker_in_a_sequence_of_commands_is_cfq604(tmp_path, name, before, line):
+    result, files = migrate(tmp_path, {name: before})
+    assert files[name] == before.replace("celery", "cfq-shim").replace(" --detach", "")
+    assert [(f.line, f.code) for f in result.files[0].findings] == [(line, "CFQ604")]
