@@ -24,13 +24,15 @@ from .pytest_options import CODE as PYTEST_CODE
 from .pytest_options import MESSAGE as PYTEST_MESSAGE
 from .pytest_options import addopts_edits, is_pytest_command
 from .removal import removal_edits
-from .shell import ShellSyntaxError, Word, lex, quote, simple_commands
+from .shell import ShellSyntaxError, Word, lex, quote, simple_commands, skip_expansion
 
 __all__ = ["ListItem", "WordList", "ChainedWordList", "rewrite_shell", "rewrite_word_list", "rewrite_program_only",
            "shell_edits", "programs_in", "celery_subcommands"]
 
 #: A ``-c`` script nested deeper than this is left alone (``sh -c "sh -c '…'"``).
 _MAX_DEPTH = 3
+#: Programs that run ``-c SCRIPT`` with a shell as another user.
+_RUN_AS = frozenset({"su", "runuser"})
 
 
 def rewrite_shell(text: Text, *, depth: int = 0, program_variables: frozenset[str] = frozenset(),
@@ -74,7 +76,26 @@ def rewrite_shell(text: Text, *, depth: int = 0, program_variables: frozenset[st
             elif "celery" in (script.value or script.raw).lower():
                 notes.append(Note(text.after(script.start + 1) - 1, "CFQ609",
                                   "a Celery command inside a string with escapes is left as it is; rewrite it by hand"))
+        notes.extend(Note(text.after(word.start + 1) - 1, "CFQ609", "a Celery command inside a command substitution "
+                          "($(…) or `…`) is left as it is; rewrite it by hand")
+                     for word in words if word.value is None and _substitutes_celery(word.raw))
     return edits, notes
+
+
+def _substitutes_celery(raw: str) -> bool:
+    """Whether a word's ``$(…)`` or backquoted part runs a Celery command line."""
+    for opener in ("$(", "`"):
+        at = raw.find(opener)
+        if at < 0 or "celery" not in raw[at:].lower():
+            continue
+        try:
+            inner = raw[at + len(opener):skip_expansion(raw, at) - 1]
+            commands = simple_commands(lex(inner))
+        except ShellSyntaxError:
+            continue
+        if any(find_program([Arg(w.value, w.prefix, w.raw) for w in command]) for command in commands):
+            return True
+    return False
 
 
 def celery_subcommands(text: Text, *, depth: int = 0) -> set[str | None]:
@@ -112,8 +133,11 @@ def programs_in(text: str, program_variables: frozenset[str]) -> set[str]:
 
 
 def _shell_script_word(words: Sequence[Word]) -> Word | None:
-    """The script of ``sh -c SCRIPT`` (also ``exec bash -lc SCRIPT``)."""
+    """The script of ``sh -c SCRIPT`` (also ``exec bash -lc SCRIPT``, ``su [-m] [USER] -c SCRIPT``)."""
     for k, word in enumerate(words[:-1]):
+        if word.value is not None and posixpath.basename(word.value) in _RUN_AS:  # options and the user come first
+            return next((words[j + 1] for j in range(k + 1, len(words) - 1)
+                         if words[j].value in ("-c", "--command")), None)
         if word.value is None or posixpath.basename(word.value) not in SHELLS:
             continue
         for j in range(k + 1, len(words) - 1):

@@ -130,7 +130,8 @@ _RULES = (
     ),
     Rule(
         "CFQ609", "command-not-rewritten", "A Celery command the codemod cannot rewrite safely",
-        "A sub-command in a variable (`celery -A proj $COMMAND`), a command inside a string with escapes, a "
+        "A sub-command in a variable (`celery -A proj $COMMAND`), a command inside a string with escapes or "
+        "inside a command substitution (`$(celery -A proj inspect active)`), a "
         "YAML fold that is more than lines joined by spaces (blank or more-indented lines in a `>` block), a Helm "
         "template, a Dockerfile here-document that is not a `RUN <<EOF` shell script (`COPY <<EOF /start.sh`, "
         "`RUN python <<EOF`) and mentions Celery, or text that is not valid shell: left as it is. (A `>` block or a plain scalar over several "

@@ -18,7 +18,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-__all__ = ["ShellSyntaxError", "Word", "lex", "simple_commands", "quote"]
+__all__ = ["ShellSyntaxError", "Word", "lex", "simple_commands", "quote", "skip_expansion"]
 
 _OPERATOR_CHARS = ";&|()"
 _REDIRECT_CHARS = "<>"
@@ -168,14 +168,14 @@ def _read_word(text: str, start: int, percent_parens: bool = False) -> tuple[Wor
                 elif d in "$`" and _starts_expansion(text, i):
                     if prefix is None:
                         prefix = "".join(value)
-                    i = _skip_expansion(text, i)
+                    i = skip_expansion(text, i)
                 else:
                     value.append(d)
                     i += 1
         elif c in "$`" and _starts_expansion(text, i):
             if prefix is None:
                 prefix = "".join(value)
-            i = _skip_expansion(text, i)
+            i = skip_expansion(text, i)
         else:
             value.append(c)
             i += 1
@@ -192,7 +192,7 @@ def _starts_expansion(text: str, i: int) -> bool:
     return bool(nxt) and (nxt.isalnum() or nxt in "_{(@*#?$!-")
 
 
-def _skip_expansion(text: str, i: int) -> int:
+def skip_expansion(text: str, i: int) -> int:
     """The index just after the expansion that starts at ``i``."""
     n = len(text)
     if text[i] == "`":

@@ -388,3 +388,17 @@ def test_a_detached_worker_in_a_sequence_of_commands_is_cfq604(tmp_path, name, b
     result, files = migrate(tmp_path, {name: before})
     assert files[name] == before.replace("celery", "cfq-shim").replace(" --detach", "")
     assert [(f.line, f.code) for f in result.files[0].findings] == [(line, "CFQ604")]
+
+
+def test_su_c_scripts_are_followed_and_substitutions_reported(tmp_path):
+    # `su app -c "celery …"` (also runuser, su -s /bin/sh -m app -c): its script is followed as sh -c's
+    # is; a Celery command inside $(…) or `…` gets CFQ609. Both were silently left.
+    before = ('#!/bin/sh\nsu app -c "celery -A proj worker -E"\nrunuser -u app -- sh -c "celery -A proj beat"\n'
+              "su -s /bin/sh -m app -c 'celery -A proj worker --without-gossip'\n"
+              'OUT="$(celery -A proj inspect active -d \'w@h\')"\nPIDS=`celery -A proj inspect ping`\nCELERY=$(which celery)\n')
+    result, files = migrate(tmp_path, {"start.sh": before})
+    assert files["start.sh"] == (before.replace('su app -c "celery -A proj worker -E"', 'su app -c "cfq-shim -A proj worker"')
+                                 .replace('"celery -A proj beat"', '"cfq-shim -A proj beat"')
+                                 .replace("'celery -A proj worker --without-gossip'", "'cfq-shim -A proj worker'"))
+    assert [(f.line, f.code) for f in result.files[0].findings] == [
+        (2, "CFQ602"), (4, "CFQ602"), (5, "CFQ609"), (6, "CFQ609")]
