@@ -201,6 +201,8 @@ def skip_expansion(text: str, i: int) -> int:
             raise ShellSyntaxError("unterminated backquote", i)
         return end + 1
     nxt = text[i + 1]
+    if nxt == "$" and text.startswith("(", i + 2):  # make's and compose's $$(…): the shell's $(…), escaped
+        return skip_expansion(text, i + 1)
     if nxt in "{(":
         close = "}" if nxt == "{" else ")"
         depth, j = 0, i + 1

@@ -402,3 +402,10 @@ def test_su_c_scripts_are_followed_and_substitutions_reported(tmp_path):
                                  .replace("'celery -A proj worker --without-gossip'", "'cfq-shim -A proj worker'"))
     assert [(f.line, f.code) for f in result.files[0].findings] == [
         (2, "CFQ602"), (4, "CFQ602"), (5, "CFQ609"), (6, "CFQ609")]
+
+
+def test_options_after_an_escaped_substitution_are_read(tmp_path):
+    before = "w:\n\tcelery -A proj worker -n w@$$(hostname) -E --without-gossip\n"
+    result, files = migrate(tmp_path, {"Makefile": before})
+    assert files["Makefile"] == "w:\n\tcfq-shim -A proj worker -n w@$$(hostname)\n"
+    assert [f.code for f in result.files[0].findings] == ["CFQ602", "CFQ602"]

@@ -51,3 +51,9 @@ def test_here_document_bodies_are_not_commands():
 def test_unterminated_quotes_raise(text):
     with pytest.raises(ShellSyntaxError):
         lex(text)
+
+
+def test_a_doubled_dollar_before_a_substitution_is_make_and_compose_escaping():
+    # Make and compose write the shell's $(hostname) as $$(hostname): one word, not "$$" and a subshell.
+    words = [w.raw for command in simple_commands(lex("celery -n w@$$(hostname) -E")) for w in command]
+    assert words == ["celery", "-n", "w@$$(hostname)", "-E"]
