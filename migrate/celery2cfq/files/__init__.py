@@ -115,8 +115,8 @@ def _is_shell_script(data: bytes | str) -> bool:
     if not interpreter:
         return False
     program = posixpath.basename(interpreter[0])
-    if program == "env" and len(interpreter) > 1:
-        program = interpreter[-1]
+    if program == "env":  # "#!/usr/bin/env bash", "#!/usr/bin/env -S bash -eu"
+        program = next((word for word in interpreter[1:] if not word.startswith("-")), "")
     return program in SHELLS
 
 

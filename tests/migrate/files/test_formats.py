@@ -44,9 +44,12 @@ def test_check_reports_and_exit_codes_cover_other_files(tmp_path):
 
 
 def test_an_extensionless_file_is_read_only_with_a_shell_shebang(tmp_path):
-    files = {"bin/start": "#!/bin/bash\ncelery -A proj worker\n", "bin/notes": "celery -A proj worker\n"}
+    files = {"bin/start": "#!/bin/bash\ncelery -A proj worker\n", "bin/notes": "celery -A proj worker\n",
+             # env -S (split arguments): the shell is the first word that is not an option
+             "bin/strict": "#!/usr/bin/env -S bash -euo pipefail\ncelery -A proj worker\n"}
     _, after = migrate(tmp_path, files)
-    assert after == {"bin/start": "#!/bin/bash\ncfq-shim -A proj worker\n", "bin/notes": "celery -A proj worker\n"}
+    assert after == {"bin/start": "#!/bin/bash\ncfq-shim -A proj worker\n", "bin/notes": "celery -A proj worker\n",
+                     "bin/strict": "#!/usr/bin/env -S bash -euo pipefail\ncfq-shim -A proj worker\n"}
 
 
 @pytest.mark.parametrize(("name", "text", "message"), [
