@@ -199,7 +199,8 @@ def _parse_toml(source: str):
     try:
         return tomlkit.parse(source)
     except TOMLKitError as exc:
-        raise SourceError(f"could not read the TOML ({exc})") from None
+        message = str(exc).replace(r"'\x00'", "end of file")  # tomlkit's name for the end of the text
+        raise SourceError(f"could not read the TOML ({message})") from None
 
 
 def pipfile(source: str, options: Options) -> Result:

@@ -55,6 +55,8 @@ def test_an_extensionless_file_is_read_only_with_a_shell_shebang(tmp_path):
 @pytest.mark.parametrize(("name", "text", "message"), [
     ("docker-compose.yml", "services:\n  w:\n    command: celery -A p worker\n   bad: [\n", "could not read the YAML"),
     ("pyproject.toml", "[project\ndependencies = ['celery']\n", "could not read the TOML"),
+    # tomlkit names the end of the text '\x00': the file holds no such byte
+    ("pyproject.toml", "[project]\ndependencies = [\n  'celery',\n", "could not read the TOML (Unexpected character: end of file"),
     ("setup.cfg", "[options]\ninstall_requires = celery\n[options]\n", "could not read setup.cfg"),
     ("run.sh", "#!/bin/sh\ncelery -A p worker 'unterminated\n", "could not read the shell script"),
 ])
