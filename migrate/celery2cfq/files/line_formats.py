@@ -358,6 +358,9 @@ def dockerfile(source: str, options: Options) -> Result:
         rest, rest_at = text[match.end():], offset + match.end()
         if instruction in ("RUN", "COPY", "ADD"):
             heredocs = [(m.group(3), bool(m.group(1))) for m in _DOCKER_HEREDOC.finditer(rest)]
+            ends = [("\t*" if tabs else "") + re.escape(end) + "\r?$" for end, tabs in heredocs]
+            if ends and not all(re.compile("^" + end, re.MULTILINE).search(source, offset + len(text)) for end in ends):
+                heredocs = []  # "<<" in a quoted string, say: no body follows
             script_body = instruction == "RUN" and len(heredocs) == 1 and rest.lstrip().startswith("<<")
         if instruction == "FROM":
             e, n = _entrypoint_and_cmd(stage)

@@ -414,3 +414,10 @@ def test_options_after_an_escaped_substitution_are_read(tmp_path):
     result, files = migrate(tmp_path, {"Makefile": before})
     assert files["Makefile"] == "w:\n\tcfq-shim -A proj worker -n w@$$(hostname)\n"
     assert [f.code for f in result.files[0].findings] == ["CFQ602", "CFQ602"]
+
+
+def test_a_dockerfile_here_document_marker_without_its_end_is_no_here_document(tmp_path):
+    # "<<" inside a quoted string: the rest of the file is not swallowed as a body.
+    before = 'FROM p\nRUN echo "use <<EOF here"\nCMD celery -A proj worker -E\n'
+    _, files = migrate(tmp_path, {"Dockerfile": before})
+    assert files["Dockerfile"] == 'FROM p\nRUN echo "use <<EOF here"\nCMD cfq-shim -A proj worker\n'
