@@ -115,7 +115,8 @@ def _assignments(source: str, options: Options, base: int = 0) -> Result:
 
 def _assignment_value(source: str, start: int, end: int, base: int) -> Text | None:
     raw = source[start:end]
-    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"" and raw.count(raw[0]) == 2 and "\\" not in raw:
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"" and raw.count(raw[0]) == 2 and (
+            "\\" not in (raw.replace("\\\n", "") if raw[0] == '"' else raw)):  # "… \⏎ …": a continued value
         return Text.at(raw[1:-1], base + start + 1)
     if not any(c in raw for c in "'\"\\"):
         return Text.at(raw, base + start)

@@ -160,3 +160,11 @@ def test_supervisor_keys_may_be_indented(tmp_path):
     _, files = migrate(tmp_path, {"supervisord.conf": before})
     assert files["supervisord.conf"] == ("[program:w]\n  command=cfq-shim -A proj worker\n"
                                          "  environment=CELERY_BROKER_URL=\"cloudflare://\"\n")
+
+
+def test_daemon_options_continued_over_lines_inside_quotes(tmp_path):
+    before = 'CELERYD_OPTS="--time-limit=300 \\\n  --concurrency=8 -E \\\n  --without-gossip"\nCELERYD_NODES="w1"\n'
+    result, files = migrate(tmp_path, {"etc/celeryd": before})
+    assert files["etc/celeryd"] == 'CELERYD_OPTS="--time-limit=300 \\\n  --concurrency=8"\nCELERYD_NODES="w1"\n'
+    assert [(f.line, f.code) for f in result.files[0].findings] == [(2, "CFQ602"), (3, "CFQ602")]
+    assert run([tmp_path], options=Options(), jobs=1, write=False).summary.files_changed == 0
