@@ -32,11 +32,11 @@ __all__ = ["yaml_file"]
 Result = tuple[list[Edit], list[Note]]
 
 _COMMAND_KEYS = frozenset({"command", "entrypoint", "args", "cmd", "run", "script", "exec", "start",
-                           "startcommand", "start_command", "test"})  # test: a compose healthcheck's
-#: CI steps (GitHub Actions ``run:``, GitLab ``script:``, a string or a list of lines): shell
-#: scripts, where a command that no longer detaches makes the next line wait; the other keys are
-#: run by a process manager.
-_SCRIPT_KEYS = frozenset({"run", "script", "before_script", "after_script"})
+                           "startcommand", "start_command", "test", "bash"})  # test: a compose healthcheck's
+#: CI steps (GitHub Actions ``run:``, GitLab ``script:``, Azure ``bash:``, a string or a list of
+#: lines, or CircleCI's ``run: {command: …}``): shell scripts, where a command that no longer
+#: detaches makes the next line wait; the other keys are run by a process manager.
+_SCRIPT_KEYS = frozenset({"run", "script", "before_script", "after_script", "bash"})
 _PLAIN_SAFE = re.compile(r"[A-Za-z_./@%+-][A-Za-z0-9_./=:@%+-]*")
 _YAML_KEYWORDS = frozenset({"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"})
 
@@ -89,7 +89,8 @@ class _Walker:
         self.edits += result[0]
         self.notes += result[1]
 
-    def walk(self, node, *, key: str | None) -> None:
+    def walk(self, node, *, key: str | None, in_step: bool = False) -> None:
+        """``in_step``: ``node`` is in the mapping of a CI step (CircleCI's ``run: {command: …}``)."""
         from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
         if isinstance(node, MappingNode):
@@ -114,7 +115,7 @@ class _Walker:
                     elif text is not None and str(getattr(value.tag, "value", value.tag)).endswith(":str"):
                         self._add(rewrite_assignment(name, text, self.options))
                     continue
-                self.walk(value, key=name)
+                self.walk(value, key=name, in_step=isinstance(key, str) and key.lower() in _SCRIPT_KEYS)
         elif isinstance(node, SequenceNode):
             if isinstance(key, str) and key.lower() in _SCRIPT_KEYS:  # GitLab's script: one shell line per item
                 for item in node.value:
@@ -134,7 +135,7 @@ class _Walker:
                 self.notes.append(Note(node.start_mark.index, "CFQ609", "a Celery command in a YAML string with "
                                        "escapes or folding is left as it is; rewrite it by hand"))
             else:
-                self._add(rewrite_shell(text, foreground=str(key).lower() not in _SCRIPT_KEYS))
+                self._add(rewrite_shell(text, foreground=not in_step and str(key).lower() not in _SCRIPT_KEYS))
 
     def _secret_value(self, name: str, text: Text) -> Result:
         """A Secret's ``data:`` value is base64: decoded to be read, written back encoded. Neither the

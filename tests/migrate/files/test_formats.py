@@ -421,3 +421,15 @@ def test_a_dockerfile_here_document_marker_without_its_end_is_no_here_document(t
     before = 'FROM p\nRUN echo "use <<EOF here"\nCMD celery -A proj worker -E\n'
     _, files = migrate(tmp_path, {"Dockerfile": before})
     assert files["Dockerfile"] == 'FROM p\nRUN echo "use <<EOF here"\nCMD cfq-shim -A proj worker\n'
+
+
+@pytest.mark.parametrize(("name", "before"), [
+    # CircleCI: run: {name, command}; the command is a step of a script, not under a process manager.
+    (".circleci/config.yml", "jobs:\n  t:\n    steps:\n      - run:\n          name: w\n          command: celery -A proj worker --detach\n      - run: pytest\n"),
+    # Azure Pipelines: a bash: step (it was not read at all).
+    ("azure-pipelines.yml", "steps:\n- bash: |\n    celery -A proj worker --detach\n    pytest\n"),
+])
+def test_ci_steps_are_scripts(tmp_path, name, before):
+    result, files = migrate(tmp_path, {name: before})
+    assert files[name] == before.replace("celery -A proj worker --detach", "cfq-shim -A proj worker")
+    assert [f.code for f in result.files[0].findings] == ["CFQ604"]
