@@ -48,7 +48,7 @@ def yaml_file(source: str, options: Options) -> Result:
     try:
         documents = list(YAML(typ="rt").compose_all(source))
     except YAMLError as exc:
-        if "{{" in source:
+        if re.search(r"(?<!\$)\{\{", source):  # Helm, Jinja; GitHub Actions' ${{ }} is YAML
             return [], [Note(0, "CFQ609", "a template (it holds {{ }}), not YAML: Celery commands and variables in it "
                              "are left as they are")]
         mark = getattr(exc, "problem_mark", None)

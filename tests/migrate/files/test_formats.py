@@ -433,3 +433,12 @@ def test_ci_steps_are_scripts(tmp_path, name, before):
     result, files = migrate(tmp_path, {name: before})
     assert files[name] == before.replace("celery -A proj worker --detach", "cfq-shim -A proj worker")
     assert [f.code for f in result.files[0].findings] == ["CFQ604"]
+
+
+def test_a_broken_workflow_is_an_error_not_a_template(tmp_path):
+    # GitHub Actions' ${{ … }} expressions do not make a workflow a template: a YAML error in it
+    # was reported as CFQ609 "a template, not YAML" (exit 0) instead of a file that failed.
+    text = "on: push\njobs:\n  t:\n    steps:\n      - run: celery -A p worker ${{ matrix.x }}\n     bad: [\n"
+    result, after = migrate(tmp_path, {".github/workflows/ci.yml": text})
+    assert after == {".github/workflows/ci.yml": text}
+    assert "could not read the YAML" in (result.files[0].error or "")
