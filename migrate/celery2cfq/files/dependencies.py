@@ -252,7 +252,8 @@ def lock_file(source: str, options: Options, *, name: str) -> Result:
         raise SourceError(f"could not read the lock file ({str(exc).splitlines()[0] if str(exc) else exc})") from None
     if not pinned:
         return [], []
-    where = max(source.find('"celery"'), source.find('name = "celery"'), 0)
+    package = re.search(r'^name\s*=\s*"celery"\s*$', source, re.MULTILINE)  # its [[package]], not a dependency on it
+    where = package.start() if package else max(source.find('"celery"'), 0)
     version = pinned[0][1].lstrip("=")
     return [], [Note(where, "CFQ714", f"{name} pins celery {version}: it is the locker's to write; once the project's "
                      f"dependencies name celery2cfq, run `{_LOCKERS[name]}` so it installs celery2cfq")]

@@ -442,3 +442,13 @@ def test_a_broken_workflow_is_an_error_not_a_template(tmp_path):
     result, after = migrate(tmp_path, {".github/workflows/ci.yml": text})
     assert after == {".github/workflows/ci.yml": text}
     assert "could not read the YAML" in (result.files[0].error or "")
+
+
+def test_a_lock_files_finding_is_at_the_celery_package(tmp_path):
+    # uv.lock lists celery as a dependency of other packages ({ name = "celery" }) before and after
+    # its own [[package]]: the finding was at the last "celery" of the two first spellings found.
+    text = ('[[package]]\nname = "django-celery-beat"\nversion = "2.5.0"\ndependencies = [\n    { name = "celery" },\n]\n\n'
+            '[[package]]\nname = "celery"\nversion = "5.3.6"\n\n[[package]]\nname = "flower"\nversion = "2.0"\n'
+            'dependencies = [\n    { name = "celery" },\n]\n')
+    result, _ = migrate(tmp_path, {"uv.lock": text})
+    assert [(f.code, f.line) for f in result.files[0].findings] == [("CFQ714", 9)]
