@@ -159,7 +159,7 @@ def requirements_file(source: str, options: Options) -> Result:
     compiled = _is_compiled(source)
     offset = 0
     for line in source.split("\n"):
-        body, _, _comment = line.partition(" #")
+        body = re.split(r"[ \t]#", line, maxsplit=1)[0]  # pip: a comment starts at "#" after a blank
         if body.lstrip().startswith("#"):
             body = ""
         stripped = body.strip().rstrip("\\").strip()

@@ -452,3 +452,11 @@ def test_a_lock_files_finding_is_at_the_celery_package(tmp_path):
             'dependencies = [\n    { name = "celery" },\n]\n')
     result, _ = migrate(tmp_path, {"uv.lock": text})
     assert [(f.code, f.line) for f in result.files[0].findings] == [("CFQ714", 9)]
+
+
+def test_a_requirement_comment_after_a_tab(tmp_path):
+    # pip ends a line at "#" after any blank; after a tab the line was unreadable, and skipped silently.
+    before = "celery==5.3.6\t# pinned\nflower==2.0\t#x\n"
+    result, files = migrate(tmp_path, {"requirements.txt": before})
+    assert files["requirements.txt"] == "celery2cfq==0.1.0\t# pinned\nflower==2.0\t#x\n"
+    assert [(f.line, f.code) for f in result.files[0].findings] == [(1, "CFQ711"), (2, "CFQ712")]
