@@ -25,7 +25,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["Arg", "Plan", "plan_command", "find_program", "subcommand_of", "has_node_pattern", "SHELLS"]
+__all__ = ["Arg", "Plan", "plan_command", "find_program", "subcommand_of", "has_node_pattern", "SHELLS",
+           "without_credentials"]
 
 SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh"})
 
@@ -295,6 +296,11 @@ def _match(text: str, table: dict[str, _Option]) -> tuple[_Option, str | None, s
     return None
 
 
+def without_credentials(text: str) -> str:
+    """``text`` for a finding: a URL's user and password (``//user:pw@``) left out."""
+    return re.sub(r"//[^/@\s]*@", "//…@", text)
+
+
 def plan_command(args: Sequence[Arg], program: int, *, foreground: bool = True, percent_doubled: bool = False) -> Plan:
     """The plan that turns the Celery command line starting at ``args[program]`` into cfq-shim's.
     ``foreground``: the command runs under a process manager that expects it to stay in the
@@ -424,7 +430,7 @@ def _apply(args: Sequence[Arg], i: int, table: dict[str, _Option], plan: Plan, *
         return end
     if action == "remove":
         plan.delete.update(words)
-        what = " ".join(args[w].text for w in words)
+        what = without_credentials(" ".join(args[w].text for w in words))  # --broker=redis://:pw@…
         plan.findings.append((i, option.code, f"`{what}` was removed: {option.why}"))
         return end
     if action == "pool":

@@ -16,7 +16,7 @@ import re
 
 from ..fixers.broker import classify_url
 from ..model import Options
-from .celery_cli import Arg, find_program, has_node_pattern, plan_command
+from .celery_cli import Arg, find_program, has_node_pattern, plan_command, without_credentials
 from .commands import shell_edits
 from .edits import Edit, Note, Text
 from .shell import ShellSyntaxError, Word, lex, simple_commands
@@ -78,11 +78,6 @@ def cloudflare_variables_message(name: str, broker: str) -> str:
     return f"{name} now names {broker} (the old URL, with any credentials in it, was dropped){needs}"
 
 
-def _without_credentials(value: str) -> str:
-    """``value`` for a finding: a URL's user and password (``//user:pw@``) left out."""
-    return re.sub(r"//[^/@\s]*@", "//…@", value)
-
-
 #: ``${NAME:-default}`` / ``${NAME-default}``: a variable with a default (shell, compose).
 _DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?-)([^{}]+)\}")
 
@@ -105,7 +100,7 @@ def rewrite_assignment(name: str, value: Text, options: Options, *, quoted: str 
                 f"{fallback.group(1)} is set, set it to {options.broker} too"))]
         leading = value.value.split("$", 1)[0]
         if "$" in value.value and not ("://" in leading and classify_url(leading) == "replace"):
-            return [], [Note(where, "CFQ702", f"{name} comes from another variable ({_without_credentials(value.value)}); "
+            return [], [Note(where, "CFQ702", f"{name} comes from another variable ({without_credentials(value.value)}); "
                              f"make it {options.broker} where that variable is set")]
         verdict = classify_url(leading)  # redis://:${REDIS_PASSWORD}@redis: Redis all the same
         if verdict == "replace":

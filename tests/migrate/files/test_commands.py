@@ -125,3 +125,14 @@ def test_rewritten_text_is_stable():
     before = "celery worker --app=proj --autoscale=4,1 -P gevent -E\n"
     once, _ = rewrite(before)
     assert rewrite(once) == (once, [])
+
+
+def test_a_removed_broker_option_is_named_without_its_credentials():
+    # CFQ603 quoted the removed words, URL and password included, into the report (SARIF, GitHub
+    # annotations in CI logs).
+    text = "celery -A proj worker --broker=redis://:s3cret@r:6379/0 --result-backend redis://u:pw2@r/1"
+    edits, notes = rewrite_shell(Text.at(text, 0))
+    assert apply_edits(text, edits) == "cfq-shim -A proj worker"
+    messages = " ".join(n.message for n in notes)
+    assert [n.code for n in notes] == ["CFQ603", "CFQ603"]
+    assert "s3cret" not in messages and "pw2" not in messages and "--broker=redis://…@r:6379/0" in messages
