@@ -17,8 +17,8 @@ Cloudflare variables, a step taken once per deployment rather than per file.
 
 from __future__ import annotations
 
+import argparse
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -31,10 +31,17 @@ CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
 
 def main() -> None:
+    cases = sorted(CORPUS.glob("files_*"))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("cases", nargs="*", metavar="CASE",
+                        help=f"corpus cases to count (default: all {len(cases)} files_* cases)")
+    chosen = set(parser.parse_args().cases)
+    unknown = sorted(chosen - {case.name for case in cases})
+    if unknown:
+        parser.error(f"no such corpus case: {', '.join(unknown)} (the cases are corpus/files_*)")
     rows: list[tuple[str, str, bool, list[str]]] = []
     with tempfile.TemporaryDirectory() as scratch:
-        chosen = set(sys.argv[1:])
-        for case in sorted(CORPUS.glob("files_*")):
+        for case in cases:
             if chosen and case.name not in chosen:
                 continue
             work = Path(scratch, case.name)
