@@ -340,3 +340,47 @@ def test_a_forwarder_checkpoints_passively_and_restarts_only_a_long_log(tmp_path
     calls.clear()
     outbox.checkpoint()
     assert calls == [("PASSIVE", None), ("RESTART", module._RESTART_WAIT_MS)]
+
+
+def test_a_forked_child_forwards_although_the_parents_forwarder_was_mid_claim_at_fork(tmp_path, monkeypatch):
+    """gunicorn --preload, multiprocessing: a producing process forks while one of its forwarder threads
+    holds the outbox's claim lock. The child must not inherit that lock held (it would never claim)."""
+    import threading
+
+    app = _app(tmp_path)
+
+    @app.task
+    def add(x, y):
+        return x + y
+
+    parent = os.getpid()
+    in_claim, release = threading.Event(), threading.Event()
+    read_candidates = Outbox._candidates
+
+    def held_in_the_parent(self, *args, **kwargs):
+        if os.getpid() == parent and not release.is_set():
+            in_claim.set()
+            release.wait(WAIT_SECONDS)
+        return read_candidates(self, *args, **kwargs)
+
+    monkeypatch.setattr(Outbox, "_candidates", held_in_the_parent)
+    add.delay(1, 1)  # starts the parent's forwarder, whose thread now waits inside a claim
+    assert in_claim.wait(WAIT_SECONDS)
+    pid = os.fork()
+    if pid == 0:  # the child: sends and waits for its own forwarder to push
+        code = 1
+        try:
+            add.delay(2, 2)
+            app.producer.flush(5)
+            code = 0
+        except BaseException:  # noqa: BLE001
+            import traceback
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    release.set()
+    app.producer.flush(WAIT_SECONDS)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert app.transport.stats("celery").ready == 2
+    app.close()

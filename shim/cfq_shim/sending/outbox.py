@@ -37,6 +37,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Callable, Sequence, TypeVar
 
@@ -202,8 +203,22 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+_open_outboxes: "weakref.WeakSet[Outbox]" = weakref.WeakSet()
+
+
+def _new_claim_locks_after_fork() -> None:
+    # A forwarder thread of the parent may have held the lock at fork(); it does not exist in the child,
+    # which would wait for it forever (gunicorn --preload, multiprocessing). The connections are renewed
+    # by Connections itself.
+    for outbox in list(_open_outboxes):
+        outbox._claiming = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_claim_locks_after_fork)
+
+
 class Outbox:
-    """One outbox file. Thread-safe, and safe across the processes of one machine."""
+    """One outbox file. Thread-safe, safe across the processes of one machine, and across fork()."""
 
     def __init__(self, path: str, *, max_messages: int = DEFAULT_MAX_MESSAGES) -> None:
         if max_messages < 1:
@@ -219,6 +234,7 @@ class Outbox:
         self.path = path
         self.max_messages = max_messages
         self._claiming = threading.Lock()
+        _open_outboxes.add(self)
 
     def close(self) -> None:
         self._db.close()
