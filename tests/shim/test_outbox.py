@@ -384,3 +384,30 @@ def test_a_forked_child_forwards_although_the_parents_forwarder_was_mid_claim_at
     assert os.waitstatus_to_exitcode(status) == 0
     assert app.transport.stats("celery").ready == 2
     app.close()
+
+
+def test_app_close_pushes_what_is_left_before_it_closes_the_transport(tmp_path, monkeypatch, caplog):
+    """A script that sends and then calls app.close(): the forwarder pushes what is left then (as it
+    would at exit), not at exit through the transport app.close() has closed (10 s of errors, left)."""
+    from cfq_shim.sending import outbox_producer
+
+    monkeypatch.setattr(Forwarder, "start", lambda self: self)  # no pusher thread got to it yet
+    app = _app(tmp_path)
+
+    @app.task
+    def add(x, y):
+        return x + y
+
+    for n in range(10):
+        add.delay(n, 1)
+    producer = app.producer
+    forwarder = producer.forwarder
+    app.close()
+    with caplog.at_level(logging.WARNING, logger="cfq_shim.outbox"):
+        monkeypatch.setattr(outbox_producer, "EXIT_DRAIN_SECONDS", 0.5)
+        producer._drain_at_exit(forwarder)  # the exit handler registered by the first send
+    assert producer.outbox.depth(producer.destination) == 0
+    transport = SQLiteTransport(str(tmp_path / "queues.sqlite3"))
+    assert transport.stats("celery").ready == 10
+    assert caplog.text == ""
+    transport.close()

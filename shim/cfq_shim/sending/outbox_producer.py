@@ -2,8 +2,9 @@
 
 Unless the app says ``cfq_outbox_forwarder = "external"`` (only ``cfq-shim -A proj forward`` drains the
 file), the first send starts a :class:`~.forwarder.Forwarder` in this process, and every send wakes it.
-At interpreter exit the in-process forwarder pushes what is left for up to :data:`EXIT_DRAIN_SECONDS`;
-what it could not push stays in the file for the next forwarder (logged).
+At interpreter exit (or at ``app.close()``, which closes the transport) the in-process forwarder pushes
+what is left for up to :data:`EXIT_DRAIN_SECONDS`; what it could not push stays in the file for the next
+forwarder (logged).
 """
 
 from __future__ import annotations
@@ -103,11 +104,18 @@ class OutboxProducer(Producer):
             raise TimeoutError(f"{left} message(s) still in the outbox {self.outbox.path} after {timeout_seconds} s")
 
     def close(self) -> None:
+        """Push what is left and stop the in-process forwarder, as at exit: ``app.close()`` closes the
+        transport it pushes through next, so the exit handler leaves a closed producer alone."""
         forwarder = self.forwarder
         if forwarder is not None:
-            forwarder.stop()
+            self._forwarder = None
+            self._drain(forwarder)
 
     def _drain_at_exit(self, forwarder: Forwarder) -> None:
         if forwarder is self.forwarder:
-            drain_before_exit(forwarder, EXIT_DRAIN_SECONDS,
-                              next_forwarder="the next forwarder (a producing process, or `cfq-shim -A APP forward`)")
+            self._drain(forwarder)
+
+    @staticmethod
+    def _drain(forwarder: Forwarder) -> None:
+        drain_before_exit(forwarder, EXIT_DRAIN_SECONDS,
+                          next_forwarder="the next forwarder (a producing process, or `cfq-shim -A APP forward`)")
