@@ -411,3 +411,24 @@ def test_app_close_pushes_what_is_left_before_it_closes_the_transport(tmp_path, 
     assert transport.stats("celery").ready == 10
     assert caplog.text == ""
     transport.close()
+
+
+def test_one_stuck_message_does_not_fill_the_outbox_while_the_others_flow(tmp_path):
+    """The bound is checked against max(seq) - min(seq) + 1, which also counts the rows pushed since the
+    oldest: one message stuck behind a missing queue (404, retried forever) while the other queues flow
+    must not make every later .delay() raise OutboxFull."""
+    outbox = Outbox(str(tmp_path / "outbox.sqlite3"), max_messages=5)
+    outbox.add(DEST, _items(1, "missing") + _items(1, "q"))
+    claim = _claim(outbox, f"{os.getpid()}:fwd")
+    assert claim.queue == "missing"
+    outbox.release([m.seq for m in claim.messages], destination=DEST, backoff_ms=600_000,
+                   error="QueueNotFound: no such queue")
+    for n in range(10):  # a steady stream: the forwarder pushes all but the newest each round
+        outbox.add(DEST, _items(1, "q", start=n))  # one .delay() at a time
+        outbox.add(DEST, _items(2, "q", start=100 + 2 * n))  # send_many
+        claim = _claim(outbox, f"{os.getpid()}:fwd", max_messages=3)
+        outbox.delete([m.seq for m in claim.messages], destination=DEST)
+    assert outbox.depth(DEST) == 2
+    outbox.add(DEST, _items(3, "q"))
+    with pytest.raises(OutboxFull, match="holds 5 messages, its limit"):  # the real depth, not the bound
+        outbox.add(DEST, _items(1, "q"))

@@ -69,6 +69,10 @@ _DEPTH_BOUND = "SELECT coalesce((SELECT max(seq) FROM outbox) - (SELECT min(seq)
 #: One message, inserted only while the depth bound is at most the last parameter (the bound less one).
 _INSERT_ONE = ("INSERT INTO outbox (destination, queue, body, cost, deliver_at_ms, enqueued_at_ms) "
                f"SELECT ?, ?, ?, ?, ?, ? WHERE ({_DEPTH_BOUND[len('SELECT '):]}) <= ?")
+#: The same, checked against the exact count (a scan, under the write lock: only when the bound is over
+#: and a count read first found room).
+_INSERT_COUNTED = ("INSERT INTO outbox (destination, queue, body, cost, deliver_at_ms, enqueued_at_ms) "
+                   "SELECT ?, ?, ?, ?, ?, ? WHERE (SELECT count(*) FROM outbox) <= ?")
 _OLDEST = "SELECT enqueued_at_ms FROM outbox WHERE seq = (SELECT min(seq) FROM outbox)"
 _OLDEST_OF_QUEUE = "SELECT enqueued_at_ms FROM outbox WHERE destination = ? AND queue = ? ORDER BY seq LIMIT 1"
 #: Count a claim in its queue's budget for this second, only while the budget (the last parameter) holds
@@ -180,6 +184,11 @@ def _queues_oldest_first(conn: sqlite3.Connection, destination: str) -> list[str
     return [queue for _, queue in sorted(heads)]
 
 
+def _count(conn: sqlite3.Connection) -> int:
+    """The messages in the outbox, exactly (a scan: only when the bound :data:`_DEPTH_BOUND` is over)."""
+    return conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+
+
 def _runs(seqs: Sequence[int]) -> list[tuple[int, int]]:
     """Runs of consecutive numbers in ``seqs``, as (first, last): one ``BETWEEN`` statement touches
     exactly the rows of a run (a claim is nearly always one run), instead of one statement per row."""
@@ -250,26 +259,31 @@ class Outbox:
             if len(rows) == 1:
                 # One .delay(): one statement, its own transaction, so the write lock is held only inside
                 # SQLite (never across a GIL wait) and the bound is checked in the same step.
-                if not self._db.execute(_INSERT_ONE, (*rows[0], self.max_messages - 1)):
-                    raise self._full(destination)
-                return
+                if self._db.execute(_INSERT_ONE, (*rows[0], self.max_messages - 1)):
+                    return
+                # The bound also counts the rows pushed since the oldest waiting one (a message stuck
+                # behind a missing queue while the others flow): count exactly, reading (no lock).
+                depth = self._reading(_count)
+                if depth < self.max_messages and self._db.execute(_INSERT_COUNTED, (*rows[0], self.max_messages - 1)):
+                    return
+                raise self._full(destination, max(depth, self.max_messages))
             with self._db.write() as conn:
-                fits = conn.execute(_DEPTH_BOUND).fetchone()[0] + len(rows) <= self.max_messages
+                depth = conn.execute(_DEPTH_BOUND).fetchone()[0]
+                if depth + len(rows) > self.max_messages:
+                    depth = _count(conn)
+                fits = depth + len(rows) <= self.max_messages
                 if fits:
                     conn.executemany(_INSERT, rows)
             if not fits:
-                raise self._full(destination)
+                raise self._full(destination, depth)
         except sqlite3.Error as exc:
             raise TransportError(f"cannot write to the outbox {self.path}: {exc}") from None
 
-    def _full(self, destination: str) -> OutboxFull:
-        def read(conn: sqlite3.Connection) -> tuple[int, tuple | None]:
-            return (conn.execute(_DEPTH_BOUND).fetchone()[0],
-                    conn.execute("SELECT last_error, error_at_ms FROM outbox_state WHERE destination = ?",
-                                 (destination,)).fetchone())
-        depth, row = self._reading(read)
-        why = (f"the forwarders' last push error ({(_now_ms() - row[1]) / 1000:.0f} s ago): {row[0]}"
-               if row and row[0] else "no forwarder has reported an error: is one running "
+    def _full(self, destination: str, depth: int) -> OutboxFull:
+        row = self._reading(lambda conn: conn.execute(
+            "SELECT last_error, error_at_ms FROM outbox_state WHERE destination = ?", (destination,)).fetchone())
+        why = (f"The forwarders' last push error ({(_now_ms() - row[1]) / 1000:.0f} s ago): {row[0]}"
+               if row and row[0] else "No forwarder has reported an error: is one running "
                "(a producing process with cfq_outbox_forwarder='thread', or `cfq-shim -A APP forward`)?")
         return OutboxFull(
             f"the outbox {self.path} holds {depth} messages, its limit (cfq_outbox_max_messages="
