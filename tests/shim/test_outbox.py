@@ -432,3 +432,31 @@ def test_one_stuck_message_does_not_fill_the_outbox_while_the_others_flow(tmp_pa
     outbox.add(DEST, _items(3, "q"))
     with pytest.raises(OutboxFull, match="holds 5 messages, its limit"):  # the real depth, not the bound
         outbox.add(DEST, _items(1, "q"))
+
+
+def test_the_last_error_is_reported_while_a_queue_still_fails_although_others_push(tmp_path, caplog):
+    """inspect and the lag warning show the last push error "while pushes fail": a queue stuck on a 404
+    keeps failing while the other queues push fine, and its error must not vanish behind their pushes."""
+    transport = SQLiteTransport(str(tmp_path / "queues.sqlite3"))
+    outbox = Outbox(str(tmp_path / "outbox.sqlite3"))
+    outbox.add(transport.destination, _items(1, "missing") + _items(3, "celery"))
+
+    class MissingQueue(Producer):
+        def send_batch(self, queue, items):
+            if queue == "missing":
+                raise TransportError(f"Cloudflare queue {queue!r} does not exist: run provision -Q {queue}")
+            super().send_batch(queue, items)
+
+    forwarder = Forwarder(outbox, MissingQueue(transport), destination=transport.destination,
+                          lag_warning_seconds=0.001)
+    with caplog.at_level(logging.ERROR, logger="cfq_shim.outbox"):  # the retry's own warning aside
+        assert forwarder.forward_once(linger=False)  # 'missing' fails and backs off
+        assert forwarder.forward_once(linger=False)  # 'celery' is pushed
+    stats = outbox.stats(transport.destination)
+    assert stats.depth == 1 and stats.by_queue == {"missing": 1}
+    assert stats.last_error == "TransportError: Cloudflare queue 'missing' does not exist: run provision -Q missing"
+    forwarder._last_lag_check = forwarder._last_lag_warning = -100.0  # whatever the pushes above did
+    with caplog.at_level(logging.WARNING, logger="cfq_shim.outbox"):
+        forwarder._warn_if_lagging()
+    assert "lags: 1 message(s) waiting" in caplog.text and "(last push error: TransportError: " in caplog.text
+    transport.close()

@@ -73,8 +73,9 @@ _INSERT_ONE = ("INSERT INTO outbox (destination, queue, body, cost, deliver_at_m
 #: and a count read first found room).
 _INSERT_COUNTED = ("INSERT INTO outbox (destination, queue, body, cost, deliver_at_ms, enqueued_at_ms) "
                    "SELECT ?, ?, ?, ?, ?, ? WHERE (SELECT count(*) FROM outbox) <= ?")
-_OLDEST = "SELECT enqueued_at_ms FROM outbox WHERE seq = (SELECT min(seq) FROM outbox)"
-_OLDEST_OF_QUEUE = "SELECT enqueued_at_ms FROM outbox WHERE destination = ? AND queue = ? ORDER BY seq LIMIT 1"
+_OLDEST = "SELECT enqueued_at_ms, attempts FROM outbox WHERE seq = (SELECT min(seq) FROM outbox)"
+_OLDEST_OF_QUEUE = ("SELECT enqueued_at_ms, attempts FROM outbox WHERE destination = ? AND queue = ? "
+                    "ORDER BY seq LIMIT 1")
 #: Count a claim in its queue's budget for this second, only while the budget (the last parameter) holds
 #: it: no row changes when another forwarder spent it since the claim read it.
 _COUNT_CLAIMED = (
@@ -487,16 +488,18 @@ class Outbox:
         # The oldest row is the first committed (per queue: one index lookup each), not a scan of the
         # table for min(enqueued_at_ms): this runs every few seconds while an outage fills the outbox.
         if destination is None:
-            heads = [row[0] for row in conn.execute(_OLDEST)]
+            heads = conn.execute(_OLDEST).fetchall()
         else:
-            heads = [conn.execute(_OLDEST_OF_QUEUE, (destination, queue)).fetchone()[0] for queue in by_queue]
-        oldest = min(heads, default=None)
+            heads = [conn.execute(_OLDEST_OF_QUEUE, (destination, queue)).fetchone() for queue in by_queue]
+        oldest = min((enqueued_at for enqueued_at, _ in heads), default=None)
         state = conn.execute(
             f"SELECT last_error, error_at_ms, pushed_at_ms FROM outbox_state {where} "
             "ORDER BY error_at_ms DESC LIMIT 1", params).fetchone()
         last_error, error_at = (state[0], state[1]) if state else (None, None)
-        if last_error and state[2] and error_at and state[2] > error_at:
-            last_error, error_at = None, None  # a push succeeded since
+        # A failed batch goes again before anything younger of its queue, so a queue whose oldest message
+        # has failed a push still fails (a missing queue), even while pushes to other queues succeed.
+        if last_error and state[2] and error_at and state[2] > error_at and not any(a for _, a in heads):
+            last_error, error_at = None, None  # a push succeeded since, and no queue is failing
         return OutboxStats(
             path=self.path,
             depth=sum(by_queue.values()),
