@@ -114,10 +114,13 @@ def inspect_command(ctx: click.Context, queues: str | None, as_json: bool, dead_
 
 def _outbox_stats(app: Runtime) -> OutboxStats | None:
     """The outbox figures of an app that sends through one (the outbox producer mode), else None."""
-    producer = app.producer
-    if not isinstance(producer, OutboxProducer):
-        return None
-    return producer.outbox.stats(producer.destination)
+    try:
+        producer = app.producer
+        if not isinstance(producer, OutboxProducer):
+            return None
+        return producer.outbox.stats(producer.destination)
+    except TransportError as exc:  # the outbox file cannot be opened or read
+        raise click.ClickException(str(exc)) from None
 
 
 def _transactional_outbox_stats(app: Runtime) -> OutboxStats | None:

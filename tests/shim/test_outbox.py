@@ -460,3 +460,26 @@ def test_the_last_error_is_reported_while_a_queue_still_fails_although_others_pu
         forwarder._warn_if_lagging()
     assert "lags: 1 message(s) waiting" in caplog.text and "(last push error: TransportError: " in caplog.text
     transport.close()
+
+
+def test_inspect_names_an_outbox_it_cannot_open_without_a_traceback(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from cfq_shim.cli import main
+
+    (tmp_path / "not-a-directory").write_text("")
+    module = f"outboxinspect_{abs(hash(str(tmp_path)))}"
+    (tmp_path / f"{module}.py").write_text(
+        "from cfq_shim import Celery\n"
+        f"app = Celery('proj', broker='sqlite:///{tmp_path}/q.sqlite3')\n"
+        "app.conf.cfq_producer = 'outbox'\n"
+        f"app.conf.cfq_outbox_path = '{tmp_path}/not-a-directory/outbox.sqlite3'\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    try:
+        result = CliRunner().invoke(main, ["-A", module, "inspect", "-Q", "celery"])
+    finally:
+        sys.modules.pop(module, None)
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"Error: cannot open the outbox {tmp_path}/not-a-directory/outbox.sqlite3" in result.output
