@@ -72,6 +72,14 @@ def test_d1_url_needs_account_and_token(monkeypatch):
     assert "secret-token-value" not in str(caught.value)
 
 
+def test_d1_url_names_a_token_kept_with_its_newline_without_showing_it(monkeypatch):
+    monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "secret-token-value\n")
+    with pytest.raises(UnsupportedResultBackend, match="CLOUDFLARE_API_TOKEN starts or ends with whitespace") as caught:
+        open_backend("d1://results-db")
+    assert "secret-token-value" not in str(caught.value)
+
+
 def test_an_app_stores_and_reads_results_in_d1(stand_in, monkeypatch):
     monkeypatch.setenv("CLOUDFLARE_BASE_URL", stand_in.base_url)
     monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)

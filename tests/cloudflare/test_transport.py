@@ -61,6 +61,23 @@ def test_missing_token_fails_at_start_up_naming_the_variable_and_permission(cf_e
     assert "CLOUDFLARE_API_TOKEN" in str(caught.value) and "Queues" in str(caught.value)
 
 
+@pytest.mark.parametrize("token, why", [
+    ("s3cr3t-token-value\n", "starts or ends with whitespace"),
+    (" s3cr3t-token-value", "starts or ends with whitespace"),
+    ("s3cr3t-tokén-value", "holds characters an API token never has"),
+    ("s3cr3t token value", "holds characters an API token never has"),
+])
+def test_a_malformed_token_is_named_without_being_shown(cf_env, monkeypatch, token, why):
+    # Before: a trailing newline failed as "cannot reach the Cloudflare API: Connection error", and a
+    # non-ASCII character as a UnicodeEncodeError traceback from httpx.
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", token)
+    with pytest.raises(AuthenticationFailed) as caught:
+        open_transport(f"cloudflare://{ACCOUNT}?max_retries=0")
+    text = str(caught.value)
+    assert text.startswith(f"CLOUDFLARE_API_TOKEN {why}") and "Queues: Edit" in text
+    assert "s3cr3t" not in text and "s3cr3t" not in repr(caught.value)
+
+
 def test_missing_account_fails_naming_the_variable(cf_env):
     with pytest.raises(AuthenticationFailed, match="CLOUDFLARE_ACCOUNT_ID"):
         open_transport("cloudflare://")

@@ -24,6 +24,7 @@ import time
 from typing import Any, Callable, Sequence
 from urllib.parse import parse_qs, urlsplit
 
+from ..credentials import malformed_token
 from .base import ResultBackendError, UnsupportedResultBackend
 from .sql import SQLResultBackend, Statement, StatementResult
 
@@ -69,6 +70,9 @@ class D1ResultBackend(SQLResultBackend):
             raise UnsupportedResultBackend(f"d1://{database_id}: set {ACCOUNT_VARIABLE} (the account that owns the database)")
         if not api_token:
             raise UnsupportedResultBackend(f"d1://{database_id}: set {TOKEN_VARIABLE} (a token with D1: Edit)")
+        malformed = malformed_token(api_token)
+        if malformed:
+            raise UnsupportedResultBackend(f"d1://{database_id}: {TOKEN_VARIABLE} {malformed}")
         self._cloudflare = cloudflare
         self.database_id = database_id
         self.account_id = account_id

@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import cloudflare
 
+from ..credentials import malformed_token
 from ..limits import DEFAULT_LIMITS, Limits
 from ..naming import dead_letter_queue_name
 from . import validation
@@ -132,6 +133,7 @@ def _from_base64(text: str) -> str | None:
         return None
 
 
+
 class CloudflareTransport(Transport):
     """Cloudflare Queues over the REST API. Thread-safe: the SDK's httpx client pools connections."""
 
@@ -162,6 +164,9 @@ class CloudflareTransport(Transport):
         self.producer_mode = producer_mode
         if not api_token:
             raise AuthenticationFailed(f"{TOKEN_VARIABLE} is not set: {PERMISSION_HINT}.")
+        malformed = malformed_token(api_token)
+        if malformed:
+            raise AuthenticationFailed(f"{TOKEN_VARIABLE} {malformed}: {PERMISSION_HINT}.")
         if not account_id:
             raise AuthenticationFailed(
                 f"no Cloudflare account: use 'cloudflare://ACCOUNT_ID' or set {ACCOUNT_VARIABLE}."
