@@ -77,6 +77,7 @@ def test_a_producer_killed_after_delay_returned_loses_nothing(project, stand_in)
     assert stand_in.service.store.queue_by_name("celery").backlog_count == 300
 
 
+@pytest.mark.slow  # several seconds of real processes: CI's slow run has it
 def test_an_outage_keeps_messages_in_the_outbox_and_inspect_says_why(project, stand_in):
     (project[0] / "outboxapp.py").write_text(APP + "\napp.conf.cfq_outbox_forwarder = 'external'\n")
     assert _run(project, "120", "exit", code=SENDER).returncode == 0

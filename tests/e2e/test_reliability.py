@@ -180,6 +180,7 @@ def test_prefork_hard_time_limit_ends_the_child_and_the_pool_replaces_it(harness
     assert harness.processes[0].poll() is None
 
 
+@pytest.mark.slow  # several seconds of real processes: CI's slow run has it
 @pytest.mark.parametrize("pool", ["threads", "prefork"])
 def test_second_sigterm_is_a_cold_shutdown_that_leaves_the_message_to_its_lease(harness, pool):
     harness.send("sleeps", 1, 60)

@@ -18,6 +18,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 DEADLINE_SECONDS = 120.0  # a safety net: the wait ends as soon as the work is done
 TASK_SECONDS = 4  # four leases long
 PROJECT = """
@@ -40,6 +42,7 @@ PROJECT = """
 """
 
 
+@pytest.mark.slow  # several seconds of real processes: CI's slow run has it
 def test_a_task_longer_than_its_lease_runs_once(tmp_path: Path):
     (tmp_path / "longjobs.py").write_text(textwrap.dedent(PROJECT))
     runs = tmp_path / "runs.txt"

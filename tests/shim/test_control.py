@@ -70,6 +70,7 @@ def test_a_revoked_task_never_runs_and_is_acked(app, start):
     assert (stats.ready, stats.delayed, stats.in_flight, stats.dead_letters) == (0, 0, 0, 0)
 
 
+@pytest.mark.slow  # several seconds of real processes: CI's slow run has it
 @pytest.mark.parametrize("pool", ["threads", "prefork"])
 def test_a_task_revoked_while_it_waits_in_the_worker_for_its_rate_limit_token_never_runs(app, start, pool, tmp_path):
     # The other pools check before a task starts; prefork checks before a hand-off (a child cannot

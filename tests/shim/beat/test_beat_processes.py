@@ -168,6 +168,7 @@ def test_a_pidfile_naming_a_running_beat_refuses_a_second_one(harness):
     assert result.returncode == 1 and "is it already running?" in result.stderr
 
 
+@pytest.mark.slow  # several seconds of real processes: CI's slow run has it
 def test_a_restart_within_a_period_does_not_repeat_a_run(tmp_path):
     # Given one entry every 4 s
     project = PROJECT.split("app.conf.beat_schedule")[0] + (
