@@ -131,8 +131,8 @@ def _read_word(text: str, start: int, percent_parens: bool = False) -> tuple[Wor
     prefix: str | None = None
     while i < n:
         c = text[i]
-        if percent_parens and text.startswith("%(", i) and text.find(")", i) > 0:
-            end = text.find(")", i) + 1
+        if percent_parens and text.startswith("%(", i) and (close := text.find(")", i)) > 0:
+            end = close + 1
             value.append(text[i:end])
             i = end
             continue

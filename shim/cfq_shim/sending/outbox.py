@@ -69,10 +69,12 @@ _DEPTH_BOUND = "SELECT coalesce((SELECT max(seq) FROM outbox) - (SELECT min(seq)
 #: One message, inserted only while the depth bound is at most the last parameter (the bound less one).
 _INSERT_ONE = ("INSERT INTO outbox (destination, queue, body, cost, deliver_at_ms, enqueued_at_ms) "
                f"SELECT ?, ?, ?, ?, ?, ? WHERE ({_DEPTH_BOUND[len('SELECT '):]}) <= ?")
+#: The exact depth: a scan, so only when the bound is over.
+_COUNT = "SELECT count(*) FROM outbox"
 #: The same, checked against the exact count (a scan, under the write lock: only when the bound is over
 #: and a count read first found room).
 _INSERT_COUNTED = ("INSERT INTO outbox (destination, queue, body, cost, deliver_at_ms, enqueued_at_ms) "
-                   "SELECT ?, ?, ?, ?, ?, ? WHERE (SELECT count(*) FROM outbox) <= ?")
+                   f"SELECT ?, ?, ?, ?, ?, ? WHERE ({_COUNT}) <= ?")
 _OLDEST = "SELECT enqueued_at_ms, attempts FROM outbox WHERE seq = (SELECT min(seq) FROM outbox)"
 _OLDEST_OF_QUEUE = ("SELECT enqueued_at_ms, attempts FROM outbox WHERE destination = ? AND queue = ? "
                     "ORDER BY seq LIMIT 1")
@@ -186,8 +188,8 @@ def _queues_oldest_first(conn: sqlite3.Connection, destination: str) -> list[str
 
 
 def _count(conn: sqlite3.Connection) -> int:
-    """The messages in the outbox, exactly (a scan: only when the bound :data:`_DEPTH_BOUND` is over)."""
-    return conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    """The messages in the outbox, exactly (:data:`_COUNT`)."""
+    return conn.execute(_COUNT).fetchone()[0]
 
 
 def _runs(seqs: Sequence[int]) -> list[tuple[int, int]]:

@@ -133,7 +133,6 @@ def _from_base64(text: str) -> str | None:
         return None
 
 
-
 class CloudflareTransport(Transport):
     """Cloudflare Queues over the REST API. Thread-safe: the SDK's httpx client pools connections."""
 
